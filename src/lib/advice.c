@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Advice and method names, and the classification of advice the rest of the
+ * library relies on: which values exist, and which can lose the target's data
+ * or change its semantics (those need PMADV_F_DESTRUCTIVE).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+
+#include "internal.h"
+
+struct advice_info {
+	int value;
+	const char *name;
+	bool destructive;
+};
+
+/* Values from the kernel's uapi mman-common.h; spelled out so the library
+ * knows advice its build host's headers may not. */
+static const struct advice_info advice_table[] = {
+	{ 0, "normal", false },
+	{ 1, "random", false },
+	{ 2, "sequential", false },
+	{ 3, "willneed", false },
+	{ 4, "dontneed", true },
+	{ 8, "free", true },
+	{ 9, "remove", true },
+	{ 10, "dontfork", true },
+	{ 11, "dofork", false },
+	{ 12, "mergeable", false },
+	{ 13, "unmergeable", false },
+	{ 14, "hugepage", false },
+	{ 15, "nohugepage", false },
+	{ 16, "dontdump", false },
+	{ 17, "dodump", false },
+	{ 18, "wipeonfork", true },
+	{ 19, "keeponfork", false },
+	{ 20, "cold", false },
+	{ 21, "pageout", false },
+	{ 22, "populate_read", false },
+	{ 23, "populate_write", false },
+	{ 24, "dontneed_locked", true },
+	{ 25, "collapse", false },
+	{ 100, "hwpoison", true },
+	{ 101, "soft_offline", true },
+	{ 102, "guard_install", true },
+	{ 103, "guard_remove", false },
+};
+
+#define N_ADVICE (sizeof(advice_table) / sizeof(advice_table[0]))
+
+static const struct advice_info *advice_find(int advice)
+{
+	for (size_t i = 0; i < N_ADVICE; i++)
+		if (advice_table[i].value == advice)
+			return &advice_table[i];
+	return NULL;
+}
+
+bool pmadv_advice_known(int advice)
+{
+	return advice_find(advice) != NULL;
+}
+
+bool pmadv_advice_destructive(int advice)
+{
+	const struct advice_info *a = advice_find(advice);
+
+	return a && a->destructive;
+}
+
+PMADV_API const char *pmadv_advice_name(int advice)
+{
+	const struct advice_info *a = advice_find(advice);
+
+	return a ? a->name : NULL;
+}
+
+PMADV_API int pmadv_advice_from_name(const char *name)
+{
+	if (!name)
+		return -EINVAL;
+	if (!strncasecmp(name, "MADV_", 5))
+		name += 5;
+	for (size_t i = 0; i < N_ADVICE; i++)
+		if (!strcasecmp(name, advice_table[i].name))
+			return advice_table[i].value;
+	return -EINVAL;
+}
+
+PMADV_API const char *pmadv_method_name(unsigned int method)
+{
+	for (size_t i = 0; i < 3; i++)
+		if (pmadv_rungs[i]->method == method)
+			return pmadv_rungs[i]->name;
+	return NULL;
+}
+
+PMADV_API int pmadv_methods_from_string(const char *s, unsigned int *mask)
+{
+	unsigned int m = 0;
+
+	if (!s || !mask)
+		return -EINVAL;
+	while (*s) {
+		size_t len = strcspn(s, ",");
+		unsigned int bit = 0;
+
+		for (size_t i = 0; i < 3; i++)
+			if (strlen(pmadv_rungs[i]->name) == len &&
+			    !strncasecmp(s, pmadv_rungs[i]->name, len))
+				bit = pmadv_rungs[i]->method;
+		if (len == 3 && !strncasecmp(s, "all", 3))
+			bit = PMADV_METHOD_ALL;
+		if (!bit)
+			return -EINVAL;
+		m |= bit;
+		s += len;
+		if (*s == ',' && *++s == '\0')
+			return -EINVAL;
+	}
+	if (!m)
+		return -EINVAL;
+	*mask = m;
+	return 0;
+}

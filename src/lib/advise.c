@@ -1,0 +1,419 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * pmadv_advise: validation, the climb down the ladder, batching at IOV_MAX
+ * and MAX_RW_COUNT, and the mapping of short counts to the element that
+ * failed. Allocation-free: batches are slices of the caller's vector, or a
+ * single on-stack chunk of an element too large for one call.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* EINTR/EAGAIN retries without progress before the element counts as
+ * failed: a bound, so a target that keeps answering EAGAIN cannot hang us. */
+#define MAX_RETRIES 64
+
+/* The fields a caller built against the first version sets. */
+#define OPTS_MIN_SIZE (offsetof(struct pmadv_opts, timeout_ms) + sizeof(int))
+
+struct run {
+	struct pmadv_call call;
+	const struct pmadv_rung *rung;
+	const struct iovec *iov;
+	size_t vlen;
+	int *errors;
+	struct pmadv_result r;
+	size_t idx; /* next element */
+	size_t off; /* bytes of iov[idx] already advised */
+	bool first; /* no call of this rung has returned yet */
+};
+
+static int check_opts(const struct pmadv_opts *o)
+{
+	const unsigned char *p;
+
+	if (o->size < OPTS_MIN_SIZE)
+		return -EINVAL;
+	/* A newer caller's fields we do not know must be zero. */
+	p = (const unsigned char *)o;
+	for (size_t i = sizeof(*o); i < o->size; i++)
+		if (p[i])
+			return -EINVAL;
+	if (o->flags & ~(PMADV_F_CONTINUE | PMADV_F_DESTRUCTIVE))
+		return -EINVAL;
+	if (o->methods & ~PMADV_METHOD_ALL)
+		return -EINVAL;
+	if (o->timeout_ms < 0)
+		return -EINVAL;
+	return 0;
+}
+
+/* Element i's error, or -1 when the vector is well formed. */
+static ssize_t check_vector(const struct iovec *iov, size_t vlen)
+{
+	size_t page = pmadv_page_size();
+
+	for (size_t i = 0; i < vlen; i++) {
+		uintptr_t base = (uintptr_t)iov[i].iov_base;
+		size_t len = iov[i].iov_len;
+
+		if (!len)
+			continue;
+		if (base & (page - 1))
+			return (ssize_t)i;
+		/* base + len rounded up to a page must not wrap. */
+		if (len > SIZE_MAX - (page - 1) ||
+		    base > UINTPTR_MAX - ((len + page - 1) & ~(page - 1)))
+			return (ssize_t)i;
+	}
+	return -1;
+}
+
+static bool cancelled(const struct run *s)
+{
+	return s->call.cancel &&
+	       __atomic_load_n(s->call.cancel, __ATOMIC_ACQUIRE);
+}
+
+/* Errors no later element can escape: the request as a whole is over. */
+static bool fatal(int err)
+{
+	switch (err) {
+	case ESRCH:
+	case EBADF:
+	case EACCES:
+	case EPERM:
+	case ENOSYS:
+	case EFAULT:
+	case ECANCELED:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void element_done(struct run *s)
+{
+	if (s->errors)
+		s->errors[s->idx] = 0;
+	s->r.done++;
+	s->idx++;
+	s->off = 0;
+}
+
+/* Records element idx as failed; 0 to go on past it, else -err. */
+static int element_failed(struct run *s, int err)
+{
+	if (s->r.failed == SIZE_MAX) {
+		s->r.failed = s->idx;
+		s->r.error = err;
+	}
+	s->r.nfailed++;
+	if (s->errors)
+		s->errors[s->idx] = err;
+	s->idx++;
+	s->off = 0;
+	if (fatal(err) || !(s->call.flags & PMADV_F_CONTINUE))
+		return -err;
+	return 0;
+}
+
+/* The next batch from (idx, off): whole elements straight from the caller's
+ * vector, or one chunk of an element larger than a call may carry. */
+static size_t next_batch(const struct run *s, struct iovec *chunk,
+			 const struct iovec **batch)
+{
+	size_t max = pmadv_max_rw_count();
+	const struct iovec *e = &s->iov[s->idx];
+	size_t n, bytes = 0;
+
+	if (s->off || e->iov_len > max) {
+		size_t left = e->iov_len - s->off;
+
+		chunk->iov_base = (char *)e->iov_base + s->off;
+		chunk->iov_len = left < max ? left : max;
+		*batch = chunk;
+		return 1;
+	}
+	for (n = 0; n < PMADV_IOV_MAX && s->idx + n < s->vlen; n++) {
+		size_t len = e[n].iov_len;
+
+		if (len > max - bytes)
+			break;
+		bytes += len;
+	}
+	*batch = e;
+	return n;
+}
+
+enum step { STEP_OK, STEP_REFUSED, STEP_STOP };
+
+/* Accounts for ret bytes advised from a batch of n elements that started at
+ * (idx, off); leaves idx at the element where the rung stopped. */
+static void account(struct run *s, const struct iovec *batch, size_t n,
+		    size_t ret)
+{
+	s->r.bytes += ret;
+	if (batch != &s->iov[s->idx]) { /* a chunk */
+		s->off += ret;
+		if (s->off == s->iov[s->idx].iov_len)
+			element_done(s);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t len = batch[i].iov_len;
+
+		if (len > ret) {
+			s->off = ret; /* only after a misbehaving rung */
+			return;
+		}
+		ret -= len;
+		element_done(s);
+	}
+}
+
+/* The errno of the element where the rung stopped, which process_madvise
+ * loses: re-issue the rest of that element alone. 0 when it now succeeds. */
+static int recover_errno(struct run *s)
+{
+	const struct iovec *e = &s->iov[s->idx];
+	struct iovec one;
+	ssize_t ret;
+	int err = 0;
+
+	one.iov_base = (char *)e->iov_base + s->off;
+	one.iov_len = e->iov_len - s->off;
+	if (one.iov_len > pmadv_max_rw_count())
+		one.iov_len = pmadv_max_rw_count();
+	ret = s->rung->advise(&s->call, &one, 1, &err);
+	s->r.calls++;
+	if (ret < 0)
+		return (int)-ret;
+	account(s, &one, 1, (size_t)ret);
+	return err;
+}
+
+/* Works through the vector with one rung. STEP_REFUSED: the rung's very
+ * first call said it cannot serve (err set); nothing was advised. */
+static enum step run_rung(struct run *s, int *err)
+{
+	unsigned int retries = 0;
+
+	while (s->idx < s->vlen) {
+		const struct iovec *batch;
+		struct iovec chunk;
+		size_t n, want = 0;
+		ssize_t ret;
+		int e = 0;
+
+		if (cancelled(s)) {
+			*err = ECANCELED;
+			return STEP_STOP;
+		}
+		n = next_batch(s, &chunk, &batch);
+		for (size_t i = 0; i < n; i++)
+			want += batch[i].iov_len;
+		ret = s->rung->advise(&s->call, batch, n, &e);
+		s->r.calls++;
+		if (ret < 0) {
+			e = (int)-ret;
+			if (s->first) {
+				enum pmadv_verdict v = s->rung->judge(&s->call, e);
+
+				if (v != PMADV_SERVE) {
+					*err = e;
+					return v == PMADV_NEXT ? STEP_REFUSED
+							       : STEP_STOP;
+				}
+			}
+			/* Kernels before the partial-progress fix (5.10.0)
+			 * fail a whole vector for a later element: only an
+			 * element asked alone tells its own errno. */
+			if (n > 1 && e != EINTR && e != EAGAIN && !fatal(e)) {
+				s->first = false;
+				s->r.method = s->rung->method;
+				e = recover_errno(s);
+				if (!e)
+					continue;
+			}
+		} else {
+			if (want) {
+				s->first = false;
+				s->r.method = s->rung->method;
+			}
+			if ((size_t)ret == want) {
+				account(s, batch, n, want);
+				retries = 0;
+				continue;
+			}
+			account(s, batch, n, (size_t)ret);
+			if (s->idx >= s->vlen)
+				break;
+			if (!e)
+				e = recover_errno(s);
+			if (!e) { /* succeeded when asked alone */
+				retries = 0;
+				continue;
+			}
+		}
+		s->first = false;
+		s->r.method = s->rung->method;
+		if ((e == EINTR || e == EAGAIN) && ++retries <= MAX_RETRIES)
+			continue;
+		retries = 0;
+		if (element_failed(s, e) < 0) {
+			*err = e;
+			return STEP_STOP;
+		}
+	}
+	return STEP_OK;
+}
+
+static int methods_wanted(const struct pmadv_opts *o, unsigned int *mask)
+{
+	const char *env = getenv("PMADV_METHODS");
+
+	*mask = o && o->methods ? o->methods : PMADV_METHOD_ALL;
+	if (env && *env) {
+		if (pmadv_methods_from_string(env, mask) < 0) {
+			pmadv_debug("PMADV_METHODS=%s is not a list of "
+				    "syscall,ioctl,ptrace", env);
+			return -EINVAL;
+		}
+		pmadv_debug("PMADV_METHODS=%s overrides the caller's methods",
+			    env);
+	}
+	return 0;
+}
+
+static int validate(struct pmadv_target *t, const struct iovec *iov,
+		    size_t vlen, int advice, const struct pmadv_opts *o,
+		    struct run *s, unsigned int *mask)
+{
+	ssize_t bad;
+	int ret;
+
+	if (!t || (!iov && vlen))
+		return -EINVAL;
+	if (o && (ret = check_opts(o)) < 0)
+		return ret;
+	if (!pmadv_advice_known(advice))
+		return -EINVAL;
+	if (pmadv_advice_destructive(advice) &&
+	    !(o && (o->flags & PMADV_F_DESTRUCTIVE))) {
+		pmadv_debug("%s can lose the target's data: refused without "
+			    "PMADV_F_DESTRUCTIVE", pmadv_advice_name(advice));
+		return -EPERM;
+	}
+	if ((ret = methods_wanted(o, mask)) < 0)
+		return ret;
+	bad = check_vector(iov, vlen);
+	if (bad >= 0) {
+		s->r.failed = (size_t)bad;
+		s->r.error = EINVAL;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static ssize_t advise(struct pmadv_target *t, const struct iovec *iov,
+		      size_t vlen, int advice, const struct pmadv_opts *o,
+		      struct run *s)
+{
+	int ret, refusal = ENOSYS, err = 0;
+	unsigned int mask;
+
+	ret = validate(t, iov, vlen, advice, o, s, &mask);
+	if (ret < 0)
+		return ret;
+	if (!vlen)
+		return 0;
+	ret = pmadv_target_check(t);
+	if (ret < 0)
+		return ret;
+
+	s->call.t = t;
+	s->call.advice = advice;
+	if (o) {
+		s->call.flags = o->flags;
+		s->call.timeout_ms = o->timeout_ms;
+		s->call.cancel = o->cancel;
+		s->errors = o->errors;
+	}
+	s->iov = iov;
+	s->vlen = vlen;
+
+	for (unsigned int i = 0; i < 3; i++) {
+		const struct pmadv_rung *r = pmadv_rungs[i];
+		enum step st;
+
+		if (!(mask & r->method))
+			continue;
+		ret = pmadv_rung_available(r);
+		if (ret < 0) {
+			pmadv_debug("%s: unavailable (%s)", r->name,
+				    strerror(-ret));
+			continue;
+		}
+		pmadv_debug("%s: trying %s on PID %d", r->name,
+			    pmadv_advice_name(advice), (int)t->pid);
+		s->rung = r;
+		s->first = true;
+		if (r->begin && (ret = r->begin(&s->call)) < 0) {
+			enum pmadv_verdict v = r->judge(&s->call, -ret);
+
+			if (v == PMADV_NEXT) {
+				if (refusal == ENOSYS)
+					refusal = -ret;
+				continue;
+			}
+			err = -ret;
+			goto fail;
+		}
+		st = run_rung(s, &err);
+		if (r->end)
+			r->end(&s->call);
+		if (st == STEP_OK)
+			goto out;
+		if (st == STEP_STOP)
+			goto fail;
+		if (refusal == ENOSYS)
+			refusal = err;
+	}
+	pmadv_debug("no rung could serve %s on PID %d: %s",
+		    pmadv_advice_name(advice), (int)t->pid,
+		    strerror(refusal));
+	err = refusal;
+fail:
+	if (s->errors)
+		for (size_t i = s->idx; i < vlen; i++)
+			s->errors[i] = ECANCELED;
+	return -err;
+out:
+	return s->r.bytes > SSIZE_MAX ? SSIZE_MAX : (ssize_t)s->r.bytes;
+}
+
+PMADV_API ssize_t pmadv_advise(struct pmadv_target *t,
+			       const struct iovec *iov, size_t vlen,
+			       int advice, const struct pmadv_opts *opts,
+			       struct pmadv_result *res)
+{
+	struct run s;
+	int saved = errno;
+	ssize_t ret;
+
+	memset(&s, 0, sizeof(s));
+	s.r.failed = SIZE_MAX;
+	ret = advise(t, iov, vlen, advice, opts, &s);
+	if (ret < 0 && !s.r.error && s.r.failed == SIZE_MAX)
+		s.r.error = (int)-ret;
+	if (res)
+		*res = s.r;
+	errno = saved;
+	return ret;
+}

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Private declarations shared by the library's files: the target handle, the
+ * syscall seam used by the unit tests, and the rung interface of the ladder.
+ */
+#ifndef PMADV_INTERNAL_H
+#define PMADV_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "procmadvise.h"
+
+#define PMADV_API __attribute__((visibility("default")))
+#define PMADV_HIDDEN __attribute__((visibility("hidden")))
+
+/* Largest byte count one vector call may carry without the kernel's silent
+ * clamp (MAX_RW_COUNT = INT_MAX & PAGE_MASK). */
+size_t pmadv_max_rw_count(void) PMADV_HIDDEN;
+size_t pmadv_page_size(void) PMADV_HIDDEN;
+#define PMADV_IOV_MAX 1024
+
+struct pmadv_target {
+	pid_t pid;
+	int pidfd;                    /* -1 where the kernel lacks pidfd_open */
+	unsigned long long starttime; /* /proc/PID/stat field 22 */
+};
+
+/* Reads field 22 of /proc/PID/stat; 0 or -errno (-ESRCH when gone). */
+int pmadv_read_starttime(pid_t pid, unsigned long long *out) PMADV_HIDDEN;
+/* 0 when t still names the process it was opened for, else -ESRCH. */
+int pmadv_target_check(const struct pmadv_target *t) PMADV_HIDDEN;
+
+/*
+ * The syscall seam. Every raw system call that carries a decision goes
+ * through this table, so the unit tests can answer with ENOSYS, EINTR or a
+ * short count. Functions follow the kernel convention: -1 and errno.
+ */
+struct pmadv_sys {
+	long (*pidfd_open)(pid_t pid, unsigned int flags);
+	long (*process_madvise)(int pidfd, const struct iovec *iov, size_t vlen,
+				int advice, unsigned int flags);
+};
+extern const struct pmadv_sys *pmadv_sys PMADV_HIDDEN;
+extern const struct pmadv_sys pmadv_sys_kernel PMADV_HIDDEN;
+
+/* One pmadv_advise request, as the rungs see it. */
+struct pmadv_call {
+	struct pmadv_target *t;
+	int advice;
+	unsigned int flags;
+	int timeout_ms;
+	const int *cancel;
+	void *priv; /* a rung's state between begin and end */
+};
+
+/* What a rung's refusal means for the ladder. */
+enum pmadv_verdict {
+	PMADV_SERVE, /* the error belongs to the request: this rung serves it */
+	PMADV_NEXT,  /* this rung cannot serve the request: try the next one */
+	PMADV_STOP,  /* no rung can: end the ladder with this error */
+};
+
+struct pmadv_rung {
+	unsigned int method;
+	const char *name;
+	/* Process-wide availability, without side effects: 0, or -errno
+	 * (-ENOSYS: not present). Cached by the ladder. */
+	int (*probe)(void);
+	/* Optional: set up for a request (attach, open...). 0 or -errno. */
+	int (*begin)(struct pmadv_call *c);
+	/* Advise iov[0..n) in order, stopping at the first element that fails,
+	 * like process_madvise(2): returns the bytes of the elements completed,
+	 * or -errno when element 0 failed. On a short return the rung stores the
+	 * stopping element's errno in *err if it knows it. Never more than
+	 * PMADV_IOV_MAX elements or pmadv_max_rw_count() bytes. */
+	ssize_t (*advise)(struct pmadv_call *c, const struct iovec *iov,
+			  size_t n, int *err);
+	/* Optional: undo begin; always called after a successful begin. */
+	void (*end)(struct pmadv_call *c);
+	/* What error err (positive) from begin or from the first advise call
+	 * of a request means. */
+	enum pmadv_verdict (*judge)(struct pmadv_call *c, int err);
+	/* Side-effect-free forecast for pmadv_diagnose: 0 or -errno, with a
+	 * one-line reason in msg. */
+	int (*diagnose)(const struct pmadv_target *t, int advice, char *msg,
+			size_t len);
+};
+
+extern const struct pmadv_rung pmadv_rung_syscall PMADV_HIDDEN;
+extern const struct pmadv_rung pmadv_rung_ioctl PMADV_HIDDEN;
+extern const struct pmadv_rung pmadv_rung_ptrace PMADV_HIDDEN;
+
+/* The ladder in order; pmadv_rungs[i]->method == 1u << i. */
+extern const struct pmadv_rung *const pmadv_rungs[3] PMADV_HIDDEN;
+/* Cached rung->probe(); thread-safe. */
+int pmadv_rung_available(const struct pmadv_rung *r) PMADV_HIDDEN;
+/* Forget cached probes (tests that change what the process may do). */
+void pmadv_reset_probes(void) PMADV_HIDDEN;
+
+/* Advice classification. */
+bool pmadv_advice_known(int advice) PMADV_HIDDEN;
+bool pmadv_advice_destructive(int advice) PMADV_HIDDEN;
+
+/* Capabilities of the calling thread (libcap): 1 held, 0 not, -errno. */
+int pmadv_have_cap_sys_nice(void) PMADV_HIDDEN;
+int pmadv_have_cap(int cap) PMADV_HIDDEN;
+
+/* One line to stderr when PMADV_DEBUG=1. */
+void pmadv_debug(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2))) PMADV_HIDDEN;
+
+/* snprintf that never fails the caller: truncates, tolerates len == 0. */
+void pmadv_msg(char *msg, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4))) PMADV_HIDDEN;
+
+#endif /* PMADV_INTERNAL_H */

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The native rung: process_madvise(2) on the target's pidfd. The engine
+ * never hands it more than the kernel can take without truncating, so a short
+ * count always means "stopped at an element".
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int syscall_probe(void)
+{
+	/* No pidfd: EBADF proves the call exists; nothing is touched. */
+	if (pmadv_sys->process_madvise(-1, NULL, 0, 0, 0) == 0)
+		return 0;
+	return errno == ENOSYS ? -ENOSYS : 0;
+}
+
+static ssize_t syscall_advise(struct pmadv_call *c, const struct iovec *iov,
+			      size_t n, int *err)
+{
+	long ret;
+
+	(void)err; /* the kernel loses the stopping element's errno */
+	if (c->t->pidfd < 0)
+		return -ENOSYS;
+	ret = pmadv_sys->process_madvise(c->t->pidfd, iov, n, c->advice, 0);
+	return ret < 0 ? -errno : ret;
+}
+
+/* A zero-length vector runs every check but the ranges': target alive,
+ * advice accepted remotely, access, CAP_SYS_NICE. No side effects. */
+static int zero_length_call(int pidfd, int advice)
+{
+	struct iovec none;
+
+	if (pmadv_sys->process_madvise(pidfd, &none, 0, advice, 0) == 0)
+		return 0;
+	return -errno;
+}
+
+static enum pmadv_verdict syscall_judge(struct pmadv_call *c, int err)
+{
+	int ret;
+
+	switch (err) {
+	case ENOSYS:
+		pmadv_debug("syscall: ENOSYS: no process_madvise here (old "
+			    "kernel, no pidfd, or a seccomp filter); next rung");
+		return PMADV_NEXT;
+	case EPERM:
+		pmadv_debug("syscall: EPERM: missing CAP_SYS_NICE or refused by "
+			    "seccomp; next rung");
+		return PMADV_NEXT;
+	case EACCES:
+		pmadv_debug("syscall: EACCES: may not inspect PID %d; no rung "
+			    "can help", (int)c->t->pid);
+		return PMADV_STOP;
+	case ESRCH:
+	case EBADF:
+		return PMADV_STOP;
+	case EINVAL:
+		ret = zero_length_call(c->t->pidfd, c->advice);
+		if (ret == -EINVAL) {
+			pmadv_debug("syscall: EINVAL: this kernel refuses %s "
+				    "for another process; next rung",
+				    pmadv_advice_name(c->advice));
+			return PMADV_NEXT;
+		}
+		if (ret < 0 && ret != -EINVAL)
+			return syscall_judge(c, -ret);
+		return PMADV_SERVE;
+	default:
+		return PMADV_SERVE;
+	}
+}
+
+static int syscall_diagnose(const struct pmadv_target *t, int advice,
+			    char *msg, size_t len)
+{
+	int ret = pmadv_rung_available(&pmadv_rung_syscall);
+
+	if (ret == 0 && t->pidfd < 0)
+		ret = -ENOSYS;
+	if (ret == 0)
+		ret = zero_length_call(t->pidfd, advice);
+	switch (-ret) {
+	case 0:
+		pmadv_msg(msg, len, "process_madvise accepts %s for PID %d",
+			  pmadv_advice_name(advice), (int)t->pid);
+		break;
+	case ENOSYS:
+		pmadv_msg(msg, len, "process_madvise or pidfd_open is missing "
+			  "(kernel before 5.10, or hidden by seccomp)");
+		break;
+	case EPERM:
+		if (pmadv_have_cap_sys_nice() == 0)
+			pmadv_msg(msg, len, "process_madvise needs "
+				  "CAP_SYS_NICE, which this process lacks");
+		else
+			pmadv_msg(msg, len, "process_madvise refused with "
+				  "EPERM although CAP_SYS_NICE is held "
+				  "(seccomp filter or LSM)");
+		break;
+	case EACCES:
+		pmadv_msg(msg, len, "may not inspect PID %d (ptrace read "
+			  "check failed: other owner or not dumpable)",
+			  (int)t->pid);
+		break;
+	case EINVAL:
+		pmadv_msg(msg, len, "this kernel does not accept %s from "
+			  "another process", pmadv_advice_name(advice));
+		break;
+	case ESRCH:
+		pmadv_msg(msg, len, "PID %d has exited", (int)t->pid);
+		break;
+	default:
+		pmadv_msg(msg, len, "process_madvise check failed: %s",
+			  strerror(-ret));
+		break;
+	}
+	return ret;
+}
+
+const struct pmadv_rung pmadv_rung_syscall = {
+	.method = PMADV_METHOD_SYSCALL,
+	.name = "syscall",
+	.probe = syscall_probe,
+	.advise = syscall_advise,
+	.judge = syscall_judge,
+	.diagnose = syscall_diagnose,
+};

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Raw system calls: the public thin wrappers and the seam through which the
+ * rest of the library reaches the kernel. Raw syscall(2) keeps the library
+ * working on glibc before 2.36 and on libcs that lack the wrappers.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* Same numbers on every architecture since the unified syscall table. */
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_process_madvise
+#define SYS_process_madvise 440
+#endif
+
+static long sys_pidfd_open(pid_t pid, unsigned int flags)
+{
+	return syscall(SYS_pidfd_open, pid, flags);
+}
+
+static long sys_process_madvise(int pidfd, const struct iovec *iov,
+				size_t vlen, int advice, unsigned int flags)
+{
+	return syscall(SYS_process_madvise, pidfd, iov, vlen, advice, flags);
+}
+
+const struct pmadv_sys pmadv_sys_kernel = {
+	.pidfd_open = sys_pidfd_open,
+	.process_madvise = sys_process_madvise,
+};
+
+const struct pmadv_sys *pmadv_sys = &pmadv_sys_kernel;
+
+PMADV_API int pmadv_pidfd_open(pid_t pid, unsigned int flags)
+{
+	return (int)sys_pidfd_open(pid, flags);
+}
+
+PMADV_API ssize_t pmadv_process_madvise(int pidfd, const struct iovec *iov,
+					size_t vlen, int advice,
+					unsigned int flags)
+{
+	return sys_process_madvise(pidfd, iov, vlen, advice, flags);
+}
+
+size_t pmadv_page_size(void)
+{
+	static size_t page;
+	size_t p = __atomic_load_n(&page, __ATOMIC_RELAXED);
+
+	if (!p) {
+		long v = sysconf(_SC_PAGESIZE);
+
+		p = v > 0 ? (size_t)v : 4096;
+		__atomic_store_n(&page, p, __ATOMIC_RELAXED);
+	}
+	return p;
+}
+
+size_t pmadv_max_rw_count(void)
+{
+	return (size_t)INT_MAX & ~(pmadv_page_size() - 1);
+}

@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Target handles: one process, named by a pidfd where the kernel has
+ * pidfd_open, else by pid and start time, so that a reused PID is noticed
+ * (-ESRCH) instead of advising a stranger.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* Reads a small /proc file into buf (NUL-terminated); bytes or -errno. */
+static ssize_t read_small(const char *path, char *buf, size_t len)
+{
+	ssize_t n;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	do
+		n = read(fd, buf, len - 1);
+	while (n < 0 && errno == EINTR);
+	err = errno;
+	close(fd);
+	if (n < 0)
+		return -err;
+	buf[n] = '\0';
+	return n;
+}
+
+int pmadv_read_starttime(pid_t pid, unsigned long long *out)
+{
+	char path[64], buf[1024];
+	const char *p;
+	ssize_t n;
+	int field;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	n = read_small(path, buf, sizeof(buf));
+	if (n == -ENOENT)
+		return -ESRCH;
+	if (n < 0)
+		return (int)n;
+	/* The command name may hold spaces and ')': fields restart after the
+	 * last ')'. Field 3 (state) follows it. */
+	p = strrchr(buf, ')');
+	if (!p)
+		return -EIO;
+	for (field = 2; field < 21 && *p; p++)
+		if (*p == ' ')
+			field++;
+	if (field != 21)
+		return -EIO;
+	*out = strtoull(p, NULL, 10);
+	return 0;
+}
+
+int pmadv_target_check(const struct pmadv_target *t)
+{
+	unsigned long long st;
+	int ret;
+
+	if (t->pidfd >= 0)
+		return 0; /* the pidfd itself answers ESRCH */
+	ret = pmadv_read_starttime(t->pid, &st);
+	if (ret < 0)
+		return ret == -ESRCH ? -ESRCH : ret;
+	return st == t->starttime ? 0 : -ESRCH;
+}
+
+static int target_new(pid_t pid, int pidfd, struct pmadv_target **out)
+{
+	struct pmadv_target *t;
+	int ret;
+
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->pid = pid;
+	t->pidfd = pidfd;
+	ret = pmadv_read_starttime(pid, &t->starttime);
+	if (ret < 0) {
+		free(t);
+		return ret;
+	}
+	*out = t;
+	return 0;
+}
+
+static int open_pid(pid_t pid, unsigned int flags, struct pmadv_target **out)
+{
+	int pidfd, ret;
+
+	if (!out || pid <= 0 || flags)
+		return -EINVAL;
+	pidfd = (int)pmadv_sys->pidfd_open(pid, 0);
+	if (pidfd < 0) {
+		ret = errno;
+		if (ret != ENOSYS)
+			return -ret;
+		pmadv_debug("pidfd_open: ENOSYS, naming PID %d by start time",
+			    (int)pid);
+	}
+	ret = target_new(pid, pidfd, out);
+	if (ret < 0 && pidfd >= 0)
+		close(pidfd);
+	return ret;
+}
+
+/* The PID a pidfd refers to, from its fdinfo: -1 once the process is gone
+ * (-ESRCH), no Pid line when the fd is not a pidfd (-EBADF). */
+static int pidfd_pid(int pidfd, pid_t *pid)
+{
+	char path[64], buf[2048];
+	const char *p;
+	ssize_t n;
+	long v;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+	n = read_small(path, buf, sizeof(buf));
+	if (n < 0)
+		return n == -ENOENT ? -EBADF : (int)n;
+	p = strstr(buf, "\nPid:");
+	if (!p)
+		return -EBADF;
+	v = strtol(p + 5, NULL, 10);
+	if (v <= 0)
+		return -ESRCH;
+	*pid = (pid_t)v;
+	return 0;
+}
+
+static int open_pidfd(int pidfd, unsigned int flags,
+		      struct pmadv_target **out)
+{
+	pid_t pid;
+	int fd, ret;
+
+	if (!out || flags)
+		return -EINVAL;
+	if (pidfd < 0)
+		return -EBADF;
+	ret = pidfd_pid(pidfd, &pid);
+	if (ret < 0)
+		return ret;
+	fd = fcntl(pidfd, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
+		return -errno;
+	ret = target_new(pid, fd, out);
+	if (ret < 0)
+		close(fd);
+	return ret;
+}
+
+PMADV_API int pmadv_open(pid_t pid, unsigned int flags,
+			 struct pmadv_target **out)
+{
+	int saved = errno, ret = open_pid(pid, flags, out);
+
+	errno = saved;
+	return ret;
+}
+
+PMADV_API int pmadv_open_pidfd(int pidfd, unsigned int flags,
+			       struct pmadv_target **out)
+{
+	int saved = errno, ret = open_pidfd(pidfd, flags, out);
+
+	errno = saved;
+	return ret;
+}
+
+PMADV_API void pmadv_close(struct pmadv_target *t)
+{
+	int saved = errno;
+
+	if (!t)
+		return;
+	if (t->pidfd >= 0)
+		close(t->pidfd);
+	free(t);
+	errno = saved;
+}
+
+PMADV_API pid_t pmadv_target_pid(const struct pmadv_target *t)
+{
+	return t ? t->pid : -EINVAL;
+}
+
+PMADV_API int pmadv_target_pidfd(const struct pmadv_target *t)
+{
+	if (!t)
+		return -EINVAL;
+	return t->pidfd >= 0 ? t->pidfd : -ENOSYS;
+}
