@@ -1,0 +1,17 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Installs, on a fresh Debian 12 machine (as root), everything the build and
+# the whole test suite need. Idempotent; apt-get only.
+set -eu
+
+PKGS="build-essential meson ninja-build pkg-config libcap-dev libcmocka-dev
+groff-base valgrind python3 perl"
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps.sh: run as root (apt-get)" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $PKGS >/dev/null
