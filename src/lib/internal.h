@@ -93,8 +93,9 @@ extern const struct pmadv_rung pmadv_rung_syscall PMADV_HIDDEN;
 extern const struct pmadv_rung pmadv_rung_ioctl PMADV_HIDDEN;
 extern const struct pmadv_rung pmadv_rung_ptrace PMADV_HIDDEN;
 
-/* The ladder in order; pmadv_rungs[i]->method == 1u << i. */
-extern const struct pmadv_rung *const pmadv_rungs[3] PMADV_HIDDEN;
+/* The ladder in order; pmadv_rungs[i]->method == 1u << i. Writable only so
+ * that the unit tests can put fake rungs in. */
+extern const struct pmadv_rung *pmadv_rungs[3] PMADV_HIDDEN;
 /* Cached rung->probe(); thread-safe. */
 int pmadv_rung_available(const struct pmadv_rung *r) PMADV_HIDDEN;
 /* Forget cached probes (tests that change what the process may do). */

@@ -8,7 +8,7 @@
 
 #include "internal.h"
 
-const struct pmadv_rung *const pmadv_rungs[3] = {
+const struct pmadv_rung *pmadv_rungs[3] = {
 	&pmadv_rung_syscall,
 	&pmadv_rung_ioctl,
 	&pmadv_rung_ptrace,
