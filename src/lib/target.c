@@ -48,14 +48,14 @@ int pmadv_read_starttime(pid_t pid, unsigned long long *out)
 	if (n < 0)
 		return (int)n;
 	/* The command name may hold spaces and ')': fields restart after the
-	 * last ')'. Field 3 (state) follows it. */
+	 * last ')', which ends field 2. */
 	p = strrchr(buf, ')');
 	if (!p)
 		return -EIO;
-	for (field = 2; field < 21 && *p; p++)
+	for (field = 2; field < 22 && *p; p++)
 		if (*p == ' ')
 			field++;
-	if (field != 21)
+	if (field != 22)
 		return -EIO;
 	*out = strtoull(p, NULL, 10);
 	return 0;

@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -548,6 +549,24 @@ static void test_ladder(void **state)
 	unsetenv("PMADV_METHODS");
 }
 
+/* Field 22 of /proc/self/stat, read another way than the library does. */
+static unsigned long long own_starttime(void)
+{
+	char buf[1024];
+	unsigned long long v = 0;
+	FILE *f = fopen("/proc/self/stat", "re");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	assert_int_equal(sscanf(strrchr(buf, ')') + 2,
+				"%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+				"%*u %*u %*d %*d %*d %*d %*d %*d %llu", &v), 1);
+	return v;
+}
+
 static void test_no_pidfd(void **state)
 {
 	struct pmadv_target *t = NULL;
@@ -558,6 +577,7 @@ static void test_no_pidfd(void **state)
 	/* pidfd_open answers ENOSYS: the handle names the PID by start time
 	 * and the syscall rung, which needs a pidfd, steps aside. */
 	assert_int_equal(pmadv_open(getpid(), 0, &t), 0);
+	assert_int_equal(t->starttime, own_starttime());
 	assert_int_equal(pmadv_target_pidfd(t), -ENOSYS);
 	assert_int_equal(pmadv_target_pid(t), getpid());
 	assert_int_equal(pmadv_advise(t, v, 1, MADV_COLD, NULL, &r), -ENOSYS);

@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Test helpers for real-kernel tests: forked targets and readings of their
+ * memory. See pmtest.h.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/swap.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pmtest.h"
+
+bool pmtest_in_ci(void)
+{
+	const char *ci = getenv("CI");
+
+	return ci && !strcmp(ci, "true");
+}
+
+static void child_main(int poke, int ready, void *const *bases,
+		       const size_t *lens, size_t n, pmtest_step_fn step,
+		       void *arg)
+{
+	char b = 1;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	for (size_t i = 0; i < n; i++)
+		for (size_t off = 0; off < lens[i]; off += 4096)
+			((volatile char *)bases[i])[off] = (char)(off >> 12 | 1);
+	if (write(ready, &b, 1) != 1)
+		_exit(1);
+	while (read(poke, &b, 1) == 1) {
+		if (step)
+			step(arg);
+		if (write(ready, &b, 1) != 1)
+			_exit(1);
+	}
+	_exit(0);
+}
+
+int pmtest_spawn(struct pmtest_child *c, void *const *bases,
+		 const size_t *lens, size_t n, pmtest_step_fn step, void *arg)
+{
+	int poke[2], ready[2];
+	char b;
+
+	if (pipe2(poke, O_CLOEXEC) || pipe2(ready, O_CLOEXEC))
+		return -1;
+	c->pid = fork();
+	if (c->pid < 0)
+		return -1;
+	if (c->pid == 0) {
+		close(poke[1]);
+		close(ready[0]);
+		child_main(poke[0], ready[1], bases, lens, n, step, arg);
+	}
+	close(poke[0]);
+	close(ready[1]);
+	c->poke_fd = poke[1];
+	c->ready_fd = ready[0];
+	return read(c->ready_fd, &b, 1) == 1 ? 0 : -1;
+}
+
+int pmtest_poke(struct pmtest_child *c)
+{
+	char b = 1;
+
+	if (write(c->poke_fd, &b, 1) != 1)
+		return -1;
+	return read(c->ready_fd, &b, 1) == 1 ? 0 : -1;
+}
+
+void pmtest_reap(struct pmtest_child *c)
+{
+	if (c->pid <= 0)
+		return;
+	kill(c->pid, SIGKILL);
+	waitpid(c->pid, NULL, 0);
+	close(c->poke_fd);
+	close(c->ready_fd);
+	c->pid = 0;
+}
+
+static long field_kb(const char *line, const char *field)
+{
+	size_t n = strlen(field);
+
+	if (strncmp(line, field, n) || line[n] != ':')
+		return -1;
+	return strtol(line + n + 1, NULL, 10);
+}
+
+long pmtest_rollup_kb(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (v < 0 && fgets(line, sizeof(line), f))
+		v = field_kb(line, field);
+	fclose(f);
+	return v;
+}
+
+long pmtest_vma_kb(pid_t pid, const void *addr, const char *field)
+{
+	char path[64], line[512];
+	uintptr_t a = (uintptr_t)addr;
+	bool in = false;
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (v < 0 && fgets(line, sizeof(line), f)) {
+		unsigned long s, e;
+
+		if (sscanf(line, "%lx-%lx ", &s, &e) == 2 &&
+		    strchr(line, '-') < strchr(line, ' '))
+			in = a >= s && a < e;
+		else if (in)
+			v = field_kb(line, field);
+	}
+	fclose(f);
+	return v;
+}
+
+long pmtest_resident_pages(void *addr, size_t len)
+{
+	size_t pages = (len + 4095) / 4096;
+	unsigned char *vec = malloc(pages);
+	long n = 0;
+
+	if (!vec || mincore(addr, len, vec)) {
+		free(vec);
+		return -1;
+	}
+	for (size_t i = 0; i < pages; i++)
+		n += vec[i] & 1;
+	free(vec);
+	return n;
+}
+
+static int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	return n == (ssize_t)strlen(s) ? 0 : -1;
+}
+
+static int run(const char *cmd)
+{
+	int st = system(cmd);
+
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+int pmtest_zram_on(const char *size)
+{
+	char buf[32], path[96], cmd[160];
+	int fd, dev;
+	ssize_t n;
+
+	fd = open("/sys/class/zram-control/hot_add", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	dev = atoi(buf);
+	snprintf(path, sizeof(path), "/sys/block/zram%d/disksize", dev);
+	snprintf(cmd, sizeof(cmd),
+		 "mkswap /dev/zram%d >/dev/null 2>&1 && swapon /dev/zram%d",
+		 dev, dev);
+	if (write_str(path, size) || run(cmd)) {
+		pmtest_zram_off(dev);
+		return -1;
+	}
+	return dev;
+}
+
+void pmtest_zram_off(int dev)
+{
+	char buf[96];
+
+	if (dev < 0)
+		return;
+	snprintf(buf, sizeof(buf), "/dev/zram%d", dev);
+	swapoff(buf);
+	snprintf(buf, sizeof(buf), "%d", dev);
+	write_str("/sys/class/zram-control/hot_remove", buf);
+}
+
+bool pmtest_swap_free(long size_kb)
+{
+	char line[256];
+	long free_kb = -1;
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	if (!f)
+		return false;
+	while (free_kb < 0 && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "SwapFree:", 9))
+			free_kb = strtol(line + 9, NULL, 10);
+	fclose(f);
+	return free_kb >= size_kb;
+}
+
+int pmtest_cold_file(size_t len)
+{
+	char path[] = "/var/tmp/pmtest-XXXXXX";
+	char buf[4096];
+	int fd = mkostemp(path, O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	unlink(path);
+	for (size_t off = 0; off < len; off += sizeof(buf)) {
+		memset(buf, (int)(off >> 12) | 1, sizeof(buf));
+		if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf)) {
+			close(fd);
+			return -1;
+		}
+	}
+	if (fsync(fd) || posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Helpers shared by the test programs that run against the real kernel:
+ * forked targets, readings of their memory (smaps, smaps_rollup, mincore),
+ * temporary zram swap, and the root/CI skip rule.
+ */
+#ifndef PMTEST_H
+#define PMTEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Skip the current cmocka test when not root; under CI=true, fail instead:
+ * CI runs as root and must run everything. */
+#define pmtest_require_root() pmtest_require(geteuid() == 0, "needs root")
+#define pmtest_require(cond, why)                                          \
+	do {                                                               \
+		if (!(cond)) {                                             \
+			if (pmtest_in_ci())                                \
+				fail_msg("cannot run under CI: %s", why);  \
+			skip();                                            \
+		}                                                          \
+	} while (0)
+
+bool pmtest_in_ci(void);
+
+/* A forked child that writes to every page of the given ranges (so the pages
+ * are its own, not shared copy-on-write with us), reports ready, then runs
+ * step() each time it is poked, and exits when killed. */
+struct pmtest_child {
+	pid_t pid;
+	int poke_fd;  /* write a byte: the child runs its step */
+	int ready_fd; /* the child writes a byte when ready / after a step */
+};
+
+typedef void (*pmtest_step_fn)(void *arg);
+
+int pmtest_spawn(struct pmtest_child *c, void *const *bases,
+		 const size_t *lens, size_t n, pmtest_step_fn step, void *arg);
+int pmtest_poke(struct pmtest_child *c);
+void pmtest_reap(struct pmtest_child *c);
+
+/* A field of /proc/PID/smaps_rollup ("Rss", "Swap", "Referenced") in kB. */
+long pmtest_rollup_kb(pid_t pid, const char *field);
+/* A field of the smaps entry of the VMA that contains addr, in kB. */
+long pmtest_vma_kb(pid_t pid, const void *addr, const char *field);
+/* Resident pages of [addr, addr + len) in our own address space. */
+long pmtest_resident_pages(void *addr, size_t len);
+
+/* Swap on a fresh zram device; returns its number or -1. */
+int pmtest_zram_on(const char *size);
+void pmtest_zram_off(int dev);
+/* True when the kernel has swap that can take size_kb more. */
+bool pmtest_swap_free(long size_kb);
+
+/* A file of len bytes under /var/tmp filled with a pattern, not in the page
+ * cache; its fd (unlinked), or -1. */
+int pmtest_cold_file(size_t len);
+
+#endif /* PMTEST_H */

@@ -1,0 +1,801 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * pmadv_advise against the real kernel: each test advises a forked target and
+ * checks the effect on its memory (Referenced in smaps, Rss and Swap in
+ * smaps_rollup, page-cache residency with mincore), not only return values.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <grp.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "internal.h"
+#include "pmtest.h"
+
+#define PAGE 4096UL
+#define MiB (1024UL * 1024)
+
+static void *map_anon(size_t len, int extra)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | extra, -1, 0);
+
+	assert_true(p != MAP_FAILED);
+	return p;
+}
+
+/* A private anonymous VMA of exactly len bytes: PROT_NONE guard pages on
+ * both sides keep it from merging with its neighbours, so its smaps entry
+ * speaks of it alone. */
+static void *map_isolated(size_t len)
+{
+	char *p = mmap(NULL, len + 2 * PAGE, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	assert_true(p != MAP_FAILED);
+	assert_int_equal(mprotect(p + PAGE, len, PROT_READ | PROT_WRITE), 0);
+	return p + PAGE;
+}
+
+/* n VMAs of size bytes each, separated by PROT_NONE pages so that no two
+ * neighbours merge; the area is 2 * n * size bytes. */
+static struct iovec *map_separate(size_t n, size_t size, void **area)
+{
+	char *base = mmap(NULL, 2 * n * size, PROT_NONE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	struct iovec *v = calloc(n, sizeof(*v));
+
+	assert_true(base != MAP_FAILED);
+	assert_non_null(v);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(mprotect(base + 2 * i * size, size,
+					  PROT_READ | PROT_WRITE), 0);
+		v[i].iov_base = base + 2 * i * size;
+		v[i].iov_len = size;
+	}
+	*area = base;
+	return v;
+}
+
+static struct iovec *map_separate_pages(size_t n, void **area)
+{
+	return map_separate(n, PAGE, area);
+}
+
+/* A child that writes every page of v. */
+static int spawn_on(struct pmtest_child *c, const struct iovec *v, size_t n,
+		    pmtest_step_fn step, void *arg)
+{
+	void **b = malloc(n * sizeof(*b));
+	size_t *l = malloc(n * sizeof(*l));
+	int ret;
+
+	assert_true(b && l);
+	for (size_t i = 0; i < n; i++) {
+		b[i] = v[i].iov_base;
+		l[i] = v[i].iov_len;
+	}
+	ret = pmtest_spawn(c, b, l, n, step, arg);
+	free(b);
+	free(l);
+	return ret;
+}
+
+static long referenced_total(pid_t pid)
+{
+	return pmtest_rollup_kb(pid, "Referenced");
+}
+
+static void test_cold_drops_referenced(void **state)
+{
+	size_t len = 16 * MiB;
+	void *p = map_isolated(len);
+	struct pmtest_child c;
+	struct pmadv_target *t;
+	struct pmadv_result r;
+	struct iovec v = { p, len };
+	long before, after;
+
+	(void)state;
+	assert_int_equal(pmtest_spawn(&c, &p, &len, 1, NULL, NULL), 0);
+	munmap(p, len);
+	assert_int_equal(pmadv_open(c.pid, 0, &t), 0);
+	before = pmtest_vma_kb(c.pid, p, "Referenced");
+	assert_true(before >= 16 * 1024 - 64);
+	assert_int_equal(pmadv_advise(t, &v, 1, MADV_COLD, NULL, &r), (ssize_t)len);
+	assert_int_equal(r.method, PMADV_METHOD_SYSCALL);
+	assert_int_equal(r.done, 1);
+	assert_int_equal(r.calls, 1);
+	after = pmtest_vma_kb(c.pid, p, "Referenced");
+	assert_true(after >= 0 && after < before / 16);
+	assert_int_equal(pmtest_vma_kb(c.pid, p, "Rss"), 16 * 1024);
+	pmadv_close(t);
+	pmtest_reap(&c);
+}
+
+static void test_pageout_anon_to_zram(void **state)
+{
+	size_t len = 64 * MiB;
+	void *p = map_anon(len, 0);
+	struct pmtest_child c;
+	struct pmadv_target *t;
+	struct pmadv_result r;
+	struct iovec v = { p, len };
+	long rss0, swap0, rss1, swap1;
+	int zram = -1;
+
+	(void)state;
+	pmtest_require_root();
+	if (!pmtest_swap_free(80 * 1024)) {
+		zram = pmtest_zram_on("256M");
+		pmtest_require(zram >= 0, "no zram device for swap");
+	}
+	assert_int_equal(pmtest_spawn(&c, &p, &len, 1, NULL, NULL), 0);
+	munmap(p, len);
+	assert_int_equal(pmadv_open(c.pid, 0, &t), 0);
+	rss0 = pmtest_rollup_kb(c.pid, "Rss");
+	swap0 = pmtest_rollup_kb(c.pid, "Swap");
+	assert_int_equal(pmadv_advise(t, &v, 1, MADV_PAGEOUT, NULL, &r), (ssize_t)len);
+	rss1 = pmtest_rollup_kb(c.pid, "Rss");
+	swap1 = pmtest_rollup_kb(c.pid, "Swap");
+	print_message("Rss %ld -> %ld kB, Swap %ld -> %ld kB\n", rss0, rss1,
+		      swap0, swap1);
+	assert_true(rss0 - rss1 >= 60 * 1024);
+	assert_true(swap1 - swap0 >= 60 * 1024);
+	/* The target still reads its own data back from swap. */
+	assert_int_equal(pmtest_poke(&c), 0);
+	pmadv_close(t);
+	pmtest_reap(&c);
+	pmtest_zram_off(zram);
+}
+
+struct file_target {
+	char *p;
+	size_t len;
+};
+
+static void touch_file(void *arg)
+{
+	struct file_target *f = arg;
+	volatile char sum = 0;
+
+	for (size_t off = 0; off < f->len; off += PAGE)
+		sum += f->p[off];
+	(void)sum;
+}
+
+static long wait_resident(void *addr, size_t len, long at_least)
+{
+	long n = 0;
+
+	for (int i = 0; i < 300; i++) {
+		n = pmtest_resident_pages(addr, len);
+		if (n >= at_least)
+			break;
+		usleep(10000);
+	}
+	return n;
+}
+
+static void test_file_willneed_and_pageout(void **state)
+{
+	size_t len = 8 * MiB, pages = len / PAGE;
+	int fd = pmtest_cold_file(len);
+	struct file_target f = { .len = len };
+	struct pmtest_child c;
+	struct pmadv_target *t;
+	struct pmadv_result r;
+	struct iovec v;
+	char *mine;
+
+	(void)state;
+	assert_true(fd >= 0);
+	f.p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	mine = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	assert_true(f.p != MAP_FAILED && mine != MAP_FAILED);
+	assert_int_equal(pmtest_spawn(&c, NULL, NULL, 0, touch_file, &f), 0);
+	assert_true(pmtest_resident_pages(mine, len) < (long)pages / 8);
+	v.iov_base = f.p;
+	v.iov_len = len;
+	assert_int_equal(pmadv_open(c.pid, 0, &t), 0);
+
+	/* WILLNEED from outside reads the file in. */
+	assert_int_equal(pmadv_advise(t, &v, 1, MADV_WILLNEED, NULL, &r), (ssize_t)len);
+	assert_true(wait_resident(mine, len, (long)pages * 9 / 10) >= (long)pages * 9 / 10);
+
+	/* PAGEOUT reclaims what the target has mapped. */
+	assert_int_equal(pmtest_poke(&c), 0);
+	assert_true(pmtest_vma_kb(c.pid, f.p, "Rss") >= (long)(len / 1024) * 9 / 10);
+	assert_int_equal(pmadv_advise(t, &v, 1, MADV_PAGEOUT, NULL, &r), (ssize_t)len);
+	assert_true(pmtest_resident_pages(mine, len) < (long)pages / 10);
+	assert_true(pmtest_vma_kb(c.pid, f.p, "Rss") < (long)(len / 1024) / 10);
+
+	pmadv_close(t);
+	pmtest_reap(&c);
+	munmap(f.p, len);
+	munmap(mine, len);
+	close(fd);
+}
+
+static void test_five_gib_exact(void **state)
+{
+	size_t len = 5UL << 30;
+	void *p = map_anon(len, MAP_NORESERVE);
+	struct pmtest_child c;
+	struct pmadv_target *t;
+	struct pmadv_result r;
+	struct iovec v = { p, len };
+
+	(void)state;
+	assert_int_equal(pmtest_spawn(&c, NULL, NULL, 0, NULL, NULL), 0);
+	munmap(p, len);
+	assert_int_equal(pmadv_open(c.pid, 0, &t), 0);
+	assert_int_equal(pmadv_advise(t, &v, 1, MADV_COLD, NULL, &r), (ssize_t)len);
+	assert_int_equal(r.bytes, len);
+	assert_int_equal(r.done, 1);
+	assert_int_equal(r.calls, 3);
+	assert_int_equal(r.failed, SIZE_MAX);
+	pmadv_close(t);
+	pmtest_reap(&c);
+}
+
+static void test_five_thousand_vmas(void **state)
+{
+	size_t n = 5000;
+	void *area;
+	struct iovec *v = map_separate_pages(n, &area);
+	struct pmtest_child c;
+	struct pmadv_target *t;
+	struct pmadv_result r;
+	long before, after;
+
+	(void)state;
+	assert_int_equal(spawn_on(&c, v, n, NULL, NULL), 0);
+	assert_int_equal(pmadv_open(c.pid, 0, &t), 0);
+	before = referenced_total(c.pid);
+	assert_int_equal(pmadv_advise(t, v, n, MADV_COLD, NULL, &r), (ssize_t)(n * PAGE));
+	after = referenced_total(c.pid);
+	assert_int_equal(r.done, n);
+	assert_int_equal(r.calls, 5);
+	print_message("Referenced %ld -> %ld kB\n", before, after);
+	assert_true(before - after >= (long)(n * 4) * 9 / 10);
+	pmadv_close(t);
+	pmtest_reap(&c);
+	munmap(area, 2 * n * PAGE);
+	free(v);
+}
+
+/* COLD leaves alone the few pages still waiting in a CPU's LRU batch:
+ * regions of 64 pages make that noise small next to the effect. */
+#define REGION (64 * PAGE)
+#define REGION_KB ((long)(REGION / 1024))
+
+static void test_partial_progress(void **state)
+{
+	void *area;
+	struct iovec *v = map_separate(3, REGION, &area);
+	struct iovec a_c[2] = { v[0], v[2] };
+	struct pmtest_child c;
+	struct pmadv_target *t;
+	struct pmadv_opts o = PMADV_OPTS_INIT;
+	struct pmadv_result r;
+	int errs[3];
+
+	(void)state;
+	/* A and C mapped in the target, a hole where B was. */
+	munmap(v[1].iov_base, REGION);
+	assert_int_equal(spawn_on(&c, a_c, 2, NULL, NULL), 0);
+	assert_int_equal(pmadv_open(c.pid, 0, &t), 0);
+	assert_int_equal(pmtest_vma_kb(c.pid, v[0].iov_base, "Referenced"), REGION_KB);
+	assert_int_equal(pmtest_vma_kb(c.pid, v[2].iov_base, "Referenced"), REGION_KB);
+
+	assert_int_equal(pmadv_advise(t, v, 3, MADV_COLD, NULL, &r), -ENOMEM);
+	assert_int_equal(r.failed, 1);
+	assert_int_equal(r.error, ENOMEM);
+	assert_int_equal(r.done, 1);
+	assert_int_equal(r.bytes, REGION);
+	assert_int_equal(r.method, PMADV_METHOD_SYSCALL);
+	/* A advised, C untouched: the kernel stopped at the hole. */
+	assert_true(pmtest_vma_kb(c.pid, v[0].iov_base, "Referenced") < REGION_KB / 2);
+	assert_int_equal(pmtest_vma_kb(c.pid, v[2].iov_base, "Referenced"), REGION_KB);
+
+	o.flags = PMADV_F_CONTINUE;
+	o.errors = errs;
+	assert_int_equal(pmadv_advise(t, v, 3, MADV_COLD, &o, &r), 2 * REGION);
+	assert_int_equal(r.done, 2);
+	assert_int_equal(r.nfailed, 1);
+	assert_int_equal(r.failed, 1);
+	assert_int_equal(errs[0], 0);
+	assert_int_equal(errs[1], ENOMEM);
+	assert_int_equal(errs[2], 0);
+	assert_true(pmtest_vma_kb(c.pid, v[2].iov_base, "Referenced") < REGION_KB / 2);
+	pmadv_close(t);
+	pmtest_reap(&c);
+	munmap(area, 6 * REGION);
+	free(v);
+}
+
+struct vanish {
+	void *addr;
+};
+
+static void unmap_one(void *arg)
+{
+	struct vanish *w = arg;
+
+	munmap(w->addr, PAGE);
+}
+
+static void test_vanished_vma_continue(void **state)
+{
+	size_t n = 2000;
+	void *area;
+	struct iovec *v = map_separate_pages(n, &area);
+	struct vanish w;
+	struct pmtest_child c;
+	struct pmadv_target *t;
+	struct pmadv_opts o = PMADV_OPTS_INIT;
+	struct pmadv_result r;
+	long before, after;
+
+	(void)state;
+	w.addr = v[1000].iov_base;
+	assert_int_equal(spawn_on(&c, v, n, unmap_one, &w), 0);
+	assert_int_equal(pmtest_poke(&c), 0); /* VMA 1000 vanishes */
+	assert_int_equal(pmadv_open(c.pid, 0, &t), 0);
+	before = referenced_total(c.pid);
+	o.flags = PMADV_F_CONTINUE;
+	assert_int_equal(pmadv_advise(t, v, n, MADV_COLD, &o, &r),
+			 (ssize_t)((n - 1) * PAGE));
+	after = referenced_total(c.pid);
+	assert_int_equal(r.done, n - 1);
+	assert_int_equal(r.failed, 1000);
+	assert_int_equal(r.error, ENOMEM);
+	assert_int_equal(r.nfailed, 1);
+	assert_true(before - after >= (long)((n - 1) * 4) * 9 / 10);
+	pmadv_close(t);
+	pmtest_reap(&c);
+	munmap(area, 2 * n * PAGE);
+	free(v);
+}
+
+static void test_dead_target(void **state)
+{
+	char *p = map_anon(PAGE, 0);
+	struct iovec v = { p, PAGE };
+	struct pmadv_target *t, *t2;
+	struct pmadv_result r;
+	int pidfd;
+	pid_t pid;
+
+	(void)state;
+	pid = fork();
+	if (!pid) {
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(pmadv_open(pid, 0, &t), 0);
+	pidfd = pmadv_pidfd_open(pid, 0);
+	assert_true(pidfd >= 0);
+	assert_int_equal(pmadv_open_pidfd(pidfd, 0, &t2), 0);
+	assert_int_equal(pmadv_target_pid(t2), pid);
+	kill(pid, SIGKILL);
+	/* A zombie has no memory left to advise. */
+	usleep(50000);
+	assert_int_equal(pmadv_advise(t, &v, 1, MADV_COLD, NULL, &r), -ESRCH);
+	waitpid(pid, NULL, 0);
+	assert_int_equal(pmadv_advise(t, &v, 1, MADV_COLD, NULL, &r), -ESRCH);
+	assert_int_equal(r.error, ESRCH);
+	assert_int_equal(r.done, 0);
+	assert_int_equal(pmadv_advise(t2, &v, 1, MADV_COLD, NULL, &r), -ESRCH);
+	pmadv_close(t2);
+	assert_int_equal(pmadv_open_pidfd(pidfd, 0, &t2), -ESRCH);
+	assert_int_equal(pmadv_open(pid, 0, &t2), -ESRCH);
+	assert_int_equal(pmadv_open_pidfd(0, 0, &t2), -EBADF);
+	close(pidfd);
+	pmadv_close(t);
+	munmap(p, PAGE);
+}
+
+static long enosys_pidfd_open(pid_t pid, unsigned int flags)
+{
+	(void)pid, (void)flags;
+	errno = ENOSYS;
+	return -1;
+}
+
+/* Forks until a child has PID want (root: through ns_last_pid). */
+static pid_t fork_as(pid_t want, struct pmtest_child *c, void *p, size_t len)
+{
+	char buf[32];
+	int fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	snprintf(buf, sizeof(buf), "%d", (int)want - 1);
+	if (write(fd, buf, strlen(buf)) < 0) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	if (pmtest_spawn(c, &p, &len, 1, NULL, NULL))
+		return -1;
+	return c->pid;
+}
+
+static void pid_reuse(bool with_pidfd)
+{
+	size_t len = PAGE * 64;
+	void *p = map_isolated(len);
+	struct pmtest_child a, b;
+	struct pmadv_target *t;
+	struct pmadv_result r;
+	struct iovec v = { p, len };
+	struct pmadv_sys fake = pmadv_sys_kernel;
+
+	fake.pidfd_open = enosys_pidfd_open;
+	assert_int_equal(pmtest_spawn(&a, &p, &len, 1, NULL, NULL), 0);
+	if (!with_pidfd)
+		pmadv_sys = &fake;
+	assert_int_equal(pmadv_open(a.pid, 0, &t), 0);
+	pmadv_sys = &pmadv_sys_kernel;
+	assert_int_equal(pmadv_target_pidfd(t) >= 0, with_pidfd);
+	pmtest_reap(&a);
+	/* Start times count clock ticks: a PID reused within the same tick is
+	 * the one case the fallback cannot tell apart (see NOTES in
+	 * pmadv_open(3)). */
+	if (!with_pidfd)
+		usleep(30000);
+	assert_int_equal(fork_as(pmadv_target_pid(t), &b, p, len),
+			 pmadv_target_pid(t));
+	assert_int_equal(pmtest_vma_kb(b.pid, p, "Referenced"), 256);
+	/* The handle names the old process: the stranger is left alone. */
+	assert_int_equal(pmadv_advise(t, &v, 1, MADV_COLD, NULL, &r), -ESRCH);
+	assert_int_equal(pmtest_vma_kb(b.pid, p, "Referenced"), 256);
+	pmadv_close(t);
+	pmtest_reap(&b);
+	munmap(p, len);
+}
+
+static void test_pid_reuse(void **state)
+{
+	(void)state;
+	pmtest_require_root();
+	pid_reuse(true);
+	pid_reuse(false);
+}
+
+/* Runs fn in a forked caller and returns its exit status. */
+static int in_child(int (*fn)(void *), void *arg)
+{
+	int st;
+	pid_t pid = fork();
+
+	if (!pid)
+		_exit(fn(arg));
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+struct seccomp_case {
+	int err;
+	bool fresh_probe; /* forget the probe our parent cached */
+	pid_t target;
+	void *p;
+	size_t len;
+};
+
+static int refuse_process_madvise(int err)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_process_madvise, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (unsigned)err),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return -1;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+/* Exit status 0 when the ladder left the syscall rung for the reason the
+ * filter gave and said so on stderr. */
+static int seccomp_caller(void *arg)
+{
+	struct seccomp_case *sc = arg;
+	struct pmadv_opts o = PMADV_OPTS_INIT;
+	struct pmadv_target *t;
+	struct pmadv_result r;
+	struct iovec v = { sc->p, sc->len };
+	char log[] = "/tmp/pmadv-seccomp-XXXXXX", buf[4096];
+	int fd = mkstemp(log);
+	ssize_t n, ret;
+
+	if (fd < 0 || pmadv_open(sc->target, 0, &t))
+		return 10;
+	unlink(log);
+	if (refuse_process_madvise(sc->err))
+		return 11;
+	if (sc->fresh_probe)
+		pmadv_reset_probes();
+	dup2(fd, 2);
+	setenv("PMADV_DEBUG", "1", 1);
+	/* The module is absent on this host; leave the ptrace rung out so the
+	 * verdict is the ladder's alone. */
+	o.methods = PMADV_METHOD_SYSCALL | PMADV_METHOD_IOCTL;
+	ret = pmadv_advise(t, &v, 1, MADV_COLD, &o, &r);
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n < 0)
+		return 12;
+	buf[n] = '\0';
+	if (ret != (sc->err == ENOSYS ? -ENOSYS : -EPERM) || r.method)
+		return 13;
+	if (sc->fresh_probe && sc->err == ENOSYS) {
+		/* The availability probe itself sees ENOSYS. */
+		if (!strstr(buf, "syscall: unavailable"))
+			return 14;
+	} else if (!strstr(buf, sc->err == ENOSYS ? "syscall: ENOSYS"
+						  : "syscall: EPERM") ||
+		   !strstr(buf, "next rung")) {
+		return 15;
+	}
+	if (!strstr(buf, "ioctl: unavailable"))
+		return 16;
+	return 0;
+}
+
+static void test_seccomp_fallback(void **state)
+{
+	size_t len = 64 * PAGE;
+	void *p = map_isolated(len);
+	struct pmtest_child c;
+	struct seccomp_case sc = { .p = p, .len = len };
+
+	(void)state;
+	assert_int_equal(pmtest_spawn(&c, &p, &len, 1, NULL, NULL), 0);
+	sc.target = c.pid;
+	/* Probed here first: in a child that keeps this cache, the refusal
+	 * comes from the advising call itself. */
+	assert_int_equal(pmadv_rung_available(&pmadv_rung_syscall), 0);
+	for (int fresh = 0; fresh < 2; fresh++) {
+		sc.fresh_probe = fresh;
+		sc.err = ENOSYS;
+		assert_int_equal(in_child(seccomp_caller, &sc), 0);
+		sc.err = EPERM;
+		assert_int_equal(in_child(seccomp_caller, &sc), 0);
+	}
+	/* Nothing reached the target. */
+	assert_int_equal(pmtest_vma_kb(c.pid, p, "Referenced"), 256);
+	pmtest_reap(&c);
+	munmap(p, len);
+}
+
+struct unpriv_case {
+	pid_t root_target;
+	void *p;
+	size_t len;
+};
+
+static int drop_to_nobody(void)
+{
+	if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
+		return -1;
+	/* setuid cleared dumpable: restore it, or our own children would
+	 * answer EACCES instead of the EPERM under test. */
+	return prctl(PR_SET_DUMPABLE, 1);
+}
+
+static int unpriv_caller(void *arg)
+{
+	struct unpriv_case *u = arg;
+	struct pmadv_opts o = PMADV_OPTS_INIT;
+	struct pmadv_target *t;
+	struct pmadv_result r;
+	struct iovec v = { u->p, u->len };
+	struct pmtest_child own;
+	char msg[256];
+	int ret = 0;
+
+	if (drop_to_nobody())
+		return 20;
+	o.methods = PMADV_METHOD_SYSCALL;
+	/* Root's process: the access check fails: EACCES, ladder ends. */
+	if (pmadv_open(u->root_target, 0, &t))
+		return 21;
+	if (pmadv_advise(t, &v, 1, MADV_COLD, &o, &r) != -EACCES)
+		return 22;
+	if (pmadv_diagnose(t, MADV_COLD, PMADV_METHOD_SYSCALL, msg,
+			   sizeof(msg)) != -EACCES || !strstr(msg, "may not inspect"))
+		return 23;
+	pmadv_close(t);
+	/* Our own process: access is fine, CAP_SYS_NICE is missing: EPERM. */
+	if (pmtest_spawn(&own, &u->p, &u->len, 1, NULL, NULL) ||
+	    pmadv_open(own.pid, 0, &t))
+		return 24;
+	if (pmadv_advise(t, &v, 1, MADV_COLD, &o, &r) != -EPERM)
+		ret = 25;
+	else if (pmadv_diagnose(t, MADV_COLD, PMADV_METHOD_SYSCALL, msg,
+				sizeof(msg)) != -EPERM || !strstr(msg, "CAP_SYS_NICE"))
+		ret = 26;
+	else if (pmtest_vma_kb(own.pid, u->p, "Referenced") != (long)(u->len / 1024))
+		ret = 27;
+	pmadv_close(t);
+	pmtest_reap(&own);
+	return ret;
+}
+
+static void test_eperm_vs_eacces(void **state)
+{
+	size_t len = 16 * PAGE;
+	void *p = map_isolated(len);
+	struct pmtest_child c;
+	struct unpriv_case u = { .p = p, .len = len };
+
+	(void)state;
+	pmtest_require_root();
+	assert_int_equal(pmtest_spawn(&c, &p, &len, 1, NULL, NULL), 0);
+	u.root_target = c.pid;
+	assert_int_equal(in_child(unpriv_caller, &u), 0);
+	assert_int_equal(pmtest_vma_kb(c.pid, p, "Referenced"), (long)(len / 1024));
+	pmtest_reap(&c);
+	munmap(p, len);
+}
+
+static void test_diagnose(void **state)
+{
+	struct pmtest_child c;
+	struct pmadv_target *t;
+	char msg[256];
+
+	(void)state;
+	pmtest_require_root();
+	assert_int_equal(pmtest_spawn(&c, NULL, NULL, 0, NULL, NULL), 0);
+	assert_int_equal(pmadv_open(c.pid, 0, &t), 0);
+	assert_int_equal(pmadv_diagnose(t, MADV_COLD, PMADV_METHOD_SYSCALL, msg,
+					sizeof(msg)), 0);
+	assert_non_null(strstr(msg, "accepts cold"));
+	/* Remote DONTNEED is refused by every kernel so far. */
+	assert_int_equal(pmadv_diagnose(t, MADV_DONTNEED, PMADV_METHOD_SYSCALL,
+					msg, sizeof(msg)), -EINVAL);
+	assert_non_null(strstr(msg, "does not accept dontneed"));
+	assert_int_equal(pmadv_diagnose(t, MADV_COLD, 3, msg, sizeof(msg)), -EINVAL);
+	assert_int_equal(pmadv_diagnose(t, 999, PMADV_METHOD_SYSCALL, msg, sizeof(msg)),
+			 -EINVAL);
+	pmadv_close(t);
+	pmtest_reap(&c);
+}
+
+static void test_wrappers(void **state)
+{
+	struct pmtest_child c;
+	struct iovec v = { NULL, 0 };
+	int pidfd;
+
+	(void)state;
+	assert_int_equal(pmtest_spawn(&c, NULL, NULL, 0, NULL, NULL), 0);
+	pidfd = pmadv_pidfd_open(c.pid, 0);
+	assert_true(pidfd >= 0);
+	assert_int_equal(pmadv_process_madvise(pidfd, &v, 0, MADV_COLD, 0), 0);
+	errno = 0;
+	assert_int_equal(pmadv_process_madvise(pidfd, &v, 0, MADV_COLD, 1), -1);
+	assert_int_equal(errno, EINVAL);
+	errno = 0;
+	assert_int_equal(pmadv_process_madvise(0, &v, 0, MADV_COLD, 0), -1);
+	assert_int_equal(errno, EBADF);
+	errno = 0;
+	assert_int_equal(pmadv_pidfd_open(-1, 0), -1);
+	assert_int_equal(errno, EINVAL);
+	close(pidfd);
+	pmtest_reap(&c);
+}
+
+/* Counting allocator: the native path must not allocate. */
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+static volatile int counting, allocations;
+
+void *malloc(size_t n)
+{
+	if (counting)
+		allocations++;
+	return __libc_malloc(n);
+}
+
+void *calloc(size_t a, size_t b)
+{
+	if (counting)
+		allocations++;
+	return __libc_calloc(a, b);
+}
+
+void *realloc(void *p, size_t n)
+{
+	if (counting)
+		allocations++;
+	return __libc_realloc(p, n);
+}
+
+static void test_no_allocation(void **state)
+{
+	size_t n = 3000;
+	void *area;
+	struct iovec *v = map_separate_pages(n, &area);
+	struct pmtest_child c;
+	struct pmadv_target *t;
+	struct pmadv_opts o = PMADV_OPTS_INIT;
+	struct pmadv_result r;
+	struct vanish w;
+	int errs[3000];
+	ssize_t ret;
+
+	(void)state;
+	/* One vanished VMA takes the error path too: errno recovery. */
+	w.addr = v[7].iov_base;
+	assert_int_equal(spawn_on(&c, v, n, unmap_one, &w), 0);
+	assert_int_equal(pmtest_poke(&c), 0);
+	assert_int_equal(pmadv_open(c.pid, 0, &t), 0);
+	o.flags = PMADV_F_CONTINUE;
+	o.errors = errs;
+	counting = 1;
+	allocations = 0;
+	ret = pmadv_advise(t, v, n, MADV_COLD, &o, &r);
+	counting = 0;
+	assert_int_equal(ret, (ssize_t)((n - 1) * PAGE));
+	assert_int_equal(r.done, n - 1);
+	assert_int_equal(r.failed, 7);
+	assert_int_equal(allocations, 0);
+	/* The count is real: an allocation in its window is seen. */
+	counting = 1;
+	free(malloc(16));
+	counting = 0;
+	assert_int_equal(allocations, 1);
+	pmadv_close(t);
+	pmtest_reap(&c);
+	munmap(area, 2 * n * PAGE);
+	free(v);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cold_drops_referenced),
+		cmocka_unit_test(test_pageout_anon_to_zram),
+		cmocka_unit_test(test_file_willneed_and_pageout),
+		cmocka_unit_test(test_five_gib_exact),
+		cmocka_unit_test(test_five_thousand_vmas),
+		cmocka_unit_test(test_partial_progress),
+		cmocka_unit_test(test_vanished_vma_continue),
+		cmocka_unit_test(test_dead_target),
+		cmocka_unit_test(test_pid_reuse),
+		cmocka_unit_test(test_seccomp_fallback),
+		cmocka_unit_test(test_eperm_vs_eacces),
+		cmocka_unit_test(test_diagnose),
+		cmocka_unit_test(test_wrappers),
+		cmocka_unit_test(test_no_allocation),
+	};
+
+	/* Every target dies with us, whatever a failing test left behind. */
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
