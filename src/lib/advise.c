@@ -80,12 +80,13 @@ static bool cancelled(const struct run *s)
 	       __atomic_load_n(s->call.cancel, __ATOMIC_ACQUIRE);
 }
 
-/* Errors no later element can escape: the request as a whole is over. */
+/* Errors no later element can escape: the request as a whole is over.
+ * EBADF is not one: once a rung serves, the handle is known good and EBADF
+ * is an element's (MADV_WILLNEED on anonymous memory without swap). */
 static bool fatal(int err)
 {
 	switch (err) {
 	case ESRCH:
-	case EBADF:
 	case EACCES:
 	case EPERM:
 	case ENOSYS:
@@ -152,6 +153,19 @@ static size_t next_batch(const struct run *s, struct iovec *chunk,
 }
 
 enum step { STEP_OK, STEP_REFUSED, STEP_STOP };
+
+/* The rung's verdict on *err, which the rung may replace with the errno
+ * that really stands for it (a probe that found the target gone). */
+static enum pmadv_verdict judge(struct run *s, int *err)
+{
+	enum pmadv_verdict v = s->rung->judge(&s->call, *err);
+
+	if (s->call.judged) {
+		*err = s->call.judged;
+		s->call.judged = 0;
+	}
+	return v;
+}
 
 /* Accounts for ret bytes advised from a batch of n elements that started at
  * (idx, off); leaves idx at the element where the rung stopped. */
@@ -223,7 +237,7 @@ static enum step run_rung(struct run *s, int *err)
 		if (ret < 0) {
 			e = (int)-ret;
 			if (s->first) {
-				enum pmadv_verdict v = s->rung->judge(&s->call, e);
+				enum pmadv_verdict v = judge(s, &e);
 
 				if (v != PMADV_SERVE) {
 					*err = e;
@@ -365,15 +379,12 @@ static ssize_t advise(struct pmadv_target *t, const struct iovec *iov,
 		s->rung = r;
 		s->first = true;
 		if (r->begin && (ret = r->begin(&s->call)) < 0) {
-			enum pmadv_verdict v = r->judge(&s->call, -ret);
-
-			if (v == PMADV_NEXT) {
-				if (refusal == ENOSYS)
-					refusal = -ret;
-				continue;
-			}
 			err = -ret;
-			goto fail;
+			if (judge(s, &err) != PMADV_NEXT)
+				goto fail;
+			if (refusal == ENOSYS)
+				refusal = err;
+			continue;
 		}
 		st = run_rung(s, &err);
 		if (r->end)

@@ -54,6 +54,7 @@ struct pmadv_call {
 	int timeout_ms;
 	const int *cancel;
 	void *priv; /* a rung's state between begin and end */
+	int judged; /* a judge may set the errno its verdict stands for */
 };
 
 /* What a rung's refusal means for the ladder. */

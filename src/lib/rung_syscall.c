@@ -69,8 +69,10 @@ static enum pmadv_verdict syscall_judge(struct pmadv_call *c, int err)
 				    pmadv_advice_name(c->advice));
 			return PMADV_NEXT;
 		}
-		if (ret < 0 && ret != -EINVAL)
+		if (ret < 0) { /* the target changed under us: say how */
+			c->judged = -ret;
 			return syscall_judge(c, -ret);
+		}
 		return PMADV_SERVE;
 	default:
 		return PMADV_SERVE;

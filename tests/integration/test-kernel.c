@@ -389,6 +389,7 @@ static void test_dead_target(void **state)
 	(void)state;
 	pid = fork();
 	if (!pid) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		pause();
 		_exit(0);
 	}

@@ -516,6 +516,12 @@ static void test_ladder(void **state)
 	assert_int_equal(pmadv_advise(&tgt, v, 1, MADV_COLD, NULL, &r), -EINVAL);
 	assert_int_equal(r.failed, SIZE_MAX);
 	assert_int_equal(r.method, 0);
+	/* EINVAL, then the probe finds the target gone: ESRCH says so. */
+	setup(NULL);
+	fk.all_errno = EINVAL;
+	fk.probe_errno = ESRCH;
+	assert_int_equal(pmadv_advise(&tgt, v, 1, MADV_COLD, NULL, &r), -ESRCH);
+	assert_int_equal(r.error, ESRCH);
 	/* EINVAL for the range (probe fine): the request's own error. */
 	setup(NULL);
 	fk.all_errno = EINVAL;
