@@ -34,7 +34,7 @@ static ssize_t syscall_advise(struct pmadv_call *c, const struct iovec *iov,
  * advice accepted remotely, access, CAP_SYS_NICE. No side effects. */
 static int zero_length_call(int pidfd, int advice)
 {
-	struct iovec none;
+	struct iovec none = { NULL, 0 };
 
 	if (pmadv_sys->process_madvise(pidfd, &none, 0, advice, 0) == 0)
 		return 0;
