@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <grp.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -710,6 +711,64 @@ static void test_wrappers(void **state)
 	pmtest_reap(&c);
 }
 
+struct canceller {
+	int flag;
+	struct pmtest_child *c;
+	long referenced;
+};
+
+/* Sets the flag once the advice has visibly begun in the target. */
+static void *cancel_soon(void *arg)
+{
+	struct canceller *k = arg;
+
+	for (int i = 0; i < 100000; i++) {
+		if (referenced_total(k->c->pid) < k->referenced - 64)
+			break;
+		usleep(100);
+	}
+	__atomic_store_n(&k->flag, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void test_cancel_from_another_thread(void **state)
+{
+	size_t n = 30000;
+	void *area;
+	struct iovec *v = map_separate_pages(n, &area);
+	struct pmtest_child c;
+	struct pmadv_target *t;
+	struct pmadv_opts o = PMADV_OPTS_INIT;
+	struct pmadv_result r;
+	struct canceller k = { 0 };
+	pthread_t th;
+	ssize_t ret;
+
+	(void)state;
+	assert_int_equal(spawn_on(&c, v, n, NULL, NULL), 0);
+	assert_int_equal(pmadv_open(c.pid, 0, &t), 0);
+	k.c = &c;
+	k.referenced = referenced_total(c.pid);
+	o.cancel = &k.flag;
+	assert_int_equal(pthread_create(&th, NULL, cancel_soon, &k), 0);
+	/* Advise the same vector until the flag stops one pass part-way. */
+	do
+		ret = pmadv_advise(t, v, n, MADV_COLD, &o, &r);
+	while (ret >= 0 && !__atomic_load_n(&k.flag, __ATOMIC_ACQUIRE));
+	pthread_join(th, NULL);
+	if (ret >= 0) /* the flag came after the last pass: one more */
+		ret = pmadv_advise(t, v, n, MADV_COLD, &o, &r);
+	assert_int_equal(ret, -ECANCELED);
+	assert_int_equal(r.error, ECANCELED);
+	assert_int_equal(r.done % 1024, 0); /* stopped between calls */
+	assert_true(r.done < n);
+	assert_int_equal(r.bytes, r.done * PAGE);
+	pmadv_close(t);
+	pmtest_reap(&c);
+	munmap(area, 2 * n * PAGE);
+	free(v);
+}
+
 /* Counting allocator: the native path must not allocate. Under ASan, whose
  * allocator must stay in charge, through its hooks; elsewhere by
  * interposing malloc, calloc and realloc. */
@@ -825,6 +884,7 @@ int main(void)
 		cmocka_unit_test(test_diagnose),
 		cmocka_unit_test(test_wrappers),
 		cmocka_unit_test(test_no_allocation),
+		cmocka_unit_test(test_cancel_from_another_thread),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
