@@ -15,3 +15,5 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $PKGS >/dev/null
+# The vm suite's own: qemu, kernel headers and image, busybox.
+"$(dirname "$0")/vm/install-deps.sh"

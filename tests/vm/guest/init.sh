@@ -1,0 +1,65 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# /init of the test VM: sets up the guest (swap on zram, a spare block
+# device, the procmadvise module), runs every program listed in
+# /tests/list, checks dmesg for kernel splats, and carries the verdict out
+# on the console and through isa-debug-exit.
+/bin/busybox mkdir -p /proc /sys /dev /tmp
+/bin/busybox mount -t devtmpfs dev /dev
+# The kernel may have found no /dev/console in the archive: take it now.
+exec 0</dev/console 1>/dev/console 2>&1
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t tmpfs tmp /tmp
+
+finish() {
+	echo "PMADV-VM-RESULT: $1"
+	if [ "$1" = PASS ]; then /bin/vm-exit 0; else /bin/vm-exit 1; fi
+	poweroff -f
+}
+
+setup_failed() {
+	echo "PMADV-VM: setup failed: $*"
+	dmesg | tail -20
+	finish FAIL
+}
+
+echo "PMADV-VM: booted $(uname -r)"
+insmod /lib/zsmalloc.ko || setup_failed "insmod zsmalloc"
+insmod /lib/zram.ko num_devices=2 || setup_failed "insmod zram"
+echo 256M > /sys/block/zram0/disksize || setup_failed "zram0 size"
+mkswap /dev/zram0 >/dev/null || setup_failed mkswap
+swapon /dev/zram0 || setup_failed swapon
+echo 16M > /sys/block/zram1/disksize || setup_failed "zram1 size"
+insmod /lib/procmadvise.ko || setup_failed "insmod procmadvise"
+dmesg | grep procmadvise
+
+pass=0 fail=0 skip=0
+cd /tmp
+while read -r name timeout; do
+	[ -n "$name" ] || continue
+	echo "PMADV-VM: running $name"
+	timeout -s KILL "${timeout:-300}" "/tests/$name" > "/tmp/$name.log" 2>&1
+	rc=$?
+	sed "s|^|[$name] |" "/tmp/$name.log"
+	case $rc in
+	0) verdict=PASS; pass=$((pass + 1)) ;;
+	77) verdict=SKIP; skip=$((skip + 1)) ;;
+	*) verdict=FAIL; fail=$((fail + 1)) ;;
+	esac
+	echo "PMADV-TEST $name: $verdict (exit $rc)"
+done < /tests/list
+
+# Any splat during the run fails it, whichever test triggered it.
+if dmesg | grep -E 'WARNING|BUG|Oops|lockdep|circular locking|INFO: task|general protection|Call Trace' > /tmp/splat; then
+	cat /tmp/splat
+	echo "PMADV-TEST dmesg-clean: FAIL"
+	fail=$((fail + 1))
+else
+	echo "PMADV-TEST dmesg-clean: PASS"
+	pass=$((pass + 1))
+fi
+echo "PMADV-VM: $pass passed, $fail failed, $skip skipped"
+if [ "$fail" -eq 0 ]; then finish PASS; else finish FAIL; fi

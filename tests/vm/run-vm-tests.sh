@@ -1,0 +1,221 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Runs the procmadvise module tests (and any extra static test programs) in
+# a Debian 6.1 kernel under qemu with TCG, because the host kernel cannot
+# load modules. Builds the module against the installed Debian headers,
+# takes the kernel image and the zram modules out of the linux-image .deb
+# without installing it, packs an initramfs with busybox-static, boots it
+# and reads the verdict from the console marker and qemu's exit status.
+#
+# Usage: run-vm-tests.sh [-k] [EXTRA_TEST[:TIMEOUT]...]
+#        run-vm-tests.sh --fetch-only
+#   EXTRA_TEST  a statically linked program run in the guest after the
+#               module tests (exit 0 pass, 77 skip, else fail); also taken
+#               from $PMADV_VM_EXTRA_TESTS (space separated)
+#   -k          keep the work directory
+#   --fetch-only  only fetch and unpack the kernel into the cache
+# Environment:
+#   CI=true              missing dependencies fail the run instead of skipping
+#   PMADV_VM_KVER        kernel version (default: newest installed
+#                        /usr/src/linux-headers-*-amd64)
+#   PMADV_VM_WORKDIR     work directory (default: a fresh temporary one)
+#   PMADV_VM_CACHE       where extracted kernels are kept between runs
+#   PMADV_VM_TIMEOUT     seconds for the whole VM run (default 900)
+#   PMADV_VM_MEM         guest memory in MiB (default 768)
+#   PMADV_VM_MODULE_TESTS=0  run only the extra tests (e.g. a benchmark)
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+keep=0
+fetch_only=0
+case ${1:-} in
+-k) keep=1; shift ;;
+--fetch-only) fetch_only=1; shift ;;
+esac
+
+# Without the tools the suite cannot run: CI must hear about it as a
+# failure; a developer's machine may skip (exit 77, Meson's SKIP).
+unavailable() {
+	echo "run-vm-tests: cannot run: $*" >&2
+	if [ "${CI:-}" = true ]; then
+		echo "run-vm-tests: CI=true, so this is a failure (run tests/vm/install-deps.sh)" >&2
+		exit 1
+	fi
+	echo "run-vm-tests: skipping (install the dependencies with tests/vm/install-deps.sh)" >&2
+	exit 77
+}
+
+for tool in qemu-system-x86_64 gcc make cpio gzip readelf strip tar dpkg-deb dpkg-query apt-get timeout; do
+	command -v "$tool" >/dev/null 2>&1 || unavailable "$tool not found"
+done
+busybox=$(command -v busybox || true)
+[ -n "$busybox" ] || unavailable "busybox not found (package busybox-static)"
+# The dynamic busybox would need a libc in the initramfs.
+if readelf -l "$busybox" | grep -q 'Requesting program interpreter'; then
+	unavailable "$busybox is dynamically linked (install busybox-static)"
+fi
+[ -f /usr/lib/x86_64-linux-gnu/libc.a ] || unavailable "no static libc (libc6-dev)"
+# One guest test is a 32-bit program, for the module's compat path.
+probe_dir=$(mktemp -d "${TMPDIR:-/tmp}/pmadv-vm-probe.XXXXXX")
+echo 'int main(void) { return 0; }' > "$probe_dir/m32.c"
+if ! gcc -m32 -static -o "$probe_dir/m32" "$probe_dir/m32.c" 2>/dev/null; then
+	rm -rf "$probe_dir"
+	unavailable "gcc cannot build static 32-bit programs (gcc-multilib)"
+fi
+rm -rf "$probe_dir"
+
+kver=${PMADV_VM_KVER:-}
+if [ -z "$kver" ]; then
+	kdir=$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n 1)
+	[ -n "$kdir" ] || unavailable "no /usr/src/linux-headers-*-amd64 (package linux-headers-amd64)"
+	kver=${kdir#/usr/src/linux-headers-}
+fi
+kdir=/usr/src/linux-headers-$kver
+[ -f "$kdir/Makefile" ] || unavailable "no kernel headers at $kdir"
+
+if [ -n "${PMADV_VM_WORKDIR:-}" ]; then
+	work=$PMADV_VM_WORKDIR
+	# Only ever wipe a directory this script made.
+	if [ -d "$work" ] && [ -n "$(ls -A "$work")" ] && [ ! -f "$work/.pmadv-vm" ]; then
+		echo "run-vm-tests: $work is not empty and not a previous work directory" >&2
+		exit 1
+	fi
+	rm -rf "$work"
+	mkdir -p "$work"
+	: > "$work/.pmadv-vm"
+else
+	work=$(mktemp -d "${TMPDIR:-/tmp}/pmadv-vm.XXXXXX")
+fi
+cleanup() {
+	[ "$keep" = 1 ] || rm -rf "$work"
+}
+trap cleanup EXIT
+
+if [ -n "${PMADV_VM_CACHE:-}" ]; then
+	cache=$PMADV_VM_CACHE
+elif [ "$(id -u)" = 0 ]; then
+	cache=/var/cache/procmadvise-vm
+else
+	cache=${XDG_CACHE_HOME:-$HOME/.cache}/procmadvise-vm
+fi
+# The image must be the very build the headers describe (symbol CRCs), so
+# the package version pins both the download and the cache entry.
+kpkgver=$(dpkg-query -W -f '${Version}' "linux-headers-$kver" 2>/dev/null || true)
+cache=$cache/$kver${kpkgver:+_$kpkgver}
+
+# The kernel image and the swap modules come from the .deb, unpacked
+# without installing it: installing would run update-initramfs and pull in
+# udev, and the host has no use for that kernel.
+fetch_kernel() {
+	mods=lib/modules/$kver/kernel
+	if [ -f "$cache/vmlinuz" ] && [ -f "$cache/zram.ko" ] && [ -f "$cache/zsmalloc.ko" ]; then
+		return 0
+	fi
+	mkdir -p "$cache/deb.$$"
+	chmod 0755 "$cache/deb.$$"
+	echo "run-vm-tests: fetching linux-image-$kver"
+	(cd "$cache/deb.$$" && apt-get download "linux-image-$kver${kpkgver:+=$kpkgver}" >/dev/null 2>"$work/apt.log") ||
+		{ cat "$work/apt.log" >&2; rm -rf "$cache/deb.$$"; unavailable "apt-get download linux-image-$kver failed"; }
+	deb=$(ls "$cache/deb.$$/linux-image-${kver}_"*.deb | head -n 1)
+	mkdir -p "$work/deb"
+	dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$work/deb" \
+		"./boot/vmlinuz-$kver" \
+		"./$mods/drivers/block/zram/zram.ko" \
+		"./$mods/mm/zsmalloc.ko"
+	# Renames, so a concurrent run never sees half a file.
+	for f in "boot/vmlinuz-$kver:vmlinuz" \
+		"$mods/drivers/block/zram/zram.ko:zram.ko" \
+		"$mods/mm/zsmalloc.ko:zsmalloc.ko"; do
+		cp "$work/deb/${f%%:*}" "$cache/${f#*:}.$$"
+		mv -f "$cache/${f#*:}.$$" "$cache/${f#*:}"
+	done
+	rm -rf "$cache/deb.$$" "$work/deb"
+}
+fetch_kernel
+if [ "$fetch_only" = 1 ]; then
+	echo "run-vm-tests: kernel $kver ready in $cache"
+	exit 0
+fi
+
+echo "run-vm-tests: building the module against $kdir"
+PMADV_KMOD_WERROR=1 "$top/src/kmod/build.sh" "$kdir" "$work/kmod" > "$work/kmod.log" 2>&1 ||
+	{ cat "$work/kmod.log" >&2; echo "run-vm-tests: module build failed" >&2; exit 1; }
+
+root=$work/root
+mkdir -p "$root/bin" "$root/lib" "$root/tests" "$root/dev" "$root/proc" \
+	"$root/sys" "$root/tmp"
+cp "$busybox" "$root/bin/busybox"
+cp "$here/guest/init.sh" "$root/init"
+chmod 0755 "$root/init"
+strip --strip-debug -o "$root/lib/procmadvise.ko" "$work/kmod/procmadvise.ko"
+cp "$cache/zram.ko" "$cache/zsmalloc.ko" "$root/lib/"
+if [ "$(id -u)" = 0 ]; then
+	mknod -m 0600 "$root/dev/console" c 5 1
+fi
+
+cflags="-static -O2 -g0 -Wall -Wextra -Werror -pthread -I$top/include"
+gcc $cflags -o "$root/bin/vm-exit" "$here/guest/vm-exit.c"
+: > "$root/tests/list"
+# name and timeout (s) of each module test, in run order.
+module_tests="t_input:240 t_effects:240 t_perm:120 t_compat:60 t_unload:300"
+[ "${PMADV_VM_MODULE_TESTS:-1}" != 0 ] || module_tests=
+for t in $module_tests; do
+	name=${t%%:*}
+	extra=
+	[ "$name" != t_compat ] || extra=-m32
+	gcc $cflags $extra -o "$root/tests/$name" "$here/guest/$name.c" ||
+		{ echo "run-vm-tests: cannot build $name" >&2; exit 1; }
+	echo "$name ${t#*:}" >> "$root/tests/list"
+done
+for x in "$@" ${PMADV_VM_EXTRA_TESTS:-}; do
+	path=${x%%:*}
+	tmo=300
+	[ "$path" = "$x" ] || tmo=${x#*:}
+	[ -x "$path" ] || { echo "run-vm-tests: extra test $path not found" >&2; exit 1; }
+	if readelf -l "$path" | grep -q 'Requesting program interpreter'; then
+		echo "run-vm-tests: extra test $path is not statically linked" >&2
+		exit 1
+	fi
+	name=$(basename "$path")
+	cp "$path" "$root/tests/$name"
+	echo "$name $tmo" >> "$root/tests/list"
+done
+
+(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -1 > "$work/initramfs.cpio.gz"
+
+echo "run-vm-tests: booting $kver under qemu (TCG)"
+set +e
+timeout "${PMADV_VM_TIMEOUT:-900}" qemu-system-x86_64 \
+	-accel tcg,thread=multi -cpu max -smp 2 -m "${PMADV_VM_MEM:-768}" \
+	-nic none -nographic -no-reboot \
+	-kernel "$cache/vmlinuz" -initrd "$work/initramfs.cpio.gz" \
+	-append "console=ttyS0 quiet panic=-1 transparent_hugepage=madvise" \
+	-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+	</dev/null > "$work/console.raw" 2>&1
+qemu_rc=$?
+set -e
+tr -d '\r' < "$work/console.raw" > "$work/console.log"
+cat "$work/console.log"
+
+# Both channels must agree: the marker (what the guest said) and qemu's
+# status, (byte << 1) | 1 from isa-debug-exit: 1 for a guest that wrote 0.
+# qemu exits 0 on power-off or panic, 124 is timeout's.
+grep -a '^PMADV-TEST ' "$work/console.log" > "$work/verdicts" || true
+npass=$(grep -c ': PASS' "$work/verdicts" || true)
+nfail=$(grep -c ': FAIL' "$work/verdicts" || true)
+nskip=$(grep -c ': SKIP' "$work/verdicts" || true)
+marker=$(grep -a '^PMADV-VM-RESULT: ' "$work/console.log" | tail -n 1 || true)
+echo "run-vm-tests: qemu exit status $qemu_rc, ${marker:-no verdict marker}"
+if [ "$qemu_rc" = 1 ] && [ "$marker" = "PMADV-VM-RESULT: PASS" ] && [ "$nfail" = 0 ]; then
+	echo "vm: $npass passed, $nfail failed, $nskip skipped"
+	exit 0
+fi
+case $qemu_rc in
+1 | 3) ;;
+124) echo "run-vm-tests: the VM timed out" >&2 ;;
+*) echo "run-vm-tests: the guest ended without a verdict (crash or panic?)" >&2 ;;
+esac
+[ "$nfail" != 0 ] || nfail=1
+echo "vm: $npass passed, $nfail failed, $nskip skipped"
+exit 1
