@@ -181,7 +181,11 @@ static enum pmadv_verdict judge(struct pmadv_call *c, int err, bool retest)
 				    "rung", pmadv_advice_name(c->advice));
 			return PMADV_NEXT;
 		}
-		return ret < 0 ? judge(c, -ret, false) : PMADV_SERVE;
+		if (ret < 0) { /* the target changed under us: say how */
+			c->judged = -ret;
+			return judge(c, -ret, false);
+		}
+		return PMADV_SERVE;
 	default:
 		return PMADV_SERVE;
 	}
