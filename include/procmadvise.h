@@ -78,6 +78,7 @@ int pmadv_diagnose(const struct pmadv_target *t, int advice,
 
 const char *pmadv_advice_name(int advice);
 int pmadv_advice_from_name(const char *name);
+int pmadv_advice_destructive(int advice);
 const char *pmadv_method_name(unsigned int method);
 int pmadv_methods_from_string(const char *s, unsigned int *mask);
 

@@ -65,18 +65,18 @@ bool pmadv_advice_known(int advice)
 	return advice_find(advice) != NULL;
 }
 
-bool pmadv_advice_destructive(int advice)
-{
-	const struct advice_info *a = advice_find(advice);
-
-	return a && a->destructive;
-}
-
 PMADV_API const char *pmadv_advice_name(int advice)
 {
 	const struct advice_info *a = advice_find(advice);
 
 	return a ? a->name : NULL;
+}
+
+PMADV_API int pmadv_advice_destructive(int advice)
+{
+	const struct advice_info *a = advice_find(advice);
+
+	return a ? a->destructive : -EINVAL;
 }
 
 PMADV_API int pmadv_advice_from_name(const char *name)

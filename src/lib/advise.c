@@ -318,7 +318,7 @@ static int validate(struct pmadv_target *t, const struct iovec *iov,
 		return ret;
 	if (!pmadv_advice_known(advice))
 		return -EINVAL;
-	if (pmadv_advice_destructive(advice) &&
+	if (pmadv_advice_destructive(advice) > 0 &&
 	    !(o && (o->flags & PMADV_F_DESTRUCTIVE))) {
 		pmadv_debug("%s can lose the target's data: refused without "
 			    "PMADV_F_DESTRUCTIVE", pmadv_advice_name(advice));

@@ -104,7 +104,6 @@ void pmadv_reset_probes(void) PMADV_HIDDEN;
 
 /* Advice classification. */
 bool pmadv_advice_known(int advice) PMADV_HIDDEN;
-bool pmadv_advice_destructive(int advice) PMADV_HIDDEN;
 
 /* Capabilities of the calling thread (libcap): 1 held, 0 not, -errno. */
 int pmadv_have_cap_sys_nice(void) PMADV_HIDDEN;

@@ -622,6 +622,10 @@ static void test_names(void **state)
 	assert_int_equal(pmadv_advice_from_name("nonsense"), -EINVAL);
 	assert_int_equal(pmadv_advice_from_name(NULL), -EINVAL);
 	assert_string_equal(pmadv_advice_name(MADV_WILLNEED), "willneed");
+	assert_int_equal(pmadv_advice_destructive(MADV_DONTNEED), 1);
+	assert_int_equal(pmadv_advice_destructive(MADV_FREE), 1);
+	assert_int_equal(pmadv_advice_destructive(MADV_PAGEOUT), 0);
+	assert_int_equal(pmadv_advice_destructive(77), -EINVAL);
 	assert_null(pmadv_advice_name(77));
 	assert_string_equal(pmadv_method_name(PMADV_METHOD_PTRACE), "ptrace");
 	assert_null(pmadv_method_name(3));
