@@ -9,6 +9,7 @@
 #define PROCMADVISE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -81,6 +82,105 @@ int pmadv_advice_from_name(const char *name);
 int pmadv_advice_destructive(int advice);
 const char *pmadv_method_name(unsigned int method);
 int pmadv_methods_from_string(const char *s, unsigned int *mask);
+
+/*
+ * VMA enumeration (pmadv_vma_*). Attributes of a VMA, as bits of
+ * pmadv_vma.attrs and of the three masks of pmadv_filter. Exactly one of the
+ * four class bits is set on every VMA.
+ */
+#define PMADV_VMA_ANON     0x00000001u /* class: private anonymous */
+#define PMADV_VMA_FILE     0x00000002u /* class: private file-backed */
+#define PMADV_VMA_SHARED   0x00000004u /* class: shared, file or anonymous */
+#define PMADV_VMA_SPECIAL  0x00000008u /* class: [vdso], [vvar], ... */
+#define PMADV_VMA_READ     0x00000010u
+#define PMADV_VMA_WRITE    0x00000020u
+#define PMADV_VMA_EXEC     0x00000040u
+#define PMADV_VMA_HEAP     0x00000100u /* [heap] */
+#define PMADV_VMA_STACK    0x00000200u /* [stack] */
+#define PMADV_VMA_VDSO     0x00000400u /* [vdso] */
+#define PMADV_VMA_VVAR     0x00000800u /* [vvar], [vvar_vclock] */
+#define PMADV_VMA_VSYSCALL 0x00001000u /* [vsyscall] (never enumerated) */
+/* From VmFlags in /proc/PID/smaps: what MADV_COLD and MADV_PAGEOUT reject. */
+#define PMADV_VMA_LOCKED   0x00010000u /* lo: mlock()ed */
+#define PMADV_VMA_PFNMAP   0x00020000u /* pf: raw page frames */
+#define PMADV_VMA_HUGETLB  0x00040000u /* ht: hugetlbfs */
+/* Set in attrs when the three bits above were read (never in a mask). */
+#define PMADV_VMA_VMFLAGS  0x00080000u
+/* What MADV_COLD and MADV_PAGEOUT refuse with EINVAL. */
+#define PMADV_VMA_UNADVISABLE \
+	(PMADV_VMA_LOCKED | PMADV_VMA_PFNMAP | PMADV_VMA_HUGETLB)
+
+/* Which VMAs to keep. A VMA is kept when it has at least one bit of
+ * match_any (0: no condition), every bit of match_all and no bit of
+ * match_none, is at least min_size bytes long and overlaps [start, end).
+ * Kept VMAs are clipped to that window. */
+struct pmadv_filter {
+	size_t size;             /* sizeof(struct pmadv_filter) */
+	unsigned int match_any;  /* PMADV_VMA_* */
+	unsigned int match_all;  /* PMADV_VMA_* */
+	unsigned int match_none; /* PMADV_VMA_* */
+	unsigned int reserved;   /* must be 0 */
+	size_t min_size;         /* of the whole VMA, before clipping */
+	uint64_t start;          /* page aligned */
+	uint64_t end;            /* page aligned; 0: no upper bound */
+};
+
+#define PMADV_FILTER_INIT { sizeof(struct pmadv_filter), 0, 0, 0, 0, 0, 0, 0 }
+
+/* pmadv_vma_open() flags */
+#define PMADV_VMA_F_VMFLAGS 0x1u /* read VmFlags even if no mask needs them */
+#define PMADV_VMA_F_NOMERGE 0x2u /* pmadv_vma_fill: one iovec per VMA */
+#define PMADV_VMA_F_RECORD  0x4u /* remember VMAs for pmadv_vma_recheck */
+
+/* One VMA. The caller sets size; name stays valid until the next call on the
+ * iterator. */
+struct pmadv_vma {
+	size_t size;           /* sizeof(struct pmadv_vma) */
+	uint64_t start, end;   /* clipped to the filter's window */
+	uint64_t vma_start, vma_end; /* the whole VMA */
+	uint64_t offset;       /* file offset of vma_start; 0 if anonymous */
+	uint64_t inode;
+	unsigned int dev_major, dev_minor;
+	unsigned int attrs;    /* PMADV_VMA_* */
+	unsigned int reserved;
+	const char *name;      /* path, [heap], ...; "" if none */
+};
+
+/* pmadv_vma_change.what */
+#define PMADV_CHANGE_GONE   0x1u /* nothing mapped there any more */
+#define PMADV_CHANGE_BOUNDS 0x2u /* the VMA there has another start or end */
+#define PMADV_CHANGE_FILE   0x4u /* another inode or device */
+#define PMADV_CHANGE_OFFSET 0x8u /* another file offset */
+
+struct pmadv_vma_change {
+	uint64_t start, end; /* the range as enumerated (clipped) */
+	unsigned int what;   /* PMADV_CHANGE_* */
+	unsigned int reserved;
+};
+
+struct pmadv_vma_iter;
+
+int pmadv_vma_open(struct pmadv_target *t, const struct pmadv_filter *filter,
+		   unsigned int flags, struct pmadv_vma_iter **out);
+int pmadv_vma_next(struct pmadv_vma_iter *it, struct pmadv_vma *vma);
+ssize_t pmadv_vma_fill(struct pmadv_vma_iter *it, struct iovec *iov,
+		       size_t n);
+ssize_t pmadv_vma_recheck(struct pmadv_vma_iter *it,
+			  struct pmadv_vma_change *changes, size_t n);
+void pmadv_vma_close(struct pmadv_vma_iter *it);
+ssize_t pmadv_vma_ranges(struct pmadv_target *t,
+			 const struct pmadv_filter *filter, unsigned int flags,
+			 struct iovec **iov);
+
+/* Race control: hold the target still between pmadv_hold() and
+ * pmadv_release(), then put it back in the state it was in. */
+#define PMADV_HOLD_SIGSTOP 0x1u /* SIGSTOP/SIGCONT instead of ptrace */
+
+struct pmadv_hold;
+
+int pmadv_hold(struct pmadv_target *t, unsigned int flags, int timeout_ms,
+	       struct pmadv_hold **out);
+int pmadv_release(struct pmadv_hold *h);
 
 #ifdef __cplusplus
 }

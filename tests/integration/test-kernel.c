@@ -424,23 +424,31 @@ static long enosys_pidfd_open(pid_t pid, unsigned int flags)
 	return -1;
 }
 
-/* Forks until a child has PID want (root: through ns_last_pid). */
+/* Forks until a child has PID want (root: through ns_last_pid). Another
+ * process of the machine may take the PID first: try again. */
 static pid_t fork_as(pid_t want, struct pmtest_child *c, void *p, size_t len)
 {
 	char buf[32];
-	int fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
 
-	if (fd < 0)
-		return -1;
 	snprintf(buf, sizeof(buf), "%d", (int)want - 1);
-	if (write(fd, buf, strlen(buf)) < 0) {
+	for (int tries = 0; tries < 100; tries++) {
+		int fd = open("/proc/sys/kernel/ns_last_pid",
+			      O_WRONLY | O_CLOEXEC);
+
+		if (fd < 0)
+			return -1;
+		if (write(fd, buf, strlen(buf)) < 0) {
+			close(fd);
+			return -1;
+		}
 		close(fd);
-		return -1;
+		if (pmtest_spawn(c, &p, &len, 1, NULL, NULL))
+			return -1;
+		if (c->pid == want)
+			return want;
+		pmtest_reap(c);
 	}
-	close(fd);
-	if (pmtest_spawn(c, &p, &len, 1, NULL, NULL))
-		return -1;
-	return c->pid;
+	return -1;
 }
 
 static void pid_reuse(bool with_pidfd)
@@ -500,6 +508,7 @@ static int in_child(int (*fn)(void *), void *arg)
 struct seccomp_case {
 	int err;
 	bool fresh_probe; /* forget the probe our parent cached */
+	bool ioctl_up;    /* the procmadvise module is loaded (the VM) */
 	pid_t target;
 	void *p;
 	size_t len;
@@ -550,7 +559,11 @@ static int seccomp_caller(void *arg)
 	if (n < 0)
 		return 12;
 	buf[n] = '\0';
-	if (ret != (sc->err == ENOSYS ? -ENOSYS : -EPERM) || r.method)
+	/* Per machine: where the procmadvise module is loaded (the 6.1 guest
+	 * of tests/vm), the ladder goes on to the ioctl rung, which serves;
+	 * where it is absent (the host), the syscall rung's refusal stands. */
+	if (sc->ioctl_up ? ret != (ssize_t)sc->len || r.method != PMADV_METHOD_IOCTL
+			 : ret != (sc->err == ENOSYS ? -ENOSYS : -EPERM) || r.method)
 		return 13;
 	if (sc->fresh_probe && sc->err == ENOSYS) {
 		/* The availability probe itself sees ENOSYS. */
@@ -561,7 +574,7 @@ static int seccomp_caller(void *arg)
 		   !strstr(buf, "next rung")) {
 		return 15;
 	}
-	if (!strstr(buf, "ioctl: unavailable"))
+	if (!strstr(buf, sc->ioctl_up ? "ioctl: trying cold" : "ioctl: unavailable"))
 		return 16;
 	return 0;
 }
@@ -579,6 +592,8 @@ static void test_seccomp_fallback(void **state)
 	/* Probed here first: in a child that keeps this cache, the refusal
 	 * comes from the advising call itself. */
 	assert_int_equal(pmadv_rung_available(&pmadv_rung_syscall), 0);
+	/* Feature detection, not uname: is the module's device usable? */
+	sc.ioctl_up = pmadv_rung_available(&pmadv_rung_ioctl) == 0;
 	for (int fresh = 0; fresh < 2; fresh++) {
 		sc.fresh_probe = fresh;
 		sc.err = ENOSYS;
@@ -586,8 +601,11 @@ static void test_seccomp_fallback(void **state)
 		sc.err = EPERM;
 		assert_int_equal(in_child(seccomp_caller, &sc), 0);
 	}
-	/* Nothing reached the target. */
-	assert_int_equal(pmtest_vma_kb(c.pid, p, "Referenced"), 256);
+	/* Nothing reached the target, unless the ioctl rung served. */
+	if (sc.ioctl_up)
+		assert_true(pmtest_vma_kb(c.pid, p, "Referenced") < 256 / 2);
+	else
+		assert_int_equal(pmtest_vma_kb(c.pid, p, "Referenced"), 256);
 	pmtest_reap(&c);
 	munmap(p, len);
 }
