@@ -1,0 +1,529 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * `pmadvise demo`: the zero-setup tour. It starts a child that holds a large
+ * anonymous region and a file mapping it has read, pages both out through
+ * pmadv_advise, and shows what happened: the child's Rss and Swap, the
+ * file's pages in the page cache, the rung that did the work and the time
+ * taken. The child then checks its memory is intact. With --zram a
+ * temporary swap device makes the anonymous part visible on a machine
+ * without swap. Every exit path kills the child and removes the device.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pmadvise.h"
+
+#define DEMO_ANON_DEFAULT (256u << 20)
+#define READY_TIMEOUT_MS 60000
+
+/* What the child tells the parent once its memory is in place. */
+struct child_hello {
+	uintptr_t anon, file;
+};
+
+struct demo {
+	size_t anon_size, file_size;
+	bool zram;
+	struct zram_swap z;
+	int file_fd;
+	char file_path[64];
+	void *file_view;    /* our own mapping of the file, for mincore */
+	pid_t child;
+	int to_child, from_child;
+	struct child_hello hello;
+	struct pmadv_target *t;
+};
+
+/* The checksum the child computes before and after the advice: proof that
+ * paged-out memory comes back intact. */
+static uint64_t checksum(const uint64_t *p, size_t words)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (size_t i = 0; i < words; i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return h;
+}
+
+/* Compressible but not trivially so, like a real heap: a same-filled page
+ * would be stored by zram as a single word and prove little. */
+static void fill_anon(uint64_t *p, size_t bytes)
+{
+	size_t words = bytes / sizeof(*p);
+
+	for (size_t i = 0; i < words; i++)
+		p[i] = (i / 512) * 0x9e3779b97f4a7c15ull + (i % 61);
+}
+
+static volatile uint64_t child_sink;
+
+static void child_touch_file(const unsigned char *f, size_t bytes)
+{
+	uint64_t sum = 0;
+
+	for (size_t off = 0; off < bytes; off += page_size())
+		sum += f[off];
+	child_sink = sum;
+}
+
+/* The target process. Never returns. Commands on `in`: 'c' checks the
+ * memory and answers '1' (intact) or '0'; end of file ends the child. */
+static void child_main(struct demo *d, pid_t parent, int in, int out)
+{
+	struct child_hello hello;
+	uint64_t sum;
+	void *anon, *file;
+	char cmd;
+
+	/* The parent may have died before the death signal was armed. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(1);
+	signal(SIGINT, SIG_IGN); /* the parent decides when we stop */
+	/* Holding the guardian's pipe open would keep the zram device alive
+	 * for as long as we live. */
+	if (d->z.guard_fd >= 0)
+		close(d->z.guard_fd);
+	anon = mmap(NULL, d->anon_size, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	file = mmap(NULL, d->file_size, PROT_READ, MAP_SHARED, d->file_fd, 0);
+	if (anon == MAP_FAILED || file == MAP_FAILED)
+		_exit(1);
+	fill_anon(anon, d->anon_size);
+	sum = checksum(anon, d->anon_size / 8);
+	child_touch_file(file, d->file_size);
+	hello.anon = (uintptr_t)anon;
+	hello.file = (uintptr_t)file;
+	if (write(out, &hello, sizeof(hello)) != sizeof(hello))
+		_exit(1);
+	for (;;) {
+		ssize_t n = read(in, &cmd, 1);
+		char ok;
+
+		/* A rung that injects madvise through ptrace may interrupt
+		 * this read: only end of file means "stop". */
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != 1)
+			break;
+		ok = checksum(anon, d->anon_size / 8) == sum ? '1' : '0';
+		if (write(out, &ok, 1) != 1)
+			_exit(1);
+	}
+	_exit(0);
+}
+
+static int read_timeout(int fd, void *buf, size_t len, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	ssize_t n;
+
+	if (poll(&pfd, 1, ms) <= 0)
+		return cli_stopping() ? -EINTR : -ETIMEDOUT;
+	n = read(fd, buf, len);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EPIPE;
+}
+
+static int start_child(struct demo *d)
+{
+	pid_t parent = getpid();
+	int down[2], up[2], ret;
+
+	if (pipe2(down, O_CLOEXEC) < 0)
+		return -errno;
+	if (pipe2(up, O_CLOEXEC) < 0) {
+		ret = -errno;
+		close(down[0]);
+		close(down[1]);
+		return ret;
+	}
+	d->child = fork();
+	if (d->child == 0) {
+		close(down[1]);
+		close(up[0]);
+		child_main(d, parent, down[0], up[1]);
+	}
+	ret = d->child < 0 ? -errno : 0;
+	close(down[0]);
+	close(up[1]);
+	d->to_child = down[1];
+	d->from_child = up[0];
+	if (ret < 0)
+		return ret;
+	return read_timeout(d->from_child, &d->hello, sizeof(d->hello),
+			    READY_TIMEOUT_MS);
+}
+
+static void stop_child(struct demo *d)
+{
+	if (d->to_child >= 0)
+		close(d->to_child);
+	if (d->from_child >= 0)
+		close(d->from_child);
+	d->to_child = d->from_child = -1;
+	if (d->child > 0) {
+		kill(d->child, SIGKILL);
+		while (waitpid(d->child, NULL, 0) < 0 && errno == EINTR)
+			;
+		d->child = -1;
+	}
+}
+
+/* The file is unlinked at once: nothing is left in /var/tmp whatever
+ * happens to the demo, and the open descriptor keeps it alive. The pages
+ * are written back before the child maps them, since reclaim drops clean
+ * page cache but leaves dirty pages to writeback. */
+static int make_file(struct demo *d)
+{
+	size_t chunk = 1u << 20;
+	char *buf = xcalloc(1, chunk);
+	int ret = 0;
+
+	strcpy(d->file_path, "/var/tmp/pmadvise-demo.XXXXXX");
+	d->file_fd = mkostemp(d->file_path, O_CLOEXEC);
+	if (d->file_fd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	unlink(d->file_path);
+	for (size_t i = 0; i < chunk; i++)
+		buf[i] = (char)('a' + i % 26);
+	for (size_t off = 0; off < d->file_size && !ret; off += chunk)
+		ret = write_all(d->file_fd, buf, d->file_size - off < chunk ?
+				d->file_size - off : chunk);
+	if (!ret && fsync(d->file_fd) < 0)
+		ret = -errno;
+	if (!ret) {
+		d->file_view = mmap(NULL, d->file_size, PROT_READ, MAP_SHARED,
+				    d->file_fd, 0);
+		if (d->file_view == MAP_FAILED) {
+			d->file_view = NULL;
+			ret = -errno;
+		}
+	}
+out:
+	free(buf);
+	return ret;
+}
+
+/* Pages of the file in the page cache, seen through our own untouched
+ * mapping: mincore reports the cache, not who has the page mapped. */
+static long resident_pages(const struct demo *d)
+{
+	size_t pages = d->file_size / page_size();
+	unsigned char *vec = xcalloc(pages, 1);
+	long n = 0;
+
+	if (mincore(d->file_view, d->file_size, vec) < 0) {
+		free(vec);
+		return -1;
+	}
+	for (size_t i = 0; i < pages; i++)
+		n += vec[i] & 1;
+	free(vec);
+	return n;
+}
+
+struct snapshot {
+	struct mem_kb mem;
+	long file_pages;
+};
+
+static void take_snapshot(const struct demo *d, struct snapshot *s)
+{
+	read_mem(d->child, &s->mem);
+	s->file_pages = resident_pages(d);
+}
+
+static void demo_cleanup(struct demo *d)
+{
+	stop_child(d);
+	pmadv_close(d->t);
+	d->t = NULL;
+	if (d->file_view)
+		munmap(d->file_view, d->file_size);
+	if (d->file_fd >= 0)
+		close(d->file_fd);
+	zram_swap_destroy(&d->z);
+}
+
+static void print_setup(const struct demo *d, long long swap_kb)
+{
+	char a[32], f[32], s[32];
+
+	human_size(d->anon_size, a, sizeof(a));
+	human_size(d->file_size, f, sizeof(f));
+	printf("pmadvise demo: MADV_PAGEOUT given to another process\n\n");
+	printf("  target        PID %d, a child started by this demo\n",
+	       (int)d->child);
+	printf("  anonymous     %s at %#lx, written by the target\n", a,
+	       (unsigned long)d->hello.anon);
+	printf("  file mapping  %s at %#lx, read by the target (%s, "
+	       "already unlinked)\n", f, (unsigned long)d->hello.file,
+	       d->file_path);
+	if (d->zram) {
+		human_size((size_t)swap_kb << 10, s, sizeof(s));
+		printf("  swap          %s, a temporary zram device "
+		       "(removed at exit); %s of swap in all\n", d->z.dev, s);
+	} else if (swap_kb > 0) {
+		human_size((size_t)swap_kb << 10, s, sizeof(s));
+		printf("  swap          %s configured\n", s);
+	} else {
+		printf("  swap          none\n");
+	}
+}
+
+static void print_kb_row(const char *what, long long before, long long after)
+{
+	if (before < 0 || after < 0) {
+		printf("  %-14s %12s %12s\n", what, "?", "?");
+		return;
+	}
+	printf("  %-14s %9lld kB %9lld kB   (%+lld kB)\n", what, before, after,
+	       after - before);
+}
+
+static void print_result(const struct demo *d, const struct pmadv_result *r,
+			 double ms, const struct snapshot *b,
+			 const struct snapshot *a)
+{
+	long pages = (long)(d->file_size / page_size());
+	char adv[32];
+
+	human_size(r->bytes, adv, sizeof(adv));
+	printf("\npmadv_advise(PID %d, 2 ranges, MADV_PAGEOUT):\n",
+	       (int)d->child);
+	printf("  rung          %s\n", r->method ?
+	       pmadv_method_name(r->method) : "none");
+	printf("  time          %.1f ms, %u kernel call%s\n", ms, r->calls,
+	       r->calls == 1 ? "" : "s");
+	printf("  advised       %s in %zu of 2 ranges\n\n", adv, r->done);
+	printf("  %-14s %12s %12s\n", "", "before", "after");
+	print_kb_row("Rss", b->mem.rss, a->mem.rss);
+	print_kb_row("Swap", b->mem.swap, a->mem.swap);
+	if (b->file_pages >= 0 && a->file_pages >= 0)
+		printf("  %-14s %6ld pages %6ld pages  (%ld%% -> %ld%% of the "
+		       "file in the page cache)\n", "file resident",
+		       b->file_pages, a->file_pages,
+		       100 * b->file_pages / pages,
+		       100 * a->file_pages / pages);
+}
+
+static void print_verdict(const struct demo *d, long long swap_kb,
+			  const struct snapshot *b, const struct snapshot *a)
+{
+	long long moved = a->mem.swap - b->mem.swap;
+	long dropped = b->file_pages - a->file_pages;
+	char sz[32];
+
+	putchar('\n');
+	if (swap_kb <= 0) {
+		printf("No swap is configured, so the kernel has nowhere to "
+		       "put anonymous memory:\nMADV_PAGEOUT is accepted for it "
+		       "and changes nothing (Rss stays). The file\nmapping "
+		       "shows the effect instead: its clean pages left the "
+		       "page cache\n(%ld pages). Run 'pmadvise demo --zram' as "
+		       "root to add a temporary zram swap\ndevice and see the "
+		       "anonymous memory move too.\n", dropped);
+		return;
+	}
+	human_size(moved > 0 ? (size_t)moved << 10 : 0, sz, sizeof(sz));
+	if (moved < (long long)(d->anon_size >> 11)) { /* under half */
+		printf("Only %s of anonymous memory went to swap: the swap "
+		       "may be full or slow\n(see /proc/swaps); %ld file "
+		       "pages left the page cache.\n", sz, dropped);
+		return;
+	}
+	printf("The target's anonymous memory went to swap (%s) and %ld of "
+	       "its file pages\nleft the page cache; the target itself did "
+	       "nothing.\n", sz, dropped);
+}
+
+/* Asks the child to read all of its memory back and compare. */
+static void print_integrity(struct demo *d)
+{
+	char ok = 0;
+
+	if (write(d->to_child, "c", 1) != 1 ||
+	    read_timeout(d->from_child, &ok, 1, READY_TIMEOUT_MS) < 0) {
+		printf("The target did not answer the integrity check.\n");
+		return;
+	}
+	printf("The target read its memory back: %s.\n", ok == '1' ?
+	       "every byte intact" : "CHECKSUM MISMATCH");
+}
+
+static int parse_demo_args(struct demo *d, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "zram", no_argument, NULL, 'z' },
+		{ "size", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "zs:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'z':
+			d->zram = true;
+			break;
+		case 's':
+			if (parse_size(optarg, &d->anon_size) < 0 ||
+			    d->anon_size < (1u << 20)) {
+				fprintf(stderr, "%s demo: --size '%s': expected "
+					"a size of at least 1M\n", progname,
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			printf("Usage: %s demo [--zram] [--size SIZE]\n",
+			       progname);
+			return -1;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s demo: unexpected argument '%s'\n",
+			progname, argv[optind]);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* From /proc rather than libcap: the tool itself does not link libcap,
+ * and uid 0 without capabilities must not pass for root here. */
+static bool have_cap_sys_admin(void)
+{
+	char line[256];
+	bool yes = false;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "CapEff:", 7))
+			yes = (strtoull(line + 7, NULL, 16) >> 21) & 1;
+	fclose(f);
+	return yes;
+}
+
+static int demo_fail(const char *what, int err)
+{
+	if (err == -EINTR && cli_stopping())
+		return EXIT_SIGNAL_BASE + cli_signal;
+	fprintf(stderr, "%s demo: %s: %s\n", progname, what, strerror(-err));
+	return EXIT_SYSTEM;
+}
+
+static int setup(struct demo *d)
+{
+	char msg[256];
+	int ret;
+
+	if (d->zram) {
+		if (!have_cap_sys_admin()) {
+			fprintf(stderr, "%s demo: --zram needs root "
+				"(CAP_SYS_ADMIN): it creates a swap device "
+				"(zram, swapon)\n", progname);
+			return EXIT_NO_PERMISSION;
+		}
+		/* Twice the region: room for it uncompressed and more. */
+		ret = zram_swap_create(&d->z, 2 * d->anon_size, msg,
+				       sizeof(msg));
+		if (ret < 0) {
+			fprintf(stderr, "%s demo: --zram: %s\n", progname, msg);
+			return EXIT_SYSTEM;
+		}
+	}
+	ret = make_file(d);
+	if (ret < 0)
+		return demo_fail("cannot create the file in /var/tmp", ret);
+	ret = start_child(d);
+	if (ret < 0)
+		return demo_fail("the target process did not start", ret);
+	ret = pmadv_open(d->child, 0, &d->t);
+	if (ret < 0)
+		return demo_fail("pmadv_open", ret);
+	return 0;
+}
+
+static int advise_and_show(struct demo *d)
+{
+	struct pmadv_opts o = PMADV_OPTS_INIT;
+	struct pmadv_result r;
+	struct snapshot b, a;
+	struct iovec iov[2];
+	long long swap_kb = 0;
+	char msg[2048];
+	ssize_t ret;
+	double t0, ms;
+
+	iov[0].iov_base = (void *)d->hello.anon;
+	iov[0].iov_len = d->anon_size;
+	iov[1].iov_base = (void *)d->hello.file;
+	iov[1].iov_len = d->file_size;
+	o.flags = PMADV_F_CONTINUE;
+	o.cancel = &cli_cancel;
+	swap_total_kb(&swap_kb);
+	print_setup(d, swap_kb);
+	take_snapshot(d, &b);
+	t0 = now_ms();
+	ret = pmadv_advise(d->t, iov, 2, ADVICE_PAGEOUT, &o, &r);
+	ms = now_ms() - t0;
+	if (ret < 0) {
+		if (cli_stopping())
+			return EXIT_SIGNAL_BASE + cli_signal;
+		explain_target_error(d->t, d->child, ADVICE_PAGEOUT, 0,
+				     (int)-ret, msg, sizeof(msg));
+		fprintf(stderr, "\n%s demo: %s\n", progname, msg);
+		return exit_class_of((int)-ret);
+	}
+	take_snapshot(d, &a);
+	print_result(d, &r, ms, &b, &a);
+	print_verdict(d, swap_kb, &b, &a);
+	print_integrity(d);
+	return r.nfailed ? EXIT_SOME_FAILED : EXIT_ALL_ADVISED;
+}
+
+int demo_main(int argc, char **argv)
+{
+	struct demo d;
+	int ret;
+
+	memset(&d, 0, sizeof(d));
+	d.z.id = -1;
+	d.z.guard_fd = -1;
+	d.file_fd = d.to_child = d.from_child = -1;
+	d.anon_size = DEMO_ANON_DEFAULT;
+	ret = parse_demo_args(&d, argc, argv);
+	if (ret)
+		return ret < 0 ? 0 : ret;
+	d.anon_size -= d.anon_size % page_size();
+	d.file_size = d.anon_size / 4;
+	d.file_size -= d.file_size % page_size();
+	fflush(stdout);
+	signals_install();
+	ret = setup(&d);
+	if (!ret && cli_stopping())
+		ret = EXIT_SIGNAL_BASE + cli_signal;
+	if (!ret)
+		ret = advise_and_show(&d);
+	demo_cleanup(&d);
+	if (cli_stopping() && ret < EXIT_SIGNAL_BASE)
+		ret = EXIT_SIGNAL_BASE + cli_signal;
+	return ret;
+}

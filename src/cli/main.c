@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * pmadvise: give memory advice (MADV_COLD, MADV_PAGEOUT, ...) to other
+ * processes through libprocmadvise. This file parses the command line and
+ * hands over to the advise command (run.c) or to the demo (demo.c).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pmadvise.h"
+
+enum {
+	OPT_ANON = 0x100,
+	OPT_FILE,
+	OPT_SHARED,
+	OPT_ALL,
+	OPT_MIN_SIZE,
+	OPT_HOLD,
+};
+
+static const struct option long_opts[] = {
+	{ "advice", required_argument, NULL, 'a' },
+	{ "range", required_argument, NULL, 'r' },
+	{ "method", required_argument, NULL, 'm' },
+	{ "continue", no_argument, NULL, 'c' },
+	{ "force", no_argument, NULL, 'f' },
+	{ "timeout", required_argument, NULL, 't' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "dry-run", no_argument, NULL, 'n' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "cgroup", required_argument, NULL, 'g' },
+	{ "anon", no_argument, NULL, OPT_ANON },
+	{ "file", no_argument, NULL, OPT_FILE },
+	{ "shared", no_argument, NULL, OPT_SHARED },
+	{ "all", no_argument, NULL, OPT_ALL },
+	{ "min-size", required_argument, NULL, OPT_MIN_SIZE },
+	{ "hold", no_argument, NULL, OPT_HOLD },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: %s [options] PID...\n"
+"       %s [options] --cgroup PATH [PID...]\n"
+"       %s demo [--zram] [--size SIZE]\n"
+"\n"
+"Give memory advice to ranges of other processes (process_madvise(2),\n"
+"with fallbacks), and report what was advised, how, and what failed.\n"
+"\n"
+"What to advise (at least one):\n"
+"  -r, --range START-END|START+LEN  hex addresses, LEN with K/M/G suffix;\n"
+"                        repeatable; with a filter below, a window\n"
+"      --anon            private anonymous memory\n"
+"      --file            private file-backed memory\n"
+"      --shared          shared mappings (file or anonymous)\n"
+"      --all             all of the above (not [vdso], [vvar]...)\n"
+"      --min-size SIZE   only VMAs of at least SIZE bytes\n"
+"Targets:\n"
+"  PID...                processes to advise\n"
+"  -g, --cgroup PATH     every process listed in PATH/cgroup.procs\n"
+"How:\n"
+"  -a, --advice NAME     cold (default), pageout, willneed, collapse, ...\n"
+"  -m, --method M        auto (default), syscall, ioctl, ptrace, or a\n"
+"                        comma-separated list\n"
+"  -c, --continue        go on past a failing range\n"
+"  -f, --force           allow advice that can lose the target's data\n"
+"      --hold            hold each target still while its VMAs are read\n"
+"                        and advised, then restore its state\n"
+"  -t, --timeout MS      give up on a process after MS milliseconds\n"
+"Output:\n"
+"  -j, --json            one JSON document on stdout (see pmadvise(8))\n"
+"  -n, --dry-run         list the ranges; advise nothing\n"
+"  -v, --verbose         list every range, not only failures\n"
+"  -h, --help            this help\n"
+"  -V, --version         version\n"
+"\n"
+"Exit status: 0 all advised, 1 some failed, 2 usage, 3 no permission,\n"
+"4 target gone, 5 advice not possible here, 6 timeout, 7 system error.\n",
+		progname, progname, progname);
+}
+
+static int usage_error(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '%s --help'.\n", progname);
+	return EXIT_USAGE;
+}
+
+static void list_advice(FILE *f)
+{
+	const char *sep = "";
+
+	fprintf(f, "known advice:");
+	for (int a = 0; a < 256; a++) {
+		const char *name = pmadv_advice_name(a);
+
+		if (name) {
+			fprintf(f, "%s %s", sep, name);
+			sep = ",";
+		}
+	}
+	fputc('\n', f);
+}
+
+static int set_advice(struct cli_opts *o, const char *arg)
+{
+	int a = pmadv_advice_from_name(arg);
+
+	if (a < 0) {
+		fprintf(stderr, "%s: unknown advice '%s'; ", progname, arg);
+		list_advice(stderr);
+		return EXIT_USAGE;
+	}
+	o->advice = a;
+	return 0;
+}
+
+static int set_method(struct cli_opts *o, const char *arg)
+{
+	if (!strcmp(arg, "auto")) {
+		o->methods = 0;
+		return 0;
+	}
+	if (pmadv_methods_from_string(arg, &o->methods) < 0)
+		return usage_error("--method '%s': expected auto, syscall, "
+				   "ioctl, ptrace or a comma-separated list",
+				   arg);
+	return 0;
+}
+
+static int add_range(struct cli_opts *o, const char *arg)
+{
+	struct cli_range r;
+
+	if (parse_range(arg, &r) < 0)
+		return usage_error("bad range '%s': expected START-END or "
+				   "START+LEN, hex addresses, LEN with an "
+				   "optional K/M/G suffix", arg);
+	if (r.start % page_size())
+		return usage_error("range '%s' does not start on a page "
+				   "boundary, which the kernel requires", arg);
+	o->ranges = xreallocarray(o->ranges, o->nranges + 1,
+				  sizeof(*o->ranges));
+	o->ranges[o->nranges++] = r;
+	return 0;
+}
+
+/* One option; 0, -1 for --help/--version done, or an exit status. */
+static int parse_one(struct cli_opts *o, int c, const char *arg)
+{
+	switch (c) {
+	case 'a':
+		return set_advice(o, arg);
+	case 'r':
+		return add_range(o, arg);
+	case 'm':
+		return set_method(o, arg);
+	case 'c':
+		o->flags |= PMADV_F_CONTINUE;
+		return 0;
+	case 'f':
+		o->flags |= PMADV_F_DESTRUCTIVE;
+		return 0;
+	case 't':
+		if (parse_ms(arg, &o->timeout_ms) < 0)
+			return usage_error("--timeout '%s': expected "
+					   "milliseconds", arg);
+		return 0;
+	case 'j':
+		o->json = true;
+		return 0;
+	case 'n':
+		o->dry_run = true;
+		return 0;
+	case 'v':
+		o->verbose = true;
+		return 0;
+	case 'g':
+		o->cgroup = arg;
+		return 0;
+	case OPT_ANON:
+		o->select |= SEL_ANON;
+		return 0;
+	case OPT_FILE:
+		o->select |= SEL_FILE;
+		return 0;
+	case OPT_SHARED:
+		o->select |= SEL_SHARED;
+		return 0;
+	case OPT_ALL:
+		o->select |= SEL_ALL;
+		return 0;
+	case OPT_MIN_SIZE:
+		if (parse_size(arg, &o->min_size) < 0)
+			return usage_error("--min-size '%s': expected a size "
+					   "such as 4096, 64K or 2M", arg);
+		return 0;
+	case OPT_HOLD:
+		o->hold = true;
+		return 0;
+	case 'h':
+		usage(stdout);
+		return -1;
+	case 'V':
+		printf("pmadvise %s (libprocmadvise %d.%d.%d)\n",
+		       PMADVISE_VERSION, PMADV_VERSION_MAJOR,
+		       PMADV_VERSION_MINOR, PMADV_VERSION_PATCH);
+		return -1;
+	default:
+		fprintf(stderr, "Try '%s --help'.\n", progname);
+		return EXIT_USAGE;
+	}
+}
+
+static int parse_pids(struct cli_opts *o, int argc, char **argv)
+{
+	o->pids = xcalloc((size_t)argc, sizeof(pid_t));
+	for (int i = 0; i < argc; i++)
+		if (parse_pid(argv[i], &o->pids[o->npids++]) < 0)
+			return usage_error("'%s' is not a process ID", argv[i]);
+	return 0;
+}
+
+/* Combinations that cannot mean anything. */
+static int check_consistency(const struct cli_opts *o)
+{
+	if (!o->npids && !o->cgroup)
+		return usage_error("%s", "no target: give PIDs or --cgroup");
+	if (!o->nranges && !o->select)
+		return usage_error("%s", "say what to advise: --range, --anon, "
+				   "--file, --shared or --all");
+	if (o->min_size && !o->select)
+		return usage_error("%s", "--min-size works on VMAs: add --anon, "
+				   "--file, --shared or --all");
+	return 0;
+}
+
+/* Destructive advice is refused before any target is touched. */
+static int check_force(const struct cli_opts *o)
+{
+	int d = pmadv_advice_destructive(o->advice);
+
+	if (d <= 0 || (o->flags & PMADV_F_DESTRUCTIVE))
+		return 0;
+	fprintf(stderr, "%s: refusing %s without --force: it can make the "
+		"target lose data (its pages are discarded or its memory "
+		"behaves differently afterwards), which the process does not "
+		"expect from someone else\n", progname,
+		pmadv_advice_name(o->advice));
+	return EXIT_USAGE;
+}
+
+static int parse_args(struct cli_opts *o, int argc, char **argv)
+{
+	int c, ret;
+
+	while ((c = getopt_long(argc, argv, "a:r:m:cft:jnvg:hV", long_opts,
+				NULL)) != -1) {
+		ret = parse_one(o, c, optarg);
+		if (ret)
+			return ret;
+	}
+	ret = parse_pids(o, argc - optind, argv + optind);
+	if (!ret)
+		ret = check_consistency(o);
+	if (!ret)
+		ret = check_force(o);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli_opts o;
+	int ret;
+
+	memset(&o, 0, sizeof(o));
+	o.advice = ADVICE_COLD;
+	if (argc > 1 && !strcmp(argv[1], "demo"))
+		return demo_main(argc - 1, argv + 1);
+	ret = parse_args(&o, argc, argv);
+	if (ret == 0) {
+		signals_install();
+		ret = run_advise(&o);
+	} else if (ret < 0) {
+		ret = 0; /* --help, --version */
+	}
+	free(o.ranges);
+	free(o.pids);
+	return ret;
+}

@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * pmadvise: declarations shared by the files of the command-line tool.
+ * Nothing here is part of the library's API.
+ */
+#ifndef PMADVISE_CLI_H
+#define PMADVISE_CLI_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "procmadvise.h"
+
+/* Exit statuses, documented in pmadvise(8). */
+enum {
+	EXIT_ALL_ADVISED = 0,
+	EXIT_SOME_FAILED = 1,
+	EXIT_USAGE = 2,
+	EXIT_NO_PERMISSION = 3,
+	EXIT_TARGET_GONE = 4,
+	EXIT_NOT_SUPPORTED = 5,
+	EXIT_TIMEOUT = 6,
+	EXIT_SYSTEM = 7,
+	EXIT_SIGNAL_BASE = 128,
+};
+
+/* Advice values from the kernel's uapi, for systems whose headers are
+ * older than the advice. */
+#define ADVICE_COLD 20
+#define ADVICE_PAGEOUT 21
+
+/* One address range given with --range. */
+struct cli_range {
+	uintptr_t start;
+	size_t len;
+};
+
+/* Which VMAs to pick when the ranges come from the target's layout. */
+enum {
+	SEL_ANON = 0x1,
+	SEL_FILE = 0x2,
+	SEL_SHARED = 0x4,
+	SEL_ALL = 0x8,
+};
+
+struct cli_opts {
+	int advice;
+	unsigned int methods;   /* 0: every rung (auto) */
+	unsigned int flags;     /* PMADV_F_* */
+	int timeout_ms;         /* 0: none */
+	bool json;
+	bool dry_run;
+	bool verbose;
+	bool hold;
+	unsigned int select;    /* SEL_* */
+	size_t min_size;
+	struct cli_range *ranges;
+	size_t nranges;
+	const char *cgroup;
+	pid_t *pids;
+	size_t npids;
+};
+
+/* Memory of a process from /proc/PID/smaps_rollup, in KiB; -1 unknown. */
+struct mem_kb {
+	long long rss;
+	long long swap;
+};
+
+/* A range whose VMA no longer matched after advising. */
+struct cli_change {
+	uintptr_t start, end;
+	unsigned int what; /* PMADV_CHANGE_* */
+};
+
+/* Outcome of one process, as reported. */
+enum proc_status {
+	PROC_OK,          /* everything advised (or listed, in a dry run) */
+	PROC_PARTIAL,     /* some ranges advised, some failed */
+	PROC_FAILED,      /* nothing advised */
+};
+
+struct proc_report {
+	pid_t pid;
+	char comm[64];
+	enum proc_status status;
+	int error;              /* positive errno of the process-level error */
+	int exit_class;         /* EXIT_* this process contributes */
+	char message[1024];     /* a sentence a person can act on, or "" */
+	struct iovec *iov;      /* the ranges chosen */
+	size_t n;
+	int *errors;            /* per range: 0 done, errno, or -1 not tried */
+	size_t bytes_total;
+	struct pmadv_result res;
+	struct mem_kb before, after;
+	double ms;
+	bool attempted;         /* pmadv_advise ran */
+	size_t nchanged;        /* advised ranges whose VMA changed meanwhile */
+	struct cli_change *changed;
+	void *sel;              /* select.c's state between select and finish */
+};
+
+/* parse.c */
+int parse_size(const char *s, size_t *out);
+int parse_addr(const char *s, uintptr_t *out);
+int parse_range(const char *s, struct cli_range *out);
+int parse_pid(const char *s, pid_t *out);
+int parse_ms(const char *s, int *out);
+
+/* util.c */
+extern const char *progname;
+void *xcalloc(size_t n, size_t size);
+void *xreallocarray(void *p, size_t n, size_t size);
+double now_ms(void);
+const char *errno_name(int err);
+void human_size(size_t bytes, char *buf, size_t len);
+size_t page_size(void);
+int write_all(int fd, const void *buf, size_t len);
+
+/* procinfo.c */
+int read_mem(pid_t pid, struct mem_kb *out);
+void read_comm(pid_t pid, char *buf, size_t len);
+int swap_total_kb(long long *out);
+int read_cgroup_pids(const char *dir, pid_t **pids, size_t *n);
+
+/* explain.c */
+void explain_target_error(struct pmadv_target *t, pid_t pid, int advice,
+			  unsigned int methods, int err, char *msg, size_t len);
+const char *range_reason(int err);
+int exit_class_of(int err);
+
+/* signals.c */
+extern int cli_cancel;                    /* the library's cancel flag */
+extern volatile sig_atomic_t cli_signal;  /* the signal that stops us */
+extern volatile sig_atomic_t cli_timed_out;
+bool cli_stopping(void);
+void signals_install(void);
+void deadline_arm(int ms);
+void deadline_disarm(void);
+
+/* select.c: the ranges to advise in one target. */
+int select_ranges(struct pmadv_target *t, const struct cli_opts *o,
+		  struct proc_report *p);
+void select_finish(struct pmadv_target *t, const struct cli_opts *o,
+		   struct proc_report *p);
+
+/* run.c */
+int run_advise(const struct cli_opts *o);
+
+/* report.c */
+struct report_state;
+struct report_state *report_begin(const struct cli_opts *o, size_t ntargets);
+void report_process(struct report_state *rs, const struct proc_report *p);
+void report_progress(struct report_state *rs, size_t done, pid_t pid);
+int report_end(struct report_state *rs, int status);
+
+/* json.c: a tiny streaming JSON writer. */
+struct json {
+	FILE *f;
+	int depth;
+	bool first[16];
+	bool after_key;
+};
+void json_init(struct json *j, FILE *f);
+void json_open(struct json *j, const char *key, char brace);
+void json_close(struct json *j, char brace);
+void json_str(struct json *j, const char *key, const char *v);
+void json_int(struct json *j, const char *key, long long v);
+void json_uint(struct json *j, const char *key, unsigned long long v);
+void json_num(struct json *j, const char *key, double v);
+void json_bool(struct json *j, const char *key, bool v);
+void json_null(struct json *j, const char *key);
+void json_hex(struct json *j, const char *key, uintptr_t v);
+
+/* demo.c */
+int demo_main(int argc, char **argv);
+
+/* zram.c */
+struct zram_swap {
+	int id;            /* -1: none */
+	char dev[64];
+	bool made_node;    /* dev was created by us: unlink it */
+	bool swapped_on;
+	pid_t guard;       /* the process that removes the device, or 0 */
+	int guard_fd;      /* closing it tells the guardian to do so */
+};
+int zram_swap_create(struct zram_swap *z, size_t bytes, char *msg,
+		     size_t len);
+void zram_swap_destroy(struct zram_swap *z);
+
+#endif /* PMADVISE_CLI_H */

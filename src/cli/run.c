@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The advise command: for every target process, choose the ranges, advise
+ * them through pmadv_advise, measure Rss/Swap around it, and turn the
+ * library's result into a report and an exit status. Each process is
+ * handled on its own: one that fails or vanishes never stops the others.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pmadvise.h"
+
+/* Errors that concern the whole process rather than one range. */
+static bool process_level(int err)
+{
+	switch (err) {
+	case EPERM:
+	case EACCES:
+	case ESRCH:
+	case ENOSYS:
+	case ETIMEDOUT:
+	case ECANCELED:
+	case EBADF:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void fail_process(struct proc_report *p, struct pmadv_target *t,
+			 const struct cli_opts *o, int err)
+{
+	/* SIGALRM of --timeout ends the library's work with ECANCELED (the
+	 * cancel flag) or, in a wait of the hold, EINTR. */
+	if (cli_timed_out && (err == ECANCELED || err == EINTR))
+		err = ETIMEDOUT;
+	p->error = err;
+	p->exit_class = exit_class_of(err);
+	explain_target_error(t, p->pid, o->advice, o->methods, err,
+			     p->message, sizeof(p->message));
+	p->status = p->res.done ? PROC_PARTIAL : PROC_FAILED;
+}
+
+static void first_range_failure(struct proc_report *p)
+{
+	size_t k = p->res.failed;
+	char sz[32];
+
+	if (k >= p->n)
+		return;
+	human_size(p->iov[k].iov_len, sz, sizeof(sz));
+	snprintf(p->message, sizeof(p->message),
+		 "PID %d: range %#lx-%#lx (%s) failed: %s: %s%s",
+		 (int)p->pid, (unsigned long)(uintptr_t)p->iov[k].iov_base,
+		 (unsigned long)((uintptr_t)p->iov[k].iov_base +
+				 p->iov[k].iov_len),
+		 sz, errno_name(p->res.error), range_reason(p->res.error),
+		 p->res.nfailed > 1 ? " (and others, listed below)" : "");
+}
+
+/* Turns pmadv_advise's answer into the report's status and message. */
+static void judge_result(struct proc_report *p, struct pmadv_target *t,
+			 const struct cli_opts *o, ssize_t ret)
+{
+	int err;
+
+	if (ret >= 0) {
+		p->status = p->res.nfailed ? PROC_PARTIAL : PROC_OK;
+		p->exit_class = p->res.nfailed ? EXIT_SOME_FAILED
+					       : EXIT_ALL_ADVISED;
+		if (p->res.nfailed)
+			first_range_failure(p);
+		return;
+	}
+	err = (int)-ret;
+	if (cli_timed_out && (err == ECANCELED || err == EINTR))
+		err = ETIMEDOUT;
+	if (process_level(err) || p->res.failed >= p->n) {
+		fail_process(p, t, o, err);
+		return;
+	}
+	p->error = err;
+	p->status = p->res.done ? PROC_PARTIAL : PROC_FAILED;
+	p->exit_class = EXIT_SOME_FAILED;
+	first_range_failure(p);
+}
+
+static ssize_t advise_ranges(struct pmadv_target *t,
+			     const struct cli_opts *o, struct proc_report *p)
+{
+	struct pmadv_opts opts = PMADV_OPTS_INIT;
+	ssize_t ret;
+	double t0;
+
+	p->errors = xcalloc(p->n, sizeof(int));
+	for (size_t i = 0; i < p->n; i++)
+		p->errors[i] = -1;
+	opts.flags = o->flags;
+	opts.methods = o->methods;
+	opts.errors = p->errors;
+	opts.cancel = &cli_cancel;
+	opts.timeout_ms = o->timeout_ms;
+	t0 = now_ms();
+	ret = pmadv_advise(t, p->iov, p->n, o->advice, &opts, &p->res);
+	p->ms = now_ms() - t0;
+	p->attempted = true;
+	return ret;
+}
+
+static void process_one(const struct cli_opts *o, pid_t pid,
+			struct proc_report *p)
+{
+	struct pmadv_target *t = NULL;
+	ssize_t ret;
+
+	memset(p, 0, sizeof(*p));
+	p->pid = pid;
+	p->res.failed = SIZE_MAX;
+	p->before.rss = p->before.swap = -1;
+	p->after = p->before;
+	read_comm(pid, p->comm, sizeof(p->comm));
+	ret = pmadv_open(pid, 0, &t);
+	if (ret < 0) {
+		fail_process(p, NULL, o, (int)-ret);
+		return;
+	}
+	read_mem(pid, &p->before);
+	deadline_arm(o->timeout_ms);
+	ret = select_ranges(t, o, p);
+	if (ret < 0) {
+		deadline_disarm();
+		fail_process(p, t, o, (int)-ret);
+		goto out;
+	}
+	if (o->dry_run) {
+		select_finish(t, o, p);
+		deadline_disarm();
+		p->status = PROC_OK;
+		goto out;
+	}
+	ret = advise_ranges(t, o, p);
+	select_finish(t, o, p);
+	deadline_disarm();
+	read_mem(pid, &p->after);
+	judge_result(p, t, o, ret);
+out:
+	pmadv_close(t);
+}
+
+static void free_report(struct proc_report *p)
+{
+	free(p->iov);
+	free(p->errors);
+	free(p->changed);
+}
+
+/* Every PID given plus, with --cgroup, the members of the cgroup. */
+static int collect_targets(const struct cli_opts *o, pid_t **pids,
+			   size_t *n)
+{
+	pid_t *cg = NULL;
+	size_t ncg = 0;
+	int ret;
+
+	if (o->cgroup) {
+		ret = read_cgroup_pids(o->cgroup, &cg, &ncg);
+		if (ret < 0) {
+			fprintf(stderr, "%s: cannot read %s/cgroup.procs: %s\n",
+				progname, o->cgroup, strerror(-ret));
+			return ret == -ENOENT || ret == -ENOTDIR ? EXIT_USAGE
+								: EXIT_SYSTEM;
+		}
+	}
+	*n = o->npids + ncg;
+	*pids = xcalloc(*n, sizeof(pid_t));
+	if (o->npids)
+		memcpy(*pids, o->pids, o->npids * sizeof(pid_t));
+	if (ncg)
+		memcpy(*pids + o->npids, cg, ncg * sizeof(pid_t));
+	free(cg);
+	return 0;
+}
+
+/* 0 when everything worked; the shared class when every failure was of
+ * one kind (all "no permission", all "gone"...); 1 for a mix. */
+static int combine(int status, int cls)
+{
+	if (cls == EXIT_ALL_ADVISED)
+		return status;
+	if (status == EXIT_ALL_ADVISED || status == cls)
+		return cls;
+	return EXIT_SOME_FAILED;
+}
+
+int run_advise(const struct cli_opts *o)
+{
+	struct report_state *rs;
+	int status = EXIT_ALL_ADVISED, ret;
+	pid_t *pids;
+	size_t n, i;
+
+	ret = collect_targets(o, &pids, &n);
+	if (ret)
+		return ret;
+	if (!n) {
+		fprintf(stderr, "%s: cgroup %s has no processes\n", progname,
+			o->cgroup);
+	}
+	rs = report_begin(o, n);
+	for (i = 0; i < n && !cli_stopping(); i++) {
+		struct proc_report p;
+
+		report_progress(rs, i, pids[i]);
+		process_one(o, pids[i], &p);
+		report_process(rs, &p);
+		status = combine(status, p.exit_class);
+		free_report(&p);
+	}
+	free(pids);
+	if (cli_stopping())
+		status = EXIT_SIGNAL_BASE + cli_signal;
+	return report_end(rs, status);
+}

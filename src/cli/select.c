@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Which ranges of a target to advise: the --range list as given, or, with
+ * --anon/--file/--shared/--all, the target's VMAs that match, enumerated by
+ * the library (each --range then acts as a window). Enumerated ranges are
+ * checked again after the advice, so that a VMA replaced meanwhile is
+ * reported instead of silently counted as advised; --hold keeps the target
+ * still from enumeration to the end of the advice so that none is.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pmadvise.h"
+
+static int ranges_as_given(const struct cli_opts *o, struct proc_report *p)
+{
+	p->iov = xcalloc(o->nranges, sizeof(struct iovec));
+	for (size_t i = 0; i < o->nranges; i++) {
+		p->iov[i].iov_base = (void *)o->ranges[i].start;
+		p->iov[i].iov_len = o->ranges[i].len;
+		p->bytes_total += o->ranges[i].len;
+	}
+	p->n = o->nranges;
+	return 0;
+}
+
+struct sel_state {
+	struct pmadv_hold *hold;
+	struct pmadv_vma_iter **its; /* one per window, kept for recheck */
+	size_t nits;
+};
+
+static void filter_for(const struct cli_opts *o, struct pmadv_filter *f)
+{
+	/* --all is every class but the kernel's special mappings, which
+	 * no advice is for. */
+	if (o->select & SEL_ALL)
+		f->match_any = PMADV_VMA_ANON | PMADV_VMA_FILE |
+			       PMADV_VMA_SHARED;
+	if (o->select & SEL_ANON)
+		f->match_any |= PMADV_VMA_ANON;
+	if (o->select & SEL_FILE)
+		f->match_any |= PMADV_VMA_FILE;
+	if (o->select & SEL_SHARED)
+		f->match_any |= PMADV_VMA_SHARED;
+	/* The kernel answers EINVAL for the whole call on these: leaving
+	 * them out keeps one locked page from failing a process. */
+	if (o->advice == ADVICE_COLD || o->advice == ADVICE_PAGEOUT)
+		f->match_none |= PMADV_VMA_UNADVISABLE;
+	f->min_size = o->min_size;
+}
+
+/* Appends the ranges of one window to p->iov, growing it as needed. */
+static int fill_window(struct pmadv_vma_iter *it, struct proc_report *p,
+		       size_t *cap)
+{
+	for (;;) {
+		ssize_t got;
+
+		if (*cap - p->n < 256) {
+			*cap = *cap ? *cap * 2 : 256;
+			p->iov = xreallocarray(p->iov, *cap,
+					       sizeof(struct iovec));
+		}
+		got = pmadv_vma_fill(it, p->iov + p->n, *cap - p->n);
+		if (got < 0)
+			return (int)got;
+		if (got == 0)
+			return 0;
+		for (ssize_t i = 0; i < got; i++)
+			p->bytes_total += p->iov[p->n + (size_t)i].iov_len;
+		p->n += (size_t)got;
+	}
+}
+
+static int open_window(struct pmadv_target *t, const struct cli_opts *o,
+		       size_t w, struct sel_state *st, struct proc_report *p,
+		       size_t *cap)
+{
+	struct pmadv_filter f = PMADV_FILTER_INIT;
+	struct pmadv_vma_iter *it;
+	int ret;
+
+	filter_for(o, &f);
+	if (o->nranges) {
+		f.start = o->ranges[w].start;
+		f.end = o->ranges[w].start + o->ranges[w].len;
+	}
+	ret = pmadv_vma_open(t, &f, PMADV_VMA_F_RECORD, &it);
+	if (ret < 0)
+		return ret;
+	st->its[st->nits++] = it;
+	return fill_window(it, p, cap);
+}
+
+/* A ptrace hold makes us the target's tracer, which the ptrace rung
+ * needs to be itself: when only that rung may work, hold with SIGSTOP. */
+static unsigned int hold_flags(const struct cli_opts *o)
+{
+	return o->methods == PMADV_METHOD_PTRACE ? PMADV_HOLD_SIGSTOP : 0;
+}
+
+static void release_state(struct sel_state *st)
+{
+	for (size_t i = 0; i < st->nits; i++)
+		pmadv_vma_close(st->its[i]);
+	if (st->hold)
+		pmadv_release(st->hold);
+	free(st->its);
+	free(st);
+}
+
+int select_ranges(struct pmadv_target *t, const struct cli_opts *o,
+		  struct proc_report *p)
+{
+	size_t windows = o->nranges ? o->nranges : 1, cap = 0;
+	struct sel_state *st;
+	int ret = 0;
+
+	if (!o->select && !o->hold)
+		return ranges_as_given(o, p);
+	st = xcalloc(1, sizeof(*st));
+	st->its = xcalloc(windows, sizeof(*st->its));
+	if (o->hold) {
+		ret = pmadv_hold(t, hold_flags(o), o->timeout_ms, &st->hold);
+		if (ret < 0)
+			goto fail;
+	}
+	if (!o->select)
+		ret = ranges_as_given(o, p);
+	for (size_t w = 0; o->select && w < windows && ret == 0; w++)
+		ret = open_window(t, o, w, st, p, &cap);
+	if (ret < 0)
+		goto fail;
+	p->sel = st;
+	return 0;
+fail:
+	release_state(st);
+	free(p->iov);
+	p->iov = NULL;
+	p->n = 0;
+	p->bytes_total = 0;
+	return ret;
+}
+
+static void record_changes(struct sel_state *st, struct proc_report *p)
+{
+	struct pmadv_vma_change ch[64];
+	size_t cap = 0;
+
+	for (size_t i = 0; i < st->nits; i++) {
+		ssize_t got = pmadv_vma_recheck(st->its[i], ch, 64);
+
+		/* More than 64 changes in one window: the first 64 tell the
+		 * story; the count is not worth a second pass. */
+		if (got > 64)
+			got = 64;
+		for (ssize_t k = 0; k < got; k++) {
+			if (p->nchanged == cap) {
+				cap = cap ? cap * 2 : 16;
+				p->changed = xreallocarray(p->changed, cap,
+							   sizeof(*p->changed));
+			}
+			p->changed[p->nchanged].start = ch[k].start;
+			p->changed[p->nchanged].end = ch[k].end;
+			p->changed[p->nchanged].what = ch[k].what;
+			p->nchanged++;
+		}
+	}
+}
+
+void select_finish(struct pmadv_target *t, const struct cli_opts *o,
+		   struct proc_report *p)
+{
+	struct sel_state *st = p->sel;
+
+	(void)t;
+	if (!st)
+		return;
+	if (!o->dry_run)
+		record_changes(st, p);
+	release_state(st);
+	p->sel = NULL;
+}

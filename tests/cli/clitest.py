@@ -1,0 +1,196 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Helpers shared by the end-to-end tests of pmadvise: running the tool,
+skipping (exit 77, or failing when CI=true), reading smaps_rollup, a
+temporary zram swap device of the test's own, and target programs."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+SKIP = 77
+
+
+def fail(msg):
+    print("FAIL: " + msg, flush=True)
+    sys.exit(1)
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+    print("ok: " + msg, flush=True)
+
+
+def skip(reason):
+    # CI runs as root with zram: a skip there hides a broken test.
+    if os.environ.get("CI") == "true":
+        fail("would skip under CI=true: " + reason)
+    print("SKIP: " + reason, flush=True)
+    sys.exit(SKIP)
+
+
+def need_root():
+    if os.geteuid() != 0:
+        skip("needs root")
+
+
+def pmadvise_path():
+    if len(sys.argv) < 2:
+        fail("usage: %s PATH_TO_PMADVISE" % sys.argv[0])
+    return sys.argv[1]
+
+
+# Root's uid without a single capability: the binary stays readable in a
+# build tree under /root, but process_madvise lacks CAP_SYS_NICE and
+# ptrace lacks CAP_SYS_PTRACE, as for an ordinary user.
+NO_CAPS = ["setpriv", "--inh-caps=-all", "--bounding-set=-all"]
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+          "--inh-caps=-all", "--bounding-set=-all"]
+
+
+def run(args, timeout=60, check_rc=None, **kw):
+    """Runs pmadvise; returns CompletedProcess with text output."""
+    cmd = [pmadvise_path()] + [str(a) for a in args]
+    p = subprocess.run(cmd, capture_output=True, text=True,
+                       timeout=timeout, **kw)
+    print("$ " + " ".join(cmd) + "  -> %d" % p.returncode)
+    out = p.stdout
+    if len(out) > 3000:  # thousands of ranges: the head tells enough
+        out = out[:3000] + "... (%d more bytes)\n" % (len(out) - 3000)
+    sys.stdout.write(out)
+    sys.stdout.write(p.stderr)
+    sys.stdout.flush()
+    if check_rc is not None and p.returncode != check_rc:
+        fail("%s exited %d, expected %d" % (" ".join(cmd), p.returncode,
+                                             check_rc))
+    return p
+
+
+def run_json(args, **kw):
+    p = run(list(args) + ["--json"], **kw)
+    try:
+        return p, json.loads(p.stdout)
+    except ValueError as e:
+        fail("--json output does not parse: %s" % e)
+
+
+def mem_kb(pid):
+    """(Rss, Swap) in kB from /proc/PID/smaps_rollup."""
+    vals = {}
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        for line in f:
+            k, _, rest = line.partition(":")
+            if k in ("Rss", "Swap"):
+                vals[k] = int(rest.split()[0])
+    return vals["Rss"], vals["Swap"]
+
+
+def _write(path, val):
+    with open(path, "w") as f:
+        f.write(val)
+
+
+def on_sigterm_exit():
+    """meson test ends a test that runs too long with SIGTERM: turn it into
+    SystemExit so that finally blocks remove zram devices and children."""
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
+
+
+class ZramSwap:
+    """A fresh zram swap device from hot_add: never zram0, which other tests
+    use. Removed on exit of the with block, whatever happened."""
+
+    def __init__(self, size=1 << 30):
+        self.size = size
+        self.id = None
+        self.on = False
+
+    def __enter__(self):
+        ctl = "/sys/class/zram-control/hot_add"
+        if not os.path.exists(ctl):
+            skip("no zram (/sys/class/zram-control)")
+        with open(ctl) as f:
+            self.id = int(f.read())
+        self.dev = "/dev/zram%d" % self.id
+        try:
+            _write("/sys/block/zram%d/disksize" % self.id, str(self.size))
+            for _ in range(40):
+                if os.path.exists(self.dev):
+                    break
+                time.sleep(0.05)
+            subprocess.run(["mkswap", self.dev], check=True,
+                           capture_output=True)
+            subprocess.run(["swapon", "-p", "32767", self.dev], check=True)
+            self.on = True
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        if self.on:
+            subprocess.run(["swapoff", self.dev])
+            self.on = False
+        if self.id is not None:
+            for _ in range(50):
+                try:
+                    _write("/sys/block/zram%d/reset" % self.id, "1")
+                    _write("/sys/class/zram-control/hot_remove",
+                           str(self.id))
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            self.id = None
+        return False
+
+
+# A program no one here wrote the runtime of: CPython holding ~200 MiB in
+# lists. It prints "ready PID CHECKSUM", then answers every "check" line on
+# stdin with "checksum N", recomputed over all its data.
+HOLDER = r"""
+import sys, os
+data = [list(range(i, i + 1000)) for i in range(0, 5600 * 1000, 1000)]
+def checksum():
+    h = 0
+    for l in data:
+        h = (h * 31 + sum(l)) % (1 << 61)
+    return h
+print("ready", os.getpid(), checksum(), flush=True)
+for line in sys.stdin:
+    if line.strip() == "check":
+        print("checksum", checksum(), flush=True)
+"""
+
+
+class Holder:
+    """The python3 process above, as a context manager."""
+
+    def __init__(self, **popen_kw):
+        self.kw = popen_kw
+
+    def __enter__(self):
+        self.p = subprocess.Popen([sys.executable, "-c", HOLDER],
+                                  stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True,
+                                  **self.kw)
+        words = self.p.stdout.readline().split()
+        if len(words) != 3 or words[0] != "ready":
+            self.__exit__()
+            fail("the python3 target did not start: %r" % words)
+        self.pid = int(words[1])
+        self.sum = int(words[2])
+        return self
+
+    def checksum(self):
+        self.p.stdin.write("check\n")
+        self.p.stdin.flush()
+        words = self.p.stdout.readline().split()
+        return int(words[1]) if len(words) == 2 else None
+
+    def __exit__(self, *exc):
+        self.p.kill()
+        self.p.wait()
+        return False

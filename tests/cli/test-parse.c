@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Unit tests of pmadvise's value parsers (src/cli/parse.c): a typo in a
+ * range must be a usage error, never a different range.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "pmadvise.h"
+
+static void test_sizes(void **state)
+{
+	size_t v;
+
+	(void)state;
+	assert_int_equal(parse_size("4096", &v), 0);
+	assert_int_equal(v, 4096);
+	assert_int_equal(parse_size("4K", &v), 0);
+	assert_int_equal(v, 4096);
+	assert_int_equal(parse_size("4k", &v), 0);
+	assert_int_equal(v, 4096);
+	assert_int_equal(parse_size("2M", &v), 0);
+	assert_int_equal(v, 2u << 20);
+	assert_int_equal(parse_size("2MiB", &v), 0);
+	assert_int_equal(v, 2u << 20);
+	assert_int_equal(parse_size("1G", &v), 0);
+	assert_int_equal(v, 1u << 30);
+	assert_int_equal(parse_size("0x1000", &v), 0);
+	assert_int_equal(v, 4096);
+	assert_int_equal(parse_size("", &v), -EINVAL);
+	assert_int_equal(parse_size("4Q", &v), -EINVAL);
+	assert_int_equal(parse_size("4 K", &v), -EINVAL);
+	assert_int_equal(parse_size("-4K", &v), -EINVAL);
+	assert_int_equal(parse_size("4KK", &v), -EINVAL);
+	assert_int_equal(parse_size("99999999999T", &v), -ERANGE);
+}
+
+static void test_addresses(void **state)
+{
+	uintptr_t a;
+
+	(void)state;
+	assert_int_equal(parse_addr("7f0000001000", &a), 0);
+	assert_true(a == (uintptr_t)0x7f0000001000ull);
+	assert_int_equal(parse_addr("0x1000", &a), 0);
+	assert_true(a == 0x1000);
+	assert_int_equal(parse_addr("10g0", &a), -EINVAL);
+	assert_int_equal(parse_addr("", &a), -EINVAL);
+	assert_int_equal(parse_addr("-1000", &a), -EINVAL);
+	assert_int_equal(parse_addr("1ffffffffffffffff", &a), -EINVAL);
+}
+
+static void test_ranges(void **state)
+{
+	struct cli_range r;
+
+	(void)state;
+	assert_int_equal(parse_range("1000-3000", &r), 0);
+	assert_true(r.start == 0x1000 && r.len == 0x2000);
+	assert_int_equal(parse_range("0x1000+8K", &r), 0);
+	assert_true(r.start == 0x1000 && r.len == 8192);
+	assert_int_equal(parse_range("1000+0x2000", &r), 0);
+	assert_true(r.len == 0x2000);
+	assert_int_equal(parse_range("3000-1000", &r), -ERANGE);
+	assert_int_equal(parse_range("1000-1000", &r), -EINVAL);
+	assert_int_equal(parse_range("1000", &r), -EINVAL);
+	assert_int_equal(parse_range("1000-", &r), -EINVAL);
+	assert_int_equal(parse_range("+4K", &r), -EINVAL);
+	assert_int_equal(parse_range("1000+4Q", &r), -EINVAL);
+	assert_int_equal(parse_range("ffffffffffffe000+16K", &r), -ERANGE);
+}
+
+static void test_pids_and_ms(void **state)
+{
+	pid_t p;
+	int ms;
+
+	(void)state;
+	assert_int_equal(parse_pid("1234", &p), 0);
+	assert_int_equal(p, 1234);
+	assert_int_equal(parse_pid("0", &p), -EINVAL);
+	assert_int_equal(parse_pid("-1", &p), -EINVAL);
+	assert_int_equal(parse_pid("12a", &p), -EINVAL);
+	assert_int_equal(parse_pid("99999999999", &p), -EINVAL);
+	assert_int_equal(parse_ms("250", &ms), 0);
+	assert_int_equal(ms, 250);
+	assert_int_equal(parse_ms("1s", &ms), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_addresses),
+		cmocka_unit_test(test_ranges),
+		cmocka_unit_test(test_pids_and_ms),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
