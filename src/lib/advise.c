@@ -92,6 +92,7 @@ static bool fatal(int err)
 	case ENOSYS:
 	case EFAULT:
 	case ECANCELED:
+	case ETIMEDOUT:
 		return true;
 	default:
 		return false;

@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Helpers for the ptrace rung's tests (see ptest.h).
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/swap.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ptest.h"
+
+bool pt_in_ci(void)
+{
+	const char *ci = getenv("CI");
+
+	return ci && !strcmp(ci, "true");
+}
+
+pid_t pt_fork(void (*fn)(void *), void *arg)
+{
+	pid_t parent = getpid(), pid = fork();
+
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(99);
+		fn(arg);
+		_exit(0);
+	}
+	return pid;
+}
+
+void pt_kill(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
+		;
+}
+
+ssize_t pt_advise(pid_t pid, const struct iovec *iov, size_t n, int advice,
+		  unsigned int flags, struct pmadv_result *res)
+{
+	struct pmadv_opts o = PMADV_OPTS_INIT;
+	struct pmadv_target *t;
+	ssize_t ret;
+	int r;
+
+	r = pmadv_open(pid, 0, &t);
+	if (r < 0)
+		return r;
+	o.flags = flags;
+	o.methods = PMADV_METHOD_PTRACE;
+	ret = pmadv_advise(t, iov, n, advice, &o, res);
+	pmadv_close(t);
+	return ret;
+}
+
+static ssize_t slurp(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n, got = 0;
+
+	buf[0] = '\0';
+	if (fd < 0)
+		return -1;
+	while ((size_t)got < len - 1 &&
+	       (n = read(fd, buf + got, len - 1 - (size_t)got)) > 0)
+		got += n;
+	buf[got] = '\0';
+	close(fd);
+	return got;
+}
+
+int pt_snapshot(pid_t pid, struct pt_snap *s)
+{
+	char path[300], link[512], status[8192];
+	struct dirent *d;
+	size_t used = 0, pend = 0;
+	DIR *dir;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	if (slurp(path, s->maps, sizeof(s->maps)) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return -1;
+	while ((d = readdir(dir))) {
+		ssize_t n;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)pid,
+			 d->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		link[n > 0 ? n : 0] = '\0';
+		used += (size_t)snprintf(s->fds + used, sizeof(s->fds) - used,
+					 "%s->%s\n", d->d_name, link);
+		if (used >= sizeof(s->fds))
+			break;
+	}
+	closedir(dir);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (slurp(path, status, sizeof(status)) < 0)
+		return -1;
+	used = 0;
+	for (char *l = strtok(status, "\n"); l; l = strtok(NULL, "\n")) {
+		/* SigQ counts the whole user's queued signals: not ours */
+		if (!strncmp(l, "SigQ", 4))
+			continue;
+		if (!strncmp(l, "SigPnd", 6) || !strncmp(l, "ShdPnd", 6))
+			pend += (size_t)snprintf(s->pend + pend,
+						 sizeof(s->pend) - pend,
+						 "%s\n", l);
+		else if (!strncmp(l, "Sig", 3) || !strncmp(l, "TracerPid", 9))
+			used += (size_t)snprintf(s->sig + used,
+						 sizeof(s->sig) - used, "%s\n",
+						 l);
+	}
+	return 0;
+}
+
+void pt_assert_same(const struct pt_snap *a, const struct pt_snap *b,
+		    bool pending)
+{
+	assert_string_equal(a->maps, b->maps);
+	assert_string_equal(a->fds, b->fds);
+	assert_string_equal(a->sig, b->sig);
+	if (pending)
+		assert_string_equal(a->pend, b->pend);
+}
+
+char pt_state(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (slurp(path, buf, sizeof(buf)) <= 0)
+		return 0;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+static long kb_field(const char *text, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n')) {
+		if (*p == '\n')
+			p++;
+		if (!strncmp(p, name, len) && p[len] == ':')
+			return strtol(p + len + 1, NULL, 10);
+	}
+	return -1;
+}
+
+long pt_rollup_kb(pid_t pid, const char *name)
+{
+	char path[64], buf[4096];
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+	if (slurp(path, buf, sizeof(buf)) < 0)
+		return -1;
+	return kb_field(buf, name);
+}
+
+long pt_vma_kb(pid_t pid, unsigned long addr, const char *name)
+{
+	static char buf[1 << 20];
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
+	if (slurp(path, buf, sizeof(buf)) < 0)
+		return -1;
+	for (char *p = buf; p && *p; p = strchr(p, '\n')) {
+		unsigned long lo, hi;
+
+		if (*p == '\n')
+			p++;
+		if (sscanf(p, "%lx-%lx ", &lo, &hi) == 2 && addr >= lo &&
+		    addr < hi) {
+			char *next = p + 1;
+
+			/* the entry runs to the next header line */
+			for (;;) {
+				unsigned long a, b;
+
+				next = strchr(next, '\n');
+				if (!next || sscanf(next + 1, "%lx-%lx ", &a,
+						    &b) == 2)
+					break;
+				next++;
+			}
+			if (next)
+				*next = '\0';
+			return kb_field(p, name);
+		}
+	}
+	return -1;
+}
+
+double pt_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+ssize_t pt_read_full(int fd, void *buf, size_t len, int timeout_ms)
+{
+	double end = pt_now() + timeout_ms / 1000.0;
+	size_t got = 0;
+
+	while (got < len) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		int left = (int)((end - pt_now()) * 1000);
+		ssize_t n;
+
+		if (left <= 0)
+			return -1;
+		if (poll(&p, 1, left) <= 0)
+			continue;
+		n = read(fd, (char *)buf + got, len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+static int zram_lock = -1;
+
+static int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	return n == (ssize_t)strlen(s) ? 0 : -1;
+}
+
+int pt_zram_on(const char *size)
+{
+	char buf[64], path[128], cmd[256];
+	int dev;
+
+	zram_lock = open("/run/pmadv-zram.lock", O_RDWR | O_CREAT | O_CLOEXEC,
+			 0600);
+	if (zram_lock < 0 || flock(zram_lock, LOCK_EX) < 0)
+		return -1;
+	if (slurp("/sys/class/zram-control/hot_add", buf, sizeof(buf)) <= 0)
+		goto fail;
+	dev = atoi(buf);
+	snprintf(path, sizeof(path), "/sys/block/zram%d/disksize", dev);
+	/* top priority: our pages go to our device, not to one another
+	 * test program is about to swapoff */
+	snprintf(cmd, sizeof(cmd),
+		 "mkswap /dev/zram%d >/dev/null 2>&1 && "
+		 "swapon -p 32767 /dev/zram%d", dev, dev);
+	if (write_str(path, size) < 0 || system(cmd) != 0) {
+		pt_zram_off(dev);
+		return -1;
+	}
+	return dev;
+fail:
+	close(zram_lock);
+	zram_lock = -1;
+	return -1;
+}
+
+void pt_zram_off(int dev)
+{
+	char buf[64], path[128];
+
+	snprintf(buf, sizeof(buf), "/dev/zram%d", dev);
+	swapoff(buf);
+	snprintf(path, sizeof(path), "/sys/block/zram%d/reset", dev);
+	write_str(path, "1");
+	snprintf(buf, sizeof(buf), "%d", dev);
+	write_str("/sys/class/zram-control/hot_remove", buf);
+	if (zram_lock >= 0) {
+		close(zram_lock);
+		zram_lock = -1;
+	}
+}

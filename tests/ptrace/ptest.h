@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Helpers for the ptrace rung's tests: forked targets, snapshots of what a
+ * target must get back unchanged (maps, fds, signal state), /proc readings,
+ * temporary zram swap, and the skip rule (77 for users, never under CI).
+ */
+#ifndef PTEST_H
+#define PTEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "procmadvise.h"
+
+/* Tests that need root or a feature: skip (cmocka) for a user, fail under
+ * CI=true, which runs as root and must run everything. */
+bool pt_in_ci(void);
+#define PT_REQUIRE(cond, why)                                              \
+	do {                                                               \
+		if (!(cond)) {                                             \
+			if (pt_in_ci())                                    \
+				fail_msg("cannot run under CI: %s", why);  \
+			skip();                                            \
+		}                                                          \
+	} while (0)
+
+/* fork(); the child dies with us and runs fn(arg), then _exit(0). */
+pid_t pt_fork(void (*fn)(void *), void *arg);
+/* SIGKILL and reap; tolerates an already reaped child. */
+void pt_kill(pid_t pid);
+
+/* pmadv_advise forced through the ptrace rung. */
+ssize_t pt_advise(pid_t pid, const struct iovec *iov, size_t n, int advice,
+		  unsigned int flags, struct pmadv_result *res);
+
+/* What an injection must leave exactly as it found. */
+struct pt_snap {
+	char maps[65536];
+	char fds[8192];
+	char sig[512];  /* TracerPid, SigBlk, SigIgn, SigCgt */
+	char pend[256]; /* SigPnd, ShdPnd: only stable in a quiet target */
+};
+int pt_snapshot(pid_t pid, struct pt_snap *s);
+/* cmocka-asserts that two snapshots agree (pending signals too, where
+ * nobody else signals the target). */
+void pt_assert_same(const struct pt_snap *a, const struct pt_snap *b,
+		    bool pending);
+
+/* /proc/PID/stat state letter, or 0. */
+char pt_state(pid_t pid);
+/* A field of /proc/PID/smaps_rollup, in kB, or -1. */
+long pt_rollup_kb(pid_t pid, const char *name);
+/* A field of the smaps entry of the VMA containing addr, in kB, or -1. */
+long pt_vma_kb(pid_t pid, unsigned long addr, const char *name);
+
+/* Reads exactly len bytes (or until EOF) with a deadline; bytes or -1. */
+ssize_t pt_read_full(int fd, void *buf, size_t len, int timeout_ms);
+
+/* Swap on a hot-added zram device, serialised with other test programs by
+ * flock on /run/pmadv-zram.lock; the device number or -1. */
+int pt_zram_on(const char *size);
+void pt_zram_off(int dev);
+
+double pt_now(void);
+
+#endif

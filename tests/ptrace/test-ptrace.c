@@ -1,0 +1,1255 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The ptrace rung against real targets. Every test checks the target's own
+ * state afterwards -- what it read, how long it slept, which signals it got,
+ * whether it is still stopped, its memory -- not only our return value.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/capability.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ptest.h"
+
+#define PAGE 4096
+
+/* The page holding p: a mapped range of ours, hence of a forked child. */
+static void *page_of(const void *p)
+{
+	return (void *)((uintptr_t)p & ~(uintptr_t)(PAGE - 1));
+}
+
+static void wait_state(pid_t pid, const char *states, double secs)
+{
+	double end = pt_now() + secs;
+
+	while (pt_now() < end) {
+		char c = pt_state(pid);
+
+		if (c && strchr(states, c))
+			return;
+		usleep(2000);
+	}
+	fail_msg("PID %d never reached state %s (is %c)", (int)pid, states,
+		 pt_state(pid));
+}
+
+static void set_fast(bool fast)
+{
+	if (fast)
+		unsetenv("PMADV_PTRACE_FAST");
+	else
+		setenv("PMADV_PTRACE_FAST", "0", 1);
+}
+
+/* ---- blocked in read() ---- */
+
+struct rp {
+	int in[2], out[2];
+	unsigned char *mem;
+};
+
+struct rp_report {
+	ssize_t n;
+	int err;
+	char buf[32];
+	unsigned char p[4];
+};
+
+static void rp_child(void *arg)
+{
+	struct rp *r = arg;
+	struct rp_report rep;
+
+	memset(&rep, 0, sizeof(rep));
+	memset(r->mem, 0x5a, 4 * PAGE);
+	if (write(r->out[1], "R", 1) != 1)
+		_exit(2);
+	rep.n = read(r->in[0], rep.buf, sizeof(rep.buf));
+	rep.err = errno;
+	for (int i = 0; i < 4; i++)
+		rep.p[i] = r->mem[i * PAGE];
+	if (write(r->out[1], &rep, sizeof(rep)) != sizeof(rep))
+		_exit(3);
+}
+
+static void test_read_pipe(void **state)
+{
+	struct rp r;
+	struct rp_report rep;
+	struct pt_snap *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+	struct pmadv_result res;
+	struct iovec iov;
+	pid_t pid;
+	char c;
+
+	(void)state;
+	assert_int_equal(pipe(r.in), 0);
+	assert_int_equal(pipe(r.out), 0);
+	r.mem = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_ptr_not_equal(r.mem, MAP_FAILED);
+	pid = pt_fork(rp_child, &r);
+	assert_true(pid > 0);
+	assert_int_equal(pt_read_full(r.out[0], &c, 1, 5000), 1);
+	wait_state(pid, "S", 2);
+	assert_int_equal(pt_snapshot(pid, a), 0);
+
+	/* fast path: DONTNEED page 0, COLD page 1 */
+	iov = (struct iovec){ r.mem, PAGE };
+	assert_int_equal(pt_advise(pid, &iov, 1, MADV_DONTNEED,
+				   PMADV_F_DESTRUCTIVE, &res), PAGE);
+	assert_int_equal(res.method, PMADV_METHOD_PTRACE);
+	iov = (struct iovec){ r.mem + PAGE, PAGE };
+	assert_int_equal(pt_advise(pid, &iov, 1, MADV_COLD, 0, &res), PAGE);
+	/* one madvise per range: DONTNEED page 2 */
+	set_fast(false);
+	iov = (struct iovec){ r.mem + 2 * PAGE, PAGE };
+	assert_int_equal(pt_advise(pid, &iov, 1, MADV_DONTNEED,
+				   PMADV_F_DESTRUCTIVE, &res), PAGE);
+	set_fast(true);
+	/* destructive advice without the flag: refused, nothing done */
+	iov = (struct iovec){ r.mem + 3 * PAGE, PAGE };
+	assert_int_equal(pt_advise(pid, &iov, 1, MADV_DONTNEED, 0, &res),
+			 -EPERM);
+
+	/* the target is exactly as it was: maps, fds, signal state */
+	assert_int_equal(pt_snapshot(pid, b), 0);
+	pt_assert_same(a, b, true);
+	wait_state(pid, "S", 2); /* back in its read */
+
+	assert_int_equal(write(r.in[1], "ping-pong", 9), 9);
+	assert_int_equal(pt_read_full(r.out[0], &rep, sizeof(rep), 5000),
+			 sizeof(rep));
+	assert_int_equal(rep.n, 9);
+	assert_memory_equal(rep.buf, "ping-pong", 9);
+	assert_int_equal(rep.p[0], 0);    /* DONTNEED zeroed it */
+	assert_int_equal(rep.p[1], 0x5a); /* COLD kept the data */
+	assert_int_equal(rep.p[2], 0);
+	assert_int_equal(rep.p[3], 0x5a); /* refused: untouched */
+	pt_kill(pid);
+	close(r.in[0]), close(r.in[1]), close(r.out[0]), close(r.out[1]);
+	munmap(r.mem, 4 * PAGE);
+	free(a), free(b);
+}
+
+/* ---- nanosleep(5 s) ---- */
+
+struct ns_report {
+	int ret, err;
+	double elapsed;
+};
+
+static void ns_child(void *arg)
+{
+	int *out = arg;
+	struct timespec ts = { 5, 0 }, rem;
+	struct ns_report rep;
+	double t0;
+
+	if (write(out[1], "R", 1) != 1)
+		_exit(2);
+	t0 = pt_now();
+	rep.ret = nanosleep(&ts, &rem);
+	rep.err = errno;
+	rep.elapsed = pt_now() - t0;
+	if (write(out[1], &rep, sizeof(rep)) != sizeof(rep))
+		_exit(3);
+}
+
+static void test_nanosleep(void **state)
+{
+	struct ns_report rep;
+	struct iovec iov;
+	int out[2];
+	pid_t pid;
+	char c;
+
+	(void)state;
+	assert_int_equal(pipe(out), 0);
+	pid = pt_fork(ns_child, out);
+	assert_int_equal(pt_read_full(out[0], &c, 1, 5000), 1);
+	usleep(1000000);
+	/* advise the child's stack page: any mapped range will do */
+	iov = (struct iovec){ page_of(&rep), PAGE };
+	for (int i = 0; i < 3; i++) {
+		set_fast(i != 1);
+		assert_int_equal(pt_advise(pid, &iov, 1, MADV_COLD, 0, NULL),
+				 PAGE);
+	}
+	set_fast(true);
+	assert_int_equal(pt_read_full(out[0], &rep, sizeof(rep), 10000),
+			 sizeof(rep));
+	assert_int_equal(rep.ret, 0);
+	print_message("nanosleep(5 s) took %.3f s with injections at 1 s\n",
+		      rep.elapsed);
+	assert_true(rep.elapsed > 4.95 && rep.elapsed < 5.5);
+	pt_kill(pid);
+	close(out[0]), close(out[1]);
+}
+
+/* ---- signal storm ---- */
+
+#define STORM_RT 10000
+#define STORM_USR1 1000
+#define STORM_INJECT 1000
+
+static atomic_int st_rt, st_usr1, st_seq_err, st_last;
+
+static void st_rt_handler(int sig, siginfo_t *si, void *uc)
+{
+	int v = si->si_value.sival_int;
+
+	(void)sig, (void)uc;
+	/* queued realtime signals of one number arrive in order, once */
+	if (v != atomic_load(&st_last) + 1)
+		atomic_fetch_add(&st_seq_err, 1);
+	atomic_store(&st_last, v);
+	atomic_fetch_add(&st_rt, 1);
+}
+
+static void st_usr1_handler(int sig)
+{
+	(void)sig;
+	atomic_fetch_add(&st_usr1, 1);
+}
+
+struct st_report {
+	int rt, usr1, seq_err, mask_same;
+};
+
+struct st_args {
+	int in[2], out[2];
+	unsigned char *mem;
+};
+
+static void st_child(void *arg)
+{
+	struct st_args *a = arg;
+	struct sigaction sa;
+	struct st_report rep;
+	sigset_t m0, m1;
+	char c;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = st_rt_handler;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigaction(SIGRTMIN, &sa, NULL);
+	sa.sa_flags = SA_RESTART;
+	sa.sa_handler = st_usr1_handler;
+	sigaction(SIGUSR1, &sa, NULL);
+	sigemptyset(&m0);
+	sigaddset(&m0, SIGUSR2);
+	sigprocmask(SIG_SETMASK, &m0, NULL);
+	memset(a->mem, 1, 16 * PAGE);
+	fcntl(a->in[0], F_SETFL, O_NONBLOCK);
+	if (write(a->out[1], "R", 1) != 1)
+		_exit(2);
+	/* busy with syscalls and user code until told to report */
+	for (unsigned long i = 0;; i++) {
+		struct timespec ts = { 0, 50000 };
+
+		if (read(a->in[0], &c, 1) == 1)
+			break;
+		if (i % 4 == 0)
+			nanosleep(&ts, NULL);
+		getppid();
+	}
+	sigprocmask(SIG_SETMASK, NULL, &m1);
+	rep.rt = atomic_load(&st_rt);
+	rep.usr1 = atomic_load(&st_usr1);
+	rep.seq_err = atomic_load(&st_seq_err);
+	rep.mask_same = 1;
+	for (int sig = 1; sig < SIGRTMAX; sig++)
+		if (sigismember(&m0, sig) != sigismember(&m1, sig))
+			rep.mask_same = 0;
+	if (write(a->out[1], &rep, sizeof(rep)) != sizeof(rep))
+		_exit(3);
+}
+
+static void st_sender(void *arg)
+{
+	pid_t pid = *(pid_t *)arg;
+
+	for (int i = 1; i <= STORM_RT; i++) {
+		union sigval v = { .sival_int = i };
+
+		while (sigqueue(pid, SIGRTMIN, v) < 0) {
+			if (errno != EAGAIN)
+				_exit(1);
+			usleep(200); /* queue full: the target catches up */
+		}
+		if (i % (STORM_RT / STORM_USR1) == 0 && kill(pid, SIGUSR1) < 0)
+			_exit(1);
+	}
+}
+
+static void test_signal_storm(void **state)
+{
+	struct st_args a;
+	struct st_report rep;
+	struct iovec iov[4];
+	pid_t pid, sender;
+	int st, ok = 0;
+	char c;
+
+	(void)state;
+	assert_int_equal(pipe(a.in), 0);
+	assert_int_equal(pipe(a.out), 0);
+	a.mem = mmap(NULL, 16 * PAGE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	pid = pt_fork(st_child, &a);
+	assert_int_equal(pt_read_full(a.out[0], &c, 1, 5000), 1);
+	sender = pt_fork(st_sender, &pid);
+	for (int i = 0; i < 4; i++)
+		iov[i] = (struct iovec){ a.mem + i * 4 * PAGE, 4 * PAGE };
+	for (int i = 0; i < STORM_INJECT; i++) {
+		set_fast(i % 3 != 0);
+		ok += pt_advise(pid, iov, 4, i % 2 ? MADV_COLD : MADV_WILLNEED,
+				0, NULL) == 16 * PAGE;
+	}
+	set_fast(true);
+	if (ok != STORM_INJECT && waitpid(pid, &st, WNOHANG) == pid)
+		print_message("target ended: status %#x\n", st);
+	assert_int_equal(ok, STORM_INJECT);
+	assert_int_equal(waitpid(sender, &st, 0), sender);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(write(a.in[1], "x", 1), 1);
+	assert_int_equal(pt_read_full(a.out[0], &rep, sizeof(rep), 10000),
+			 sizeof(rep));
+	print_message("storm: %d rt (sent %d), %d SIGUSR1 (sent %d), "
+		      "%d sequence errors\n", rep.rt, STORM_RT, rep.usr1,
+		      STORM_USR1, rep.seq_err);
+	assert_int_equal(rep.rt, STORM_RT);
+	assert_int_equal(rep.seq_err, 0);
+	/* SIGUSR1 does not queue: coalesced, never more than sent */
+	assert_true(rep.usr1 >= 1 && rep.usr1 <= STORM_USR1);
+	assert_true(rep.mask_same);
+	pt_kill(pid);
+	close(a.in[0]), close(a.in[1]), close(a.out[0]), close(a.out[1]);
+	munmap(a.mem, 16 * PAGE);
+}
+
+/* ---- stopped stays stopped, running keeps running ---- */
+
+static void spin_child(void *arg)
+{
+	volatile unsigned long *ctr = arg;
+
+	for (;;)
+		(*ctr)++;
+}
+
+static void test_stopped_and_running(void **state)
+{
+	volatile unsigned long *ctr;
+	struct iovec iov;
+	unsigned long c1, c2;
+	pid_t pid;
+	int st;
+
+	(void)state;
+	ctr = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pid = pt_fork(spin_child, (void *)ctr);
+	while (*ctr == 0)
+		usleep(1000);
+	iov = (struct iovec){ page_of(&iov), PAGE };
+
+	kill(pid, SIGSTOP);
+	assert_int_equal(waitpid(pid, &st, WUNTRACED), pid);
+	assert_true(WIFSTOPPED(st));
+	c1 = *ctr;
+	for (int i = 0; i < 20; i++) {
+		set_fast(i % 2);
+		assert_int_equal(pt_advise(pid, &iov, 1, MADV_COLD, 0, NULL),
+				 PAGE);
+	}
+	set_fast(true);
+	usleep(100000);
+	assert_int_equal(pt_state(pid), 'T');
+	assert_true(*ctr == c1);
+	/* no new stop or continue report for the parent */
+	assert_int_equal(waitpid(pid, &st, WNOHANG | WUNTRACED | WCONTINUED),
+			 0);
+	kill(pid, SIGCONT);
+	usleep(50000);
+	assert_true(*ctr > c1);
+
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(pt_advise(pid, &iov, 1, MADV_COLD, 0, NULL),
+				 PAGE);
+	c2 = *ctr;
+	usleep(50000);
+	assert_true(*ctr > c2);
+	assert_true(pt_state(pid) == 'R' || pt_state(pid) == 'S');
+	pt_kill(pid);
+	munmap((void *)ctr, PAGE);
+}
+
+/* ---- multi-threaded target ---- */
+
+#define NTHREADS 8
+#define TBUF (64 * 1024)
+
+struct mt {
+	int in[2], out[2];
+	unsigned char *scratch; /* the only memory we DONTNEED */
+	atomic_int stop, errors;
+	atomic_ulong rounds[NTHREADS];
+};
+
+static uint64_t fnv(const unsigned char *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 1099511628211ULL;
+	return h;
+}
+
+struct mt_thread {
+	struct mt *m;
+	int idx;
+};
+
+static void *mt_worker(void *arg)
+{
+	struct mt_thread *t = arg;
+	unsigned char *buf = malloc(TBUF);
+	uint64_t want;
+	int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+	for (size_t i = 0; i < TBUF; i++)
+		buf[i] = (unsigned char)(i * 7 + t->idx);
+	want = fnv(buf, TBUF);
+	while (!atomic_load(&t->m->stop)) {
+		double s = 0;
+
+		if (fnv(buf, TBUF) != want)
+			atomic_fetch_add(&t->m->errors, 1);
+		for (int i = 1; i <= 1000; i++)
+			s += 1.0 / ((double)i * i);
+		if (s < 1.6439 || s > 1.6450) /* pi^2/6 - 1/1000 */
+			atomic_fetch_add(&t->m->errors, 1);
+		if (write(devnull, buf, 64) != 64 || getpid() <= 0)
+			atomic_fetch_add(&t->m->errors, 1);
+		sched_yield();
+		atomic_fetch_add(&t->m->rounds[t->idx], 1);
+	}
+	close(devnull);
+	free(buf);
+	return NULL;
+}
+
+static void mt_child(void *arg)
+{
+	struct mt *m = arg;
+	struct mt_thread th[NTHREADS];
+	pthread_t tid[NTHREADS];
+	int rep[2];
+	char c;
+
+	for (int i = 0; i < NTHREADS; i++) {
+		th[i] = (struct mt_thread){ m, i };
+		pthread_create(&tid[i], NULL, mt_worker, &th[i]);
+	}
+	if (write(m->out[1], "R", 1) != 1)
+		_exit(2);
+	if (read(m->in[0], &c, 1) != 1)
+		_exit(4);
+	atomic_store(&m->stop, 1);
+	for (int i = 0; i < NTHREADS; i++)
+		pthread_join(tid[i], NULL);
+	rep[0] = atomic_load(&m->errors);
+	rep[1] = 1;
+	for (int i = 0; i < NTHREADS; i++)
+		if (!atomic_load(&m->rounds[i]))
+			rep[1] = 0;
+	if (write(m->out[1], rep, sizeof(rep)) != sizeof(rep))
+		_exit(3);
+}
+
+static void test_threads(void **state)
+{
+	struct mt *m;
+	struct iovec iov[8];
+	int rep[2];
+	pid_t pid;
+	char c;
+
+	(void)state;
+	/* private to the child after fork: the struct is copied */
+	m = mmap(NULL, sizeof(*m) + 8 * PAGE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	memset(m, 0, sizeof(*m));
+	assert_int_equal(pipe(m->in), 0);
+	assert_int_equal(pipe(m->out), 0);
+	m->scratch = mmap(NULL, 8 * PAGE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	pid = pt_fork(mt_child, m);
+	assert_int_equal(pt_read_full(m->out[0], &c, 1, 5000), 1);
+	for (int i = 0; i < 8; i++)
+		iov[i] = (struct iovec){ m->scratch + i * PAGE, PAGE };
+	for (int i = 0; i < 300; i++) {
+		static const int adv[] = { MADV_COLD, MADV_WILLNEED,
+					   MADV_DONTNEED, MADV_PAGEOUT };
+
+		set_fast(i % 4 != 3);
+		assert_int_equal(pt_advise(pid, iov, 8, adv[i % 4],
+					   PMADV_F_DESTRUCTIVE, NULL),
+				 8 * PAGE);
+	}
+	set_fast(true);
+	assert_int_equal(write(m->in[1], "x", 1), 1);
+	assert_int_equal(pt_read_full(m->out[0], rep, sizeof(rep), 10000),
+			 sizeof(rep));
+	assert_int_equal(rep[0], 0); /* no thread saw a wrong result */
+	assert_int_equal(rep[1], 1); /* and every one made progress */
+	pt_kill(pid);
+	close(m->in[0]), close(m->in[1]), close(m->out[0]), close(m->out[1]);
+	munmap(m->scratch, 8 * PAGE);
+	munmap(m, sizeof(*m) + 8 * PAGE);
+}
+
+/* ---- the target exits during the injection ---- */
+
+static void *exit_soon(void *arg)
+{
+	usleep((useconds_t)(uintptr_t)arg);
+	_exit(42);
+}
+
+static void ex_child(void *arg)
+{
+	pthread_t t;
+
+	pthread_create(&t, NULL, exit_soon, arg);
+	for (;;)
+		getppid();
+}
+
+static void test_exit_during(void **state)
+{
+	enum { N = 1024 };
+	static struct iovec iov[N];
+	unsigned char *mem;
+	int esrch = 0;
+
+	(void)state;
+	mem = mmap(NULL, N * PAGE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	for (int i = 0; i < N; i++)
+		iov[i] = (struct iovec){ mem + i * PAGE, PAGE };
+	set_fast(false); /* 1024 injections per call: a wide window */
+	for (int round = 0; round < 12; round++) {
+		pid_t pid = pt_fork(ex_child,
+				    (void *)(uintptr_t)(2000 + round * 3000));
+		int st;
+
+		for (;;) {
+			double t0 = pt_now();
+			ssize_t ret = pt_advise(pid, iov, N, MADV_COLD, 0,
+						NULL);
+
+			assert_true(pt_now() - t0 < 6.0); /* no hang */
+			if (ret == -ESRCH) {
+				esrch++;
+				break;
+			}
+			assert_int_equal(ret, N * PAGE);
+		}
+		/* nothing left behind: the parent still gets the status */
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 42);
+	}
+	set_fast(true);
+	assert_int_equal(esrch, 12);
+	munmap(mem, N * PAGE);
+}
+
+/* ---- already traced ---- */
+
+static void sleeper(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+}
+
+static void tracer(void *arg)
+{
+	int *p = arg;
+	pid_t pid;
+	char c;
+
+	if (read(p[0], &pid, sizeof(pid)) != sizeof(pid))
+		_exit(2);
+	c = ptrace(PTRACE_SEIZE, pid, NULL, NULL) == 0 ? 'Y' : 'N';
+	if (write(p[1], &c, 1) != 1)
+		_exit(3);
+	pause();
+}
+
+static void test_already_traced(void **state)
+{
+	struct pmadv_target *t;
+	char msg[256], want[64], c;
+	struct iovec iov = { page_of(&msg), PAGE };
+	int a[2], b[2], p[2];
+	pid_t pid, tr;
+
+	(void)state;
+	assert_int_equal(pipe(a), 0);
+	assert_int_equal(pipe(b), 0);
+	pid = pt_fork(sleeper, NULL);
+	p[0] = a[0], p[1] = b[1];
+	tr = pt_fork(tracer, p);
+	assert_int_equal(write(a[1], &pid, sizeof(pid)), sizeof(pid));
+	assert_int_equal(pt_read_full(b[0], &c, 1, 5000), 1);
+	assert_int_equal(c, 'Y');
+	assert_int_equal(pt_advise(pid, &iov, 1, MADV_COLD, 0, NULL), -EBUSY);
+	assert_int_equal(pmadv_open(pid, 0, &t), 0);
+	assert_int_equal(pmadv_diagnose(t, MADV_COLD, PMADV_METHOD_PTRACE, msg,
+					sizeof(msg)), -EBUSY);
+	snprintf(want, sizeof(want), "traced by PID %d", (int)tr);
+	print_message("diagnose: %s\n", msg);
+	assert_non_null(strstr(msg, want));
+	pmadv_close(t);
+	pt_kill(tr);
+	pt_kill(pid);
+	close(a[0]), close(a[1]), close(b[0]), close(b[1]);
+}
+
+/* ---- sigsuspend / ppoll: calls that swap the signal mask ---- */
+
+static atomic_int ss_hits;
+
+static void ss_handler(int sig)
+{
+	(void)sig;
+	atomic_fetch_add(&ss_hits, 1);
+}
+
+struct ss_report {
+	int ret, err, hits, mask_same;
+};
+
+static void ss_child(void *arg)
+{
+	int *out = arg;
+	const char *which = getenv("PT_SS_WHICH");
+	struct sigaction sa;
+	struct ss_report rep;
+	sigset_t orig, tmp, after;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = ss_handler;
+	sigaction(SIGUSR1, &sa, NULL);
+	sigemptyset(&orig);
+	sigaddset(&orig, SIGUSR1);
+	sigaddset(&orig, SIGUSR2);
+	sigprocmask(SIG_SETMASK, &orig, NULL);
+	sigfillset(&tmp);
+	sigdelset(&tmp, SIGUSR1);
+	if (write(out[1], "R", 1) != 1)
+		_exit(2);
+	if (which && !strcmp(which, "ppoll"))
+		rep.ret = ppoll(NULL, 0, NULL, &tmp);
+	else
+		rep.ret = sigsuspend(&tmp);
+	rep.err = errno;
+	rep.hits = atomic_load(&ss_hits);
+	sigprocmask(SIG_SETMASK, NULL, &after);
+	rep.mask_same = sigismember(&after, SIGUSR1) &&
+			sigismember(&after, SIGUSR2) &&
+			!sigismember(&after, SIGTERM);
+	if (write(out[1], &rep, sizeof(rep)) != sizeof(rep))
+		_exit(3);
+}
+
+static void run_mask_swap(const char *which)
+{
+	struct pt_snap *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+	struct ss_report rep;
+	struct iovec iov;
+	int out[2];
+	pid_t pid;
+	char c;
+
+	setenv("PT_SS_WHICH", which, 1);
+	assert_int_equal(pipe(out), 0);
+	pid = pt_fork(ss_child, out);
+	assert_int_equal(pt_read_full(out[0], &c, 1, 5000), 1);
+	wait_state(pid, "S", 2);
+	assert_int_equal(pt_snapshot(pid, a), 0);
+	iov = (struct iovec){ page_of(&rep), PAGE };
+	for (int i = 0; i < 4; i++) {
+		set_fast(i % 2);
+		assert_int_equal(pt_advise(pid, &iov, 1, MADV_COLD, 0, NULL),
+				 PAGE);
+	}
+	set_fast(true);
+	wait_state(pid, "S", 2);
+	assert_int_equal(pt_snapshot(pid, b), 0);
+	/* SigBlk shows the call's temporary mask again */
+	pt_assert_same(a, b, true);
+	kill(pid, SIGUSR1);
+	assert_int_equal(pt_read_full(out[0], &rep, sizeof(rep), 5000),
+			 sizeof(rep));
+	assert_int_equal(rep.ret, -1);
+	assert_int_equal(rep.err, EINTR);
+	assert_int_equal(rep.hits, 1);
+	assert_true(rep.mask_same); /* the original mask came back */
+	pt_kill(pid);
+	close(out[0]), close(out[1]);
+	free(a), free(b);
+}
+
+static void test_sigsuspend(void **state)
+{
+	(void)state;
+	run_mask_swap("sigsuspend");
+}
+
+static void test_ppoll(void **state)
+{
+	(void)state;
+	run_mask_swap("ppoll");
+}
+
+/* ---- effects ---- */
+
+static void touch_loop(void *arg)
+{
+	volatile unsigned char *m = arg;
+
+	for (;;) {
+		for (size_t i = 0; i < 1024; i++)
+			m[i * PAGE]++;
+		usleep(1000);
+	}
+}
+
+static void test_cold_drops_referenced(void **state)
+{
+	unsigned char *m;
+	struct iovec iov;
+	long before, after;
+	pid_t pid;
+
+	(void)state;
+	/* guard pages: a VMA of its own, not merged with its neighbours */
+	m = mmap(NULL, 1026 * PAGE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	mprotect(m, PAGE, PROT_NONE);
+	mprotect(m + 1025 * PAGE, PAGE, PROT_NONE);
+	m += PAGE;
+	pid = pt_fork(touch_loop, m);
+	usleep(100000);
+	kill(pid, SIGSTOP); /* nothing touches the pages meanwhile */
+	waitpid(pid, NULL, WUNTRACED);
+	before = pt_vma_kb(pid, (unsigned long)m, "Referenced");
+	iov = (struct iovec){ m, 1024 * PAGE };
+	assert_int_equal(pt_advise(pid, &iov, 1, MADV_COLD, 0, NULL),
+			 1024 * PAGE);
+	after = pt_vma_kb(pid, (unsigned long)m, "Referenced");
+	print_message("COLD: Referenced %ld kB -> %ld kB\n", before, after);
+	assert_true(before >= 4000);
+	assert_true(after == 0);
+	wait_state(pid, "T", 2); /* back in its group stop */
+	pt_kill(pid);
+	munmap(m - PAGE, 1026 * PAGE);
+}
+
+static void hold_memory(void *arg)
+{
+	unsigned char *m = arg;
+
+	memset(m, 0x33, 64 << 20);
+	for (;;)
+		pause();
+}
+
+static void test_pageout_to_swap(void **state)
+{
+	unsigned char *m;
+	struct iovec iov;
+	long rss0, rss1, swap1;
+	pid_t pid;
+	int dev;
+
+	(void)state;
+	PT_REQUIRE(geteuid() == 0, "needs root for zram swap");
+	dev = pt_zram_on("512M");
+	PT_REQUIRE(dev >= 0, "no zram");
+	m = mmap(NULL, 64 << 20, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	pid = pt_fork(hold_memory, m);
+	usleep(300000);
+	rss0 = pt_rollup_kb(pid, "Rss");
+	iov = (struct iovec){ m, 64 << 20 };
+	assert_int_equal(pt_advise(pid, &iov, 1, MADV_PAGEOUT, 0, NULL),
+			 64 << 20);
+	rss1 = pt_rollup_kb(pid, "Rss");
+	swap1 = pt_rollup_kb(pid, "Swap");
+	print_message("PAGEOUT: Rss %ld kB -> %ld kB, Swap %ld kB\n", rss0,
+		      rss1, swap1);
+	pt_kill(pid);
+	pt_zram_off(dev);
+	munmap(m, 64 << 20);
+	assert_true(rss0 >= 65536);
+	assert_true(swap1 >= 60000);
+	assert_true(rss1 <= rss0 - 60000);
+}
+
+/* ---- a 32-bit target ---- */
+
+static void test_compat32(void **state)
+{
+	const char *path = getenv("PT_TARGET32");
+	struct pt_snap *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+	char line[128];
+	unsigned long addr;
+	struct iovec iov;
+	int in[2], out[2];
+	pid_t pid;
+	ssize_t n;
+
+	(void)state;
+	PT_REQUIRE(path && *path && access(path, X_OK) == 0,
+		   "no 32-bit target (gcc-multilib)");
+	assert_int_equal(pipe(in), 0);
+	assert_int_equal(pipe(out), 0);
+	pid = fork();
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close(in[1]), close(out[0]);
+		execl(path, path, (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]), close(out[1]);
+	n = pt_read_full(out[0], line, 9, 5000); /* "xxxxxxxx\n" */
+	assert_int_equal(n, 9);
+	line[8] = '\0';
+	addr = strtoul(line, NULL, 16);
+	assert_true(addr != 0 && addr < 0xffffffffUL);
+	wait_state(pid, "S", 2);
+	assert_int_equal(pt_snapshot(pid, a), 0);
+
+	for (int round = 0; round < 2; round++) {
+		set_fast(round == 0);
+		iov = (struct iovec){ (void *)addr, PAGE };
+		assert_int_equal(pt_advise(pid, &iov, 1, MADV_DONTNEED,
+					   PMADV_F_DESTRUCTIVE, NULL), PAGE);
+		/* an address no 32-bit process can have: ENOMEM */
+		iov = (struct iovec){ (void *)0x7f0000000000UL, PAGE };
+		assert_int_equal(pt_advise(pid, &iov, 1, MADV_COLD, 0, NULL),
+				 -ENOMEM);
+		assert_int_equal(pt_snapshot(pid, b), 0);
+		pt_assert_same(a, b, true);
+		/* 'x': the target prints its page's first byte and a sum */
+		assert_int_equal(write(in[1], "x", 1), 1);
+		n = pt_read_full(out[0], line, 12, 5000);
+		assert_int_equal(n, 12);
+		line[12] = '\0';
+		assert_string_equal(line, "00 12345678\n");
+		/* 'f': refill with 0x5a for the next round */
+		assert_int_equal(write(in[1], "f", 1), 1);
+		n = pt_read_full(out[0], line, 12, 5000);
+		assert_int_equal(n, 12);
+		line[12] = '\0';
+		assert_string_equal(line, "5a 12345678\n");
+		wait_state(pid, "S", 2);
+	}
+	set_fast(true);
+	pt_kill(pid);
+	close(in[1]), close(out[0]);
+	free(a), free(b);
+}
+
+/* ---- refusals ---- */
+
+static void quit(void *arg)
+{
+	(void)arg;
+}
+
+static void test_refusals(void **state)
+{
+	struct pmadv_target *t;
+	char msg[256];
+	struct iovec iov = { page_of(&msg), PAGE };
+	pid_t pid;
+
+	(void)state;
+	/* zombie */
+	pid = pt_fork(quit, NULL);
+	assert_int_equal(pmadv_open(pid, 0, &t), 0);
+	wait_state(pid, "Z", 5);
+	assert_int_equal(pmadv_diagnose(t, MADV_COLD, PMADV_METHOD_PTRACE, msg,
+					sizeof(msg)), -ESRCH);
+	print_message("zombie: %s\n", msg);
+	assert_non_null(strstr(msg, "zombie"));
+	{
+		struct pmadv_opts o = PMADV_OPTS_INIT;
+
+		o.methods = PMADV_METHOD_PTRACE;
+		assert_int_equal(pmadv_advise(t, &iov, 1, MADV_COLD, &o, NULL),
+				 -ESRCH);
+	}
+	pmadv_close(t);
+	pt_kill(pid);
+
+	/* kernel thread: kthreadd is PID 2 */
+	if (pmadv_open(2, 0, &t) == 0) {
+		int r = pmadv_diagnose(t, MADV_COLD, PMADV_METHOD_PTRACE, msg,
+				       sizeof(msg));
+
+		print_message("PID 2: %s\n", msg);
+		assert_int_equal(r, -EPERM);
+		assert_non_null(strstr(msg, "kernel thread"));
+		assert_int_equal(pt_advise(2, &iov, 1, MADV_COLD, 0, NULL),
+				 -EPERM);
+		pmadv_close(t);
+	}
+}
+
+static bool cgroup2_mount(char *out, size_t len)
+{
+	char line[1024], mnt[512];
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	bool found = false;
+
+	while (f && !found && fgets(line, sizeof(line), f)) {
+		char *dash = strstr(line, " - ");
+
+		if (dash && !strncmp(dash, " - cgroup2 ", 11) &&
+		    sscanf(line, "%*s %*s %*s %*s %511s", mnt) == 1) {
+			snprintf(out, len, "%s", mnt);
+			found = true;
+		}
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static void test_frozen_cgroup(void **state)
+{
+	char dir[600], path[700], msg[256], buf[64], root[512];
+	struct pmadv_target *t;
+	struct iovec iov = { page_of(&msg), PAGE };
+	pid_t pid;
+	FILE *f;
+
+	(void)state;
+	PT_REQUIRE(geteuid() == 0, "needs root for a cgroup");
+	PT_REQUIRE(cgroup2_mount(root, sizeof(root)), "no cgroup v2 mounted");
+	snprintf(dir, sizeof(dir), "%s/pmadv-ptrace-%d", root, (int)getpid());
+	assert_int_equal(mkdir(dir, 0755), 0);
+	pid = pt_fork(sleeper, NULL);
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "%d\n", (int)pid);
+	assert_int_equal(fclose(f), 0);
+	snprintf(path, sizeof(path), "%s/cgroup.freeze", dir);
+	f = fopen(path, "w");
+	fputs("1\n", f);
+	fclose(f);
+	for (int i = 0; i < 500; i++) {
+		snprintf(path, sizeof(path), "%s/cgroup.events", dir);
+		f = fopen(path, "r");
+		while (f && fgets(buf, sizeof(buf), f))
+			if (!strcmp(buf, "frozen 1\n"))
+				i = 1000;
+		if (f)
+			fclose(f);
+		usleep(2000);
+	}
+	assert_int_equal(pmadv_open(pid, 0, &t), 0);
+	assert_int_equal(pmadv_diagnose(t, MADV_COLD, PMADV_METHOD_PTRACE, msg,
+					sizeof(msg)), -EBUSY);
+	print_message("frozen: %s\n", msg);
+	assert_non_null(strstr(msg, "frozen"));
+	pmadv_close(t);
+	assert_int_equal(pt_advise(pid, &iov, 1, MADV_COLD, 0, NULL), -EBUSY);
+	pt_kill(pid);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+/* A target with a seccomp filter: root suspends it for the injection; a
+ * caller without CAP_SYS_ADMIN is refused. */
+static void filtered(void *arg)
+{
+	struct sock_filter allow[] = {
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { 1, allow };
+	int *out = arg;
+
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+		_exit(2);
+	if (write(out[1], "R", 1) != 1)
+		_exit(3);
+	for (;;)
+		pause();
+}
+
+static void test_seccomp(void **state)
+{
+	char msg[256], c;
+	struct iovec iov = { page_of(&msg), PAGE };
+	int out[2], st;
+	pid_t pid, helper;
+
+	(void)state;
+	assert_int_equal(pipe(out), 0);
+	pid = pt_fork(filtered, out);
+	assert_int_equal(pt_read_full(out[0], &c, 1, 5000), 1);
+	if (geteuid() == 0)
+		assert_int_equal(pt_advise(pid, &iov, 1, MADV_COLD, 0, NULL),
+				 PAGE);
+	/* in a helper without CAP_SYS_ADMIN: refused, and said why */
+	helper = fork();
+	if (helper == 0) {
+		cap_t caps = cap_get_proc();
+		cap_value_t v = CAP_SYS_ADMIN;
+		struct pmadv_target *t;
+
+		cap_set_flag(caps, CAP_EFFECTIVE, 1, &v, CAP_CLEAR);
+		cap_set_proc(caps);
+		if (pt_advise(pid, &iov, 1, MADV_COLD, 0, NULL) != -EPERM)
+			_exit(1);
+		if (pmadv_open(pid, 0, &t) < 0 ||
+		    pmadv_diagnose(t, MADV_COLD, PMADV_METHOD_PTRACE, msg,
+				   sizeof(msg)) != -EPERM ||
+		    !strstr(msg, "seccomp"))
+			_exit(2);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(helper, &st, 0), helper);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(pt_state(pid), 'S');
+	pt_kill(pid);
+	close(out[0]), close(out[1]);
+}
+
+/* ---- a target that cannot stop: vfork parent ---- */
+
+static void vforker(void *arg)
+{
+	int *out = arg;
+	pid_t c;
+	int st;
+
+	if (write(out[1], "R", 1) != 1)
+		_exit(2);
+	c = vfork();
+	if (c == 0) {
+		usleep(3000000); /* the parent waits, unkillable by ptrace */
+		_exit(7);
+	}
+	waitpid(c, &st, 0);
+	if (write(out[1], WEXITSTATUS(st) == 7 ? "K" : "E", 1) != 1)
+		_exit(3);
+	for (;;)
+		pause();
+}
+
+static void test_timeout(void **state)
+{
+	struct pmadv_opts o = PMADV_OPTS_INIT;
+	struct pmadv_target *t;
+	struct iovec iov = { page_of(&o), PAGE };
+	int out[2];
+	double t0;
+	pid_t pid;
+	char c;
+
+	(void)state;
+	assert_int_equal(pipe(out), 0);
+	pid = pt_fork(vforker, out);
+	assert_int_equal(pt_read_full(out[0], &c, 1, 5000), 1);
+	usleep(200000);
+	assert_int_equal(pmadv_open(pid, 0, &t), 0);
+	o.methods = PMADV_METHOD_PTRACE;
+	o.timeout_ms = 300;
+	t0 = pt_now();
+	assert_int_equal(pmadv_advise(t, &iov, 1, MADV_COLD, &o, NULL),
+			 -ETIMEDOUT);
+	assert_true(pt_now() - t0 < 1.5);
+	pmadv_close(t);
+	/* once its child exits, the vfork parent goes on untouched */
+	assert_int_equal(pt_read_full(out[0], &c, 1, 8000), 1);
+	assert_int_equal(c, 'K');
+	assert_int_equal(pt_advise(pid, &iov, 1, MADV_COLD, 0, NULL), PAGE);
+	pt_kill(pid);
+	close(out[0]), close(out[1]);
+}
+
+/* ---- a main thread that called pthread_exit ---- */
+
+struct zl {
+	volatile unsigned long *ctr;
+	unsigned char *page;
+};
+
+static void *zl_worker(void *arg)
+{
+	struct zl *z = arg;
+
+	for (;;) {
+		(*z->ctr)++;
+		z->ctr[1] = z->page[0]; /* what the page holds now */
+		usleep(100);
+	}
+	return NULL;
+}
+
+static void zl_child(void *arg)
+{
+	struct zl *z = arg;
+	pthread_t t;
+
+	memset(z->page, 0x5a, PAGE);
+	pthread_create(&t, NULL, zl_worker, z);
+	pthread_exit(NULL);
+}
+
+static void test_zombie_leader(void **state)
+{
+	struct zl z;
+	struct iovec iov;
+	unsigned long c;
+	pid_t pid;
+
+	(void)state;
+	z.ctr = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	z.page = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	pid = pt_fork(zl_child, &z);
+	wait_state(pid, "Z", 5); /* the leader; its process lives on */
+	while (z.ctr[1] != 0x5a)
+		usleep(1000);
+	iov = (struct iovec){ z.page, PAGE };
+	assert_int_equal(pt_advise(pid, &iov, 1, MADV_DONTNEED,
+				   PMADV_F_DESTRUCTIVE, NULL), PAGE);
+	c = z.ctr[0];
+	usleep(50000);
+	assert_true(z.ctr[0] > c);      /* still running */
+	assert_int_equal(z.ctr[1], 0);  /* and sees the zeroed page */
+	pt_kill(pid);
+	munmap((void *)z.ctr, PAGE);
+	munmap(z.page, PAGE);
+}
+
+/* ---- the ladder falls through to this rung ---- */
+
+static void test_ladder(void **state)
+{
+	struct pmadv_opts o = PMADV_OPTS_INIT;
+	struct pmadv_result res;
+	struct pmadv_target *t;
+	unsigned char *m;
+	struct iovec iov;
+	pid_t pid;
+
+	(void)state;
+	unsetenv("PMADV_METHODS");
+	m = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	pid = pt_fork(sleeper, NULL);
+	usleep(50000);
+	assert_int_equal(pmadv_open(pid, 0, &t), 0);
+	iov = (struct iovec){ m, PAGE };
+	/* remote DONTNEED: process_madvise says EINVAL, ptrace serves (the
+	 * module's rung, where loaded, would serve before: leave it out) */
+	o.flags = PMADV_F_DESTRUCTIVE;
+	o.methods = PMADV_METHOD_SYSCALL | PMADV_METHOD_PTRACE;
+	assert_int_equal(pmadv_advise(t, &iov, 1, MADV_DONTNEED, &o, &res),
+			 PAGE);
+	assert_int_equal(res.method, PMADV_METHOD_PTRACE);
+	/* COLD: the native rung serves it, ptrace is never tried */
+	assert_int_equal(pmadv_advise(t, &iov, 1, MADV_COLD, &o, &res), PAGE);
+	assert_int_equal(res.method, PMADV_METHOD_SYSCALL);
+	pmadv_close(t);
+	pt_kill(pid);
+	munmap(m, PAGE);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	alarm(60); /* no test may hang */
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	alarm(0);
+	set_fast(true);
+	return 0;
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_read_pipe),
+		T(test_nanosleep),
+		T(test_signal_storm),
+		T(test_stopped_and_running),
+		T(test_threads),
+		T(test_exit_during),
+		T(test_already_traced),
+		T(test_sigsuspend),
+		T(test_ppoll),
+		T(test_cold_drops_referenced),
+		T(test_pageout_to_swap),
+		T(test_compat32),
+		T(test_refusals),
+		T(test_frozen_cgroup),
+		T(test_seccomp),
+		T(test_timeout),
+		T(test_zombie_leader),
+		T(test_ladder),
+	};
+
+	/* PT_FILTER=test_nanosleep runs one test (cmocka glob) */
+	if (getenv("PT_FILTER"))
+		cmocka_set_test_filter(getenv("PT_FILTER"));
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
