@@ -618,7 +618,7 @@ static void tracer(void *arg)
 static void test_already_traced(void **state)
 {
 	struct pmadv_target *t;
-	char msg[256], want[64], c;
+	char msg[256] = "", want[64], c;
 	struct iovec iov = { page_of(&msg), PAGE };
 	int a[2], b[2], p[2];
 	pid_t pid, tr;
@@ -904,7 +904,7 @@ static void quit(void *arg)
 static void test_refusals(void **state)
 {
 	struct pmadv_target *t;
-	char msg[256];
+	char msg[256] = "";
 	struct iovec iov = { page_of(&msg), PAGE };
 	pid_t pid;
 
@@ -963,7 +963,7 @@ static bool cgroup2_mount(char *out, size_t len)
 
 static void test_frozen_cgroup(void **state)
 {
-	char dir[600], path[700], msg[256], buf[64], root[512];
+	char dir[600], path[700], msg[256] = "", buf[64], root[512];
 	struct pmadv_target *t;
 	struct iovec iov = { page_of(&msg), PAGE };
 	pid_t pid;
@@ -1026,7 +1026,7 @@ static void filtered(void *arg)
 
 static void test_seccomp(void **state)
 {
-	char msg[256], c;
+	char msg[256] = "", c;
 	struct iovec iov = { page_of(&msg), PAGE };
 	int out[2], st;
 	pid_t pid, helper;

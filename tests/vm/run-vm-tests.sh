@@ -7,11 +7,23 @@
 # without installing it, packs an initramfs with busybox-static, boots it
 # and reads the verdict from the console marker and qemu's exit status.
 #
-# Usage: run-vm-tests.sh [-k] [EXTRA_TEST[:TIMEOUT]...]
+# Usage: run-vm-tests.sh [-k] [[--env=NAME=VALUE]... [--file=PATH]...
+#                               EXTRA_TEST[:TIMEOUT]]...
 #        run-vm-tests.sh --fetch-only
-#   EXTRA_TEST  a statically linked program run in the guest after the
-#               module tests (exit 0 pass, 77 skip, else fail); also taken
-#               from $PMADV_VM_EXTRA_TESTS (space separated)
+#   EXTRA_TEST  a program run in the guest after the module tests (exit 0
+#               pass, 77 skip, else fail); also taken from
+#               $PMADV_VM_EXTRA_TESTS (space separated). A dynamically
+#               linked one (e.g. a cmocka suite) is copied in with the
+#               shared libraries and the loader that ldd names, each at its
+#               host path, so its RUNPATH still finds build-tree libraries.
+#   --env=NAME=VALUE  set for the next EXTRA_TEST only (CI=true is set for
+#               every guest program)
+#   --file=PATH  a file the next EXTRA_TEST needs, copied into the guest at
+#               the same absolute path (with its libraries if it is a
+#               dynamically linked program), so --env paths stay valid
+#   --tool=NAME  a host program (found in PATH) copied into the guest the
+#               same way; the guest's PATH puts it before busybox's applet
+#               of that name (e.g. util-linux's swapon, which has -p)
 #   -k          keep the work directory
 #   --fetch-only  only fetch and unpack the kernel into the cache
 # Environment:
@@ -21,7 +33,7 @@
 #   PMADV_VM_WORKDIR     work directory (default: a fresh temporary one)
 #   PMADV_VM_CACHE       where extracted kernels are kept between runs
 #   PMADV_VM_TIMEOUT     seconds for the whole VM run (default 900)
-#   PMADV_VM_MEM         guest memory in MiB (default 768)
+#   PMADV_VM_MEM         guest memory in MiB (default 1024)
 #   PMADV_VM_MODULE_TESTS=0  run only the extra tests (e.g. a benchmark)
 set -eu
 
@@ -109,9 +121,17 @@ cache=$cache/$kver${kpkgver:+_$kpkgver}
 # udev, and the host has no use for that kernel.
 fetch_kernel() {
 	mods=lib/modules/$kver/kernel
-	if [ -f "$cache/vmlinuz" ] && [ -f "$cache/zram.ko" ] && [ -f "$cache/zsmalloc.ko" ]; then
-		return 0
-	fi
+	# zram for swap and spare block devices; ext4 (which also mounts ext2),
+	# what it links against and the crc32c it asks the crypto API for at
+	# mount time, for a /var/tmp whose page cache can be dropped and paged
+	# out, unlike the initramfs's.
+	modfiles="drivers/block/zram/zram.ko mm/zsmalloc.ko lib/crc16.ko
+crypto/crc32c_generic.ko fs/mbcache.ko fs/jbd2/jbd2.ko fs/ext4/ext4.ko"
+	have=1
+	for f in vmlinuz $modfiles; do
+		[ -f "$cache/${f##*/}" ] || have=0
+	done
+	[ "$have" = 0 ] || return 0
 	mkdir -p "$cache/deb.$$"
 	chmod 0755 "$cache/deb.$$"
 	echo "run-vm-tests: fetching linux-image-$kver"
@@ -119,16 +139,20 @@ fetch_kernel() {
 		{ cat "$work/apt.log" >&2; rm -rf "$cache/deb.$$"; unavailable "apt-get download linux-image-$kver failed"; }
 	deb=$(ls "$cache/deb.$$/linux-image-${kver}_"*.deb | head -n 1)
 	mkdir -p "$work/deb"
-	dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$work/deb" \
-		"./boot/vmlinuz-$kver" \
-		"./$mods/drivers/block/zram/zram.ko" \
-		"./$mods/mm/zsmalloc.ko"
+	members="./boot/vmlinuz-$kver"
+	for f in $modfiles; do
+		members="$members ./$mods/$f"
+	done
+	# shellcheck disable=SC2086
+	dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$work/deb" $members
 	# Renames, so a concurrent run never sees half a file.
-	for f in "boot/vmlinuz-$kver:vmlinuz" \
-		"$mods/drivers/block/zram/zram.ko:zram.ko" \
-		"$mods/mm/zsmalloc.ko:zsmalloc.ko"; do
-		cp "$work/deb/${f%%:*}" "$cache/${f#*:}.$$"
-		mv -f "$cache/${f#*:}.$$" "$cache/${f#*:}"
+	for f in "boot/vmlinuz-$kver:vmlinuz" $modfiles; do
+		case $f in
+		*:*) from=${f%%:*} to=${f#*:} ;;
+		*) from=$mods/$f to=${f##*/} ;;
+		esac
+		cp "$work/deb/$from" "$cache/$to.$$"
+		mv -f "$cache/$to.$$" "$cache/$to"
 	done
 	rm -rf "$cache/deb.$$" "$work/deb"
 }
@@ -149,7 +173,9 @@ cp "$busybox" "$root/bin/busybox"
 cp "$here/guest/init.sh" "$root/init"
 chmod 0755 "$root/init"
 strip --strip-debug -o "$root/lib/procmadvise.ko" "$work/kmod/procmadvise.ko"
-cp "$cache/zram.ko" "$cache/zsmalloc.ko" "$root/lib/"
+for m in zram zsmalloc crc16 crc32c_generic mbcache jbd2 ext4; do
+	cp "$cache/$m.ko" "$root/lib/"
+done
 if [ "$(id -u)" = 0 ]; then
 	mknod -m 0600 "$root/dev/console" c 5 1
 fi
@@ -168,26 +194,108 @@ for t in $module_tests; do
 		{ echo "run-vm-tests: cannot build $name" >&2; exit 1; }
 	echo "$name ${t#*:}" >> "$root/tests/list"
 done
+
+# Copies a file into the guest at its absolute host path; for a dynamically
+# linked program also every library ldd resolves and the loader.
+guest_copy() {
+	mkdir -p "$root${1%/*}"
+	cp -L "$1" "$root$1"
+	readelf -l "$1" 2>/dev/null | grep -q 'Requesting program interpreter' || return 0
+	ldd "$1" > "$work/ldd.out" 2>&1 ||
+		{ cat "$work/ldd.out" >&2; echo "run-vm-tests: ldd $1 failed" >&2; exit 1; }
+	if grep -q 'not found' "$work/ldd.out"; then
+		cat "$work/ldd.out" >&2
+		echo "run-vm-tests: $1 needs a library that is not installed" >&2
+		exit 1
+	fi
+	for lib in $(sed -n 's|^[^/]*\(/[^ ]*\) (0x.*|\1|p' "$work/ldd.out"); do
+		# glibc dlopens libgcc_s for pthread_exit and cancellation;
+		# ldd does not list it.
+		case $lib in
+		*/libc.so.6) set -- "$lib" "${lib%/*}/libgcc_s.so.1" ;;
+		*) set -- "$lib" ;;
+		esac
+		for l in "$@"; do
+			if [ -e "$l" ] && [ ! -e "$root$l" ]; then
+				mkdir -p "$root${l%/*}"
+				cp -L "$l" "$root$l"
+			fi
+		done
+	done
+}
+
+abspath() {
+	case $1 in
+	/*) printf '%s\n' "$1" ;;
+	*) printf '%s/%s\n' "$(cd "$(dirname "$1")" && pwd)" "$(basename "$1")" ;;
+	esac
+}
+
+# Each extra test runs through a wrapper, /tests/NAME, that sets its
+# environment and execs it at its host path.
+: > "$work/env.next"
 for x in "$@" ${PMADV_VM_EXTRA_TESTS:-}; do
+	case $x in
+	--env=*=*)
+		var=${x#--env=}
+		value=${var#*=}
+		var=${var%%=*}
+		case $var in
+		'' | [0-9]* | *[!A-Za-z0-9_]*)
+			echo "run-vm-tests: bad variable name in $x" >&2
+			exit 1 ;;
+		esac
+		printf "export %s='%s'\n" "$var" \
+			"$(printf '%s' "$value" | sed "s/'/'\\\\''/g")" >> "$work/env.next"
+		continue ;;
+	--file=*)
+		f=${x#--file=}
+		[ -e "$f" ] || { echo "run-vm-tests: file $f not found" >&2; exit 1; }
+		guest_copy "$(abspath "$f")"
+		continue ;;
+	--tool=*)
+		f=$(command -v "${x#--tool=}" || true)
+		case $f in
+		/*) guest_copy "$f" ;;
+		*) unavailable "${x#--tool=} not found (a guest test needs it)" ;;
+		esac
+		# busybox's shell runs its own applets whatever PATH says: the
+		# host's /bin/sh becomes the guest's, so that system() and
+		# popen() find the tool (init.sh itself runs busybox sh).
+		if [ ! -e "$root/bin/sh" ]; then
+			guest_copy "$(readlink -f /bin/sh)"
+			cp -L /bin/sh "$root/bin/sh"
+		fi
+		continue ;;
+	-*)
+		echo "run-vm-tests: unknown option $x" >&2
+		exit 1 ;;
+	esac
 	path=${x%%:*}
 	tmo=300
 	[ "$path" = "$x" ] || tmo=${x#*:}
 	[ -x "$path" ] || { echo "run-vm-tests: extra test $path not found" >&2; exit 1; }
-	if readelf -l "$path" | grep -q 'Requesting program interpreter'; then
-		echo "run-vm-tests: extra test $path is not statically linked" >&2
-		exit 1
-	fi
+	path=$(abspath "$path")
 	name=$(basename "$path")
-	cp "$path" "$root/tests/$name"
+	[ ! -e "$root/tests/$name" ] || { echo "run-vm-tests: two extra tests named $name" >&2; exit 1; }
+	guest_copy "$path"
+	{
+		echo '#!/bin/sh'
+		cat "$work/env.next"
+		printf "exec '%s' \"\$@\"\n" "$path"
+	} > "$root/tests/$name"
+	chmod 0755 "$root/tests/$name"
+	: > "$work/env.next"
 	echo "$name $tmo" >> "$root/tests/list"
 done
+[ ! -s "$work/env.next" ] || { echo "run-vm-tests: --env after the last test" >&2; exit 1; }
 
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -1 > "$work/initramfs.cpio.gz"
 
 echo "run-vm-tests: booting $kver under qemu (TCG)"
 set +e
 timeout "${PMADV_VM_TIMEOUT:-900}" qemu-system-x86_64 \
-	-accel tcg,thread=multi -cpu max -smp 2 -m "${PMADV_VM_MEM:-768}" \
+	-accel tcg,thread=multi -cpu max -smp 2 -m "${PMADV_VM_MEM:-1024}" \
 	-nic none -nographic -no-reboot \
 	-kernel "$cache/vmlinuz" -initrd "$work/initramfs.cpio.gz" \
 	-append "console=ttyS0 quiet panic=-1 transparent_hugepage=madvise" \

@@ -1,18 +1,26 @@
 #!/bin/busybox sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # /init of the test VM: sets up the guest (swap on zram, a spare block
-# device, the procmadvise module), runs every program listed in
-# /tests/list, checks dmesg for kernel splats, and carries the verdict out
-# on the console and through isa-debug-exit.
+# device, an ext2 /var/tmp on a third, the procmadvise module), runs every
+# program listed in /tests/list, checks dmesg for kernel splats, and carries
+# the verdict out on the console and through isa-debug-exit.
 /bin/busybox mkdir -p /proc /sys /dev /tmp
 /bin/busybox mount -t devtmpfs dev /dev
 # The kernel may have found no /dev/console in the archive: take it now.
 exec 0</dev/console 1>/dev/console 2>&1
 /bin/busybox --install -s /bin
-export PATH=/bin
+# Host programs that tests asked for (--tool) sit at their host paths,
+# before busybox's applets.
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+# Every program must run here: the cmocka suites fail instead of skipping.
+export CI=true
 mount -t proc proc /proc
 mount -t sysfs sys /sys
-mount -t tmpfs tmp /tmp
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+mkdir -p /run /var/tmp
+# Test programs that live under /tmp on the host sit at the same path in
+# the archive: do not hide them.
+[ -n "$(ls -A /tmp)" ] || mount -t tmpfs tmp /tmp
 
 finish() {
 	echo "PMADV-VM-RESULT: $1"
@@ -28,11 +36,24 @@ setup_failed() {
 
 echo "PMADV-VM: booted $(uname -r)"
 insmod /lib/zsmalloc.ko || setup_failed "insmod zsmalloc"
-insmod /lib/zram.ko num_devices=2 || setup_failed "insmod zram"
+insmod /lib/zram.ko num_devices=3 || setup_failed "insmod zram"
 echo 256M > /sys/block/zram0/disksize || setup_failed "zram0 size"
 mkswap /dev/zram0 >/dev/null || setup_failed mkswap
 swapon /dev/zram0 || setup_failed swapon
 echo 16M > /sys/block/zram1/disksize || setup_failed "zram1 size"
+# /var/tmp on a block device: the initramfs's page cache can never be
+# dropped or paged out, a real filesystem's can (the library's file tests).
+for m in crc16 crc32c_generic mbcache jbd2 ext4; do
+	insmod "/lib/$m.ko" || setup_failed "insmod $m"
+done
+echo 64M > /sys/block/zram2/disksize || setup_failed "zram2 size"
+# MADV_WILLNEED reads ahead at most max(read_ahead_kb, max_sectors_kb) of
+# the device per call: zram's 128 kB would cut an 8 MiB WILLNEED short.
+# The host's disks have 8 MiB.
+echo 8192 > /sys/block/zram2/queue/read_ahead_kb || setup_failed "zram2 read-ahead"
+mke2fs -b 4096 -m 0 /dev/zram2 >/dev/null || setup_failed "mke2fs zram2"
+mount -t ext2 /dev/zram2 /var/tmp || setup_failed "mount /var/tmp"
+chmod 1777 /var/tmp
 insmod /lib/procmadvise.ko || setup_failed "insmod procmadvise"
 dmesg | grep procmadvise
 
