@@ -244,14 +244,15 @@ static void read_mounts(void)
  * freezer): the target cannot run injected code until thawed. */
 static int cgroup_frozen(pid_t pid, char *cg, size_t cglen)
 {
-	char path[4200], buf[4096], ev[512];
+	char path[4200], buf[4096], ev[512], *save = NULL;
 	const char *v2 = mnt_v2, *v1 = mnt_v1;
 
 	pthread_once(&mnt_once, read_mounts);
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
 	if (read_file(path, buf, sizeof(buf)) < 0)
 		return 0;
-	for (char *l = strtok(buf, "\n"); l; l = strtok(NULL, "\n")) {
+	for (char *l = strtok_r(buf, "\n", &save); l;
+	     l = strtok_r(NULL, "\n", &save)) {
 		const char *p;
 
 		if (!strncmp(l, "0::", 3) && v2[0]) {
