@@ -912,6 +912,10 @@ static int attach(struct session *s)
 	if (s->memfd < 0)
 		return -errno;
 	if (!find_in_vdso(s) && !find_in_text(s)) {
+		/* A target on its way out has no memory left to read: that
+		 * is ESRCH, not a target without syscall instructions. */
+		if (exiting(s->tid) || exiting(s->pid))
+			return -ESRCH;
 		pmadv_debug("ptrace: no syscall instruction in PID %d's "
 			    "executable memory", (int)s->pid);
 		return -ENOEXEC;
