@@ -168,6 +168,14 @@ static enum pmadv_verdict judge(struct run *s, int *err)
 	return v;
 }
 
+/* The rung has taken the request: from now on its errors are the
+ * request's, and it is the method reported. */
+static void serving(struct run *s)
+{
+	s->first = false;
+	s->r.method = s->rung->method;
+}
+
 /* Accounts for ret bytes advised from a batch of n elements that started at
  * (idx, off); leaves idx at the element where the rung stopped. */
 static void account(struct run *s, const struct iovec *batch, size_t n,
@@ -250,17 +258,14 @@ static enum step run_rung(struct run *s, int *err)
 			 * fail a whole vector for a later element: only an
 			 * element asked alone tells its own errno. */
 			if (n > 1 && e != EINTR && e != EAGAIN && !fatal(e)) {
-				s->first = false;
-				s->r.method = s->rung->method;
+				serving(s);
 				e = recover_errno(s);
 				if (!e)
 					continue;
 			}
 		} else {
-			if (want) {
-				s->first = false;
-				s->r.method = s->rung->method;
-			}
+			if (want)
+				serving(s);
 			if ((size_t)ret == want) {
 				account(s, batch, n, want);
 				retries = 0;
@@ -276,8 +281,7 @@ static enum step run_rung(struct run *s, int *err)
 				continue;
 			}
 		}
-		s->first = false;
-		s->r.method = s->rung->method;
+		serving(s);
 		if ((e == EINTR || e == EAGAIN) && ++retries <= MAX_RETRIES)
 			continue;
 		retries = 0;
