@@ -35,8 +35,28 @@ enum pmadv_nr {
 	PMADV_NR_CLOSE,
 	PMADV_NR_PIDFD_OPEN,
 	PMADV_NR_PROCESS_MADVISE,
+	PMADV_NR_MPROTECT,
 	PMADV_NR_COUNT
 };
+
+/*
+ * The madvise loop: a position-independent routine the rung copies into an
+ * executable scratch page of the target, which calls madvise(2) for each
+ * element of a vector and stops at the first failure. It reads and writes
+ * one block (LOOP_*, byte offsets; the 32-bit routine uses the low half of
+ * each slot), the vector follows the block in the target's iovec layout:
+ *   in:  N (elements), ADVICE
+ *   out: INDEX (the element being advised, then the one it stopped at),
+ *        RESULT (0, or the failing madvise's -errno), then DONE = 1 last.
+ * After DONE it parks in pause(2) forever (every signal is blocked while
+ * it runs), where the tracer interrupts it.
+ */
+#define PMADV_LOOP_INDEX 0
+#define PMADV_LOOP_RESULT 8
+#define PMADV_LOOP_DONE 16
+#define PMADV_LOOP_N 24
+#define PMADV_LOOP_ADVICE 32
+#define PMADV_LOOP_VEC 64
 
 #ifdef PMADV_ARCH_PTRACE
 /* PTRACE_GETREGSET / SETREGSET NT_PRSTATUS: 0 or -errno. */
@@ -68,6 +88,13 @@ bool pmadv_arch_swaps_sigmask(bool compat, long nr) PMADV_HIDDEN;
 void pmadv_arch_rewind(struct pmadv_regs *r) PMADV_HIDDEN;
 /* The instruction pointer. */
 uint64_t pmadv_arch_pc(const struct pmadv_regs *r) PMADV_HIDDEN;
+/* The madvise loop's machine code for the ABI, or NULL without one. */
+const unsigned char *pmadv_arch_loop_code(bool compat,
+					  size_t *len) PMADV_HIDDEN;
+/* Turns r (a copy of the saved registers) into "about to run the loop code
+ * at pc over the block at block", outside any syscall, like set_call. */
+void pmadv_arch_set_loop(struct pmadv_regs *r, uint64_t pc,
+			 uint64_t block) PMADV_HIDDEN;
 #else
 static inline int pmadv_arch_getregs(pid_t tid, struct pmadv_regs *r)
 {
@@ -125,6 +152,18 @@ static inline uint64_t pmadv_arch_pc(const struct pmadv_regs *r)
 {
 	(void)r;
 	return 0;
+}
+static inline const unsigned char *pmadv_arch_loop_code(bool compat,
+							size_t *len)
+{
+	(void)compat;
+	*len = 0;
+	return NULL;
+}
+static inline void pmadv_arch_set_loop(struct pmadv_regs *r, uint64_t pc,
+				       uint64_t block)
+{
+	(void)r, (void)pc, (void)block;
 }
 #endif
 

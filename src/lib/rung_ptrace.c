@@ -5,9 +5,11 @@
  * signal mask, and makes it execute madvise(2) -- or, where the kernel lets
  * a process advise itself through process_madvise(2), one process_madvise on
  * its own pidfd per batch, with the iovec array in a scratch mapping -- from
- * a syscall instruction that already exists in its vDSO or libc. Then it
- * restores everything and detaches, so the target ends up as it was, minus
- * the advised pages.
+ * a syscall instruction that already exists in its vDSO or libc. Where the
+ * kernel does not let it, batches run through a small loop of madvise calls
+ * copied into an executable scratch page (see run_loop). Then it restores
+ * everything and detaches, so the target ends up as it was, minus the
+ * advised pages.
  *
  * Why a worker thread: only the thread that attached may drive the tracee,
  * and a tracee that never stops (D state, freezer) cannot be detached with
@@ -46,11 +48,24 @@
 #define PF_KTHREAD_FLAG 0x00200000UL
 #define MAX_HELD 64
 
-/* Batches of more ranges than this take the process_madvise fast path. */
+/* Batches of more ranges than this take a fast path (process_madvise on
+ * the target's own pidfd, or the madvise loop). */
 #define FAST_MIN 4
 
 /* Scratch area: one batch of iovecs in the target's ABI. */
 #define SCRATCH_LEN (PMADV_IOV_MAX * 16)
+
+/*
+ * How batches are advised. PMADV_PTRACE_FAST (read at each request) picks:
+ * unset or anything else: PATH_PM where the kernel lets the target give
+ *           itself the advice through process_madvise, else PATH_LOOP, for
+ *           batches of more than FAST_MIN ranges;
+ * "0":      PATH_EACH, one injected madvise per range;
+ * "loop":   PATH_LOOP for every batch, whatever its size (tests, benchmark).
+ * Whatever cannot be set up (no mapping, no pidfd, no executable page)
+ * degrades to PATH_EACH, which always works.
+ */
+enum path { PATH_EACH, PATH_PM, PATH_LOOP };
 
 enum cmd { CMD_NONE, CMD_ADVISE, CMD_END };
 
@@ -80,7 +95,8 @@ struct session {
 	unsigned long long starttime;
 	int advice;
 	int timeout_ms;
-	bool want_fast;
+	enum path want;     /* the path the request asked for */
+	bool force;         /* PMADV_PTRACE_FAST=loop: whatever the size */
 	bool suspend_seccomp;
 
 	/* worker-only */
@@ -92,12 +108,14 @@ struct session {
 	bool regs_saved;    /* s->saved holds the registers to give back */
 	bool mask_changed;
 	bool in_syscall;    /* an injected call passed its entry stop */
-	bool fast;
+	bool in_loop;       /* the tracee runs the madvise loop */
+	enum path path;     /* PATH_EACH once a fast path failed to set up */
 	int broken;         /* sticky errno once the session cannot go on */
 	struct pmadv_regs saved;
 	uint64_t saved_mask;
 	uint64_t insn;
 	uint64_t scratch;
+	size_t scratch_len;
 	long tfd;           /* the target's pidfd for itself, or -1 */
 	int held[MAX_HELD];
 	unsigned int nheld;
@@ -820,12 +838,30 @@ static int check_identity(const struct session *s)
 	return 0;
 }
 
+/* The loop's scratch mapping: the code page, then the block and vector. */
+static size_t loop_len(void)
+{
+	size_t page = pmadv_page_size();
+
+	return page + ((PMADV_LOOP_VEC + SCRATCH_LEN + page - 1) & ~(page - 1));
+}
+
+/*
+ * Sets up the scratch mapping for s->path: for PATH_PM the iovec area and a
+ * pidfd of the target for itself; for PATH_LOOP a page of loop code, made
+ * read+exec (never writable and executable at once) once written, and the
+ * block after it. Anything that fails leaves PATH_EACH; a mapping already
+ * made is unmapped by detach.
+ */
 static void setup_scratch(struct session *s)
 {
-	long addr, fd;
+	bool loop = s->path == PATH_LOOP;
+	size_t len = loop ? loop_len() : SCRATCH_LEN, clen = 0;
+	const unsigned char *code;
+	long addr, fd, rv;
 
-	s->fast = false;
-	if (inject(s, PMADV_NR_MMAP, 0, SCRATCH_LEN, PROT_READ | PROT_WRITE,
+	s->path = PATH_EACH;
+	if (inject(s, PMADV_NR_MMAP, 0, len, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, (uint64_t)-1, &addr) < 0)
 		return;
 	if (addr < 0 && addr > -4096) {
@@ -834,6 +870,26 @@ static void setup_scratch(struct session *s)
 		return;
 	}
 	s->scratch = s->compat ? (uint32_t)addr : (uint64_t)addr;
+	s->scratch_len = len;
+	if (loop) {
+		code = pmadv_arch_loop_code(s->compat, &clen);
+		if (!code || pwrite(s->memfd, code, clen, (off_t)s->scratch) !=
+				     (ssize_t)clen)
+			return;
+		/* W^X policies (SELinux execmem, PR_SET_MDWE, PaX) may
+		 * refuse: then per-range injection, which needs no code of
+		 * ours */
+		if (inject(s, PMADV_NR_MPROTECT, s->scratch, pmadv_page_size(),
+			   PROT_READ | PROT_EXEC, 0, 0, &rv) < 0)
+			return;
+		if (rv < 0) {
+			pmadv_debug("ptrace: mprotect in PID %d: %s",
+				    (int)s->pid, strerror((int)-rv));
+			return;
+		}
+		s->path = PATH_LOOP;
+		return;
+	}
 	if (inject(s, PMADV_NR_PIDFD_OPEN, (uint64_t)s->nspid, 0, 0, 0, 0,
 		   &fd) < 0)
 		return;
@@ -843,7 +899,7 @@ static void setup_scratch(struct session *s)
 		return;
 	}
 	s->tfd = fd;
-	s->fast = true;
+	s->path = PATH_PM;
 }
 
 static int attach(struct session *s)
@@ -921,13 +977,22 @@ static int attach(struct session *s)
 		return -ENOEXEC;
 	}
 	/* the scratch area comes with the first batch worth it */
-	s->fast = s->want_fast;
+	s->path = s->want;
+	{
+		size_t clen;
+
+		if (s->path == PATH_LOOP &&
+		    !pmadv_arch_loop_code(s->compat, &clen))
+			s->path = PATH_EACH;
+	}
 	pmadv_debug("ptrace: PID %d seized (%s%s%s), %s", (int)s->pid,
 		    s->compat ? "32-bit" : "64-bit",
 		    s->entry_mode ? ", at a syscall entry" : "",
 		    s->suspend_seccomp ? ", seccomp suspended" : "",
-		    s->fast ? "process_madvise fast path for batches"
-			    : "one madvise per range");
+		    s->path == PATH_PM
+			    ? "process_madvise fast path for batches"
+		    : s->path == PATH_LOOP ? "madvise loop for batches"
+					   : "one madvise per range");
 	return 0;
 }
 
@@ -937,6 +1002,18 @@ static int finish_stuck(struct session *s)
 {
 	int ret;
 
+	if (s->in_loop) {
+		/* A loop past its deadline: stop it where it is. The madvise
+		 * in progress ends first; the rest of the vector is left. */
+		if (ptrace(PTRACE_INTERRUPT, s->tid, NULL, NULL) < 0)
+			return -errno;
+		ret = run_until(s, PTRACE_CONT, false, false, true, -1);
+		if (ret == 0) {
+			s->in_loop = false;
+			s->broken = 0;
+		}
+		return ret;
+	}
 	if (!s->in_syscall) {
 		ret = run_until(s, PTRACE_SYSCALL, true, false, true, -1);
 		if (ret < 0)
@@ -974,8 +1051,8 @@ static void detach(struct session *s)
 			   &dummy) == 0)
 			s->tfd = -1;
 		if (s->scratch && !s->broken &&
-		    inject(s, PMADV_NR_MUNMAP, s->scratch, SCRATCH_LEN, 0, 0, 0,
-			   &dummy) == 0)
+		    inject(s, PMADV_NR_MUNMAP, s->scratch, s->scratch_len, 0, 0,
+			   0, &dummy) == 0)
 			s->scratch = 0;
 		if (s->broken != ETIMEDOUT)
 			break;
@@ -1090,7 +1167,7 @@ static ssize_t advise_fast(struct session *s, const struct iovec *iov,
 			pmadv_debug("ptrace: process_madvise in PID %d: %s; "
 				    "one madvise per range from now on",
 				    (int)s->pid, strerror((int)-rv));
-			s->fast = false;
+			s->path = PATH_EACH;
 		}
 		return r;
 	}
@@ -1113,19 +1190,212 @@ static ssize_t advise_fast(struct session *s, const struct iovec *iov,
 	}
 }
 
+/*
+ * The madvise loop (PATH_LOOP): for kernels that do not let a process give
+ * itself this advice through process_madvise (MADV_DONTNEED before 6.13,
+ * anything before 5.10), the target runs the routine of arch.h over the
+ * whole batch, at the cost of one stop instead of two per range.
+ *
+ * How the tracer gets the tracee back at the routine's end, and why so:
+ * - Under PTRACE_SYSCALL every madvise of the loop stops twice: counting
+ *   the stops is deterministic but brings back most of the per-range cost.
+ * - A self-signal (tgkill SIGSTOP, a fault, int3) would stop it under
+ *   PTRACE_CONT, but SIGSTOP flushes a pending SIGCONT and coalesces with
+ *   a SIGSTOP someone else sends meanwhile (which we would then swallow),
+ *   any other signal must first be unblocked, which lets through one of
+ *   the target's own pending ones, and forced signals (faults, int3) reset
+ *   the target's handler when the signal is blocked or ignored.
+ * So the routine sends nothing: it runs under PTRACE_CONT with every signal
+ * still blocked, publishes its progress and, last, DONE in the scratch
+ * block, then parks in pause(2). The tracer watches the block through
+ * /proc/PID/mem (the same polling as wait_stop, plus an 8-byte read) and,
+ * once DONE is set, stops it with PTRACE_INTERRUPT: the interrupt stop can
+ * only come after the results are stored, wherever exactly in the tail it
+ * lands, and registers are reset before the tracee runs again, so pause's
+ * restart is never taken. No signal is sent, none is unblocked, and stops
+ * that come meanwhile (SIGSTOP, group stop) are handled as in run_until.
+ * Each change of INDEX re-arms the deadline and counts as progress, so the
+ * timeout bounds one madvise, as with per-range injection.
+ */
+static int run_loop(struct session *s, uint64_t block)
+{
+	struct timespec nap = { 0, 10000 };
+	int64_t deadline = deadline_of(s);
+	uint64_t seen = 0;
+	int ret;
+
+	ret = resume(s, PTRACE_CONT, 0);
+	if (ret < 0)
+		return ret;
+	s->in_loop = true;
+	for (unsigned int i = 0;; i++) {
+		uint64_t st[3]; /* INDEX, RESULT, DONE */
+		siginfo_t si;
+
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PID, (id_t)s->tid, &si,
+			   WSTOPPED | WNOHANG | __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == ECHILD ? -ESRCH : -errno;
+		}
+		if (si.si_pid == s->tid) {
+			int sig = 0;
+
+			/* a signal-delivery stop: SIGSTOP passes (the group
+			 * stop happens), anything else waits for the detach;
+			 * event stops (group stop) just go on */
+			bump_progress(s);
+			if (!(si.si_status >> 8) &&
+			    (si.si_status & 0xff) != (SIGTRAP | 0x80)) {
+				if ((si.si_status & 0xff) == SIGSTOP)
+					sig = SIGSTOP;
+				else
+					hold(s, si.si_status & 0xff);
+			}
+			ret = resume(s, PTRACE_CONT, sig);
+			if (ret < 0)
+				return ret;
+			continue;
+		}
+		if (pread(s->memfd, st, sizeof(st), (off_t)block) !=
+		    (ssize_t)sizeof(st))
+			return exiting(s->tid) ? -ESRCH : -EIO;
+		if (st[2])
+			break;
+		if (st[0] != seen) {
+			seen = st[0];
+			deadline = deadline_of(s);
+			bump_progress(s);
+		}
+		if ((i & 15) == 15 && tracee_dead(s))
+			return -ESRCH;
+		if (now_ms() > deadline)
+			return -ETIMEDOUT;
+		if (i < 2000) {
+			sched_yield();
+			continue;
+		}
+		nanosleep(&nap, NULL);
+		if (nap.tv_nsec < 200000)
+			nap.tv_nsec *= 2;
+	}
+	/* Results stored, the tracee parks in pause: take it back. */
+	if (ptrace(PTRACE_INTERRUPT, s->tid, NULL, NULL) < 0)
+		return -errno;
+	ret = run_until(s, PTRACE_CONT, false, false, true, deadline_of(s));
+	if (ret == 0)
+		s->in_loop = false;
+	return ret;
+}
+
+static ssize_t advise_loop(struct session *s, const struct iovec *iov,
+			   size_t n, int *err)
+{
+	unsigned char buf[PMADV_LOOP_VEC + SCRATCH_LEN];
+	uint64_t block = s->scratch + pmadv_page_size(), st[2] = { 0, 0 };
+	size_t sz = s->compat ? 8 : 16, k, done = 0;
+	struct pmadv_regs r = s->saved;
+	long res = 0;
+	int ret;
+
+	if (n > PMADV_IOV_MAX)
+		return advise_each(s, iov, n, err);
+	/* A 32-bit target ends at the first element beyond its address
+	 * space, with the ENOMEM madvise would give. */
+	for (k = 0; k < n; k++) {
+		uint64_t base = (uintptr_t)iov[k].iov_base;
+		uint64_t len = iov[k].iov_len;
+
+		if (s->compat && (base > UINT32_MAX || len > UINT32_MAX - base))
+			break;
+		/* Advice over the loop's own code or vector (DONTNEED, FREE)
+		 * would pull them from under it: such a batch goes range by
+		 * range. */
+		if (len && base < s->scratch + s->scratch_len &&
+		    s->scratch < base + len)
+			return advise_each(s, iov, n, err);
+	}
+	if (k == 0)
+		return -ENOMEM;
+	memset(buf, 0, PMADV_LOOP_VEC);
+	{
+		uint64_t hdr[2] = { k, (uint64_t)(int64_t)s->advice };
+
+		memcpy(buf + PMADV_LOOP_N, hdr, sizeof(hdr));
+	}
+	for (size_t i = 0; i < k; i++) {
+		uint64_t base = (uintptr_t)iov[i].iov_base;
+		uint64_t len = iov[i].iov_len;
+		unsigned char *e = buf + PMADV_LOOP_VEC + i * sz;
+
+		if (s->compat) {
+			uint32_t v[2] = { (uint32_t)base, (uint32_t)len };
+
+			memcpy(e, v, sz);
+		} else {
+			uint64_t v[2] = { base, len };
+
+			memcpy(e, v, sz);
+		}
+	}
+	if (pwrite(s->memfd, buf, PMADV_LOOP_VEC + k * sz, (off_t)block) !=
+	    (ssize_t)(PMADV_LOOP_VEC + k * sz))
+		return advise_each(s, iov, n, err);
+	pmadv_arch_set_loop(&r, s->scratch, block);
+	ret = pmadv_arch_setregs(s->tid, &r);
+	if (ret == 0)
+		ret = run_loop(s, block);
+	if (ret < 0) {
+		s->broken = -ret;
+		pmadv_debug("ptrace: madvise loop in PID %d failed: %s",
+			    (int)s->pid, strerror(-ret));
+		return ret;
+	}
+	/* The tracee is in an interrupt stop of ours: whatever the block
+	 * says, the session goes on (and the scratch area gets unmapped). */
+	if (pread(s->memfd, st, sizeof(st), (off_t)block) !=
+	    (ssize_t)sizeof(st))
+		st[0] = SIZE_MAX; /* unreadable: fails the check below */
+	res = s->compat ? (long)(int32_t)st[1] : (long)st[1];
+	/* what no run of the routine can leave */
+	if (st[0] > k || (res == 0 && st[0] != k) || res > 0 || res < -4095) {
+		pmadv_debug("ptrace: madvise loop in PID %d left nonsense; "
+			    "one madvise per range from now on", (int)s->pid);
+		s->path = PATH_EACH;
+		return -EIO;
+	}
+	for (size_t i = 0; i < st[0]; i++)
+		done += iov[i].iov_len;
+	pmadv_debug("ptrace: madvise loop ran in PID %d: %zu of %zu ranges%s%s",
+		    (int)s->pid, (size_t)st[0], k, res < 0 ? ", then " : "",
+		    res < 0 ? strerror((int)-res) : "");
+	if (res < 0) {
+		if (st[0] == 0)
+			return res;
+		*err = (int)-res;
+		return (ssize_t)done;
+	}
+	if (k < n)
+		*err = ENOMEM; /* beyond a 32-bit address space */
+	return (ssize_t)done;
+}
+
 static ssize_t do_advise(struct session *s, const struct iovec *iov,
 			 size_t n, int *err)
 {
 	if (s->broken)
 		return -s->broken;
-	/* Two injections to set up and two to clean up: for a handful of
-	 * ranges one madvise each is cheaper. */
-	if (s->fast && !s->scratch && n > FAST_MIN)
+	/* Two injections to set up and one or two to clean up: for a
+	 * handful of ranges one madvise each is cheaper. */
+	if (s->path != PATH_EACH && !s->scratch && (n > FAST_MIN || s->force))
 		setup_scratch(s);
 	if (s->broken)
 		return -s->broken;
-	if (s->fast && s->tfd >= 0)
+	if (s->path == PATH_PM && s->tfd >= 0)
 		return advise_fast(s, iov, n, err);
+	if (s->path == PATH_LOOP)
+		return advise_loop(s, iov, n, err);
 	return advise_each(s, iov, n, err);
 }
 
@@ -1242,11 +1512,20 @@ static void give_up(struct session *s)
 	pthread_detach(s->thread);
 }
 
-static int env_fast(void)
+/* PMADV_PTRACE_FAST: see enum path. */
+static enum path env_path(int advice, bool *force)
 {
 	const char *e = getenv("PMADV_PTRACE_FAST");
 
-	return !(e && e[0] == '0');
+	*force = false;
+	if (e && e[0] == '0')
+		return PATH_EACH;
+	if (e && !strcmp(e, "loop")) {
+		*force = true;
+		return PATH_LOOP;
+	}
+	/* MADV_DONTNEED before 6.13, any advice before 5.10: the loop */
+	return self_process_madvise(advice) ? PATH_PM : PATH_LOOP;
 }
 
 /* ---- the rung ---- */
@@ -1293,7 +1572,7 @@ static int ptrace_begin(struct pmadv_call *c)
 	s->starttime = c->t->starttime;
 	s->advice = c->advice;
 	s->timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : DEFAULT_TIMEOUT_MS;
-	s->want_fast = env_fast() && self_process_madvise(c->advice);
+	s->want = env_path(c->advice, &s->force);
 	s->suspend_seccomp = suspend;
 	s->memfd = -1;
 	s->tfd = -1;

@@ -4,6 +4,9 @@
  * one-page VMAs of a child, N = 1, 64, 1024, 4096, through
  *   native     process_madvise(2)             (methods = syscall)
  *   fast       ptrace, one process_madvise in the target per 1024 ranges
+ *   loop       ptrace, a loop of madvise calls run by the target per 1024
+ *              ranges (PMADV_PTRACE_FAST=loop: the path of kernels where
+ *              a process may not give itself the advice)
  *   per-range  ptrace, one madvise injected per range (PMADV_PTRACE_FAST=0)
  * Methods are interleaved within each repetition; medians of the
  * repetitions are printed as a markdown table.
@@ -66,17 +69,18 @@ static char *map_pages(int n)
 	return base;
 }
 
+/* fast: NULL for the default, else the PMADV_PTRACE_FAST value */
 static double run(struct pmadv_target *t, const struct iovec *iov, int n,
-		  unsigned int method, int fast)
+		  unsigned int method, const char *fast)
 {
 	struct pmadv_opts o = PMADV_OPTS_INIT;
 	double t0;
 	ssize_t ret;
 
-	if (fast)
+	if (!fast)
 		unsetenv("PMADV_PTRACE_FAST");
 	else
-		setenv("PMADV_PTRACE_FAST", "0", 1);
+		setenv("PMADV_PTRACE_FAST", fast, 1);
 	o.methods = method;
 	t0 = now_us();
 	ret = pmadv_advise(t, iov, (size_t)n, MADV_COLD, &o, NULL);
@@ -127,24 +131,29 @@ int main(int argc, char **argv)
 	printf("MADV_COLD over N one-page VMAs of a child, median of %d "
 	       "interleaved runs, microseconds\n\n", reps);
 	printf("| N | native | ptrace fast path | fast / native | "
+	       "ptrace loop | loop / native | "
 	       "ptrace per range | per range / native |\n");
-	printf("|---:|---:|---:|---:|---:|---:|\n");
+	printf("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
 	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
-		double nat[MAXREP], fast[MAXREP], each[MAXREP];
+		double nat[MAXREP], fast[MAXREP], loop[MAXREP], each[MAXREP];
 		int n = sizes[s];
 
-		run(t, iov, n, PMADV_METHOD_PTRACE, 1); /* warm up */
+		/* warm up */
+		run(t, iov, n, PMADV_METHOD_PTRACE, NULL);
+		run(t, iov, n, PMADV_METHOD_PTRACE, "loop");
 		for (int r = 0; r < reps; r++) {
-			nat[r] = run(t, iov, n, PMADV_METHOD_SYSCALL, 1);
-			fast[r] = run(t, iov, n, PMADV_METHOD_PTRACE, 1);
-			each[r] = run(t, iov, n, PMADV_METHOD_PTRACE, 0);
+			nat[r] = run(t, iov, n, PMADV_METHOD_SYSCALL, NULL);
+			fast[r] = run(t, iov, n, PMADV_METHOD_PTRACE, NULL);
+			loop[r] = run(t, iov, n, PMADV_METHOD_PTRACE, "loop");
+			each[r] = run(t, iov, n, PMADV_METHOD_PTRACE, "0");
 		}
 		{
 			double mn = median(nat, reps), mf = median(fast, reps);
-			double me = median(each, reps);
+			double ml = median(loop, reps), me = median(each, reps);
 
-			printf("| %d | %.0f | %.0f | %.2fx | %.0f | %.2fx |\n",
-			       n, mn, mf, mf / mn, me, me / mn);
+			printf("| %d | %.0f | %.0f | %.2fx | %.0f | %.2fx | "
+			       "%.0f | %.2fx |\n",
+			       n, mn, mf, mf / mn, ml, ml / mn, me, me / mn);
 		}
 	}
 	pmadv_close(t);

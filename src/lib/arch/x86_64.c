@@ -87,8 +87,9 @@ long pmadv_arch_nr(bool compat, enum pmadv_nr nr)
 {
 	/* x86_64 numbers and i386 numbers; mmap2 (192) on i386 because old
 	 * mmap (90) takes a pointer to an argument block. */
-	static const long nr64[PMADV_NR_COUNT] = { 28, 9, 11, 3, 434, 440 };
-	static const long nr32[PMADV_NR_COUNT] = { 219, 192, 91, 6, 434, 440 };
+	static const long nr64[PMADV_NR_COUNT] = { 28, 9, 11, 3, 434, 440, 10 };
+	static const long nr32[PMADV_NR_COUNT] = { 219, 192, 91, 6, 434, 440,
+						    125 };
 
 	if ((unsigned int)nr >= PMADV_NR_COUNT)
 		return -1;
@@ -182,4 +183,94 @@ void pmadv_arch_rewind(struct pmadv_regs *r)
 uint64_t pmadv_arch_pc(const struct pmadv_regs *r)
 {
 	return pmadv_arch_compat(r) ? cr32(r)->eip : cr64(r)->rip;
+}
+
+/*
+ * The madvise loop (see arch.h for the block). Hand-assembled from the
+ * source in the comments (GNU as, AT&T syntax); it only jumps, never calls
+ * or returns, so it needs no stack and cannot upset a shadow stack. Only
+ * rax, rcx, r11 (syscall) and the registers named here change; the tracer
+ * restores all of them afterwards. A failure is a negative return: madvise
+ * returns 0 on success for every advice.
+ */
+static const unsigned char loop64[] = {
+	0x4d, 0x8d, 0x67, 0x40,             /*    lea 64(%r15), %r12     */
+	0x31, 0xdb,                         /*    xor %ebx, %ebx          */
+	0x49, 0x3b, 0x5f, 0x18,             /* 1: cmp 24(%r15), %rbx      */
+	0x73, 0x28,                         /*    jae 2f                  */
+	0x49, 0x89, 0x1f,                   /*    mov %rbx, (%r15)        */
+	0x48, 0x89, 0xd8,                   /*    mov %rbx, %rax          */
+	0x48, 0xc1, 0xe0, 0x04,             /*    shl $4, %rax            */
+	0x49, 0x8b, 0x3c, 0x04,             /*    mov (%r12,%rax), %rdi   */
+	0x49, 0x8b, 0x74, 0x04, 0x08,       /*    mov 8(%r12,%rax), %rsi  */
+	0x49, 0x8b, 0x57, 0x20,             /*    mov 32(%r15), %rdx      */
+	0xb8, 0x1c, 0x00, 0x00, 0x00,       /*    mov $28, %eax (madvise) */
+	0x0f, 0x05,                         /*    syscall                 */
+	0x48, 0x85, 0xc0,                   /*    test %rax, %rax         */
+	0x78, 0x07,                         /*    js 3f                   */
+	0x48, 0xff, 0xc3,                   /*    inc %rbx                */
+	0xeb, 0xd2,                         /*    jmp 1b                  */
+	0x31, 0xc0,                         /* 2: xor %eax, %eax          */
+	0x49, 0x89, 0x1f,                   /* 3: mov %rbx, (%r15)        */
+	0x49, 0x89, 0x47, 0x08,             /*    mov %rax, 8(%r15)       */
+	0x49, 0xc7, 0x47, 0x10,
+	0x01, 0x00, 0x00, 0x00,             /*    movq $1, 16(%r15)       */
+	0xb8, 0x22, 0x00, 0x00, 0x00,       /* 4: mov $34, %eax (pause)   */
+	0x0f, 0x05,                         /*    syscall                 */
+	0xeb, 0xf7,                         /*    jmp 4b                  */
+};
+
+/* The same for i386 (.code32): block in edi, vector in ebp, index in esi;
+ * int 0x80 changes only eax. */
+static const unsigned char loop32[] = {
+	0x8d, 0x6f, 0x40,                   /*    lea 64(%edi), %ebp      */
+	0x31, 0xf6,                         /*    xor %esi, %esi          */
+	0x3b, 0x77, 0x18,                   /* 1: cmp 24(%edi), %esi      */
+	0x73, 0x1b,                         /*    jae 2f                  */
+	0x89, 0x37,                         /*    mov %esi, (%edi)        */
+	0x8b, 0x5c, 0xf5, 0x00,             /*    mov (%ebp,%esi,8), %ebx */
+	0x8b, 0x4c, 0xf5, 0x04,             /*    mov 4(%ebp,%esi,8), %ecx*/
+	0x8b, 0x57, 0x20,                   /*    mov 32(%edi), %edx      */
+	0xb8, 0xdb, 0x00, 0x00, 0x00,       /*    mov $219, %eax (madvise)*/
+	0xcd, 0x80,                         /*    int $0x80               */
+	0x85, 0xc0,                         /*    test %eax, %eax         */
+	0x78, 0x05,                         /*    js 3f                   */
+	0x46,                               /*    inc %esi                */
+	0xeb, 0xe0,                         /*    jmp 1b                  */
+	0x31, 0xc0,                         /* 2: xor %eax, %eax          */
+	0x89, 0x37,                         /* 3: mov %esi, (%edi)        */
+	0x89, 0x47, 0x08,                   /*    mov %eax, 8(%edi)       */
+	0xc7, 0x47, 0x10,
+	0x01, 0x00, 0x00, 0x00,             /*    movl $1, 16(%edi)       */
+	0xb8, 0x1d, 0x00, 0x00, 0x00,       /* 4: mov $29, %eax (pause)   */
+	0xcd, 0x80,                         /*    int $0x80               */
+	0xeb, 0xf7,                         /*    jmp 4b                  */
+};
+
+_Static_assert(PMADV_LOOP_INDEX == 0 && PMADV_LOOP_RESULT == 8 &&
+		       PMADV_LOOP_DONE == 16 && PMADV_LOOP_N == 24 &&
+		       PMADV_LOOP_ADVICE == 32 && PMADV_LOOP_VEC == 64,
+	       "the loop code has the block layout built in");
+
+const unsigned char *pmadv_arch_loop_code(bool compat, size_t *len)
+{
+	*len = compat ? sizeof(loop32) : sizeof(loop64);
+	return compat ? loop32 : loop64;
+}
+
+void pmadv_arch_set_loop(struct pmadv_regs *r, uint64_t pc, uint64_t block)
+{
+	if (pmadv_arch_compat(r)) {
+		struct regs32 *p = r32(r);
+
+		p->eip = (uint32_t)pc;
+		p->edi = (uint32_t)block;
+		p->orig_eax = UINT32_MAX;
+		return;
+	}
+	struct user_regs_struct *q = r64(r);
+
+	q->rip = pc;
+	q->r15 = block;
+	q->orig_rax = UINT64_MAX;
 }
