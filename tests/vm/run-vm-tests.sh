@@ -8,6 +8,7 @@
 # and reads the verdict from the console marker and qemu's exit status.
 #
 # Usage: run-vm-tests.sh [-k] [[--env=NAME=VALUE]... [--file=PATH]...
+#                               [--tool=NAME]... [--name=NAME]
 #                               EXTRA_TEST[:TIMEOUT]]...
 #        run-vm-tests.sh --fetch-only
 #   EXTRA_TEST  a program run in the guest after the module tests (exit 0
@@ -20,7 +21,11 @@
 #               every guest program)
 #   --file=PATH  a file the next EXTRA_TEST needs, copied into the guest at
 #               the same absolute path (with its libraries if it is a
-#               dynamically linked program), so --env paths stay valid
+#               dynamically linked program; a directory with its contents,
+#               less __pycache__), so --env paths stay valid
+#   --name=NAME  the name the next EXTRA_TEST runs and reports under
+#               (default: its file name), so one program can run twice,
+#               e.g. with different --env
 #   --tool=NAME  a host program (found in PATH) copied into the guest the
 #               same way; the guest's PATH puts it before busybox's applet
 #               of that name (e.g. util-linux's swapon, which has -p)
@@ -199,6 +204,15 @@ done
 # linked program also every library ldd resolves and the loader.
 guest_copy() {
 	mkdir -p "$root${1%/*}"
+	if [ -d "$1" ]; then
+		# A directory (e.g. an interpreter's library): its files as
+		# they are, without compiled caches; once.
+		[ ! -e "$root$1" ] || return 0
+		mkdir -p "$root$1"
+		(cd "$1" && find . -name __pycache__ -prune -o -print |
+			cpio -pdm --quiet "$root$1")
+		return 0
+	fi
 	cp -L "$1" "$root$1"
 	readelf -l "$1" 2>/dev/null | grep -q 'Requesting program interpreter' || return 0
 	ldd "$1" > "$work/ldd.out" 2>&1 ||
@@ -234,6 +248,7 @@ abspath() {
 # Each extra test runs through a wrapper, /tests/NAME, that sets its
 # environment and execs it at its host path.
 : > "$work/env.next"
+next_name=
 for x in "$@" ${PMADV_VM_EXTRA_TESTS:-}; do
 	case $x in
 	--env=*=*)
@@ -247,6 +262,14 @@ for x in "$@" ${PMADV_VM_EXTRA_TESTS:-}; do
 		esac
 		printf "export %s='%s'\n" "$var" \
 			"$(printf '%s' "$value" | sed "s/'/'\\\\''/g")" >> "$work/env.next"
+		continue ;;
+	--name=*)
+		next_name=${x#--name=}
+		case $next_name in
+		'' | *[!A-Za-z0-9_.+-]*)
+			echo "run-vm-tests: bad test name in $x" >&2
+			exit 1 ;;
+		esac
 		continue ;;
 	--file=*)
 		f=${x#--file=}
@@ -276,7 +299,8 @@ for x in "$@" ${PMADV_VM_EXTRA_TESTS:-}; do
 	[ "$path" = "$x" ] || tmo=${x#*:}
 	[ -x "$path" ] || { echo "run-vm-tests: extra test $path not found" >&2; exit 1; }
 	path=$(abspath "$path")
-	name=$(basename "$path")
+	name=${next_name:-$(basename "$path")}
+	next_name=
 	[ ! -e "$root/tests/$name" ] || { echo "run-vm-tests: two extra tests named $name" >&2; exit 1; }
 	guest_copy "$path"
 	{
@@ -289,6 +313,7 @@ for x in "$@" ${PMADV_VM_EXTRA_TESTS:-}; do
 	echo "$name $tmo" >> "$root/tests/list"
 done
 [ ! -s "$work/env.next" ] || { echo "run-vm-tests: --env after the last test" >&2; exit 1; }
+[ -z "$next_name" ] || { echo "run-vm-tests: --name after the last test" >&2; exit 1; }
 
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -1 > "$work/initramfs.cpio.gz"
 
