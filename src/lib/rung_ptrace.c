@@ -97,6 +97,7 @@ struct session {
 	int timeout_ms;
 	enum path want;     /* the path the request asked for */
 	bool force;         /* PMADV_PTRACE_FAST=loop: whatever the size */
+	bool want_patch;    /* PMADV_PTRACE_PATCH=1 (tests): skip the search */
 	bool suspend_seccomp;
 
 	/* worker-only */
@@ -114,6 +115,9 @@ struct session {
 	struct pmadv_regs saved;
 	uint64_t saved_mask;
 	uint64_t insn;
+	uint64_t patched;   /* where we wrote our own instruction, or 0 */
+	unsigned char patch_orig[8]; /* the bytes it replaced */
+	size_t patch_len;
 	uint64_t scratch;
 	size_t scratch_len;
 	long tfd;           /* the target's pidfd for itself, or -1 */
@@ -661,12 +665,11 @@ static bool scan(struct session *s, uint64_t addr, size_t len)
 	return false;
 }
 
-/* The vDSO: present in every process, never written, same code for all. */
-static bool find_in_vdso(struct session *s)
+/* A value of the target's auxiliary vector, or 0. */
+static uint64_t auxv_value(struct session *s, uint64_t want)
 {
 	char path[64];
-	unsigned char aux[4096], hdr[4096];
-	uint64_t base = 0;
+	unsigned char aux[4096];
 	ssize_t n;
 	int fd;
 
@@ -674,7 +677,7 @@ static bool find_in_vdso(struct session *s)
 		 (int)s->tid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return false;
+		return 0;
 	n = read(fd, aux, sizeof(aux));
 	close(fd);
 	for (ssize_t i = 0; n > 0; ) {
@@ -699,9 +702,19 @@ static bool find_in_vdso(struct session *s)
 		}
 		if (type == AT_NULL)
 			break;
-		if (type == AT_SYSINFO_EHDR)
-			base = val;
+		if (type == want)
+			return val;
 	}
+	return 0;
+}
+
+/* The vDSO: present in every process, never written, same code for all. */
+static bool find_in_vdso(struct session *s)
+{
+	unsigned char hdr[4096];
+	uint64_t base = auxv_value(s, AT_SYSINFO_EHDR);
+	ssize_t n;
+
 	if (!base)
 		return false;
 	n = pread(s->memfd, hdr, sizeof(hdr), (off_t)base);
@@ -767,6 +780,46 @@ static bool find_in_text(struct session *s)
 	}
 	fclose(f);
 	return found;
+}
+
+/*
+ * Last resort: write our own instruction over the program's entry point,
+ * which ran once at start-up and no thread runs again, and put the bytes
+ * back before we detach (unpatch). Writing goes through /proc/PID/mem,
+ * which a kernel may forbid (proc_mem.force_override): then ENOEXEC.
+ */
+static bool patch_entry(struct session *s)
+{
+	size_t ilen;
+	const unsigned char *insn = pmadv_arch_insn(s->compat, &ilen);
+	uint64_t entry = auxv_value(s, AT_ENTRY);
+	unsigned char check[8];
+
+	if (!entry || ilen > sizeof(s->patch_orig) ||
+	    pread(s->memfd, s->patch_orig, ilen, (off_t)entry) != (ssize_t)ilen)
+		return false;
+	if (pwrite(s->memfd, insn, ilen, (off_t)entry) != (ssize_t)ilen)
+		return false;
+	s->patched = entry;
+	s->patch_len = ilen;
+	if (pread(s->memfd, check, ilen, (off_t)entry) != (ssize_t)ilen ||
+	    memcmp(check, insn, ilen))
+		return false; /* unpatch still restores what was there */
+	s->insn = entry;
+	pmadv_debug("ptrace: no syscall instruction found in PID %d; wrote "
+		    "one over its entry point for this request", (int)s->pid);
+	return true;
+}
+
+static void unpatch(struct session *s)
+{
+	if (!s->patched)
+		return;
+	if (pwrite(s->memfd, s->patch_orig, s->patch_len,
+		   (off_t)s->patched) != (ssize_t)s->patch_len)
+		pmadv_debug("ptrace: restoring PID %d's code at %#llx failed",
+			    (int)s->pid, (unsigned long long)s->patched);
+	s->patched = 0;
 }
 
 /* ---- attach and detach (worker) ---- */
@@ -967,14 +1020,17 @@ static int attach(struct session *s)
 	s->memfd = open(path, O_RDWR | O_CLOEXEC);
 	if (s->memfd < 0)
 		return -errno;
-	if (!find_in_vdso(s) && !find_in_text(s)) {
+	if (s->want_patch || (!find_in_vdso(s) && !find_in_text(s))) {
 		/* A target on its way out has no memory left to read: that
 		 * is ESRCH, not a target without syscall instructions. */
 		if (exiting(s->tid) || exiting(s->pid))
 			return -ESRCH;
-		pmadv_debug("ptrace: no syscall instruction in PID %d's "
-			    "executable memory", (int)s->pid);
-		return -ENOEXEC;
+		if (!patch_entry(s)) {
+			pmadv_debug("ptrace: no syscall instruction in PID "
+				    "%d's executable memory, and none could "
+				    "be written", (int)s->pid);
+			return -ENOEXEC;
+		}
 	}
 	/* the scratch area comes with the first batch worth it */
 	s->path = s->want;
@@ -1042,8 +1098,10 @@ static void detach(struct session *s)
 		return;
 	}
 	for (int round = 0; round < 3; round++) {
-		if (s->broken == ETIMEDOUT && finish_stuck(s) < 0)
+		if (s->broken == ETIMEDOUT && finish_stuck(s) < 0) {
+			unpatch(s);
 			return;
+		}
 		if (s->broken)
 			break;
 		if (s->tfd >= 0 &&
@@ -1057,6 +1115,9 @@ static void detach(struct session *s)
 		if (s->broken != ETIMEDOUT)
 			break;
 	}
+	/* No more injections: the program's own bytes go back now, in
+	 * every path below. */
+	unpatch(s);
 	if (s->broken == ESRCH && !tracee_dead(s)) {
 		/* ptrace said ESRCH, yet it lives: not in the stop we
 		 * thought. Get it into one and restore rather than leave it
@@ -1573,6 +1634,8 @@ static int ptrace_begin(struct pmadv_call *c)
 	s->advice = c->advice;
 	s->timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : DEFAULT_TIMEOUT_MS;
 	s->want = env_path(c->advice, &s->force);
+	s->want_patch = getenv("PMADV_PTRACE_PATCH") &&
+			!strcmp(getenv("PMADV_PTRACE_PATCH"), "1");
 	s->suspend_seccomp = suspend;
 	s->memfd = -1;
 	s->tfd = -1;

@@ -22,6 +22,7 @@
 #include <dirent.h>
 #include <linux/userfaultfd.h>
 #include <pthread.h>
+#include <sys/auxv.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -281,6 +282,86 @@ static void test_loop_dontneed(void **state)
 				 r->page[i] == 1 ? "its pattern" : "garbage");
 	stop(&t, pid);
 	free(m0), free(m1), free(r), free(a), free(b);
+}
+
+/* ---- no syscall instruction to borrow: one written and taken back ---- */
+
+/* The target's entry point (AT_ENTRY) and the 16 bytes there. */
+static uint64_t entry_bytes(pid_t pid, unsigned char out[16])
+{
+	char path[64];
+	uint64_t aux[512], entry = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/auxv", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	n = read(fd, aux, sizeof(aux));
+	close(fd);
+	for (ssize_t i = 0; i + 1 < n / 8; i += 2)
+		if (aux[i] == AT_ENTRY)
+			entry = aux[i + 1];
+	assert_true(entry != 0);
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, out, 16, (off_t)entry), 16);
+	close(fd);
+	return entry;
+}
+
+static void test_patch_entry(void **state)
+{
+	static struct iovec iov[8];
+	struct report *r = malloc(sizeof(*r));
+	unsigned char before[16], after[16];
+	struct pmadv_result res;
+	FILE *log = tmpfile();
+	int saved = dup(2);
+	char line[512];
+	bool wrote = false;
+	struct tgt t;
+	char *base;
+	pid_t pid;
+	ssize_t ret;
+
+	(void)state;
+	PT_REQUIRE(geteuid() == 0, "needs root");
+	pid = start(&t, &base);
+	wait_read(pid);
+	entry_bytes(pid, before);
+	fill(iov, base, 8);
+	assert_true(log && saved >= 0);
+	fflush(stderr);
+	dup2(fileno(log), 2);
+	setenv("PMADV_PTRACE_PATCH", "1", 1);
+	setenv("PMADV_PTRACE_FAST", "0", 1);
+	setenv("PMADV_DEBUG", "1", 1);
+	ret = pt_advise(pid, iov, 8, MADV_DONTNEED, PMADV_F_DESTRUCTIVE, &res);
+	unsetenv("PMADV_DEBUG");
+	unsetenv("PMADV_PTRACE_FAST");
+	unsetenv("PMADV_PTRACE_PATCH");
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rewind(log);
+	while (fgets(line, sizeof(line), log))
+		wrote |= strstr(line, "over its entry point") != NULL;
+	fclose(log);
+	assert_true(wrote);
+	assert_int_equal(ret, (ssize_t)(8 * PAGE));
+	assert_int_equal(res.method, PMADV_METHOD_PTRACE);
+	/* the program's code is its own again */
+	entry_bytes(pid, after);
+	assert_memory_equal(before, after, 16);
+	/* and it carries on: right bytes, right sums, advised pages zero */
+	wait_read(pid);
+	ask(&t, "entry-put-back!!", r);
+	for (size_t i = 0; i < NPAGES; i++)
+		assert_int_equal(r->page[i], i < 8 ? 0 : 1);
+	stop(&t, pid);
+	free(r);
 }
 
 /* ---- a hole in the vector ---- */
@@ -676,6 +757,7 @@ int main(void)
 		T(test_loop_exit_during),
 		T(test_loop_timeout),
 		T(test_loop_compat32),
+		T(test_patch_entry),
 	};
 
 	/* the ladder is forced through ptrace by pt_advise's methods */
