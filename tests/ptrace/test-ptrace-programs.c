@@ -235,10 +235,12 @@ static void test_sleep(void **state)
 	assert_int_equal(r.injected, injections());
 	assert_true(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
 	assert_int_equal(r.len, 0);
-	/* Neither cut short nor started over: 8 s, or as long as the
-	 * injections kept it stopped on a loaded machine, not more. */
+	/* Neither cut short nor started over late: 8 s, or as long as the
+	 * injections kept it stopped, plus start-up and exit on a loaded
+	 * machine (ASan). test-ptrace's nanosleep test pins the restart to
+	 * the millisecond. */
 	assert_true(r.elapsed >= 8.0);
-	assert_true(r.elapsed < (r.injecting > 8.0 ? r.injecting : 8.0) + 0.5);
+	assert_true(r.elapsed < (r.injecting > 8.0 ? r.injecting : 8.0) + 1.5);
 	free(r.out);
 }
 
