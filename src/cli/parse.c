@@ -109,7 +109,8 @@ int parse_range(const char *s, struct cli_range *out)
 	return 0;
 }
 
-int parse_pid(const char *s, pid_t *out)
+/* A decimal number in [min, INT_MAX], digits only. */
+static int parse_int(const char *s, long min, int *out)
 {
 	long v;
 	char *end;
@@ -118,23 +119,22 @@ int parse_pid(const char *s, pid_t *out)
 		return -EINVAL;
 	errno = 0;
 	v = strtol(s, &end, 10);
-	if (errno || *end || v <= 0 || v > INT_MAX)
+	if (errno || *end || v < min || v > INT_MAX)
 		return -EINVAL;
-	*out = (pid_t)v;
+	*out = (int)v;
 	return 0;
+}
+
+int parse_pid(const char *s, pid_t *out)
+{
+	int v, ret = parse_int(s, 1, &v);
+
+	if (ret == 0)
+		*out = (pid_t)v;
+	return ret;
 }
 
 int parse_ms(const char *s, int *out)
 {
-	long v;
-	char *end;
-
-	if (!s || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || v < 0 || v > INT_MAX)
-		return -EINVAL;
-	*out = (int)v;
-	return 0;
+	return parse_int(s, 0, out);
 }

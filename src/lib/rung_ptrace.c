@@ -708,11 +708,44 @@ static uint64_t auxv_value(struct session *s, uint64_t want)
 	return 0;
 }
 
+/* Program header i of the ELF image in hdr[0..n), 64- or 32-bit, in the
+ * 64-bit layout; false past the last one. */
+static bool vdso_phdr(const unsigned char *hdr, size_t n, unsigned int i,
+		      Elf64_Phdr *out)
+{
+	size_t off;
+
+	if (hdr[EI_CLASS] == ELFCLASS64) {
+		Elf64_Ehdr eh;
+
+		memcpy(&eh, hdr, sizeof(eh));
+		off = eh.e_phoff + (size_t)i * sizeof(*out);
+		if (i >= eh.e_phnum || off + sizeof(*out) > n)
+			return false;
+		memcpy(out, hdr + off, sizeof(*out));
+	} else {
+		Elf32_Ehdr eh;
+		Elf32_Phdr ph;
+
+		memcpy(&eh, hdr, sizeof(eh));
+		off = eh.e_phoff + (size_t)i * sizeof(ph);
+		if (i >= eh.e_phnum || off + sizeof(ph) > n)
+			return false;
+		memcpy(&ph, hdr + off, sizeof(ph));
+		out->p_type = ph.p_type;
+		out->p_flags = ph.p_flags;
+		out->p_offset = ph.p_offset;
+		out->p_filesz = ph.p_filesz;
+	}
+	return true;
+}
+
 /* The vDSO: present in every process, never written, same code for all. */
 static bool find_in_vdso(struct session *s)
 {
 	unsigned char hdr[4096];
 	uint64_t base = auxv_value(s, AT_SYSINFO_EHDR);
+	Elf64_Phdr ph;
 	ssize_t n;
 
 	if (!base)
@@ -720,37 +753,10 @@ static bool find_in_vdso(struct session *s)
 	n = pread(s->memfd, hdr, sizeof(hdr), (off_t)base);
 	if (n < (ssize_t)sizeof(Elf64_Ehdr) || memcmp(hdr, ELFMAG, SELFMAG))
 		return false;
-	if (hdr[EI_CLASS] == ELFCLASS64) {
-		Elf64_Ehdr eh;
-
-		memcpy(&eh, hdr, sizeof(eh));
-		for (unsigned int i = 0; i < eh.e_phnum; i++) {
-			Elf64_Phdr ph;
-			size_t off = eh.e_phoff + (size_t)i * sizeof(ph);
-
-			if (off + sizeof(ph) > (size_t)n)
-				break;
-			memcpy(&ph, hdr + off, sizeof(ph));
-			if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X) &&
-			    scan(s, base + ph.p_offset, ph.p_filesz))
-				return true;
-		}
-	} else {
-		Elf32_Ehdr eh;
-
-		memcpy(&eh, hdr, sizeof(eh));
-		for (unsigned int i = 0; i < eh.e_phnum; i++) {
-			Elf32_Phdr ph;
-			size_t off = eh.e_phoff + (size_t)i * sizeof(ph);
-
-			if (off + sizeof(ph) > (size_t)n)
-				break;
-			memcpy(&ph, hdr + off, sizeof(ph));
-			if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X) &&
-			    scan(s, base + ph.p_offset, ph.p_filesz))
-				return true;
-		}
-	}
+	for (unsigned int i = 0; vdso_phdr(hdr, (size_t)n, i, &ph); i++)
+		if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X) &&
+		    scan(s, base + ph.p_offset, ph.p_filesz))
+			return true;
 	return false;
 }
 
