@@ -489,6 +489,20 @@ static void bump_progress(struct session *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* Waiting for the tracee: a stop usually comes within microseconds, so
+ * yield first (the tracee may be waiting for this CPU), then nap, doubling
+ * up to 200 us, a bound on the latency added to a slow stop. */
+static void backoff(unsigned int i, struct timespec *nap)
+{
+	if (i < 2000) {
+		sched_yield();
+		return;
+	}
+	nanosleep(nap, NULL);
+	if (nap->tv_nsec < 200000)
+		nap->tv_nsec *= 2;
+}
+
 /*
  * The next ptrace stop of the tracee, as waitpid would encode it without
  * the 0x7f: signal | event << 8. Polls, because a library cannot count on
@@ -520,16 +534,7 @@ static int wait_stop(struct session *s, int64_t deadline, int *status)
 			return -ESRCH;
 		if (deadline >= 0 && now_ms() > deadline)
 			return -ETIMEDOUT;
-		/* A stop usually comes within microseconds: yield first
-		 * (the tracee may be waiting for this CPU), then nap, up to
-		 * 200 us, a bound on the latency added to a slow stop. */
-		if (i < 2000) {
-			sched_yield();
-			continue;
-		}
-		nanosleep(&nap, NULL);
-		if (nap.tv_nsec < 200000)
-			nap.tv_nsec *= 2;
+		backoff(i, &nap);
 	}
 }
 
@@ -1339,13 +1344,7 @@ static int run_loop(struct session *s, uint64_t block)
 			return -ESRCH;
 		if (now_ms() > deadline)
 			return -ETIMEDOUT;
-		if (i < 2000) {
-			sched_yield();
-			continue;
-		}
-		nanosleep(&nap, NULL);
-		if (nap.tv_nsec < 200000)
-			nap.tv_nsec *= 2;
+		backoff(i, &nap);
 	}
 	/* Results stored, the tracee parks in pause: take it back. */
 	if (ptrace(PTRACE_INTERRUPT, s->tid, NULL, NULL) < 0)
