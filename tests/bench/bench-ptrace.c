@@ -25,31 +25,11 @@
 #include <unistd.h>
 
 #include "procmadvise.h"
+#include "benchstat.h"
 
 #define PAGE 4096
 #define MAXN 4096
 #define MAXREP 51
-
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* N separate VMAs: one page each, every other page left unmapped. */
 static char *map_pages(int n)
@@ -82,9 +62,9 @@ static double run(struct pmadv_target *t, const struct iovec *iov, int n,
 	else
 		setenv("PMADV_PTRACE_FAST", fast, 1);
 	o.methods = method;
-	t0 = now_us();
+	t0 = bench_now_us();
 	ret = pmadv_advise(t, iov, (size_t)n, MADV_COLD, &o, NULL);
-	t0 = now_us() - t0;
+	t0 = bench_now_us() - t0;
 	if (ret != (ssize_t)n * PAGE) {
 		fprintf(stderr, "bench-ptrace: %s advise of %d ranges: %zd\n",
 			pmadv_method_name(method), n, ret);
@@ -148,8 +128,8 @@ int main(int argc, char **argv)
 			each[r] = run(t, iov, n, PMADV_METHOD_PTRACE, "0");
 		}
 		{
-			double mn = median(nat, reps), mf = median(fast, reps);
-			double ml = median(loop, reps), me = median(each, reps);
+			double mn = bench_median(nat, reps), mf = bench_median(fast, reps);
+			double ml = bench_median(loop, reps), me = bench_median(each, reps);
 
 			printf("| %d | %.0f | %.0f | %.2fx | %.0f | %.2fx | "
 			       "%.0f | %.2fx |\n",

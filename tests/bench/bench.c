@@ -21,30 +21,10 @@
 
 #include "procmadvise.h"
 #include "pmtest.h"
+#include "benchstat.h"
 
 #define PAGE 4096UL
 #define IOVMAX 1024
-
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static int run_a(int pidfd, const struct iovec *v, size_t n)
 {
@@ -152,11 +132,11 @@ static int bench(size_t n, int repeats)
 	for (int r = 0; r < repeats; r++) {
 		for (int k = 0; k < 3; k++) {
 			int which = (r + k) % 3;
-			double t0 = now_us();
+			double t0 = bench_now_us();
 			int err = which == 0 ? run_a(pidfd, v, n)
 				: which == 1 ? run_b(pidfd, v, n)
 					     : run_c(t, v, n);
-			double dt = now_us() - t0;
+			double dt = bench_now_us() - t0;
 
 			if (err) {
 				fprintf(stderr, "bench: advice failed (N=%zu)\n", n);
@@ -165,9 +145,9 @@ static int bench(size_t n, int repeats)
 			(which == 0 ? ta : which == 1 ? tb : tc)[r] = dt / n;
 		}
 	}
-	a = median(ta, repeats);
-	b = median(tb, repeats);
-	c = median(tc, repeats);
+	a = bench_median(ta, repeats);
+	b = bench_median(tb, repeats);
+	c = bench_median(tc, repeats);
 	printf("| %6zu | %8.3f | %8.3f | %8.3f | %6.3f | %6.2f |\n", n, a, b,
 	       c, c / b, a / c);
 	fflush(stdout);

@@ -14,30 +14,10 @@
 
 #include "procmadvise.h"
 #include "vmtest.h"
+#include "benchstat.h"
 
 #define PAGE 4096UL
 #define BATCH 1024
-
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 struct layout {
 	char *base;
@@ -121,7 +101,7 @@ static void bench(size_t n, int reps, int dev)
 		/* Rotate the order so no method always runs first. */
 		for (m = 0; m < 4; m++) {
 			int which = (m + r) % 4, ret = 0;
-			double t0 = now_us();
+			double t0 = bench_now_us();
 
 			switch (which) {
 			case 0: ret = lib_run(pt, v, n, PMADV_METHOD_SYSCALL); break;
@@ -129,13 +109,13 @@ static void bench(size_t n, int reps, int dev)
 			case 2: ret = raw_syscall(t.pidfd, v, n); break;
 			case 3: ret = raw_ioctl(dev, t.pidfd, v, n); break;
 			}
-			s[which][r] = now_us() - t0;
+			s[which][r] = bench_now_us() - t0;
 			bad += ret != 0;
 		}
 	}
 	{
-		double lib_n = median(s[0], reps), lib_i = median(s[1], reps);
-		double raw_n = median(s[2], reps), raw_i = median(s[3], reps);
+		double lib_n = bench_median(s[0], reps), lib_i = bench_median(s[1], reps);
+		double raw_n = bench_median(s[2], reps), raw_i = bench_median(s[3], reps);
 
 		printf("BENCH n=%zu reps=%d native_lib_us=%.0f ioctl_lib_us=%.0f "
 		       "ratio_lib=%.3f native_raw_us=%.0f ioctl_raw_us=%.0f "
