@@ -32,6 +32,64 @@ bool pt_in_ci(void)
 	return ci && !strcmp(ci, "true");
 }
 
+int pt_exec_error(const char *path)
+{
+	int fds[2], err = 0;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return errno;
+	pid = fork();
+	if (pid < 0) {
+		err = errno;
+		close(fds[0]), close(fds[1]);
+		return err;
+	}
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		/* the target exits at EOF on its stdin */
+		dup2(null, 0), dup2(null, 1);
+		execl(path, path, (char *)NULL);
+		err = errno;
+		if (write(fds[1], &err, sizeof(err)) != sizeof(err))
+			_exit(126);
+		_exit(127);
+	}
+	close(fds[1]);
+	/* the close-on-exec pipe stays empty when execve succeeded */
+	if (read(fds[0], &err, sizeof(err)) != sizeof(err))
+		err = 0;
+	close(fds[0]);
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	return err;
+}
+
+const char *pt_target32(void)
+{
+	const char *path = getenv("PT_TARGET32");
+	const char *vm = getenv("PT_TARGET32_VM");
+	int err;
+
+	PT_REQUIRE(path && *path && access(path, X_OK) == 0,
+		   "no 32-bit target (gcc-multilib)");
+	err = pt_exec_error(path);
+	if (err == 0)
+		return path;
+	print_message("this kernel cannot run 32-bit x86 programs: execve "
+		      "of %s: %s\n", path, strerror(err));
+	if (err == ENOEXEC && vm && *vm) {
+		print_message("skipped here; the '%s' test runs this case in "
+			      "a guest kernel that can\n", vm);
+		skip();
+	}
+	PT_REQUIRE(false, "32-bit programs cannot run here and no vm test "
+		   "runs this case");
+	return NULL;
+}
+
 pid_t pt_fork(void (*fn)(void *), void *arg)
 {
 	pid_t parent = getpid(), pid = fork();

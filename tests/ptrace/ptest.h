@@ -26,6 +26,17 @@ bool pt_in_ci(void);
 		}                                                          \
 	} while (0)
 
+/*
+ * The 32-bit x86 target (PT_TARGET32), or the current test is skipped or
+ * failed. Some kernels cannot exec 32-bit programs (no IA32_EMULATION, or
+ * ia32_emulation=0): execve answers ENOEXEC. That is found out by trying,
+ * and the test skips naming the cause; under CI only while PT_TARGET32_VM
+ * names the vm test that runs the same case in a guest that can.
+ */
+const char *pt_target32(void);
+/* 0 when this kernel runs the program at path, else execve's errno. */
+int pt_exec_error(const char *path);
+
 /* fork(); the child dies with us and runs fn(arg), then _exit(0). */
 pid_t pt_fork(void (*fn)(void *), void *arg);
 /* SIGKILL and reap; tolerates an already reaped child. */

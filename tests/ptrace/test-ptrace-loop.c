@@ -656,8 +656,8 @@ static void test_loop_timeout(void **state)
 
 static void test_loop_compat32(void **state)
 {
-	const char *path = getenv("PT_TARGET32");
-	struct pt_snap *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+	const char *path;
+	struct pt_snap *a, *b;
 	struct pmadv_result res;
 	struct iovec iov[8];
 	char line[128];
@@ -667,8 +667,9 @@ static void test_loop_compat32(void **state)
 
 	(void)state;
 	PT_REQUIRE(geteuid() == 0, "needs root");
-	PT_REQUIRE(path && *path && access(path, X_OK) == 0,
-		   "no 32-bit target (gcc-multilib)");
+	path = pt_target32();
+	a = malloc(sizeof(*a));
+	b = malloc(sizeof(*b));
 	assert_int_equal(pipe(in), 0);
 	assert_int_equal(pipe(out), 0);
 	pid = fork();
