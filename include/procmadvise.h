@@ -30,7 +30,10 @@ extern "C" {
 
 /* pmadv_opts.flags */
 #define PMADV_F_CONTINUE    0x1u /* skip failing elements and go on */
-#define PMADV_F_DESTRUCTIVE 0x2u /* allow advice that can lose data */
+#define PMADV_F_DESTRUCTIVE 0x2u /* allow advice that can lose data or change
+				    * the target's behaviour or security:
+				    * all but WILLNEED, COLD, PAGEOUT,
+				    * COLLAPSE, POPULATE_READ */
 
 struct pmadv_target;
 

@@ -2,7 +2,7 @@
 /*
  * Advice and method names, and the classification of advice the rest of the
  * library relies on: which values exist, and which can lose the target's data
- * or change its semantics (those need PMADV_F_DESTRUCTIVE).
+ * or change its behaviour or security (those need PMADV_F_DESTRUCTIVE).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -18,36 +18,47 @@ struct advice_info {
 	bool destructive;
 };
 
-/* Values from the kernel's uapi mman-common.h; spelled out so the library
- * knows advice its build host's headers may not. */
+/*
+ * Values from the kernel's uapi mman-common.h; spelled out so the library
+ * knows advice its build host's headers may not.
+ *
+ * Without PMADV_F_DESTRUCTIVE only advice that leaves the target's data and
+ * behaviour as they were is given: what the kernel itself accepts from
+ * another process (COLD, PAGEOUT, WILLNEED, COLLAPSE) and POPULATE_READ,
+ * which only faults pages in. Everything else can lose data (DONTNEED,
+ * FREE...), change how the target behaves (RANDOM, MERGEABLE, HUGEPAGE...)
+ * or weaken its security (KEEPONFORK gives a child what WIPEONFORK kept
+ * from it, DODUMP puts secrets in core dumps, GUARD_REMOVE removes a
+ * guard), so it needs the flag.
+ */
 static const struct advice_info advice_table[] = {
-	{ 0, "normal", false },
-	{ 1, "random", false },
-	{ 2, "sequential", false },
+	{ 0, "normal", true },
+	{ 1, "random", true },
+	{ 2, "sequential", true },
 	{ 3, "willneed", false },
 	{ 4, "dontneed", true },
 	{ 8, "free", true },
 	{ 9, "remove", true },
 	{ 10, "dontfork", true },
-	{ 11, "dofork", false },
-	{ 12, "mergeable", false },
-	{ 13, "unmergeable", false },
-	{ 14, "hugepage", false },
-	{ 15, "nohugepage", false },
-	{ 16, "dontdump", false },
-	{ 17, "dodump", false },
+	{ 11, "dofork", true },
+	{ 12, "mergeable", true },
+	{ 13, "unmergeable", true },
+	{ 14, "hugepage", true },
+	{ 15, "nohugepage", true },
+	{ 16, "dontdump", true },
+	{ 17, "dodump", true },
 	{ 18, "wipeonfork", true },
-	{ 19, "keeponfork", false },
+	{ 19, "keeponfork", true },
 	{ 20, "cold", false },
 	{ 21, "pageout", false },
 	{ 22, "populate_read", false },
-	{ 23, "populate_write", false },
+	{ 23, "populate_write", true },
 	{ 24, "dontneed_locked", true },
 	{ 25, "collapse", false },
 	{ 100, "hwpoison", true },
 	{ 101, "soft_offline", true },
 	{ 102, "guard_install", true },
-	{ 103, "guard_remove", false },
+	{ 103, "guard_remove", true },
 };
 
 #define N_ADVICE (sizeof(advice_table) / sizeof(advice_table[0]))

@@ -875,8 +875,8 @@ static void test_pageout_to_swap(void **state)
 
 static void test_compat32(void **state)
 {
-	const char *path = getenv("PT_TARGET32");
-	struct pt_snap *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+	const char *path;
+	struct pt_snap *a, *b;
 	char line[128];
 	unsigned long addr;
 	struct iovec iov;
@@ -944,6 +944,93 @@ static void test_compat32(void **state)
 static void quit(void *arg)
 {
 	(void)arg;
+}
+
+/* ---- advice that undoes a protection needs the flag ---- */
+
+/* A target keeps a secret in a MADV_WIPEONFORK page; on each byte from
+ * cmd it forks a child that reports the first byte of that page as it sees
+ * it, then reports its own. */
+static void wipeonfork_target(void *arg)
+{
+	int *p = arg; /* cmd read end, reply write end */
+	unsigned char *page = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uintptr_t addr = (uintptr_t)page;
+	char c;
+
+	if (page == MAP_FAILED || madvise(page, PAGE, MADV_WIPEONFORK) < 0)
+		_exit(1);
+	memset(page, 0x77, PAGE);
+	if (write(p[1], &addr, sizeof(addr)) != sizeof(addr))
+		_exit(1);
+	while (read(p[0], &c, 1) == 1) {
+		unsigned char seen[2] = { 0, page[0] };
+		pid_t child = fork();
+
+		if (child == 0)
+			_exit(page[0]);
+		if (child < 0 || waitpid(child, (int *)&addr, 0) != child)
+			_exit(1);
+		seen[0] = (unsigned char)WEXITSTATUS((int)addr);
+		if (write(p[1], seen, 2) != 2)
+			_exit(1);
+	}
+}
+
+/* What a child of the target sees in the page, and the target itself. */
+static void wipeonfork_ask(int cmd, int reply, unsigned char seen[2])
+{
+	assert_int_equal(write(cmd, "f", 1), 1);
+	assert_int_equal(pt_read_full(reply, seen, 2, 5000), 2);
+}
+
+static void test_keeponfork_needs_flag(void **state)
+{
+	int cmd[2], reply[2], child_end[2];
+	struct pmadv_result res;
+	unsigned char seen[2];
+	uintptr_t addr;
+	struct iovec iov;
+	pid_t pid;
+
+	(void)state;
+	PT_REQUIRE(geteuid() == 0, "needs root");
+	assert_int_equal(pipe(cmd), 0);
+	assert_int_equal(pipe(reply), 0);
+	child_end[0] = cmd[0];
+	child_end[1] = reply[1];
+	pid = pt_fork(wipeonfork_target, child_end);
+	assert_true(pid > 0);
+	close(cmd[0]), close(reply[1]);
+	assert_int_equal(pt_read_full(reply[0], &addr, sizeof(addr), 5000),
+			 (ssize_t)sizeof(addr));
+	wipeonfork_ask(cmd[1], reply[0], seen);
+	assert_int_equal(seen[0], 0);    /* wiped in the child */
+	assert_int_equal(seen[1], 0x77); /* kept in the target */
+
+	/* Undoing WIPEONFORK would hand the secret to every later child:
+	 * refused without the flag, through every method, before any. */
+	assert_int_equal(pmadv_advice_destructive(MADV_KEEPONFORK), 1);
+	iov = (struct iovec){ (void *)addr, PAGE };
+	assert_int_equal(pt_advise(pid, &iov, 1, MADV_KEEPONFORK, 0, &res),
+			 -EPERM);
+	assert_int_equal(res.done, 0);
+	wipeonfork_ask(cmd[1], reply[0], seen);
+	assert_int_equal(seen[0], 0);
+	assert_int_equal(seen[1], 0x77);
+
+	/* With the flag it is given: the same check now sees the secret,
+	 * so the one above could have failed. */
+	assert_int_equal(pt_advise(pid, &iov, 1, MADV_KEEPONFORK,
+				   PMADV_F_DESTRUCTIVE, &res),
+			 (ssize_t)PAGE);
+	wipeonfork_ask(cmd[1], reply[0], seen);
+	assert_int_equal(seen[0], 0x77);
+	assert_int_equal(seen[1], 0x77);
+
+	close(cmd[1]), close(reply[0]);
+	pt_kill(pid);
 }
 
 static void test_refusals(void **state)
@@ -1431,6 +1518,7 @@ int main(void)
 		T(test_pageout_to_swap),
 		T(test_compat32),
 		T(test_refusals),
+		T(test_keeponfork_needs_flag),
 		T(test_frozen_cgroup),
 		T(test_seccomp),
 		T(test_timeout),

@@ -625,6 +625,19 @@ static void test_names(void **state)
 	assert_int_equal(pmadv_advice_destructive(MADV_DONTNEED), 1);
 	assert_int_equal(pmadv_advice_destructive(MADV_FREE), 1);
 	assert_int_equal(pmadv_advice_destructive(MADV_PAGEOUT), 0);
+	/* only what the kernel gives remotely, and populate_read, go
+	 * without the flag */
+	for (int a = 0; a < 128; a++) {
+		int d = pmadv_advice_destructive(a);
+		bool mild = a == MADV_WILLNEED || a == MADV_COLD ||
+			    a == MADV_PAGEOUT || a == 22 /* POPULATE_READ */ ||
+			    a == 25 /* COLLAPSE */;
+
+		if (d != -EINVAL)
+			assert_int_equal(d, !mild);
+	}
+	assert_int_equal(pmadv_advice_destructive(19 /* KEEPONFORK */), 1);
+	assert_int_equal(pmadv_advice_destructive(103 /* GUARD_REMOVE */), 1);
 	assert_int_equal(pmadv_advice_destructive(77), -EINVAL);
 	assert_null(pmadv_advice_name(77));
 	assert_string_equal(pmadv_method_name(PMADV_METHOD_PTRACE), "ptrace");
