@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "internal.h"
+#include "../internal.h"
 
 #if defined(__x86_64__)
 #define PMADV_ARCH_PTRACE 1

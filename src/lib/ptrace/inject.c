@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Making the tracee execute one system call of ours, and finding the
+ * syscall instruction it executes it from: in its vDSO, else in any
+ * executable mapping, else written over its entry point for the request.
+ */
+#define _GNU_SOURCE
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <unistd.h>
+
+#include "ptrace.h"
+
+/* ---- injection ---- */
+
+/*
+ * Makes the tracee execute one system call from our instruction and
+ * returns its result in *out. 0, or -errno when the session broke (then
+ * s->broken is set). The tracee is in a syscall-exit stop afterwards.
+ */
+int pt_inject(struct session *s, enum pmadv_nr which, uint64_t a0, uint64_t a1,
+	      uint64_t a2, uint64_t a3, uint64_t a4, long *out)
+{
+	const uint64_t args[6] = { a0, a1, a2, a3, a4, 0 };
+	long nr = pmadv_arch_nr(s->compat, which), got_nr, ret;
+	struct pmadv_regs r = s->saved;
+
+	if (s->broken)
+		return -s->broken;
+	pmadv_arch_set_call(&r, s->insn, nr, args);
+	ret = pmadv_arch_setregs(s->tid, &r);
+	/* entry stop, then exit stop */
+	if (ret == 0)
+		ret = pt_run_until(s, PTRACE_SYSCALL, true, false, false,
+				   pt_deadline_of(s));
+	if (ret == 0) {
+		s->in_syscall = true;
+		ret = pt_run_until(s, PTRACE_SYSCALL, true, false, false,
+				   pt_deadline_of(s));
+	}
+	if (ret == 0) {
+		s->in_syscall = false;
+		ret = pmadv_arch_getregs(s->tid, &r);
+	}
+	if (ret == 0) {
+		pmadv_arch_syscall_state(&r, &got_nr, out);
+		if (got_nr != nr)
+			ret = -EIO; /* not the stop we expected */
+	}
+	if (ret < 0) {
+		s->broken = (int)-ret;
+		pmadv_debug("ptrace: injection into PID %d failed: %s",
+			    (int)s->pid, strerror((int)-ret));
+	}
+	return (int)ret;
+}
+
+/* ---- finding a syscall instruction ---- */
+
+static bool scan(struct session *s, uint64_t addr, size_t len)
+{
+	size_t ilen;
+	const unsigned char *insn = pmadv_arch_insn(s->compat, &ilen);
+	unsigned char buf[65536];
+	ssize_t n;
+
+	if (len > sizeof(buf))
+		len = sizeof(buf);
+	n = pread(s->memfd, buf, len, (off_t)addr);
+	if (n < (ssize_t)ilen)
+		return false;
+	for (size_t i = 0; i + ilen <= (size_t)n; i++)
+		if (!memcmp(buf + i, insn, ilen)) {
+			s->insn = addr + i;
+			return true;
+		}
+	return false;
+}
+
+/* A value of the target's auxiliary vector, or 0. */
+static uint64_t auxv_value(struct session *s, uint64_t want)
+{
+	char path[64];
+	unsigned char aux[4096];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/auxv", (int)s->pid,
+		 (int)s->tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, aux, sizeof(aux));
+	close(fd);
+	for (ssize_t i = 0; n > 0; ) {
+		uint64_t type, val;
+
+		if (s->compat) {
+			uint32_t e[2];
+
+			if (i + 8 > n)
+				break;
+			memcpy(e, aux + i, 8);
+			type = e[0], val = e[1];
+			i += 8;
+		} else {
+			uint64_t e[2];
+
+			if (i + 16 > n)
+				break;
+			memcpy(e, aux + i, 16);
+			type = e[0], val = e[1];
+			i += 16;
+		}
+		if (type == AT_NULL)
+			break;
+		if (type == want)
+			return val;
+	}
+	return 0;
+}
+
+/* Program header i of the ELF image in hdr[0..n), 64- or 32-bit, in the
+ * 64-bit layout; false past the last one. */
+static bool vdso_phdr(const unsigned char *hdr, size_t n, unsigned int i,
+		      Elf64_Phdr *out)
+{
+	size_t off;
+
+	if (hdr[EI_CLASS] == ELFCLASS64) {
+		Elf64_Ehdr eh;
+
+		memcpy(&eh, hdr, sizeof(eh));
+		off = eh.e_phoff + (size_t)i * sizeof(*out);
+		if (i >= eh.e_phnum || off + sizeof(*out) > n)
+			return false;
+		memcpy(out, hdr + off, sizeof(*out));
+	} else {
+		Elf32_Ehdr eh;
+		Elf32_Phdr ph;
+
+		memcpy(&eh, hdr, sizeof(eh));
+		off = eh.e_phoff + (size_t)i * sizeof(ph);
+		if (i >= eh.e_phnum || off + sizeof(ph) > n)
+			return false;
+		memcpy(&ph, hdr + off, sizeof(ph));
+		out->p_type = ph.p_type;
+		out->p_flags = ph.p_flags;
+		out->p_offset = ph.p_offset;
+		out->p_filesz = ph.p_filesz;
+	}
+	return true;
+}
+
+/* The vDSO: present in every process, never written, same code for all. */
+bool pt_find_in_vdso(struct session *s)
+{
+	unsigned char hdr[4096];
+	uint64_t base = auxv_value(s, AT_SYSINFO_EHDR);
+	Elf64_Phdr ph;
+	ssize_t n;
+
+	if (!base)
+		return false;
+	n = pread(s->memfd, hdr, sizeof(hdr), (off_t)base);
+	if (n < (ssize_t)sizeof(Elf64_Ehdr) || memcmp(hdr, ELFMAG, SELFMAG))
+		return false;
+	for (unsigned int i = 0; vdso_phdr(hdr, (size_t)n, i, &ph); i++)
+		if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X) &&
+		    scan(s, base + ph.p_offset, ph.p_filesz))
+			return true;
+	return false;
+}
+
+/* Otherwise any executable mapping (libc's text has plenty). */
+bool pt_find_in_text(struct session *s)
+{
+	char path[64], line[512];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/maps", (int)s->pid,
+		 (int)s->tid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		char perms[8];
+
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3)
+			continue;
+		if (perms[0] != 'r' || perms[2] != 'x' ||
+		    strstr(line, "[vsyscall]"))
+			continue;
+		for (uint64_t a = lo; !found && a < hi; a += 65536 - 2)
+			found = scan(s, a, (size_t)(hi - a));
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * Last resort: write our own instruction over the program's entry point,
+ * which ran once at start-up and no thread runs again, and put the bytes
+ * back before we detach (pt_unpatch). Writing goes through /proc/PID/mem,
+ * which a kernel may forbid (proc_mem.force_override): then ENOEXEC.
+ */
+bool pt_patch_entry(struct session *s)
+{
+	size_t ilen;
+	const unsigned char *insn = pmadv_arch_insn(s->compat, &ilen);
+	uint64_t entry = auxv_value(s, AT_ENTRY);
+	unsigned char check[8];
+
+	if (!entry || ilen > sizeof(s->patch_orig) ||
+	    pread(s->memfd, s->patch_orig, ilen, (off_t)entry) != (ssize_t)ilen)
+		return false;
+	if (pwrite(s->memfd, insn, ilen, (off_t)entry) != (ssize_t)ilen)
+		return false;
+	s->patched = entry;
+	s->patch_len = ilen;
+	if (pread(s->memfd, check, ilen, (off_t)entry) != (ssize_t)ilen ||
+	    memcmp(check, insn, ilen))
+		return false; /* pt_unpatch still restores what was there */
+	s->insn = entry;
+	pmadv_debug("ptrace: no syscall instruction found in PID %d; wrote "
+		    "one over its entry point for this request", (int)s->pid);
+	return true;
+}
+
+void pt_unpatch(struct session *s)
+{
+	if (!s->patched)
+		return;
+	if (pwrite(s->memfd, s->patch_orig, s->patch_len,
+		   (off_t)s->patched) != (ssize_t)s->patch_len)
+		pmadv_debug("ptrace: restoring PID %d's code at %#llx failed",
+			    (int)s->pid, (unsigned long long)s->patched);
+	s->patched = 0;
+}

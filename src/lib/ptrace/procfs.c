@@ -1,0 +1,344 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The ptrace rung's view of /proc: what the target's thread is (state,
+ * flags, tracer, seccomp, PID in its namespace), whether its cgroup is
+ * frozen, and the preflight that says, without touching the target,
+ * whether it can be traced at all. Also whether this kernel lets a process
+ * advise itself through process_madvise, which picks the fast path.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <unistd.h>
+
+#include "ptrace.h"
+
+/* ---- /proc reading, shared by begin and diagnose ---- */
+
+static ssize_t read_file(const char *path, char *buf, size_t len)
+{
+	ssize_t n, got = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	while ((size_t)got < len - 1) {
+		n = read(fd, buf + got, len - 1 - (size_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	close(fd);
+	buf[got] = '\0';
+	return got;
+}
+
+static const char *field(const char *buf, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (const char *p = buf; p && *p; p = strchr(p, '\n')) {
+		if (*p == '\n')
+			p++;
+		if (!strncmp(p, name, len))
+			return p + len;
+	}
+	return NULL;
+}
+
+int pt_read_tinfo(pid_t pid, struct tinfo *ti)
+{
+	char path[64], buf[4096];
+	const char *p;
+	ssize_t n;
+	int f;
+
+	memset(ti, 0, sizeof(*ti));
+	ti->seccomp = -1;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	n = read_file(path, buf, sizeof(buf));
+	if (n < 0)
+		return n == -ENOENT ? -ESRCH : (int)n;
+	p = strrchr(buf, ')');
+	if (!p || p[1] != ' ')
+		return -EIO;
+	ti->state = p[2];
+	/* flags are field 9; field 3 (state) starts at p + 2 */
+	for (f = 3, p += 2; f < 9 && *p; p++)
+		if (*p == ' ')
+			f++;
+	ti->flags = strtoul(p, NULL, 10);
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	n = read_file(path, buf, sizeof(buf));
+	if (n < 0)
+		return n == -ENOENT ? -ESRCH : (int)n;
+	if ((p = field(buf, "TracerPid:")))
+		ti->tracer = (pid_t)strtol(p, NULL, 10);
+	if ((p = field(buf, "Seccomp:")))
+		ti->seccomp = (int)strtol(p, NULL, 10);
+	ti->nspid = pid;
+	if ((p = field(buf, "NSpid:"))) {
+		/* the last value is the PID in the target's own namespace */
+		char *end;
+
+		for (;;) {
+			long v = strtol(p, &end, 10);
+
+			if (end == p)
+				break;
+			ti->nspid = (pid_t)v;
+			p = end;
+		}
+	}
+	return 0;
+}
+
+static void comm_of(pid_t pid, char *comm, size_t len)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	if (read_file(path, comm, len) <= 0)
+		snprintf(comm, len, "?");
+	comm[strcspn(comm, "\n")] = '\0';
+}
+
+/* Mount points of the cgroup v2 hierarchy and of a v1 freezer, from
+ * mountinfo (hybrid layouts put v2 at /sys/fs/cgroup/unified). */
+static void cgroup_mounts(char *v2, char *v1, size_t len)
+{
+	char line[1024];
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	v2[0] = v1[0] = '\0';
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char mnt[512], *dash = strstr(line, " - ");
+		char type[32], opts[256];
+
+		if (!dash || sscanf(line, "%*s %*s %*s %*s %511s", mnt) != 1 ||
+		    sscanf(dash + 3, "%31s %*s %255s", type, opts) != 2)
+			continue;
+		if (!strcmp(type, "cgroup2") && !v2[0])
+			snprintf(v2, len, "%s", mnt);
+		else if (!strcmp(type, "cgroup") && strstr(opts, "freezer") &&
+			 !v1[0])
+			snprintf(v1, len, "%s", mnt);
+	}
+	fclose(f);
+}
+
+/* Cgroup hierarchies are mounted once at boot: read mountinfo once. */
+static char mnt_v2[512], mnt_v1[512];
+static pthread_once_t mnt_once = PTHREAD_ONCE_INIT;
+
+static void read_mounts(void)
+{
+	cgroup_mounts(mnt_v2, mnt_v1, sizeof(mnt_v2));
+}
+
+/* 1 when the target's cgroup is frozen (v2 cgroup.freeze or the v1
+ * freezer): the target cannot run injected code until thawed. */
+static int cgroup_frozen(pid_t pid, char *cg, size_t cglen)
+{
+	char path[4200], buf[4096], ev[512], *save = NULL;
+	const char *v2 = mnt_v2, *v1 = mnt_v1;
+
+	pthread_once(&mnt_once, read_mounts);
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	if (read_file(path, buf, sizeof(buf)) < 0)
+		return 0;
+	for (char *l = strtok_r(buf, "\n", &save); l;
+	     l = strtok_r(NULL, "\n", &save)) {
+		const char *p;
+
+		if (!strncmp(l, "0::", 3) && v2[0]) {
+			snprintf(cg, cglen, "%s", l + 3);
+			snprintf(path, sizeof(path), "%s%s/cgroup.events", v2,
+				 l + 3);
+			if (read_file(path, ev, sizeof(ev)) > 0 &&
+			    (p = field(ev, "frozen ")) && *p == '1')
+				return 1;
+		} else if ((p = strstr(l, ":freezer:")) && v1[0]) {
+			snprintf(cg, cglen, "%s", p + 9);
+			snprintf(path, sizeof(path), "%s%s/freezer.state", v1,
+				 p + 9);
+			if (read_file(path, ev, sizeof(ev)) > 0 &&
+			    strncmp(ev, "THAWED", 6))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+static bool can_suspend_seccomp(void)
+{
+	char buf[4096];
+	const char *p;
+
+	if (pmadv_have_cap(CAP_SYS_ADMIN) != 1)
+		return false;
+	/* a filtered tracer may not suspend its tracee's filters */
+	if (read_file("/proc/self/status", buf, sizeof(buf)) < 0)
+		return false;
+	p = field(buf, "Seccomp:");
+	return p && strtol(p, NULL, 10) == 0;
+}
+
+/* The kernel answers EPERM, not ESRCH, for a task on its way out. */
+bool pt_exiting(pid_t tid)
+{
+	struct tinfo ti;
+
+	return pt_read_tinfo(tid, &ti) < 0 || ti.state == 'Z' ||
+	       ti.state == 'X' || (ti.flags & PF_EXITING_FLAG);
+}
+
+/* A main thread that called pthread_exit stays a zombie while the others
+ * run: inject through one of them. */
+static pid_t live_thread(pid_t pid)
+{
+	char path[64], state[300];
+	struct dirent *d;
+	pid_t found = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return 0;
+	while (!found && (d = readdir(dir))) {
+		pid_t tid = (pid_t)atoi(d->d_name);
+		const char *p;
+
+		if (tid <= 0 || tid == pid)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid,
+			 (int)tid);
+		if (read_file(path, state, sizeof(state)) > 0 &&
+		    (p = strrchr(state, ')')) && p[1] == ' ' && p[2] != 'Z' &&
+		    p[2] != 'X')
+			found = tid;
+	}
+	closedir(dir);
+	return found;
+}
+
+/* Everything that can be said without touching the target. */
+int pt_preflight(const struct pmadv_target *t, struct tinfo *ti, bool *suspend,
+		 char *msg, size_t len)
+{
+	char comm[64], cg[4096];
+	int fd, ret;
+
+#ifndef PMADV_ARCH_PTRACE
+	(void)t, (void)ti, (void)suspend;
+	pmadv_msg(msg, len, "the ptrace rung does not support this "
+		  "architecture yet");
+	return -ENOSYS;
+#endif
+	*suspend = false;
+	if (t->pid == getpid()) {
+		pmadv_msg(msg, len, "PID %d is this process: a process cannot "
+			  "trace itself", (int)t->pid);
+		return -EPERM;
+	}
+	ret = pt_read_tinfo(t->pid, ti);
+	if (ret < 0) {
+		pmadv_msg(msg, len, "PID %d has exited", (int)t->pid);
+		return ret;
+	}
+	ti->tid = t->pid;
+	if ((ti->state == 'Z' || ti->state == 'X') &&
+	    (ti->tid = live_thread(t->pid)) <= 0) {
+		pmadv_msg(msg, len, "PID %d is a zombie: it has no memory left "
+			  "to advise", (int)t->pid);
+		return -ESRCH;
+	}
+	if (ti->flags & PF_KTHREAD_FLAG) {
+		pmadv_msg(msg, len, "PID %d is a kernel thread: it has no user "
+			  "memory and cannot be traced", (int)t->pid);
+		return -EPERM;
+	}
+	if (ti->tracer) {
+		comm_of(ti->tracer, comm, sizeof(comm));
+		pmadv_msg(msg, len, "PID %d is already traced by PID %d (%s)",
+			  (int)t->pid, (int)ti->tracer, comm);
+		return -EBUSY;
+	}
+	if (ti->seccomp > 0) {
+		if (!can_suspend_seccomp()) {
+			pmadv_msg(msg, len, "PID %d runs under seccomp "
+				  "(mode %d): an injected call could kill "
+				  "it, and suspending the filter needs "
+				  "CAP_SYS_ADMIN",
+				  (int)t->pid, ti->seccomp);
+			return -EPERM;
+		}
+		*suspend = true;
+	}
+	if (cgroup_frozen(t->pid, cg, sizeof(cg)) == 1) {
+		pmadv_msg(msg, len, "PID %d is in frozen cgroup %s: it cannot "
+			  "run injected code until thawed", (int)t->pid, cg);
+		return -EBUSY;
+	}
+	/* Opening mem asks exactly the ptrace attach question (uids,
+	 * dumpable, capabilities, Yama) and changes nothing. */
+	{
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/mem",
+			 (int)t->pid, (int)ti->tid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	if (fd < 0) {
+		ret = errno;
+		if (ret == ENOENT || ret == ESRCH || pt_exiting(ti->tid)) {
+			pmadv_msg(msg, len, "PID %d has exited", (int)t->pid);
+			return -ESRCH;
+		}
+		pmadv_msg(msg, len, "no ptrace permission over PID %d (other "
+			  "owner, not dumpable, or a Yama/LSM policy)",
+			  (int)t->pid);
+		return -EPERM;
+	}
+	close(fd);
+	return 0;
+}
+
+/* ---- the fast path's precondition ---- */
+
+/* Whether this kernel lets a process give itself this advice through
+ * process_madvise (6.13+ any advice; before, only COLD, PAGEOUT, WILLNEED,
+ * COLLAPSE). A zero-length call on our own pidfd runs the same checks;
+ * the target runs on the same kernel. Cached per advice. */
+bool pt_self_process_madvise(int advice)
+{
+	static signed char cache[128];
+	unsigned int i = (unsigned int)advice;
+	signed char v = i < 128 ? __atomic_load_n(&cache[i], __ATOMIC_RELAXED)
+				: 0;
+	struct iovec none;
+	int fd;
+
+	if (v)
+		return v > 0;
+	fd = (int)pmadv_sys->pidfd_open(getpid(), 0);
+	if (fd < 0)
+		return false;
+	v = pmadv_sys->process_madvise(fd, &none, 0, advice, 0) == 0 ? 1 : -1;
+	close(fd);
+	if (i < 128)
+		__atomic_store_n(&cache[i], v, __ATOMIC_RELAXED);
+	return v > 0;
+}

@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The ptrace rung: the target runs the advice itself. A worker thread seizes
+ * the target (PTRACE_SEIZE + PTRACE_INTERRUPT), saves its registers and
+ * signal mask, and makes it execute madvise(2) -- or, where the kernel lets
+ * a process advise itself through process_madvise(2), one process_madvise on
+ * its own pidfd per batch, with the iovec array in a scratch mapping -- from
+ * a syscall instruction that already exists in its vDSO or libc. Where the
+ * kernel does not let it, batches run through a small loop of madvise calls
+ * copied into an executable scratch page (see run_loop in paths.c). Then it
+ * restores everything and detaches, so the target ends up as it was, minus
+ * the advised pages.
+ *
+ * Why a worker thread: only the thread that attached may drive the tracee,
+ * and a tracee that never stops (D state, freezer) cannot be detached with
+ * PTRACE_DETACH; the kernel detaches it when its tracer thread exits. The
+ * worker can exit, or keep waiting for a stuck target in the background,
+ * while the caller gets -ETIMEDOUT on time.
+ *
+ * This header joins the rung's files: the session they share, its
+ * constants, and what one file lends another (pt_*). procfs.c reads /proc
+ * and answers the preflight, wait.c waits for the tracee, inject.c makes
+ * it run a system call, paths.c advises a batch, tracer.c is the worker
+ * (attach, detach, hand-off) and rung.c the rung's operations; arch.h and
+ * arch/ hold what depends on the architecture.
+ */
+#ifndef PMADV_PTRACE_H
+#define PMADV_PTRACE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#include "../internal.h"
+#include "arch.h"
+
+#define DEFAULT_TIMEOUT_MS 5000
+#define PF_EXITING_FLAG 0x00000004UL
+#define PF_KTHREAD_FLAG 0x00200000UL
+#define MAX_HELD 64
+
+/* Batches of more ranges than this take a fast path (process_madvise on
+ * the target's own pidfd, or the madvise loop). */
+#define FAST_MIN 4
+
+/* Scratch area: one batch of iovecs in the target's ABI. */
+#define SCRATCH_LEN (PMADV_IOV_MAX * 16)
+
+/*
+ * How batches are advised. PMADV_PTRACE_FAST (read at each request) picks:
+ * unset or anything else: PATH_PM where the kernel lets the target give
+ *           itself the advice through process_madvise, else PATH_LOOP, for
+ *           batches of more than FAST_MIN ranges;
+ * "0":      PATH_EACH, one injected madvise per range;
+ * "loop":   PATH_LOOP for every batch, whatever its size (tests, benchmark).
+ * Whatever cannot be set up (no mapping, no pidfd, no executable page)
+ * degrades to PATH_EACH, which always works.
+ */
+enum path { PATH_EACH, PATH_PM, PATH_LOOP };
+
+enum cmd { CMD_NONE, CMD_ADVISE, CMD_END };
+
+struct session {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_t thread;
+	int refs;            /* caller + worker */
+	bool attached;       /* attach finished (attach_ret valid) */
+	bool ended;          /* the worker let go of the target */
+	bool gave_up;        /* the caller stopped waiting for the worker */
+	unsigned long progress; /* stops seen: the worker is alive */
+	enum cmd cmd;        /* posted by the caller, CMD_NONE once answered */
+	int attach_ret;
+
+	/* the current command; a copy, since a caller that gave up on a
+	 * stuck worker may free its vector */
+	struct iovec iov[PMADV_IOV_MAX];
+	size_t n;
+	ssize_t ret;
+	int err;
+
+	/* set before the worker starts, read-only afterwards */
+	pid_t pid;
+	pid_t nspid;        /* the target's PID in its own namespace */
+	int pidfd;
+	unsigned long long starttime;
+	int advice;
+	int timeout_ms;
+	enum path want;     /* the path the request asked for */
+	bool force;         /* PMADV_PTRACE_FAST=loop: whatever the size */
+	bool want_patch;    /* PMADV_PTRACE_PATCH=1 (tests): skip the search */
+	bool suspend_seccomp;
+
+	/* worker-only */
+	pid_t tid;
+	int memfd;
+	bool compat;
+	bool entry_mode;    /* saved at a syscall-entry stop, see begin */
+	bool stopped;       /* tracee is in a ptrace stop we caused */
+	bool regs_saved;    /* s->saved holds the registers to give back */
+	bool mask_changed;
+	bool in_syscall;    /* an injected call passed its entry stop */
+	bool in_loop;       /* the tracee runs the madvise loop */
+	enum path path;     /* PATH_EACH once a fast path failed to set up */
+	int broken;         /* sticky errno once the session cannot go on */
+	struct pmadv_regs saved;
+	uint64_t saved_mask;
+	uint64_t insn;
+	uint64_t patched;   /* where we wrote our own instruction, or 0 */
+	unsigned char patch_orig[8]; /* the bytes it replaced */
+	size_t patch_len;
+	uint64_t scratch;
+	size_t scratch_len;
+	long tfd;           /* the target's pidfd for itself, or -1 */
+	int held[MAX_HELD];
+	unsigned int nheld;
+};
+
+struct tinfo {
+	pid_t tid;          /* the thread to seize */
+	char state;
+	unsigned long flags;
+	pid_t tracer;
+	int seccomp;
+	pid_t nspid;
+};
+
+/* procfs.c: /proc reading, the preflight, the fast path's precondition */
+int pt_read_tinfo(pid_t pid, struct tinfo *ti) PMADV_HIDDEN;
+bool pt_exiting(pid_t tid) PMADV_HIDDEN;
+int pt_preflight(const struct pmadv_target *t, struct tinfo *ti, bool *suspend,
+		 char *msg, size_t len) PMADV_HIDDEN;
+bool pt_self_process_madvise(int advice) PMADV_HIDDEN;
+
+/* wait.c: waiting for the tracee */
+int64_t pt_now_ms(void) PMADV_HIDDEN;
+bool pt_tracee_dead(const struct session *s) PMADV_HIDDEN;
+void pt_bump_progress(struct session *s) PMADV_HIDDEN;
+void pt_backoff(unsigned int i, struct timespec *nap) PMADV_HIDDEN;
+int pt_wait_stop(struct session *s, int64_t deadline, int *status) PMADV_HIDDEN;
+int64_t pt_deadline_of(const struct session *s) PMADV_HIDDEN;
+int pt_resume(struct session *s, int req, int sig) PMADV_HIDDEN;
+void pt_hold(struct session *s, int sig) PMADV_HIDDEN;
+int pt_run_until(struct session *s, int req, bool want_syscall, bool pass,
+		 bool no_resume, int64_t deadline) PMADV_HIDDEN;
+
+/* inject.c: injection, and finding a syscall instruction */
+int pt_inject(struct session *s, enum pmadv_nr which, uint64_t a0, uint64_t a1,
+	      uint64_t a2, uint64_t a3, uint64_t a4, long *out) PMADV_HIDDEN;
+bool pt_find_in_vdso(struct session *s) PMADV_HIDDEN;
+bool pt_find_in_text(struct session *s) PMADV_HIDDEN;
+bool pt_patch_entry(struct session *s) PMADV_HIDDEN;
+void pt_unpatch(struct session *s) PMADV_HIDDEN;
+
+/* paths.c: advising one batch (worker) */
+ssize_t pt_do_advise(struct session *s, const struct iovec *iov, size_t n,
+		     int *err) PMADV_HIDDEN;
+
+/* tracer.c: the worker thread and its hand-off */
+void pt_session_put(struct session *s) PMADV_HIDDEN;
+void *pt_worker(void *arg) PMADV_HIDDEN;
+int pt_await(struct session *s,
+	     bool (*done)(const struct session *)) PMADV_HIDDEN;
+bool pt_attach_done(const struct session *s) PMADV_HIDDEN;
+bool pt_cmd_done(const struct session *s) PMADV_HIDDEN;
+bool pt_worker_ended(const struct session *s) PMADV_HIDDEN;
+void pt_give_up(struct session *s) PMADV_HIDDEN;
+
+#endif

@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The ptrace rung's operations for the ladder: probe, begin (preflight,
+ * then a worker thread that attaches), advise and end through the worker,
+ * and the verdict and diagnosis. See ptrace.h for how the rung works.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "ptrace.h"
+
+/* PMADV_PTRACE_FAST: see enum path. */
+static enum path env_path(int advice, bool *force)
+{
+	const char *e = getenv("PMADV_PTRACE_FAST");
+
+	*force = false;
+	if (e && e[0] == '0')
+		return PATH_EACH;
+	if (e && !strcmp(e, "loop")) {
+		*force = true;
+		return PATH_LOOP;
+	}
+	/* MADV_DONTNEED before 6.13, any advice before 5.10: the loop */
+	return pt_self_process_madvise(advice) ? PATH_PM : PATH_LOOP;
+}
+
+/* ---- the rung ---- */
+
+static int ptrace_probe(void)
+{
+#ifndef PMADV_ARCH_PTRACE
+	return -ENOSYS;
+#else
+	long v = 0;
+
+	/* PID 0 names no process: ESRCH proves ptrace is callable; a
+	 * seccomp filter answers ENOSYS or EPERM instead. */
+	if (syscall(SYS_ptrace, PTRACE_PEEKDATA, 0, NULL, &v) == 0)
+		return 0;
+	return errno == ESRCH ? 0 : -errno;
+#endif
+}
+
+static int ptrace_begin(struct pmadv_call *c)
+{
+	struct session *s;
+	struct tinfo ti;
+	sigset_t all, old;
+	bool suspend;
+	char msg[256];
+	int ret;
+
+	ret = pt_preflight(c->t, &ti, &suspend, msg, sizeof(msg));
+	if (ret < 0) {
+		pmadv_debug("ptrace: %s", msg);
+		return ret;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	s->refs = 2;
+	s->pid = c->t->pid;
+	s->tid = ti.tid;
+	s->nspid = ti.nspid;
+	s->pidfd = c->t->pidfd;
+	s->starttime = c->t->starttime;
+	s->advice = c->advice;
+	s->timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : DEFAULT_TIMEOUT_MS;
+	s->want = env_path(c->advice, &s->force);
+	s->want_patch = getenv("PMADV_PTRACE_PATCH") &&
+			!strcmp(getenv("PMADV_PTRACE_PATCH"), "1");
+	s->suspend_seccomp = suspend;
+	s->memfd = -1;
+	s->tfd = -1;
+
+	/* The worker must not run the caller's signal handlers. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = -pthread_create(&s->thread, NULL, pt_worker, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret < 0) {
+		pthread_mutex_destroy(&s->lock);
+		pthread_cond_destroy(&s->cond);
+		free(s);
+		return ret;
+	}
+	pthread_mutex_lock(&s->lock);
+	ret = pt_await(s, pt_attach_done);
+	if (ret == 0)
+		ret = s->attach_ret;
+	if (ret < 0) {
+		/* the worker is on its way out, or stuck on the target */
+		if (s->attached && pt_await(s, pt_worker_ended) == 0) {
+			pthread_mutex_unlock(&s->lock);
+			pthread_join(s->thread, NULL);
+		} else {
+			pt_give_up(s);
+			pthread_mutex_unlock(&s->lock);
+		}
+		pt_session_put(s);
+		return ret;
+	}
+	pthread_mutex_unlock(&s->lock);
+	c->priv = s;
+	return 0;
+}
+
+static ssize_t ptrace_advise(struct pmadv_call *c, const struct iovec *iov,
+			     size_t n, int *err)
+{
+	struct session *s = c->priv;
+	ssize_t ret;
+
+	if (!s)
+		return -ENOSYS;
+	pthread_mutex_lock(&s->lock);
+	if (s->gave_up || s->ended) {
+		ret = s->gave_up ? -ETIMEDOUT : -ESRCH;
+		pthread_mutex_unlock(&s->lock);
+		return ret;
+	}
+	if (n > PMADV_IOV_MAX)
+		n = PMADV_IOV_MAX; /* the engine never sends more */
+	memcpy(s->iov, iov, n * sizeof(*iov));
+	s->n = n;
+	s->err = 0;
+	s->cmd = CMD_ADVISE;
+	pthread_cond_broadcast(&s->cond);
+	ret = pt_await(s, pt_cmd_done);
+	if (ret < 0) {
+		pt_give_up(s);
+	} else if (s->ended) {
+		ret = -ESRCH;
+	} else {
+		ret = s->ret;
+		if (ret >= 0 && s->err)
+			*err = s->err;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return ret;
+}
+
+static void ptrace_end(struct pmadv_call *c)
+{
+	struct session *s = c->priv;
+	bool join = false;
+
+	if (!s)
+		return;
+	c->priv = NULL;
+	pthread_mutex_lock(&s->lock);
+	if (!s->gave_up) {
+		s->cmd = CMD_END;
+		pthread_cond_broadcast(&s->cond);
+		if (pt_await(s, pt_worker_ended) == 0)
+			join = true;
+		else
+			pt_give_up(s);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (join)
+		pthread_join(s->thread, NULL);
+	pt_session_put(s);
+}
+
+static enum pmadv_verdict ptrace_judge(struct pmadv_call *c, int err)
+{
+	(void)c;
+	switch (err) {
+	case ENOSYS:
+		return PMADV_NEXT; /* no ptrace here: nothing to report */
+	case ESRCH:
+	case ETIMEDOUT:
+	case EBUSY:
+	case ENOEXEC:
+		/* the target, not the element: as the last rung, this is
+		 * the answer */
+		return PMADV_STOP;
+	default:
+		/* begin's refusals (EPERM...) end the ladder either way;
+		 * from advise, it is element 0's own error */
+		return PMADV_SERVE;
+	}
+}
+
+static int ptrace_diagnose(const struct pmadv_target *t, int advice,
+			   char *msg, size_t len)
+{
+	struct tinfo ti;
+	bool suspend;
+	int ret = pmadv_rung_available(&pmadv_rung_ptrace);
+
+	if (ret < 0) {
+		if (ret == -ENOSYS)
+			pmadv_msg(msg, len, "ptrace is not available here "
+				  "(architecture not supported, or ptrace "
+				  "hidden by seccomp)");
+		else
+			pmadv_msg(msg, len, "ptrace is refused in this "
+				  "process (%s): seccomp filter or LSM",
+				  strerror(-ret));
+		return ret;
+	}
+	ret = pt_preflight(t, &ti, &suspend, msg, len);
+	if (ret < 0)
+		return ret;
+	pmadv_msg(msg, len, "PID %d can run %s itself through ptrace%s%s",
+		  (int)t->pid, pmadv_advice_name(advice),
+		  suspend ? " (its seccomp filter suspended meanwhile)" : "",
+		  pmadv_advice_destructive(advice)
+			  ? "; destructive advice: needs PMADV_F_DESTRUCTIVE"
+			  : "");
+	return 0;
+}
+
+const struct pmadv_rung pmadv_rung_ptrace = {
+	.method = PMADV_METHOD_PTRACE,
+	.name = "ptrace",
+	.probe = ptrace_probe,
+	.begin = ptrace_begin,
+	.advise = ptrace_advise,
+	.end = ptrace_end,
+	.judge = ptrace_judge,
+	.diagnose = ptrace_diagnose,
+};

@@ -1,0 +1,408 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The tracer: the worker thread that seizes the target, runs the caller's
+ * commands in it and puts everything back when it lets go, and the
+ * hand-off through which the caller posts commands and waits for them.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ptrace.h"
+
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+/* ---- attach and detach (worker) ---- */
+
+static int set_all_blocked(struct session *s)
+{
+	uint64_t all = ~(uint64_t)0;
+
+	if (ptrace(PTRACE_GETSIGMASK, s->tid, (void *)sizeof(uint64_t),
+		   &s->saved_mask) < 0)
+		return -errno;
+	if (ptrace(PTRACE_SETSIGMASK, s->tid, (void *)sizeof(uint64_t),
+		   &all) < 0)
+		return -errno;
+	s->mask_changed = true;
+	return 0;
+}
+
+/*
+ * The target waits in a call that swapped its signal mask (sigsuspend,
+ * ppoll...): the mask to return to lives where ptrace cannot restore it,
+ * and PTRACE_SETSIGMASK would drop it. Let the kernel restart the call as
+ * it would anyway and catch the thread at the restarted call's entry, where
+ * its own mask is back in place; the call is skipped now and run again from
+ * its instruction when we leave.
+ */
+static int enter_entry_mode(struct session *s)
+{
+	struct pmadv_regs r;
+	int ret;
+
+	ret = pt_run_until(s, PTRACE_SYSCALL, true, true, false,
+			   pt_deadline_of(s));
+	if (ret < 0)
+		return ret;
+	ret = pmadv_arch_getregs(s->tid, &s->saved);
+	if (ret < 0)
+		return ret;
+	s->entry_mode = true;
+	r = s->saved;
+	pmadv_arch_rewind(&s->saved);
+	{
+		const uint64_t none[6] = { 0 };
+
+		/* number -1: the kernel skips the call, nothing runs */
+		pmadv_arch_set_call(&r, pmadv_arch_pc(&r), -1, none);
+	}
+	ret = pmadv_arch_setregs(s->tid, &r);
+	if (ret < 0)
+		return ret;
+	s->regs_saved = true;
+	s->in_syscall = true;
+	ret = pt_run_until(s, PTRACE_SYSCALL, true, false, false,
+			   pt_deadline_of(s));
+	if (ret < 0)
+		s->broken = -ret;
+	else
+		s->in_syscall = false;
+	return ret;
+}
+
+static int check_identity(const struct session *s)
+{
+	unsigned long long st;
+
+	if (s->pidfd >= 0)
+		return syscall(SYS_pidfd_send_signal, s->pidfd, 0, NULL, 0) < 0
+			       ? -ESRCH : 0;
+	if (pmadv_read_starttime(s->pid, &st) < 0 || st != s->starttime)
+		return -ESRCH;
+	return 0;
+}
+
+static int attach(struct session *s)
+{
+	char path[64];
+	long nr, rv;
+	int ret, st;
+	unsigned long opts = PTRACE_O_TRACESYSGOOD;
+
+	if (s->suspend_seccomp)
+		opts |= PTRACE_O_SUSPEND_SECCOMP;
+	if (ptrace(PTRACE_SEIZE, s->tid, NULL, (void *)opts) < 0) {
+		ret = errno;
+		if (ret == EPERM) {
+			/* the kernel says EPERM for a tracee that is exiting
+			 * or already traced, too */
+			struct tinfo ti;
+
+			if (pt_exiting(s->tid))
+				return -ESRCH;
+			if (pt_read_tinfo(s->tid, &ti) == 0 && ti.tracer)
+				return -EBUSY;
+		}
+		return -ret;
+	}
+	if (ptrace(PTRACE_INTERRUPT, s->tid, NULL, NULL) < 0)
+		return -errno;
+	/* A real signal can win the race to the first stop: let it through
+	 * now, the interrupt stays pending and follows. */
+	for (int64_t deadline = pt_deadline_of(s);;) {
+		ret = pt_wait_stop(s, deadline, &st);
+		if (ret < 0)
+			return ret;
+		if ((st >> 8) == PTRACE_EVENT_STOP)
+			break;
+		ret = pt_resume(s, PTRACE_CONT, (st >> 8) ? 0 : st & 0xff);
+		if (ret < 0)
+			return ret;
+	}
+	s->stopped = true;
+	ret = check_identity(s);
+	if (ret < 0) {
+		pmadv_debug("ptrace: PID %d is no longer the process the "
+			    "handle named", (int)s->pid);
+		return ret;
+	}
+	ret = pmadv_arch_getregs(s->tid, &s->saved);
+	if (ret < 0)
+		return ret;
+	s->regs_saved = true;
+	s->compat = pmadv_arch_compat(&s->saved);
+	pmadv_arch_syscall_state(&s->saved, &nr, &rv);
+	if (nr >= 0 && rv >= -516 && rv <= -512 &&
+	    pmadv_arch_swaps_sigmask(s->compat, nr)) {
+		s->regs_saved = false; /* nothing changed yet */
+		ret = enter_entry_mode(s);
+		if (ret < 0)
+			return ret;
+	}
+	ret = set_all_blocked(s);
+	if (ret < 0)
+		return ret;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/mem", (int)s->pid,
+		 (int)s->tid);
+	s->memfd = open(path, O_RDWR | O_CLOEXEC);
+	if (s->memfd < 0)
+		return -errno;
+	if (s->want_patch || (!pt_find_in_vdso(s) && !pt_find_in_text(s))) {
+		/* A target on its way out has no memory left to read: that
+		 * is ESRCH, not a target without syscall instructions. */
+		if (pt_exiting(s->tid) || pt_exiting(s->pid))
+			return -ESRCH;
+		if (!pt_patch_entry(s)) {
+			pmadv_debug("ptrace: no syscall instruction in PID "
+				    "%d's executable memory, and none could "
+				    "be written", (int)s->pid);
+			return -ENOEXEC;
+		}
+	}
+	/* the scratch area comes with the first batch worth it */
+	s->path = s->want;
+	{
+		size_t clen;
+
+		if (s->path == PATH_LOOP &&
+		    !pmadv_arch_loop_code(s->compat, &clen))
+			s->path = PATH_EACH;
+	}
+	pmadv_debug("ptrace: PID %d seized (%s%s%s), %s", (int)s->pid,
+		    s->compat ? "32-bit" : "64-bit",
+		    s->entry_mode ? ", at a syscall entry" : "",
+		    s->suspend_seccomp ? ", seccomp suspended" : "",
+		    s->path == PATH_PM
+			    ? "process_madvise fast path for batches"
+		    : s->path == PATH_LOOP ? "madvise loop for batches"
+					   : "one madvise per range");
+	return 0;
+}
+
+/* A timed-out injected call: only its end gives the registers back. The
+ * caller has had its answer; wait as long as it takes (or until death). */
+static int finish_stuck(struct session *s)
+{
+	int ret;
+
+	if (s->in_loop) {
+		/* A loop past its deadline: stop it where it is. The madvise
+		 * in progress ends first; the rest of the vector is left. */
+		if (ptrace(PTRACE_INTERRUPT, s->tid, NULL, NULL) < 0)
+			return -errno;
+		ret = pt_run_until(s, PTRACE_CONT, false, false, true, -1);
+		if (ret == 0) {
+			s->in_loop = false;
+			s->broken = 0;
+		}
+		return ret;
+	}
+	if (!s->in_syscall) {
+		ret = pt_run_until(s, PTRACE_SYSCALL, true, false, true, -1);
+		if (ret < 0)
+			return ret;
+		ret = pt_run_until(s, PTRACE_SYSCALL, true, false, false, -1);
+	} else {
+		ret = pt_run_until(s, PTRACE_SYSCALL, true, false, true, -1);
+	}
+	s->in_syscall = false;
+	if (ret == 0)
+		s->broken = 0;
+	return ret;
+}
+
+/* Puts everything back and lets go. Runs in every path after a SEIZE. */
+static void detach(struct session *s)
+{
+	long dummy;
+	int ret;
+
+	if (!s->stopped)
+		return; /* never stopped: the worker's exit detaches it */
+	if (!s->regs_saved) {
+		/* nothing changed: a plain detach leaves it as it was */
+		ptrace(PTRACE_DETACH, s->tid, NULL, NULL);
+		return;
+	}
+	for (int round = 0; round < 3; round++) {
+		if (s->broken == ETIMEDOUT && finish_stuck(s) < 0) {
+			pt_unpatch(s);
+			return;
+		}
+		if (s->broken)
+			break;
+		if (s->tfd >= 0 &&
+		    pt_inject(s, PMADV_NR_CLOSE, (uint64_t)s->tfd, 0, 0, 0, 0,
+			      &dummy) == 0)
+			s->tfd = -1;
+		if (s->scratch && !s->broken &&
+		    pt_inject(s, PMADV_NR_MUNMAP, s->scratch, s->scratch_len, 0,
+			      0, 0, &dummy) == 0)
+			s->scratch = 0;
+		if (s->broken != ETIMEDOUT)
+			break;
+	}
+	/* No more injections: the program's own bytes go back now, in
+	 * every path below. */
+	pt_unpatch(s);
+	if (s->broken == ESRCH && !pt_tracee_dead(s)) {
+		/* ptrace said ESRCH, yet it lives: not in the stop we
+		 * thought. Get it into one and restore rather than leave it
+		 * running our registers. */
+		int st;
+
+		ptrace(PTRACE_INTERRUPT, s->tid, NULL, NULL);
+		if (pt_wait_stop(s, pt_deadline_of(s), &st) == 0)
+			s->broken = EIO;
+	}
+	/* ESRCH: gone, nothing to restore. EIO: an unexpected stop; still
+	 * try to put the registers back. */
+	if (s->broken && s->broken != EIO)
+		return;
+	if (!s->entry_mode) {
+		/* Back to an interrupt stop inside the kernel's signal code:
+		 * restored there, the saved registers go through the same
+		 * restart logic (read, nanosleep...) as if we had never been
+		 * there. The stop comes before any return to user mode. */
+		if (ptrace(PTRACE_INTERRUPT, s->tid, NULL, NULL) < 0 ||
+		    pt_run_until(s, PTRACE_CONT, false, false, false, -1) < 0)
+			return;
+	}
+	ret = pmadv_arch_setregs(s->tid, &s->saved);
+	if (ret == 0 && s->mask_changed &&
+	    ptrace(PTRACE_SETSIGMASK, s->tid, (void *)sizeof(uint64_t),
+		   &s->saved_mask) < 0)
+		ret = -errno;
+	if (ret < 0)
+		pmadv_debug("ptrace: restoring PID %d failed: %s", (int)s->pid,
+			    strerror(-ret));
+	/* From an event stop a group-stopped target stays stopped. */
+	ptrace(PTRACE_DETACH, s->tid, NULL, NULL);
+	s->stopped = false;
+	for (unsigned int i = 0; i < s->nheld; i++)
+		syscall(SYS_tgkill, s->pid, s->tid, s->held[i]);
+}
+
+/* ---- the worker thread and its hand-off ---- */
+
+void pt_session_put(struct session *s)
+{
+	bool last;
+
+	pthread_mutex_lock(&s->lock);
+	last = --s->refs == 0;
+	pthread_mutex_unlock(&s->lock);
+	if (!last)
+		return;
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->cond);
+	free(s);
+}
+
+void *pt_worker(void *arg)
+{
+	struct session *s = arg;
+	int ret = attach(s);
+
+	pthread_mutex_lock(&s->lock);
+	s->attach_ret = ret;
+	s->attached = true;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+
+	while (ret == 0) {
+		enum cmd cmd;
+
+		pthread_mutex_lock(&s->lock);
+		while (s->cmd == CMD_NONE && !s->gave_up)
+			pthread_cond_wait(&s->cond, &s->lock);
+		cmd = s->gave_up ? CMD_END : s->cmd;
+		pthread_mutex_unlock(&s->lock);
+		if (cmd != CMD_ADVISE)
+			break;
+		{
+			int err = 0;
+			ssize_t r = pt_do_advise(s, s->iov, s->n, &err);
+
+			pthread_mutex_lock(&s->lock);
+			s->ret = r;
+			s->err = err;
+			s->cmd = CMD_NONE;
+			pthread_cond_broadcast(&s->cond);
+			pthread_mutex_unlock(&s->lock);
+		}
+	}
+	detach(s);
+	if (s->memfd >= 0)
+		close(s->memfd);
+	pthread_mutex_lock(&s->lock);
+	s->ended = true;
+	s->cmd = CMD_NONE;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	pt_session_put(s);
+	return NULL;
+}
+
+/* Waits (caller side, lock held) until done() holds. Gives up when the
+ * worker makes no progress for a whole timeout: it is stuck on the target. */
+int pt_await(struct session *s, bool (*done)(const struct session *))
+{
+	unsigned long seen = s->progress;
+
+	while (!done(s)) {
+		struct timespec ts;
+		int64_t ms;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ms = s->timeout_ms + 250;
+		ts.tv_sec += ms / 1000;
+		ts.tv_nsec += (ms % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		if (pthread_cond_timedwait(&s->cond, &s->lock, &ts) ==
+			    ETIMEDOUT &&
+		    !done(s)) {
+			if (s->progress == seen)
+				return -ETIMEDOUT;
+			seen = s->progress;
+		}
+	}
+	return 0;
+}
+
+bool pt_attach_done(const struct session *s)
+{
+	return s->attached;
+}
+
+bool pt_cmd_done(const struct session *s)
+{
+	return s->cmd == CMD_NONE || s->ended;
+}
+
+bool pt_worker_ended(const struct session *s)
+{
+	return s->ended;
+}
+
+/* The caller stops waiting: the worker finishes alone and frees. */
+void pt_give_up(struct session *s)
+{
+	s->gave_up = true;
+	pthread_cond_broadcast(&s->cond);
+	pthread_detach(s->thread);
+}

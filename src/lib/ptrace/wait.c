@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Waiting for the tracee: polling for its next ptrace stop within a
+ * deadline, resuming it, and holding back the signals that come while it
+ * runs our code, to raise them again after the detach.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "ptrace.h"
+
+int64_t pt_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool pt_tracee_dead(const struct session *s)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PID, (id_t)s->tid, &si,
+		   WEXITED | WNOHANG | WNOWAIT | __WALL) < 0)
+		return errno == ECHILD;
+	/* a tracer's wait reports ptrace stops even without WSTOPPED */
+	return si.si_pid == s->tid &&
+	       (si.si_code == CLD_EXITED || si.si_code == CLD_KILLED ||
+		si.si_code == CLD_DUMPED);
+}
+
+void pt_bump_progress(struct session *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->progress++;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Waiting for the tracee: a stop usually comes within microseconds, so
+ * yield first (the tracee may be waiting for this CPU), then nap, doubling
+ * up to 200 us, a bound on the latency added to a slow stop. */
+void pt_backoff(unsigned int i, struct timespec *nap)
+{
+	if (i < 2000) {
+		sched_yield();
+		return;
+	}
+	nanosleep(nap, NULL);
+	if (nap->tv_nsec < 200000)
+		nap->tv_nsec *= 2;
+}
+
+/*
+ * The next ptrace stop of the tracee, as waitpid would encode it without
+ * the 0x7f: signal | event << 8. Polls, because a library cannot count on
+ * SIGCHLD and must keep its deadline; exits are peeked at (WNOWAIT) and
+ * never reaped, so the target's parent still gets its status.
+ * deadline < 0: wait as long as it takes (restoring a stuck target).
+ */
+int pt_wait_stop(struct session *s, int64_t deadline, int *status)
+{
+	struct timespec nap = { 0, 10000 };
+	unsigned int i;
+
+	for (i = 0;; i++) {
+		siginfo_t si;
+
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PID, (id_t)s->tid, &si,
+			   WSTOPPED | WNOHANG | __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == ECHILD ? -ESRCH : -errno;
+		}
+		if (si.si_pid == s->tid) {
+			*status = si.si_status;
+			pt_bump_progress(s);
+			return 0;
+		}
+		if ((i & 15) == 15 && pt_tracee_dead(s))
+			return -ESRCH;
+		if (deadline >= 0 && pt_now_ms() > deadline)
+			return -ETIMEDOUT;
+		pt_backoff(i, &nap);
+	}
+}
+
+int64_t pt_deadline_of(const struct session *s)
+{
+	return pt_now_ms() + s->timeout_ms;
+}
+
+int pt_resume(struct session *s, int req, int sig)
+{
+	if (ptrace((enum __ptrace_request)req, s->tid, NULL,
+		   (void *)(long)sig) < 0)
+		return -errno;
+	return 0;
+}
+
+/* A signal that must not reach the target while it runs our code: keep it
+ * and raise it again after the detach. */
+void pt_hold(struct session *s, int sig)
+{
+	for (unsigned int i = 0; i < s->nheld; i++)
+		if (s->held[i] == sig && sig < SIGRTMIN)
+			return; /* standard signals do not queue */
+	if (s->nheld < MAX_HELD)
+		s->held[s->nheld++] = sig;
+}
+
+/*
+ * Resumes with req and waits until a stop of the kind wanted: a syscall
+ * stop (want_syscall) or an event stop (PTRACE_EVENT_STOP). Stops on the
+ * way are dealt with so nothing is lost. While our code runs, SIGSTOP, the
+ * only signal our mask cannot hold back, is passed on so the group stop
+ * happens as it would have, and anything else is held for later; before we
+ * changed anything (pass), every signal is simply delivered.
+ * deadline < 0: no deadline. no_resume: the tracee is already running.
+ */
+int pt_run_until(struct session *s, int req, bool want_syscall, bool pass,
+		 bool no_resume, int64_t deadline)
+{
+	int ret, st, sig = 0;
+
+	for (;;) {
+		if (!no_resume && (ret = pt_resume(s, req, sig)) < 0)
+			return ret;
+		no_resume = false;
+		sig = 0;
+		ret = pt_wait_stop(s, deadline, &st);
+		if (ret < 0)
+			return ret;
+		if ((st & 0xff) == (SIGTRAP | 0x80)) {
+			if (want_syscall)
+				return 0;
+			continue;
+		}
+		if ((st >> 8) == PTRACE_EVENT_STOP) {
+			if (!want_syscall)
+				return 0;
+			continue;
+		}
+		if (st >> 8)
+			continue; /* an event we did not ask for */
+		if (pass || (st & 0xff) == SIGSTOP)
+			sig = st & 0xff;
+		else
+			pt_hold(s, st & 0xff);
+	}
+}
