@@ -2,30 +2,56 @@
 /*
  * Decision log (PMADV_DEBUG=1) and message formatting. The environment is
  * read on each call, without allocating, so a test or an administrator can
- * switch it on at any time.
+ * switch it on at any time. Both also run in the ptrace rung's tracer
+ * process, which must take no lock its caller could hold when it dies: so
+ * no stdio stream, only a buffer of ours and write(2), and error texts that
+ * need no translation catalogue.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
 void pmadv_debug(const char *fmt, ...)
 {
 	const char *env = getenv("PMADV_DEBUG");
-	int saved = errno;
+	char line[512] = "libprocmadvise: ";
+	size_t at = strlen(line);
+	int saved = errno, n;
 	va_list ap;
 
 	if (!env || env[0] != '1')
 		return;
+
 	va_start(ap, fmt);
-	fputs("libprocmadvise: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	n = vsnprintf(line + at, sizeof(line) - at - 1, fmt, ap);
 	va_end(ap);
+	if (n < 0)
+		n = 0;
+	at += (size_t)n < sizeof(line) - at - 1 ? (size_t)n
+						: sizeof(line) - at - 2;
+	line[at++] = '\n';
+	/* one write: lines from several threads do not interleave */
+	if (write(STDERR_FILENO, line, at) < 0)
+		(void)0; /* nowhere to report it */
 	errno = saved;
+}
+
+const char *pmadv_errdesc(int err)
+{
+#if defined(__GLIBC__) && \
+	(__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+	const char *d = strerrordesc_np(err);
+
+	return d ? d : "unknown error";
+#else
+	return strerror(err);
+#endif
 }
 
 void pmadv_msg(char *msg, size_t len, const char *fmt, ...)

@@ -113,6 +113,9 @@ int pmadv_have_cap(int cap) PMADV_HIDDEN;
 void pmadv_debug(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2))) PMADV_HIDDEN;
 
+/* strerror without locks or allocation (the ptrace rung's tracer). */
+const char *pmadv_errdesc(int err) PMADV_HIDDEN;
+
 /* snprintf that never fails the caller: truncates, tolerates len == 0. */
 void pmadv_msg(char *msg, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4))) PMADV_HIDDEN;

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
 #include <unistd.h>
@@ -54,7 +55,7 @@ int pt_inject(struct session *s, enum pmadv_nr which, uint64_t a0, uint64_t a1,
 	if (ret < 0) {
 		s->broken = (int)-ret;
 		pmadv_debug("ptrace: injection into PID %d failed: %s",
-			    (int)s->pid, strerror((int)-ret));
+			    (int)s->pid, pmadv_errdesc((int)-ret));
 	}
 	return (int)ret;
 }
@@ -176,31 +177,73 @@ bool pt_find_in_vdso(struct session *s)
 	return false;
 }
 
-/* Otherwise any executable mapping (libc's text has plenty). */
+/* One line of maps: scans it when it is readable and executable. */
+static bool text_line(struct session *s, const char *line)
+{
+	unsigned long long lo, hi;
+	const char *p = line;
+	char *end;
+
+	lo = strtoull(p, &end, 16);
+	if (end == p || *end != '-')
+		return false;
+	p = end + 1;
+	hi = strtoull(p, &end, 16);
+	if (end == p || *end != ' ' || hi <= lo)
+		return false;
+	if (end[1] != 'r' || end[2] == '\0' || end[3] != 'x' ||
+	    strstr(end, "[vsyscall]"))
+		return false;
+	for (uint64_t a = lo; a < hi; a += 65536 - 2)
+		if (scan(s, a, (size_t)(hi - a)))
+			return true;
+	return false;
+}
+
+/* Otherwise any executable mapping (libc's text has plenty). Read with
+ * read(2) into a buffer of ours: the tracer takes no lock and allocates
+ * nothing (see tracer.c). */
 bool pt_find_in_text(struct session *s)
 {
-	char path[64], line[512];
-	bool found = false;
-	FILE *f;
+	char path[64], buf[8192];
+	bool found = false, overlong = false;
+	size_t have = 0;
+	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/maps", (int)s->pid,
 		 (int)s->tid);
-	f = fopen(path, "re");
-	if (!f)
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return false;
-	while (!found && fgets(line, sizeof(line), f)) {
-		unsigned long lo, hi;
-		char perms[8];
+	while (!found) {
+		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
+		char *line = buf, *nl;
 
-		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3)
+		if (n < 0 && errno == EINTR)
 			continue;
-		if (perms[0] != 'r' || perms[2] != 'x' ||
-		    strstr(line, "[vsyscall]"))
-			continue;
-		for (uint64_t a = lo; !found && a < hi; a += 65536 - 2)
-			found = scan(s, a, (size_t)(hi - a));
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		while (!found && (nl = memchr(line, '\n',
+					      (size_t)(buf + have - line)))) {
+			*nl = '\0';
+			/* the tail of a line longer than buf: its start has
+			 * been looked at */
+			if (!overlong)
+				found = text_line(s, line);
+			overlong = false;
+			line = nl + 1;
+		}
+		have = (size_t)(buf + have - line);
+		memmove(buf, line, have);
+		if (have == sizeof(buf) - 1) {
+			buf[have] = '\0';
+			found = text_line(s, buf);
+			have = 0;
+			overlong = true;
+		}
 	}
-	fclose(f);
+	close(fd);
 	return found;
 }
 

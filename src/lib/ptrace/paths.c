@@ -45,7 +45,7 @@ static void setup_scratch(struct session *s)
 		return;
 	if (addr < 0 && addr > -4096) {
 		pmadv_debug("ptrace: mmap in PID %d: %s", (int)s->pid,
-			    strerror((int)-addr));
+			    pmadv_errdesc((int)-addr));
 		return;
 	}
 	s->scratch = s->compat ? (uint32_t)addr : (uint64_t)addr;
@@ -64,7 +64,7 @@ static void setup_scratch(struct session *s)
 			return;
 		if (rv < 0) {
 			pmadv_debug("ptrace: mprotect in PID %d: %s",
-				    (int)s->pid, strerror((int)-rv));
+				    (int)s->pid, pmadv_errdesc((int)-rv));
 			return;
 		}
 		s->path = PATH_LOOP;
@@ -75,7 +75,7 @@ static void setup_scratch(struct session *s)
 		return;
 	if (fd < 0) {
 		pmadv_debug("ptrace: pidfd_open in PID %d: %s", (int)s->pid,
-			    strerror((int)-fd));
+			    pmadv_errdesc((int)-fd));
 		return;
 	}
 	s->tfd = fd;
@@ -153,7 +153,7 @@ static ssize_t advise_fast(struct session *s, const struct iovec *iov,
 		if (r > 0 || (r < 0 && r != rv)) {
 			pmadv_debug("ptrace: process_madvise in PID %d: %s; "
 				    "one madvise per range from now on",
-				    (int)s->pid, strerror((int)-rv));
+				    (int)s->pid, pmadv_errdesc((int)-rv));
 			s->path = PATH_EACH;
 		}
 		return r;
@@ -331,7 +331,7 @@ static ssize_t advise_loop(struct session *s, const struct iovec *iov,
 	if (ret < 0) {
 		s->broken = -ret;
 		pmadv_debug("ptrace: madvise loop in PID %d failed: %s",
-			    (int)s->pid, strerror(-ret));
+			    (int)s->pid, pmadv_errdesc(-ret));
 		return ret;
 	}
 	/* The tracee is in an interrupt stop of ours: whatever the block
@@ -351,7 +351,7 @@ static ssize_t advise_loop(struct session *s, const struct iovec *iov,
 		done += iov[i].iov_len;
 	pmadv_debug("ptrace: madvise loop ran in PID %d: %zu of %zu ranges%s%s",
 		    (int)s->pid, (size_t)st[0], k, res < 0 ? ", then " : "",
-		    res < 0 ? strerror((int)-res) : "");
+		    res < 0 ? pmadv_errdesc((int)-res) : "");
 	if (res < 0) {
 		if (st[0] == 0)
 			return res;

@@ -11,11 +11,12 @@
  * restores everything and detaches, so the target ends up as it was, minus
  * the advised pages.
  *
- * Why a worker thread: only the thread that attached may drive the tracee,
- * and a tracee that never stops (D state, freezer) cannot be detached with
- * PTRACE_DETACH; the kernel detaches it when its tracer thread exits. The
- * worker can exit, or keep waiting for a stuck target in the background,
- * while the caller gets -ETIMEDOUT on time.
+ * Why the tracer is a process of its own, started by a worker thread:
+ * see tracer.c. Only the task that attached may drive the tracee, and a
+ * tracee that never stops (D state, freezer) cannot be detached with
+ * PTRACE_DETACH; the kernel detaches it when its tracer exits. The tracer
+ * can keep waiting for a stuck target in the background, and outlive the
+ * caller, while the caller gets -ETIMEDOUT on time.
  *
  * This header joins the rung's files: the session they share, its
  * constants, and what one file lends another (pt_*). procfs.c reads /proc
@@ -47,6 +48,10 @@
  * the target's own pidfd, or the madvise loop). */
 #define FAST_MIN 4
 
+/* The tracer process's stack (tracer.c): the paths keep batch-sized
+ * buffers on it. */
+#define TRACER_STACK (512 * 1024)
+
 /* Scratch area: one batch of iovecs in the target's ABI. */
 #define SCRATCH_LEN (PMADV_IOV_MAX * 16)
 
@@ -65,16 +70,20 @@ enum path { PATH_EACH, PATH_PM, PATH_LOOP };
 enum cmd { CMD_NONE, CMD_ADVISE, CMD_END };
 
 struct session {
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	pthread_t thread;
-	int refs;            /* caller + worker */
-	bool attached;       /* attach finished (attach_ret valid) */
-	bool ended;          /* the worker let go of the target */
-	bool gave_up;        /* the caller stopped waiting for the worker */
-	unsigned long progress; /* stops seen: the worker is alive */
-	enum cmd cmd;        /* posted by the caller, CMD_NONE once answered */
+	/* The hand-off (tracer.c): atomics and a futex word, since the
+	 * tracer must never block on anything the caller may hold. */
+	uint32_t seq;        /* futex word, bumped on each change below */
+	int refs;            /* caller + worker thread */
+	int attached;        /* attach finished (attach_ret valid) */
+	int ended;           /* the tracer let go of the target */
+	int gave_up;         /* the caller stopped waiting for the tracer */
+	int cmd;             /* posted by the caller, CMD_NONE once answered */
+	unsigned long progress; /* stops seen: the tracer is alive */
 	int attach_ret;
+	int end_err;         /* why the tracer ended on its own, or 0 */
+	pthread_t thread;    /* the worker: the tracer's parent */
+	pid_t caller;        /* getpid() of the caller */
+	void *stack;         /* the tracer's */
 
 	/* the current command; a copy, since a caller that gave up on a
 	 * stuck worker may free its vector */
@@ -160,9 +169,12 @@ void pt_unpatch(struct session *s) PMADV_HIDDEN;
 ssize_t pt_do_advise(struct session *s, const struct iovec *iov, size_t n,
 		     int *err) PMADV_HIDDEN;
 
-/* tracer.c: the worker thread and its hand-off */
+/* tracer.c: the tracer process, its worker thread and the hand-off */
+/* Starts the worker and the tracer for s (filled in, refs set here). */
+int pt_session_start(struct session *s) PMADV_HIDDEN;
 void pt_session_put(struct session *s) PMADV_HIDDEN;
 void *pt_worker(void *arg) PMADV_HIDDEN;
+void pt_post(struct session *s, int cmd) PMADV_HIDDEN;
 int pt_await(struct session *s,
 	     bool (*done)(const struct session *)) PMADV_HIDDEN;
 bool pt_attach_done(const struct session *s) PMADV_HIDDEN;

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -53,7 +54,6 @@ static int ptrace_begin(struct pmadv_call *c)
 {
 	struct session *s;
 	struct tinfo ti;
-	sigset_t all, old;
 	bool suspend;
 	char msg[256];
 	int ret;
@@ -66,9 +66,6 @@ static int ptrace_begin(struct pmadv_call *c)
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	pthread_mutex_init(&s->lock, NULL);
-	pthread_cond_init(&s->cond, NULL);
-	s->refs = 2;
 	s->pid = c->t->pid;
 	s->tid = ti.tid;
 	s->nspid = ti.nspid;
@@ -83,34 +80,25 @@ static int ptrace_begin(struct pmadv_call *c)
 	s->memfd = -1;
 	s->tfd = -1;
 
-	/* The worker must not run the caller's signal handlers. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = -pthread_create(&s->thread, NULL, pt_worker, s);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	ret = pt_session_start(s);
 	if (ret < 0) {
-		pthread_mutex_destroy(&s->lock);
-		pthread_cond_destroy(&s->cond);
+		if (s->stack)
+			munmap(s->stack, TRACER_STACK);
 		free(s);
 		return ret;
 	}
-	pthread_mutex_lock(&s->lock);
 	ret = pt_await(s, pt_attach_done);
 	if (ret == 0)
 		ret = s->attach_ret;
 	if (ret < 0) {
-		/* the worker is on its way out, or stuck on the target */
-		if (s->attached && pt_await(s, pt_worker_ended) == 0) {
-			pthread_mutex_unlock(&s->lock);
+		/* the tracer is on its way out, or stuck on the target */
+		if (pt_attach_done(s) && pt_await(s, pt_worker_ended) == 0)
 			pthread_join(s->thread, NULL);
-		} else {
+		else
 			pt_give_up(s);
-			pthread_mutex_unlock(&s->lock);
-		}
 		pt_session_put(s);
 		return ret;
 	}
-	pthread_mutex_unlock(&s->lock);
 	c->priv = s;
 	return 0;
 }
@@ -123,53 +111,43 @@ static ssize_t ptrace_advise(struct pmadv_call *c, const struct iovec *iov,
 
 	if (!s)
 		return -ENOSYS;
-	pthread_mutex_lock(&s->lock);
-	if (s->gave_up || s->ended) {
-		ret = s->gave_up ? -ETIMEDOUT : -ESRCH;
-		pthread_mutex_unlock(&s->lock);
-		return ret;
-	}
+	if (s->gave_up)
+		return -ETIMEDOUT;
+	if (pt_worker_ended(s))
+		return s->end_err ? -s->end_err : -ESRCH;
 	if (n > PMADV_IOV_MAX)
 		n = PMADV_IOV_MAX; /* the engine never sends more */
 	memcpy(s->iov, iov, n * sizeof(*iov));
 	s->n = n;
 	s->err = 0;
-	s->cmd = CMD_ADVISE;
-	pthread_cond_broadcast(&s->cond);
+	pt_post(s, CMD_ADVISE);
 	ret = pt_await(s, pt_cmd_done);
 	if (ret < 0) {
 		pt_give_up(s);
-	} else if (s->ended) {
-		ret = -ESRCH;
+	} else if (pt_worker_ended(s)) {
+		ret = s->end_err ? -s->end_err : -ESRCH;
 	} else {
 		ret = s->ret;
 		if (ret >= 0 && s->err)
 			*err = s->err;
 	}
-	pthread_mutex_unlock(&s->lock);
 	return ret;
 }
 
 static void ptrace_end(struct pmadv_call *c)
 {
 	struct session *s = c->priv;
-	bool join = false;
 
 	if (!s)
 		return;
 	c->priv = NULL;
-	pthread_mutex_lock(&s->lock);
 	if (!s->gave_up) {
-		s->cmd = CMD_END;
-		pthread_cond_broadcast(&s->cond);
+		pt_post(s, CMD_END);
 		if (pt_await(s, pt_worker_ended) == 0)
-			join = true;
+			pthread_join(s->thread, NULL);
 		else
 			pt_give_up(s);
 	}
-	pthread_mutex_unlock(&s->lock);
-	if (join)
-		pthread_join(s->thread, NULL);
 	pt_session_put(s);
 }
 
@@ -208,7 +186,7 @@ static int ptrace_diagnose(const struct pmadv_target *t, int advice,
 		else
 			pmadv_msg(msg, len, "ptrace is refused in this "
 				  "process (%s): seccomp filter or LSM",
-				  strerror(-ret));
+				  pmadv_errdesc(-ret));
 		return ret;
 	}
 	ret = pt_preflight(t, &ti, &suspend, msg, len);

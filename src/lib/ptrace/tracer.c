@@ -1,18 +1,25 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * The tracer: the worker thread that seizes the target, runs the caller's
- * commands in it and puts everything back when it lets go, and the
- * hand-off through which the caller posts commands and waits for them.
+ * The tracer: the process that seizes the target, runs the caller's
+ * commands in it and puts everything back when it lets go, the worker
+ * thread that starts it, and the hand-off through which the caller posts
+ * commands and waits for them.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -286,7 +293,7 @@ static void detach(struct session *s)
 		ret = -errno;
 	if (ret < 0)
 		pmadv_debug("ptrace: restoring PID %d failed: %s", (int)s->pid,
-			    strerror(-ret));
+			    pmadv_errdesc(-ret));
 	/* From an event stop a group-stopped target stays stopped. */
 	ptrace(PTRACE_DETACH, s->tid, NULL, NULL);
 	s->stopped = false;
@@ -294,115 +301,227 @@ static void detach(struct session *s)
 		syscall(SYS_tgkill, s->pid, s->tid, s->held[i]);
 }
 
-/* ---- the worker thread and its hand-off ---- */
+/* ---- the tracer process and its hand-off ---- */
 
-void pt_session_put(struct session *s)
+/*
+ * Why the tracer is a process of its own, not a thread of the caller:
+ * - The kernel reports a tracee's stops to every thread of its tracer's
+ *   thread group. A daemon that reaps children with waitpid(-1) or
+ *   waitid(P_ALL, __WALL) from any thread would take them, and the tracer
+ *   would wait forever for a stop that never comes. A child made with
+ *   clone(CLONE_VM) without CLONE_THREAD and with exit signal 0 is a thread
+ *   group of its own: its tracees' stops go to it alone, and its own exit
+ *   is seen only by __WALL and __WCLONE waiters.
+ * - The caller can die at any instruction (SIGKILL, the OOM killer, exit
+ *   right after a timeout). The tracer then lives on, puts the target back
+ *   and lets go. So it must never block on anything the caller may hold
+ *   when it dies: no mutex, no malloc, no stdio. The hand-off is plain
+ *   atomics and a futex word, every wait of the tracer has a bound, and it
+ *   watches its parent: when getppid() changes, the caller is gone.
+ * A worker thread of the caller starts it with CLONE_VFORK and stays
+ * blocked in the kernel until it exits, so the tracer can run library
+ * code on the worker's thread-local storage (errno) with nobody else using
+ * it. If the caller's process dies, the worker dies with it and the tracer
+ * is reparented, finishes and exits; the memory they share stays until
+ * then. A tracer killed along with its caller (a whole cgroup killed)
+ * leaves the target as the kernel detaches it: see libprocmadvise(7).
+ */
+
+/* How long the tracer waits for the caller's next command before it lets
+ * go of the target: the caller posts batches back to back, so this only
+ * ends sessions whose caller vanished (an exec in another thread, say). */
+#define IDLE_MS 2000
+
+static void notify(struct session *s)
 {
-	bool last;
-
-	pthread_mutex_lock(&s->lock);
-	last = --s->refs == 0;
-	pthread_mutex_unlock(&s->lock);
-	if (!last)
-		return;
-	pthread_mutex_destroy(&s->lock);
-	pthread_cond_destroy(&s->cond);
-	free(s);
+	__atomic_add_fetch(&s->seq, 1, __ATOMIC_RELEASE);
+	syscall(SYS_futex, &s->seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL,
+		0);
 }
 
-void *pt_worker(void *arg)
+/* Sleeps until s->seq moves from seen, or ms pass. */
+static void wait_change(struct session *s, uint32_t seen, int64_t ms)
+{
+	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
+
+	syscall(SYS_futex, &s->seq, FUTEX_WAIT_PRIVATE, seen, &ts, NULL, 0);
+}
+
+static int load(const int *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+static void store(int *p, int v)
+{
+	__atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+/* The tracer's wait for the next command: CMD_END when the caller gave
+ * up, died, or went quiet for IDLE_MS. */
+static int next_cmd(struct session *s)
+{
+	int64_t idle_end = pt_now_ms() + IDLE_MS;
+
+	for (;;) {
+		uint32_t seen = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+		int cmd = load(&s->cmd);
+
+		if (load(&s->gave_up))
+			return CMD_END;
+		if (cmd != CMD_NONE)
+			return cmd;
+		if (getppid() != s->caller) {
+			pmadv_debug("ptrace: the caller of PID %d's request is "
+				    "gone: letting go", (int)s->pid);
+			return CMD_END;
+		}
+		if (pt_now_ms() > idle_end) {
+			s->end_err = ETIMEDOUT;
+			return CMD_END;
+		}
+		wait_change(s, seen, 100);
+	}
+}
+
+/* The tracer process (clone child): attach, serve commands, detach. */
+static int tracer_main(void *arg)
 {
 	struct session *s = arg;
 	int ret = attach(s);
 
-	pthread_mutex_lock(&s->lock);
 	s->attach_ret = ret;
-	s->attached = true;
-	pthread_cond_broadcast(&s->cond);
-	pthread_mutex_unlock(&s->lock);
+	store(&s->attached, 1);
+	notify(s);
+	while (ret == 0 && next_cmd(s) == CMD_ADVISE) {
+		int err = 0;
+		ssize_t r = pt_do_advise(s, s->iov, s->n, &err);
 
-	while (ret == 0) {
-		enum cmd cmd;
-
-		pthread_mutex_lock(&s->lock);
-		while (s->cmd == CMD_NONE && !s->gave_up)
-			pthread_cond_wait(&s->cond, &s->lock);
-		cmd = s->gave_up ? CMD_END : s->cmd;
-		pthread_mutex_unlock(&s->lock);
-		if (cmd != CMD_ADVISE)
-			break;
-		{
-			int err = 0;
-			ssize_t r = pt_do_advise(s, s->iov, s->n, &err);
-
-			pthread_mutex_lock(&s->lock);
-			s->ret = r;
-			s->err = err;
-			s->cmd = CMD_NONE;
-			pthread_cond_broadcast(&s->cond);
-			pthread_mutex_unlock(&s->lock);
-		}
+		s->ret = r;
+		s->err = err;
+		store(&s->cmd, CMD_NONE);
+		notify(s);
 	}
 	detach(s);
 	if (s->memfd >= 0)
 		close(s->memfd);
-	pthread_mutex_lock(&s->lock);
-	s->ended = true;
-	s->cmd = CMD_NONE;
-	pthread_cond_broadcast(&s->cond);
-	pthread_mutex_unlock(&s->lock);
+	store(&s->ended, 1);
+	notify(s);
+	return 0;
+}
+
+void pt_session_put(struct session *s)
+{
+	if (__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL))
+		return;
+	if (s->stack)
+		munmap(s->stack, TRACER_STACK);
+	free(s);
+}
+
+/* The worker thread: parent of the tracer, blocked until it exits. */
+void *pt_worker(void *arg)
+{
+	struct session *s = arg;
+	pid_t pid;
+
+	pid = clone(tracer_main, (char *)s->stack + TRACER_STACK,
+		    CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SYSVSEM |
+			    CLONE_VFORK,
+		    s);
+	if (pid < 0) {
+		s->attach_ret = -errno;
+		store(&s->ended, 1);
+		store(&s->attached, 1);
+		notify(s);
+	} else {
+		/* A __WALL reaper in the caller may have taken it: ECHILD. */
+		while (waitpid(pid, NULL, __WCLONE) < 0 && errno == EINTR)
+			;
+	}
 	pt_session_put(s);
 	return NULL;
 }
 
-/* Waits (caller side, lock held) until done() holds. Gives up when the
- * worker makes no progress for a whole timeout: it is stuck on the target. */
+int pt_session_start(struct session *s)
+{
+	sigset_t all, old;
+	int ret;
+
+	s->refs = 2;
+	s->caller = getpid();
+	s->stack = mmap(NULL, TRACER_STACK, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (s->stack == MAP_FAILED) {
+		s->stack = NULL;
+		return -ENOMEM;
+	}
+	/* a guard page below the tracer's stack */
+	mprotect(s->stack, pmadv_page_size(), PROT_NONE);
+	/* Neither the worker nor the tracer runs the caller's signal
+	 * handlers; the tracer inherits this mask. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = -pthread_create(&s->thread, NULL, pt_worker, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return ret;
+}
+
+/* Waits (caller side) until done() holds. Gives up when the tracer makes
+ * no progress for a whole timeout: it is stuck on the target. */
 int pt_await(struct session *s, bool (*done)(const struct session *))
 {
-	unsigned long seen = s->progress;
+	unsigned long seen = __atomic_load_n(&s->progress, __ATOMIC_RELAXED);
+	int64_t deadline = pt_now_ms() + s->timeout_ms + 250;
 
-	while (!done(s)) {
-		struct timespec ts;
-		int64_t ms;
+	for (;;) {
+		uint32_t v = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+		int64_t now;
 
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ms = s->timeout_ms + 250;
-		ts.tv_sec += ms / 1000;
-		ts.tv_nsec += (ms % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		if (pthread_cond_timedwait(&s->cond, &s->lock, &ts) ==
-			    ETIMEDOUT &&
-		    !done(s)) {
-			if (s->progress == seen)
+		if (done(s))
+			return 0;
+		now = pt_now_ms();
+		if (now >= deadline) {
+			unsigned long p = __atomic_load_n(&s->progress,
+							  __ATOMIC_RELAXED);
+
+			if (p == seen)
 				return -ETIMEDOUT;
-			seen = s->progress;
+			seen = p;
+			deadline = now + s->timeout_ms + 250;
+			continue;
 		}
+		wait_change(s, v, deadline - now);
 	}
-	return 0;
 }
 
 bool pt_attach_done(const struct session *s)
 {
-	return s->attached;
+	return load(&s->attached);
 }
 
 bool pt_cmd_done(const struct session *s)
 {
-	return s->cmd == CMD_NONE || s->ended;
+	return load(&s->cmd) == CMD_NONE || load(&s->ended);
 }
 
 bool pt_worker_ended(const struct session *s)
 {
-	return s->ended;
+	return load(&s->ended);
 }
 
-/* The caller stops waiting: the worker finishes alone and frees. */
+void pt_post(struct session *s, int cmd)
+{
+	store(&s->cmd, cmd);
+	notify(s);
+}
+
+/* The caller stops waiting: the tracer finishes alone, the worker frees. */
 void pt_give_up(struct session *s)
 {
-	s->gave_up = true;
-	pthread_cond_broadcast(&s->cond);
+	if (load(&s->gave_up))
+		return;
+	store(&s->gave_up, 1);
+	notify(s);
 	pthread_detach(s->thread);
 }

@@ -40,9 +40,7 @@ bool pt_tracee_dead(const struct session *s)
 
 void pt_bump_progress(struct session *s)
 {
-	pthread_mutex_lock(&s->lock);
-	s->progress++;
-	pthread_mutex_unlock(&s->lock);
+	__atomic_add_fetch(&s->progress, 1, __ATOMIC_RELAXED);
 }
 
 /* Waiting for the tracee: a stop usually comes within microseconds, so

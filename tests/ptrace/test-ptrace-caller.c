@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The ptrace rung against what a system manager's process does to its own
+ * tracer: another thread reaping every child with waitpid(-1) or
+ * waitid(P_ALL, __WALL), the caller SIGKILLed at a random moment of a
+ * request, the caller exiting right after a request. The target runs a
+ * self-check the whole time (it recomputes a checksum of its memory and
+ * counts its rounds in a page shared with the test); after each trial it
+ * must be running, untraced, with the signal mask it had, and still right.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ptest.h"
+
+#define PAGE 4096
+#define NRANGES 1500 /* separate one-page VMAs: a request takes a while */
+
+/* The target's self-check, in a page shared with the test. */
+struct shared {
+	atomic_ulong rounds;
+	atomic_long errors;
+	uintptr_t base; /* the target's ranges: NRANGES pages, every other */
+};
+
+static struct shared *sh;
+static pid_t last_target; /* killed by the next test, should one fail */
+
+static uint64_t fnv(const unsigned char *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 1099511628211ULL;
+	return h;
+}
+
+/* Floating point work whose result is the same every time: registers
+ * the injection must leave as they were. */
+static double fsum(void)
+{
+	volatile double x = 1.0;
+
+	for (int i = 0; i < 1000; i++)
+		x = x * 1.0000001 + 0.5;
+	return x;
+}
+
+/* NRANGES pages, each its own VMA (every other page of the area is
+ * PROT_NONE), filled with a pattern the target checks over and over with
+ * floating point and integer work; SIGUSR1 blocked, as a program might. */
+static void target(void *arg)
+{
+	size_t len = 2 * NRANGES * PAGE;
+	unsigned char *a = mmap(NULL, len, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t want;
+	double fwant;
+	sigset_t set;
+
+	(void)arg;
+	if (a == MAP_FAILED)
+		_exit(1);
+	for (size_t i = 0; i < NRANGES; i++) {
+		memset(a + 2 * i * PAGE, (int)(i & 0xff), PAGE);
+		if (mprotect(a + (2 * i + 1) * PAGE, PAGE, PROT_NONE) < 0)
+			_exit(1);
+	}
+	want = 0;
+	for (size_t i = 0; i < NRANGES; i++)
+		want += fnv(a + 2 * i * PAGE, PAGE);
+	fwant = fsum();
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	sh->base = (uintptr_t)a;
+	for (;;) {
+		uint64_t h = 0;
+
+		for (size_t i = 0; i < NRANGES; i++)
+			h += fnv(a + 2 * i * PAGE, PAGE);
+		if (h != want || fsum() != fwant)
+			atomic_fetch_add(&sh->errors, 1);
+		atomic_fetch_add(&sh->rounds, 1);
+	}
+}
+
+/* A TracerPid or SigBlk line of /proc/PID/status, or "" */
+static void status_line(pid_t pid, const char *name, char *out, size_t len)
+{
+	char path[64], buf[4096], *p;
+	ssize_t n;
+	int fd;
+
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	p = strstr(buf, name);
+	if (p)
+		snprintf(out, len, "%.*s", (int)strcspn(p, "\n"), p);
+}
+
+/* The target is left as found: untraced (within secs: a tracer that
+ * outlives its caller may still be restoring), running, same mask, and
+ * its self-check still advancing without errors. */
+static void assert_target_fine(pid_t pid, const char *sigblk, double secs)
+{
+	double end = pt_now() + secs;
+	char tracer[64], blk[64];
+	unsigned long r0;
+
+	for (;;) {
+		status_line(pid, "TracerPid:", tracer, sizeof(tracer));
+		if (!strcmp(tracer, "TracerPid:\t0") || pt_now() > end)
+			break;
+		usleep(1000);
+	}
+	assert_string_equal(tracer, "TracerPid:\t0");
+	status_line(pid, "SigBlk:", blk, sizeof(blk));
+	assert_string_equal(blk, sigblk);
+	r0 = atomic_load(&sh->rounds);
+	end = pt_now() + 5;
+	while (atomic_load(&sh->rounds) < r0 + 2 && pt_now() < end)
+		usleep(1000);
+	assert_true(atomic_load(&sh->rounds) >= r0 + 2);
+	assert_int_equal(atomic_load(&sh->errors), 0);
+	assert_true(strchr("RS", pt_state(pid)) != NULL);
+}
+
+static pid_t start_target(char *sigblk, size_t len)
+{
+	pid_t pid;
+	double end;
+
+	pt_kill(last_target);
+	memset(sh, 0, sizeof(*sh));
+	pid = pt_fork(target, NULL);
+	assert_true(pid > 0);
+	last_target = pid;
+	end = pt_now() + 10;
+	while (atomic_load(&sh->rounds) < 1 && pt_now() < end)
+		usleep(1000);
+	assert_true(atomic_load(&sh->rounds) >= 1);
+	status_line(pid, "SigBlk:", sigblk, len);
+	assert_true(sigblk[0] != '\0');
+	return pid;
+}
+
+static void target_ranges(struct iovec *iov)
+{
+	for (size_t i = 0; i < NRANGES; i++)
+		iov[i] = (struct iovec){ (void *)(sh->base + 2 * i * PAGE),
+					 PAGE };
+}
+
+/* ---- a caller that reaps every child from another thread ---- */
+
+struct reaper {
+	atomic_int stop;
+	int mode; /* 0: waitpid(-1, WNOHANG); 1: waitid(P_ALL, __WALL...) */
+	atomic_long seen_stops;
+};
+
+static void *reap_all(void *arg)
+{
+	struct reaper *r = arg;
+
+	while (!atomic_load(&r->stop)) {
+		if (r->mode == 0) {
+			int st;
+			pid_t p = waitpid(-1, &st, WNOHANG | WUNTRACED);
+
+			if (p > 0 && WIFSTOPPED(st))
+				atomic_fetch_add(&r->seen_stops, 1);
+		} else {
+			siginfo_t si;
+
+			memset(&si, 0, sizeof(si));
+			if (waitid(P_ALL, 0, &si,
+				   WEXITED | WSTOPPED | __WALL | WNOHANG) == 0 &&
+			    si.si_pid > 0 &&
+			    (si.si_code == CLD_TRAPPED ||
+			     si.si_code == CLD_STOPPED))
+				atomic_fetch_add(&r->seen_stops, 1);
+		}
+		sched_yield();
+	}
+	return NULL;
+}
+
+struct caller_arg {
+	pid_t target;
+	int mode;
+	int requests;
+};
+
+/* The caller process: requests while a thread reaps; exits with the
+ * number of requests that did not advise everything (0 is right). */
+static void reaping_caller(void *arg)
+{
+	struct caller_arg *c = arg;
+	struct reaper r = { .mode = c->mode };
+	static struct iovec iov[NRANGES];
+	pthread_t th;
+	int bad = 0;
+
+	target_ranges(iov);
+	if (pthread_create(&th, NULL, reap_all, &r))
+		_exit(100);
+	for (int i = 0; i < c->requests; i++) {
+		struct pmadv_result res;
+		/* small requests too: one madvise each */
+		size_t n = i % 3 == 0 ? 2 : NRANGES;
+		ssize_t ret = pt_advise(c->target, iov, n, MADV_COLD, 0, &res);
+
+		if (ret != (ssize_t)(n * PAGE)) {
+			if (bad < 5)
+				fprintf(stderr, "request %d: %zd\n", i, ret);
+			bad++;
+		}
+	}
+	atomic_store(&r.stop, 1);
+	pthread_join(th, NULL);
+	if (r.seen_stops)
+		fprintf(stderr, "the caller's reaper saw %ld stops\n",
+			(long)r.seen_stops);
+	_exit(bad > 99 ? 99 : bad + (r.seen_stops ? 100 : 0));
+}
+
+static void run_reaping(int mode)
+{
+	struct caller_arg c = { .mode = mode, .requests = 150 };
+	char sigblk[64];
+	pid_t caller;
+	int st;
+
+	PT_REQUIRE(geteuid() == 0, "needs root");
+	c.target = start_target(sigblk, sizeof(sigblk));
+	caller = pt_fork(reaping_caller, &c);
+	assert_true(caller > 0);
+	assert_int_equal(waitpid(caller, &st, 0), caller);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0); /* 150 of 150, no stop seen */
+	/* the caller has exited: nothing of it may linger in the target */
+	assert_target_fine(c.target, sigblk, 2);
+	pt_kill(c.target);
+	last_target = 0;
+}
+
+static void test_reaper_waitpid(void **state)
+{
+	(void)state;
+	run_reaping(0);
+}
+
+static void test_reaper_waitid_wall(void **state)
+{
+	(void)state;
+	run_reaping(1);
+}
+
+/* ---- a caller SIGKILLed at a random moment ---- */
+
+static void looping_caller(void *arg)
+{
+	struct caller_arg *c = arg;
+	static struct iovec iov[NRANGES];
+
+	target_ranges(iov);
+	for (;;) {
+		struct pmadv_result res;
+
+		pt_advise(c->target, iov, NRANGES, MADV_COLD, 0, &res);
+	}
+}
+
+static void test_caller_killed(void **state)
+{
+	static const char *const paths[] = { "0", "pm", "loop" };
+	const char *env = getenv("PT_CALLER_TRIALS");
+	int trials = env ? atoi(env) : 60;
+	unsigned int seed = (unsigned int)time(NULL);
+	struct caller_arg c = { 0 };
+	char sigblk[64];
+
+	(void)state;
+	PT_REQUIRE(geteuid() == 0, "needs root");
+	print_message("seed %u, %d trials\n", seed, trials);
+	srand(seed);
+	c.target = start_target(sigblk, sizeof(sigblk));
+	for (int i = 0; i < trials; i++) {
+		pid_t caller;
+		int st;
+
+		/* each path in turn: one madvise per range, process_madvise
+		 * on the target itself, the madvise loop */
+		if (!strcmp(paths[i % 3], "pm"))
+			unsetenv("PMADV_PTRACE_FAST");
+		else
+			setenv("PMADV_PTRACE_FAST", paths[i % 3], 1);
+		caller = pt_fork(looping_caller, &c);
+		assert_true(caller > 0);
+		usleep((useconds_t)(rand() % 40000));
+		kill(caller, SIGKILL);
+		assert_int_equal(waitpid(caller, &st, 0), caller);
+		assert_true(WIFSIGNALED(st));
+		assert_target_fine(c.target, sigblk, 10);
+	}
+	unsetenv("PMADV_PTRACE_FAST");
+	pt_kill(c.target);
+	last_target = 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reaper_waitpid),
+		cmocka_unit_test(test_reaper_waitid_wall),
+		cmocka_unit_test(test_caller_killed),
+	};
+
+	sh = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sh == MAP_FAILED)
+		return 1;
+	alarm(600); /* a hang fails the test instead of the CI job */
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
