@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sys/capability.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -1306,6 +1308,160 @@ static void test_zombie_leader(void **state)
 	munmap(z.page, PAGE);
 }
 
+/* ---- per-thread seccomp, and a main thread that left ---- */
+
+/* Filters are per thread: the worker of this target kills its process on
+ * madvise(2) or process_madvise(2); its main thread called pthread_exit,
+ * so the worker is the thread every injection must go through. */
+static void *ts_worker(void *arg)
+{
+	struct sock_filter kill_madvise[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_madvise, 2, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_process_madvise, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+	};
+	struct sock_fprog prog = { 5, kill_madvise };
+	struct zl *z = arg;
+
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+		_exit(2);
+	return zl_worker(z);
+}
+
+static void ts_child(void *arg)
+{
+	struct zl *z = arg;
+	pthread_t t;
+
+	memset(z->page, 0x5a, PAGE);
+	pthread_create(&t, NULL, ts_worker, z);
+	pthread_exit(NULL);
+}
+
+static void test_thread_seccomp(void **state)
+{
+	struct iovec iov;
+	char msg[256] = "";
+	unsigned long c;
+	struct zl z;
+	pid_t pid, helper;
+	int st;
+
+	(void)state;
+	PT_REQUIRE(geteuid() == 0, "needs root");
+	z.ctr = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	z.page = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	pid = pt_fork(ts_child, &z);
+	wait_state(pid, "Z", 5);
+	while (z.ctr[1] != 0x5a)
+		usleep(1000);
+	iov = (struct iovec){ z.page, PAGE };
+
+	/* without CAP_SYS_ADMIN the filter cannot be suspended: refused,
+	 * naming the thread whose filter it is */
+	helper = fork();
+	if (helper == 0) {
+		cap_t caps = cap_get_proc();
+		cap_value_t v = CAP_SYS_ADMIN;
+		struct pmadv_target *t;
+
+		cap_set_flag(caps, CAP_EFFECTIVE, 1, &v, CAP_CLEAR);
+		cap_set_proc(caps);
+		if (pt_advise(pid, &iov, 1, MADV_COLD, 0, NULL) != -EPERM)
+			_exit(1);
+		if (pmadv_open(pid, 0, &t) < 0 ||
+		    pmadv_diagnose(t, MADV_COLD, PMADV_METHOD_PTRACE, msg,
+				   sizeof(msg)) != -EPERM ||
+		    !strstr(msg, "seccomp") || !strstr(msg, "thread"))
+			_exit(2);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(helper, &st, 0), helper);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+
+	/* root suspends the worker's filter for the injection: advised,
+	 * and the process lives */
+	assert_int_equal(pt_advise(pid, &iov, 1, MADV_DONTNEED,
+				   PMADV_F_DESTRUCTIVE, NULL), PAGE);
+	c = z.ctr[0];
+	usleep(50000);
+	assert_true(z.ctr[0] > c);
+	assert_int_equal(z.ctr[1], 0);
+	assert_true(strchr("SR", pt_state(pid)) == NULL); /* leader: Z */
+	assert_int_equal(kill(pid, 0), 0);
+	pt_kill(pid);
+	munmap((void *)z.ctr, PAGE);
+	munmap(z.page, PAGE);
+}
+
+/* ---- a thread in a call that is never restarted ---- */
+
+/* The main thread waits 2 s in epoll_wait for an event that never comes
+ * and reports what it returned; a second thread sleeps in nanosleep,
+ * which the kernel restarts. Injections must go through the second. */
+static void *napper(void *arg)
+{
+	(void)arg;
+	for (;;)
+		usleep(100000);
+	return NULL;
+}
+
+static void epoll_child(void *arg)
+{
+	int *out = arg, ep = epoll_create1(0), p[2];
+	struct epoll_event ev = { .events = EPOLLIN }, got;
+	int r[2];
+	pthread_t t;
+
+	if (ep < 0 || pipe(p) < 0 ||
+	    epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev) < 0 ||
+	    pthread_create(&t, NULL, napper, NULL))
+		_exit(2);
+	if (write(out[1], "R", 1) != 1)
+		_exit(3);
+	r[0] = epoll_wait(ep, &got, 1, 2000);
+	r[1] = r[0] < 0 ? errno : 0;
+	if (write(out[1], r, sizeof(r)) != sizeof(r))
+		_exit(4);
+	for (;;)
+		pause();
+}
+
+static void test_epoll_wait(void **state)
+{
+	struct iovec iov = { page_of(&iov), PAGE };
+	int out[2], r[2];
+	double t0;
+	pid_t pid;
+	char c;
+
+	(void)state;
+	PT_REQUIRE(geteuid() == 0, "needs root");
+	assert_int_equal(pipe(out), 0);
+	t0 = pt_now();
+	pid = pt_fork(epoll_child, out);
+	assert_int_equal(pt_read_full(out[0], &c, 1, 5000), 1);
+	usleep(200000); /* in epoll_wait by now */
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(pt_advise(pid, &iov, 1, MADV_COLD, 0, NULL),
+				 PAGE);
+	assert_int_equal(pt_read_full(out[0], r, sizeof(r), 8000),
+			 (ssize_t)sizeof(r));
+	/* the timeout, not EINTR */
+	assert_int_equal(r[0], 0);
+	assert_true(pt_now() - t0 >= 1.9);
+	pt_kill(pid);
+	close(out[0]), close(out[1]);
+}
+
 /* ---- the fast path, per kernel ---- */
 
 /* Whether this kernel lets a process give itself this advice through
@@ -1523,6 +1679,8 @@ int main(void)
 		T(test_seccomp),
 		T(test_timeout),
 		T(test_zombie_leader),
+		T(test_thread_seccomp),
+		T(test_epoll_wait),
 		T(test_fast_path_per_kernel),
 		T(test_ladder),
 	};

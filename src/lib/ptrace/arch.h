@@ -86,6 +86,9 @@ bool pmadv_arch_swaps_sigmask(bool compat, long nr) PMADV_HIDDEN;
 /* Registers saved at a syscall-entry stop, changed so that resuming runs
  * the same call again from its instruction. */
 void pmadv_arch_rewind(struct pmadv_regs *r) PMADV_HIDDEN;
+/* True for blocking calls the kernel never restarts after a stop: they
+ * return EINTR (signal(7)), so a thread in one is injected into last. */
+bool pmadv_arch_never_restarted(bool compat, long nr) PMADV_HIDDEN;
 /* The instruction pointer. */
 uint64_t pmadv_arch_pc(const struct pmadv_regs *r) PMADV_HIDDEN;
 /* The madvise loop's machine code for the ABI, or NULL without one. */
@@ -140,6 +143,11 @@ static inline void pmadv_arch_syscall_state(const struct pmadv_regs *r,
 	*ret = 0;
 }
 static inline bool pmadv_arch_swaps_sigmask(bool compat, long nr)
+{
+	(void)compat, (void)nr;
+	return false;
+}
+static inline bool pmadv_arch_never_restarted(bool compat, long nr)
 {
 	(void)compat, (void)nr;
 	return false;

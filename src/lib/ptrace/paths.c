@@ -247,7 +247,7 @@ static int run_loop(struct session *s, uint64_t block)
 		}
 		if (pread(s->memfd, st, sizeof(st), (off_t)block) !=
 		    (ssize_t)sizeof(st))
-			return pt_exiting(s->tid) ? -ESRCH : -EIO;
+			return pt_exiting(s->pid, s->tid) ? -ESRCH : -EIO;
 		if (st[2])
 			break;
 		if (st[0] != seen) {

@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -54,19 +55,21 @@ static const char *field(const char *buf, const char *name)
 	return NULL;
 }
 
-int pt_read_tinfo(pid_t pid, struct tinfo *ti)
+int pt_read_tinfo(pid_t pid, pid_t tid, struct tinfo *ti)
 {
-	char path[64], buf[4096];
+	char path[96], buf[4096];
 	const char *p;
 	ssize_t n;
 	int f;
 
 	memset(ti, 0, sizeof(*ti));
 	ti->seccomp = -1;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid,
+		 (int)tid);
 	n = read_file(path, buf, sizeof(buf));
 	if (n < 0)
 		return n == -ENOENT ? -ESRCH : (int)n;
+	ti->tid = tid;
 	p = strrchr(buf, ')');
 	if (!p || p[1] != ' ')
 		return -EIO;
@@ -77,7 +80,9 @@ int pt_read_tinfo(pid_t pid, struct tinfo *ti)
 			f++;
 	ti->flags = strtoul(p, NULL, 10);
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	/* the thread's own: seccomp filters and tracers are per thread */
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid,
+		 (int)tid);
 	n = read_file(path, buf, sizeof(buf));
 	if (n < 0)
 		return n == -ENOENT ? -ESRCH : (int)n;
@@ -86,7 +91,7 @@ int pt_read_tinfo(pid_t pid, struct tinfo *ti)
 	if ((p = field(buf, "Seccomp:")))
 		ti->seccomp = (int)strtol(p, NULL, 10);
 	ti->nspid = pid;
-	if ((p = field(buf, "NSpid:"))) {
+	if ((p = field(buf, "NStgid:"))) {
 		/* the last value is the PID in the target's own namespace */
 		char *end;
 
@@ -196,42 +201,95 @@ static bool can_suspend_seccomp(void)
 }
 
 /* The kernel answers EPERM, not ESRCH, for a task on its way out. */
-bool pt_exiting(pid_t tid)
+bool pt_exiting(pid_t pid, pid_t tid)
 {
 	struct tinfo ti;
 
-	return pt_read_tinfo(tid, &ti) < 0 || ti.state == 'Z' ||
+	return pt_read_tinfo(pid, tid, &ti) < 0 || ti.state == 'Z' ||
 	       ti.state == 'X' || (ti.flags & PF_EXITING_FLAG);
 }
 
-/* A main thread that called pthread_exit stays a zombie while the others
- * run: inject through one of them. */
-static pid_t live_thread(pid_t pid)
+/*
+ * How well a thread suits the injection, higher is better, -1 for none:
+ * - a seccomp filter we cannot suspend would see (and may kill) the
+ *   injected calls: filters are per thread;
+ * - a thread blocked in a call the kernel never restarts after a stop
+ *   (epoll_wait, sigtimedwait, semop...: see signal(7)) would see EINTR;
+ * - otherwise the main thread, as injectors do.
+ * A main thread that called pthread_exit stays a zombie while the others
+ * run: they serve.
+ */
+static int thread_score(pid_t pid, pid_t tid, bool compat, int *suspend_ok,
+			struct tinfo *ti)
 {
-	char path[64], state[300];
+	char path[96], sc[128];
+	int score = 1;
+
+	if (pt_read_tinfo(pid, tid, ti) < 0 || ti->state == 'Z' ||
+	    ti->state == 'X' || (ti->flags & PF_EXITING_FLAG))
+		return -1;
+	if (ti->seccomp > 0 && *suspend_ok < 0)
+		*suspend_ok = can_suspend_seccomp();
+	if (ti->seccomp <= 0 || *suspend_ok > 0)
+		score += 4;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)pid,
+		 (int)tid);
+	/* "running", "-1 sp pc" outside a call, or "nr args... sp pc" */
+	if (read_file(path, sc, sizeof(sc)) <= 0 ||
+	    !pmadv_arch_never_restarted(compat, strtol(sc, NULL, 10)))
+		score += 2;
+	return score;
+}
+
+/* Whether the process runs 32-bit code on a 64-bit kernel: the class of
+ * its executable's ELF header. */
+static bool compat_process(pid_t pid)
+{
+	char path[64];
+	unsigned char id[EI_NIDENT];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, id, sizeof(id));
+	close(fd);
+	return n == (ssize_t)sizeof(id) && !memcmp(id, ELFMAG, SELFMAG) &&
+	       id[EI_CLASS] == ELFCLASS32 && sizeof(long) == 8;
+}
+
+/* The thread to inject into, in *ti; -ESRCH when none lives. */
+static int choose_thread(pid_t pid, int *suspend_ok, struct tinfo *ti)
+{
+	bool compat = compat_process(pid);
+	int best = thread_score(pid, pid, compat, suspend_ok, ti);
+	char path[64];
 	struct dirent *d;
-	pid_t found = 0;
 	DIR *dir;
 
+	if (best >= 7) /* the main thread, and nothing to avoid */
+		return 0;
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
 	dir = opendir(path);
 	if (!dir)
-		return 0;
-	while (!found && (d = readdir(dir))) {
+		return best >= 0 ? 0 : -ESRCH;
+	while ((d = readdir(dir))) {
 		pid_t tid = (pid_t)atoi(d->d_name);
-		const char *p;
+		struct tinfo cand;
+		int score;
 
 		if (tid <= 0 || tid == pid)
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid,
-			 (int)tid);
-		if (read_file(path, state, sizeof(state)) > 0 &&
-		    (p = strrchr(state, ')')) && p[1] == ' ' && p[2] != 'Z' &&
-		    p[2] != 'X')
-			found = tid;
+		score = thread_score(pid, tid, compat, suspend_ok, &cand);
+		if (score > best) {
+			best = score;
+			*ti = cand;
+		}
 	}
 	closedir(dir);
-	return found;
+	return best >= 0 ? 0 : -ESRCH;
 }
 
 /* Everything that can be said without touching the target. */
@@ -239,7 +297,7 @@ int pt_preflight(const struct pmadv_target *t, struct tinfo *ti, bool *suspend,
 		 char *msg, size_t len)
 {
 	char comm[64], cg[4096];
-	int fd, ret;
+	int fd, ret, suspend_ok = -1; /* unknown until a filter matters */
 
 #ifndef PMADV_ARCH_PTRACE
 	(void)t, (void)ti, (void)suspend;
@@ -253,14 +311,12 @@ int pt_preflight(const struct pmadv_target *t, struct tinfo *ti, bool *suspend,
 			  "trace itself", (int)t->pid);
 		return -EPERM;
 	}
-	ret = pt_read_tinfo(t->pid, ti);
+	ret = pt_read_tinfo(t->pid, t->pid, ti);
 	if (ret < 0) {
 		pmadv_msg(msg, len, "PID %d has exited", (int)t->pid);
 		return ret;
 	}
-	ti->tid = t->pid;
-	if ((ti->state == 'Z' || ti->state == 'X') &&
-	    (ti->tid = live_thread(t->pid)) <= 0) {
+	if (choose_thread(t->pid, &suspend_ok, ti) < 0) {
 		pmadv_msg(msg, len, "PID %d is a zombie: it has no memory left "
 			  "to advise", (int)t->pid);
 		return -ESRCH;
@@ -277,12 +333,14 @@ int pt_preflight(const struct pmadv_target *t, struct tinfo *ti, bool *suspend,
 		return -EBUSY;
 	}
 	if (ti->seccomp > 0) {
-		if (!can_suspend_seccomp()) {
+		if (suspend_ok < 0)
+			suspend_ok = can_suspend_seccomp();
+		if (!suspend_ok) {
 			pmadv_msg(msg, len, "PID %d runs under seccomp "
-				  "(mode %d): an injected call could kill "
-				  "it, and suspending the filter needs "
-				  "CAP_SYS_ADMIN",
-				  (int)t->pid, ti->seccomp);
+				  "(mode %d, thread %d): an injected call "
+				  "could kill it, and suspending the filter "
+				  "needs CAP_SYS_ADMIN",
+				  (int)t->pid, ti->seccomp, (int)ti->tid);
 			return -EPERM;
 		}
 		*suspend = true;
@@ -303,7 +361,8 @@ int pt_preflight(const struct pmadv_target *t, struct tinfo *ti, bool *suspend,
 	}
 	if (fd < 0) {
 		ret = errno;
-		if (ret == ENOENT || ret == ESRCH || pt_exiting(ti->tid)) {
+		if (ret == ENOENT || ret == ESRCH ||
+		    pt_exiting(t->pid, ti->tid)) {
 			pmadv_msg(msg, len, "PID %d has exited", (int)t->pid);
 			return -ESRCH;
 		}

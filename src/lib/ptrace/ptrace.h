@@ -139,8 +139,9 @@ struct tinfo {
 };
 
 /* procfs.c: /proc reading, the preflight, the fast path's precondition */
-int pt_read_tinfo(pid_t pid, struct tinfo *ti) PMADV_HIDDEN;
-bool pt_exiting(pid_t tid) PMADV_HIDDEN;
+/* Thread tid of process pid (tid == pid: the main thread). */
+int pt_read_tinfo(pid_t pid, pid_t tid, struct tinfo *ti) PMADV_HIDDEN;
+bool pt_exiting(pid_t pid, pid_t tid) PMADV_HIDDEN;
 int pt_preflight(const struct pmadv_target *t, struct tinfo *ti, bool *suspend,
 		 char *msg, size_t len) PMADV_HIDDEN;
 bool pt_self_process_madvise(int advice) PMADV_HIDDEN;

@@ -116,9 +116,9 @@ static int attach(struct session *s)
 			 * or already traced, too */
 			struct tinfo ti;
 
-			if (pt_exiting(s->tid))
+			if (pt_exiting(s->pid, s->tid))
 				return -ESRCH;
-			if (pt_read_tinfo(s->tid, &ti) == 0 && ti.tracer)
+			if (pt_read_tinfo(s->pid, s->tid, &ti) == 0 && ti.tracer)
 				return -EBUSY;
 		}
 		return -ret;
@@ -168,7 +168,7 @@ static int attach(struct session *s)
 	if (s->want_patch || (!pt_find_in_vdso(s) && !pt_find_in_text(s))) {
 		/* A target on its way out has no memory left to read: that
 		 * is ESRCH, not a target without syscall instructions. */
-		if (pt_exiting(s->tid) || pt_exiting(s->pid))
+		if (pt_exiting(s->pid, s->tid) || pt_exiting(s->pid, s->pid))
 			return -ESRCH;
 		if (!pt_patch_entry(s)) {
 			pmadv_debug("ptrace: no syscall instruction in PID "

@@ -145,6 +145,14 @@ void pmadv_arch_syscall_state(const struct pmadv_regs *r, long *nr, long *ret)
 	*ret = (long)cr64(r)->rax;
 }
 
+static bool listed(const long *t, size_t n, long nr)
+{
+	for (size_t i = 0; i < n; i++)
+		if (t[i] == nr)
+			return true;
+	return false;
+}
+
 bool pmadv_arch_swaps_sigmask(bool compat, long nr)
 {
 	/* rt_sigsuspend, pselect6, ppoll, epoll_pwait, io_pgetevents,
@@ -152,14 +160,23 @@ bool pmadv_arch_swaps_sigmask(bool compat, long nr)
 	static const long n64[] = { 130, 270, 271, 281, 333, 441 };
 	static const long n32[] = { 72, 179, 308, 309, 319, 385, 413, 414,
 				    416, 441 };
-	const long *t = compat ? n32 : n64;
-	size_t n = compat ? sizeof(n32) / sizeof(n32[0])
-			  : sizeof(n64) / sizeof(n64[0]);
 
-	for (size_t i = 0; i < n; i++)
-		if (t[i] == nr)
-			return true;
-	return false;
+	return compat ? listed(n32, sizeof(n32) / sizeof(n32[0]), nr)
+		      : listed(n64, sizeof(n64) / sizeof(n64[0]), nr);
+}
+
+bool pmadv_arch_never_restarted(bool compat, long nr)
+{
+	/* epoll_wait, epoll_pwait, epoll_pwait2, rt_sigtimedwait, semop,
+	 * semtimedop, io_getevents, io_pgetevents, io_uring_enter; on i386
+	 * also ipc (semop) and the time64 variants. */
+	static const long n64[] = { 232, 281, 441, 128, 65, 220, 208, 333,
+				    426 };
+	static const long n32[] = { 256, 319, 441, 177, 421, 117, 420, 247,
+				    385, 416, 426 };
+
+	return compat ? listed(n32, sizeof(n32) / sizeof(n32[0]), nr)
+		      : listed(n64, sizeof(n64) / sizeof(n64[0]), nr);
 }
 
 void pmadv_arch_rewind(struct pmadv_regs *r)
