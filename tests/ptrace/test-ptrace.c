@@ -1158,12 +1158,45 @@ static void filtered(void *arg)
 		pause();
 }
 
+/* In a child without CAP_SYS_ADMIN: the ptrace rung refuses pid with
+ * EPERM, and pmadv_diagnose says why, naming every word of want. */
+static void assert_refused_without_sys_admin(pid_t pid, struct iovec *iov,
+					     const char *const *want)
+{
+	char msg[256] = "";
+	pid_t helper = fork();
+	int st;
+
+	if (helper == 0) {
+		cap_t caps = cap_get_proc();
+		cap_value_t v = CAP_SYS_ADMIN;
+		struct pmadv_target *t;
+
+		cap_set_flag(caps, CAP_EFFECTIVE, 1, &v, CAP_CLEAR);
+		cap_set_proc(caps);
+		if (pt_advise(pid, iov, 1, MADV_COLD, 0, NULL) != -EPERM)
+			_exit(1);
+		if (pmadv_open(pid, 0, &t) < 0 ||
+		    pmadv_diagnose(t, MADV_COLD, PMADV_METHOD_PTRACE, msg,
+				   sizeof(msg)) != -EPERM)
+			_exit(2);
+		for (; *want; want++)
+			if (!strstr(msg, *want))
+				_exit(3);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(helper, &st, 0), helper);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 static void test_seccomp(void **state)
 {
-	char msg[256] = "", c;
-	struct iovec iov = { page_of(&msg), PAGE };
-	int out[2], st;
-	pid_t pid, helper;
+	static const char *const why[] = { "seccomp", NULL };
+	char c;
+	struct iovec iov = { page_of(&c), PAGE };
+	int out[2];
+	pid_t pid;
 
 	(void)state;
 	assert_int_equal(pipe(out), 0);
@@ -1173,26 +1206,7 @@ static void test_seccomp(void **state)
 		assert_int_equal(pt_advise(pid, &iov, 1, MADV_COLD, 0, NULL),
 				 PAGE);
 	/* in a helper without CAP_SYS_ADMIN: refused, and said why */
-	helper = fork();
-	if (helper == 0) {
-		cap_t caps = cap_get_proc();
-		cap_value_t v = CAP_SYS_ADMIN;
-		struct pmadv_target *t;
-
-		cap_set_flag(caps, CAP_EFFECTIVE, 1, &v, CAP_CLEAR);
-		cap_set_proc(caps);
-		if (pt_advise(pid, &iov, 1, MADV_COLD, 0, NULL) != -EPERM)
-			_exit(1);
-		if (pmadv_open(pid, 0, &t) < 0 ||
-		    pmadv_diagnose(t, MADV_COLD, PMADV_METHOD_PTRACE, msg,
-				   sizeof(msg)) != -EPERM ||
-		    !strstr(msg, "seccomp"))
-			_exit(2);
-		_exit(0);
-	}
-	assert_int_equal(waitpid(helper, &st, 0), helper);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_refused_without_sys_admin(pid, &iov, why);
 	assert_int_equal(pt_state(pid), 'S');
 	pt_kill(pid);
 	close(out[0]), close(out[1]);
@@ -1344,12 +1358,11 @@ static void ts_child(void *arg)
 
 static void test_thread_seccomp(void **state)
 {
+	static const char *const why[] = { "seccomp", "thread", NULL };
 	struct iovec iov;
-	char msg[256] = "";
 	unsigned long c;
 	struct zl z;
-	pid_t pid, helper;
-	int st;
+	pid_t pid;
 
 	(void)state;
 	PT_REQUIRE(geteuid() == 0, "needs root");
@@ -1365,26 +1378,7 @@ static void test_thread_seccomp(void **state)
 
 	/* without CAP_SYS_ADMIN the filter cannot be suspended: refused,
 	 * naming the thread whose filter it is */
-	helper = fork();
-	if (helper == 0) {
-		cap_t caps = cap_get_proc();
-		cap_value_t v = CAP_SYS_ADMIN;
-		struct pmadv_target *t;
-
-		cap_set_flag(caps, CAP_EFFECTIVE, 1, &v, CAP_CLEAR);
-		cap_set_proc(caps);
-		if (pt_advise(pid, &iov, 1, MADV_COLD, 0, NULL) != -EPERM)
-			_exit(1);
-		if (pmadv_open(pid, 0, &t) < 0 ||
-		    pmadv_diagnose(t, MADV_COLD, PMADV_METHOD_PTRACE, msg,
-				   sizeof(msg)) != -EPERM ||
-		    !strstr(msg, "seccomp") || !strstr(msg, "thread"))
-			_exit(2);
-		_exit(0);
-	}
-	assert_int_equal(waitpid(helper, &st, 0), helper);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_refused_without_sys_admin(pid, &iov, why);
 
 	/* root suspends the worker's filter for the injection: advised,
 	 * and the process lives */
