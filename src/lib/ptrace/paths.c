@@ -229,17 +229,14 @@ static int run_loop(struct session *s, uint64_t block)
 		if (si.si_pid == s->tid) {
 			int sig = 0;
 
-			/* a signal-delivery stop: SIGSTOP passes (the group
-			 * stop happens), anything else waits for the detach;
+			/* a signal-delivery stop: see pt_signal_stop;
 			 * event stops (group stop) just go on */
 			pt_bump_progress(s);
 			if (!(si.si_status >> 8) &&
-			    (si.si_status & 0xff) != (SIGTRAP | 0x80)) {
-				if ((si.si_status & 0xff) == SIGSTOP)
-					sig = SIGSTOP;
-				else
-					pt_hold(s, si.si_status & 0xff);
-			}
+			    (si.si_status & 0xff) != (SIGTRAP | 0x80) &&
+			    (ret = pt_signal_stop(s, si.si_status & 0xff,
+						  &sig)) < 0)
+				return ret;
 			ret = pt_resume(s, PTRACE_CONT, sig);
 			if (ret < 0)
 				return ret;

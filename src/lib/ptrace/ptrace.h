@@ -42,7 +42,6 @@
 #define DEFAULT_TIMEOUT_MS 5000
 #define PF_EXITING_FLAG 0x00000004UL
 #define PF_KTHREAD_FLAG 0x00200000UL
-#define MAX_HELD 64
 
 /* Batches of more ranges than this take a fast path (process_madvise on
  * the target's own pidfd, or the madvise loop). */
@@ -125,8 +124,6 @@ struct session {
 	uint64_t scratch;
 	size_t scratch_len;
 	long tfd;           /* the target's pidfd for itself, or -1 */
-	int held[MAX_HELD];
-	unsigned int nheld;
 };
 
 struct tinfo {
@@ -154,7 +151,7 @@ void pt_backoff(unsigned int i, struct timespec *nap) PMADV_HIDDEN;
 int pt_wait_stop(struct session *s, int64_t deadline, int *status) PMADV_HIDDEN;
 int64_t pt_deadline_of(const struct session *s) PMADV_HIDDEN;
 int pt_resume(struct session *s, int req, int sig) PMADV_HIDDEN;
-void pt_hold(struct session *s, int sig) PMADV_HIDDEN;
+int pt_signal_stop(struct session *s, int sig, int *pass) PMADV_HIDDEN;
 int pt_run_until(struct session *s, int req, bool want_syscall, bool pass,
 		 bool no_resume, int64_t deadline) PMADV_HIDDEN;
 

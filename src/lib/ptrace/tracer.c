@@ -242,6 +242,17 @@ static void detach(struct session *s)
 		ptrace(PTRACE_DETACH, s->tid, NULL, NULL);
 		return;
 	}
+	/* Our code faulted (pt_signal_stop): resuming from that stop with no
+	 * signal discards the fault and brings the interrupt stop, from
+	 * where the scratch area and the pidfd can still be taken back. */
+	if (s->broken == EIO &&
+	    ptrace(PTRACE_INTERRUPT, s->tid, NULL, NULL) == 0 &&
+	    pt_run_until(s, PTRACE_CONT, false, false, false,
+			 pt_deadline_of(s)) == 0) {
+		s->broken = 0;
+		s->in_syscall = false;
+		s->in_loop = false;
+	}
 	for (int round = 0; round < 3; round++) {
 		if (s->broken == ETIMEDOUT && finish_stuck(s) < 0) {
 			pt_unpatch(s);
@@ -297,8 +308,6 @@ static void detach(struct session *s)
 	/* From an event stop a group-stopped target stays stopped. */
 	ptrace(PTRACE_DETACH, s->tid, NULL, NULL);
 	s->stopped = false;
-	for (unsigned int i = 0; i < s->nheld; i++)
-		syscall(SYS_tgkill, s->pid, s->tid, s->held[i]);
 }
 
 /* ---- the tracer process and its hand-off ---- */

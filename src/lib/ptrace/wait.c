@@ -105,24 +105,34 @@ int pt_resume(struct session *s, int req, int sig)
 	return 0;
 }
 
-/* A signal that must not reach the target while it runs our code: keep it
- * and raise it again after the detach. */
-void pt_hold(struct session *s, int sig)
+/*
+ * A signal-delivery stop while our code runs. Every signal is blocked
+ * then, so none of the target's own signals is ever dequeued (they stay
+ * pending, siginfo and all, for after the detach); what can stop the
+ * thread is SIGSTOP, which passes so the group stop happens as it would
+ * have, or a fault our code caused (SIGSEGV at a borrowed instruction the
+ * target unmapped, SIGSYS...), which the kernel forces through the mask.
+ * That one is ours: the target must never see it. -EIO ends the session,
+ * and the detach resumes the thread from this stop with no signal, which
+ * discards it, before it puts the registers back.
+ */
+int pt_signal_stop(struct session *s, int sig, int *pass)
 {
-	for (unsigned int i = 0; i < s->nheld; i++)
-		if (s->held[i] == sig && sig < SIGRTMIN)
-			return; /* standard signals do not queue */
-	if (s->nheld < MAX_HELD)
-		s->held[s->nheld++] = sig;
+	if (sig == SIGSTOP) {
+		*pass = SIGSTOP;
+		return 0;
+	}
+	pmadv_debug("ptrace: our code in PID %d raised signal %d: "
+		    "discarded, restoring the target", (int)s->pid, sig);
+	return -EIO;
 }
 
 /*
  * Resumes with req and waits until a stop of the kind wanted: a syscall
  * stop (want_syscall) or an event stop (PTRACE_EVENT_STOP). Stops on the
- * way are dealt with so nothing is lost. While our code runs, SIGSTOP, the
- * only signal our mask cannot hold back, is passed on so the group stop
- * happens as it would have, and anything else is held for later; before we
- * changed anything (pass), every signal is simply delivered.
+ * way are dealt with so nothing is lost. While our code runs, see
+ * pt_signal_stop; before we changed anything (pass), every signal is
+ * simply delivered.
  * deadline < 0: no deadline. no_resume: the tracee is already running.
  */
 int pt_run_until(struct session *s, int req, bool want_syscall, bool pass,
@@ -150,9 +160,9 @@ int pt_run_until(struct session *s, int req, bool want_syscall, bool pass,
 		}
 		if (st >> 8)
 			continue; /* an event we did not ask for */
-		if (pass || (st & 0xff) == SIGSTOP)
+		if (pass)
 			sig = st & 0xff;
-		else
-			pt_hold(s, st & 0xff);
+		else if ((ret = pt_signal_stop(s, st & 0xff, &sig)) < 0)
+			return ret;
 	}
 }
