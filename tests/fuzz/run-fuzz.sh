@@ -42,6 +42,7 @@ printf '%s\n' '#include <stddef.h>' '#include <stdint.h>' \
 sources_for() {
 	case "$1" in
 	maps) echo "$top/src/lib/vma_parse.c" ;;
+	elf) echo "$top/src/lib/ptrace/elf.c" ;;
 	*) echo "run-fuzz.sh: no sources listed for fuzz-$1" >&2; return 1 ;;
 	esac
 }

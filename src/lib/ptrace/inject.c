@@ -87,6 +87,7 @@ static uint64_t auxv_value(struct session *s, uint64_t want)
 {
 	char path[64];
 	unsigned char aux[4096];
+	uint64_t val;
 	ssize_t n;
 	int fd;
 
@@ -97,64 +98,9 @@ static uint64_t auxv_value(struct session *s, uint64_t want)
 		return 0;
 	n = read(fd, aux, sizeof(aux));
 	close(fd);
-	for (ssize_t i = 0; n > 0; ) {
-		uint64_t type, val;
-
-		if (s->compat) {
-			uint32_t e[2];
-
-			if (i + 8 > n)
-				break;
-			memcpy(e, aux + i, 8);
-			type = e[0], val = e[1];
-			i += 8;
-		} else {
-			uint64_t e[2];
-
-			if (i + 16 > n)
-				break;
-			memcpy(e, aux + i, 16);
-			type = e[0], val = e[1];
-			i += 16;
-		}
-		if (type == AT_NULL)
-			break;
-		if (type == want)
-			return val;
-	}
-	return 0;
-}
-
-/* Program header i of the ELF image in hdr[0..n), 64- or 32-bit, in the
- * 64-bit layout; false past the last one. */
-static bool vdso_phdr(const unsigned char *hdr, size_t n, unsigned int i,
-		      Elf64_Phdr *out)
-{
-	size_t off;
-
-	if (hdr[EI_CLASS] == ELFCLASS64) {
-		Elf64_Ehdr eh;
-
-		memcpy(&eh, hdr, sizeof(eh));
-		off = eh.e_phoff + (size_t)i * sizeof(*out);
-		if (i >= eh.e_phnum || off + sizeof(*out) > n)
-			return false;
-		memcpy(out, hdr + off, sizeof(*out));
-	} else {
-		Elf32_Ehdr eh;
-		Elf32_Phdr ph;
-
-		memcpy(&eh, hdr, sizeof(eh));
-		off = eh.e_phoff + (size_t)i * sizeof(ph);
-		if (i >= eh.e_phnum || off + sizeof(ph) > n)
-			return false;
-		memcpy(&ph, hdr + off, sizeof(ph));
-		out->p_type = ph.p_type;
-		out->p_flags = ph.p_flags;
-		out->p_offset = ph.p_offset;
-		out->p_filesz = ph.p_filesz;
-	}
-	return true;
+	if (n <= 0 || !pt_auxv_find(aux, (size_t)n, s->compat, want, &val))
+		return 0;
+	return val;
 }
 
 /* The vDSO: present in every process, never written, same code for all. */
@@ -168,10 +114,13 @@ bool pt_find_in_vdso(struct session *s)
 	if (!base)
 		return false;
 	n = pread(s->memfd, hdr, sizeof(hdr), (off_t)base);
-	if (n < (ssize_t)sizeof(Elf64_Ehdr) || memcmp(hdr, ELFMAG, SELFMAG))
+	if (n <= 0)
 		return false;
-	for (unsigned int i = 0; vdso_phdr(hdr, (size_t)n, i, &ph); i++)
+	/* The vDSO is a few pages: an executable segment the header places
+	 * further away is a lie, and not scanned. */
+	for (unsigned int i = 0; pt_elf_phdr(hdr, (size_t)n, i, &ph); i++)
 		if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X) &&
+		    ph.p_offset < VDSO_MAX && ph.p_filesz <= VDSO_MAX &&
 		    scan(s, base + ph.p_offset, ph.p_filesz))
 			return true;
 	return false;

@@ -28,6 +28,7 @@
 #ifndef PMADV_PTRACE_H
 #define PMADV_PTRACE_H
 
+#include <elf.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -50,6 +51,9 @@
 /* The tracer process's stack (tracer.c): the paths keep batch-sized
  * buffers on it. */
 #define TRACER_STACK (512 * 1024)
+
+/* The largest vDSO image the rung believes (a few pages in practice). */
+#define VDSO_MAX 65536
 
 /* Scratch area: one batch of iovecs in the target's ABI. */
 #define SCRATCH_LEN (PMADV_IOV_MAX * 16)
@@ -162,6 +166,15 @@ bool pt_find_in_vdso(struct session *s) PMADV_HIDDEN;
 bool pt_find_in_text(struct session *s) PMADV_HIDDEN;
 bool pt_patch_entry(struct session *s) PMADV_HIDDEN;
 void pt_unpatch(struct session *s) PMADV_HIDDEN;
+
+/* elf.c: pure readers of target data (fuzzed). Program header i of the
+ * ELF image img[0..n), 32- or 64-bit, in the 64-bit layout; false when
+ * the image has no such entry inside img. */
+bool pt_elf_phdr(const unsigned char *img, size_t n, unsigned int i,
+		 Elf64_Phdr *out) PMADV_HIDDEN;
+/* The value of type want in an auxiliary vector (8- or 16-byte entries). */
+bool pt_auxv_find(const unsigned char *aux, size_t n, bool compat,
+		  uint64_t want, uint64_t *val) PMADV_HIDDEN;
 
 /* paths.c: advising one batch (worker) */
 ssize_t pt_do_advise(struct session *s, const struct iovec *iov, size_t n,
