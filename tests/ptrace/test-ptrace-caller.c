@@ -7,6 +7,8 @@
  * self-check the whole time (it recomputes a checksum of its memory and
  * counts its rounds in a page shared with the test); after each trial it
  * must be running, untraced, with the signal mask it had, and still right.
+ * Last, a target whose own thread fights the rung: it takes back every fd
+ * number and unmaps every mapping it did not make.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,6 +25,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -336,12 +339,180 @@ static void test_caller_killed(void **state)
 	last_target = 0;
 }
 
+/* ---- a target thread that takes back fds and mappings ---- */
+
+#define OWN_FDS 8
+#define MAX_FD 256
+
+/* Shared with the churning target: what it saw itself do. */
+static unsigned char own_fd[MAX_FD];       /* set: the target's own */
+static unsigned long known_map[4096];      /* starts of its own mappings */
+static int nknown;
+static atomic_int listed;                  /* known_map is complete */
+
+static void list_maps(void (*fn)(unsigned long start, unsigned long end))
+{
+	char buf[1 << 16];
+	ssize_t n, got = 0;
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	while ((n = read(fd, buf + got, sizeof(buf) - 1 - (size_t)got)) > 0)
+		got += n;
+	close(fd);
+	buf[got] = '\0';
+	for (char *l = buf; *l; ) {
+		char *end;
+		unsigned long a = strtoul(l, &end, 16), b;
+
+		if (*end != '-')
+			break;
+		b = strtoul(end + 1, NULL, 16);
+		fn(a, b);
+		l = strchr(l, '\n');
+		if (!l)
+			break;
+		l++;
+	}
+}
+
+static void remember(unsigned long a, unsigned long b)
+{
+	(void)b;
+	if (nknown < 4096)
+		known_map[nknown++] = a;
+}
+
+static void unmap_stranger(unsigned long a, unsigned long b)
+{
+	/* a mapping of its own that grew (a stack) holds a known start */
+	for (int i = 0; i < nknown; i++)
+		if (known_map[i] >= a && known_map[i] < b)
+			return;
+	munmap((void *)a, b - a);
+}
+
+/* Every fd it did not open is closed and its number taken for a file of
+ * its own; every mapping it did not make is unmapped. */
+static void *churn(void *arg)
+{
+	int null = *(int *)arg;
+
+	while (!atomic_load(&listed))
+		usleep(1000);
+	for (;;) {
+		for (int fd = 0; fd < MAX_FD; fd++)
+			if (!own_fd[fd] && fcntl(fd, F_GETFD) >= 0 &&
+			    dup2(null, fd) == fd)
+				own_fd[fd] = 1;
+		list_maps(unmap_stranger);
+		sched_yield();
+	}
+	return NULL;
+}
+
+static void churning_target(void *arg)
+{
+	struct stat st[OWN_FDS];
+	int fds[OWN_FDS], null;
+	pthread_t th;
+
+	(void)arg;
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	for (int i = 0; i < OWN_FDS; i++) {
+		fds[i] = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+		if (fds[i] < 0 || fds[i] >= MAX_FD || fstat(fds[i], &st[i]))
+			_exit(1);
+	}
+	for (int fd = 0; fd < MAX_FD; fd++)
+		own_fd[fd] = fcntl(fd, F_GETFD) >= 0;
+	/* its own thread's stack too, before the list is taken */
+	if (pthread_create(&th, NULL, churn, &null))
+		_exit(1);
+	list_maps(remember);
+	atomic_store(&listed, 1);
+	for (;;) {
+		/* its own files are still its own */
+		for (int i = 0; i < OWN_FDS; i++) {
+			struct stat now;
+
+			if (fstat(fds[i], &now) || now.st_ino != st[i].st_ino ||
+			    now.st_dev != st[i].st_dev)
+				atomic_fetch_add(&sh->errors, 1);
+		}
+		atomic_fetch_add(&sh->rounds, 1);
+		usleep(200);
+	}
+}
+
+static void test_churning_target(void **state)
+{
+	static const char *const paths[] = { "0", "pm", "loop" };
+	static struct iovec iov[64];
+	char sigblk[64], tracer[64];
+	unsigned long r0;
+	int served = 0;
+	pid_t pid;
+
+	(void)state;
+	PT_REQUIRE(geteuid() == 0, "needs root");
+	pt_kill(last_target);
+	memset(sh, 0, sizeof(*sh));
+	pid = last_target = pt_fork(churning_target, NULL);
+	assert_true(pid > 0);
+	for (double end = pt_now() + 10;
+	     atomic_load(&sh->rounds) < 2 && pt_now() < end;)
+		usleep(1000);
+	assert_true(atomic_load(&sh->rounds) >= 2);
+	status_line(pid, "SigBlk:", sigblk, sizeof(sigblk));
+	/* the pages of the shared block: mapped in the target too */
+	for (size_t i = 0; i < 64; i++)
+		iov[i] = (struct iovec){ sh, PAGE };
+	for (int i = 0; i < 300; i++) {
+		struct pmadv_result res;
+
+		if (!strcmp(paths[i % 3], "pm"))
+			unsetenv("PMADV_PTRACE_FAST");
+		else
+			setenv("PMADV_PTRACE_FAST", paths[i % 3], 1);
+		/* it may take our scratch area away mid-request: the
+		 * request may fail, the target may not */
+		if (pt_advise(pid, iov, 64, MADV_COLD, 0, &res) ==
+		    64 * PAGE)
+			served++;
+	}
+	unsetenv("PMADV_PTRACE_FAST");
+	print_message("%d of 300 requests served\n", served);
+	{
+		siginfo_t si;
+
+		memset(&si, 0, sizeof(si));
+		waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT);
+		if (si.si_pid == pid)
+			fail_msg("the target died: code %d status %d",
+				 si.si_code, si.si_status);
+	}
+	assert_true(served > 0);
+	status_line(pid, "TracerPid:", tracer, sizeof(tracer));
+	assert_string_equal(tracer, "TracerPid:\t0");
+	r0 = atomic_load(&sh->rounds);
+	for (double end = pt_now() + 10;
+	     atomic_load(&sh->rounds) < r0 + 5 && pt_now() < end;)
+		usleep(1000);
+	assert_int_equal(atomic_load(&sh->errors), 0);
+	assert_target_fine(pid, sigblk, 2);
+	pt_kill(pid);
+	last_target = 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reaper_waitpid),
 		cmocka_unit_test(test_reaper_waitid_wall),
 		cmocka_unit_test(test_caller_killed),
+		cmocka_unit_test(test_churning_target),
 	};
 
 	sh = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,

@@ -127,8 +127,9 @@ bool pt_find_in_vdso(struct session *s)
 }
 
 /* One line of maps: scans it when it is readable and executable. */
-static bool text_line(struct session *s, const char *line)
+static bool text_line(void *ctx, char *line)
 {
+	struct session *s = ctx;
 	unsigned long long lo, hi;
 	const char *p = line;
 	char *end;
@@ -149,51 +150,14 @@ static bool text_line(struct session *s, const char *line)
 	return false;
 }
 
-/* Otherwise any executable mapping (libc's text has plenty). Read with
- * read(2) into a buffer of ours: the tracer takes no lock and allocates
- * nothing (see tracer.c). */
+/* Otherwise any executable mapping (libc's text has plenty). */
 bool pt_find_in_text(struct session *s)
 {
-	char path[64], buf[8192];
-	bool found = false, overlong = false;
-	size_t have = 0;
-	int fd;
+	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/maps", (int)s->pid,
 		 (int)s->tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	while (!found) {
-		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
-		char *line = buf, *nl;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		have += (size_t)n;
-		while (!found && (nl = memchr(line, '\n',
-					      (size_t)(buf + have - line)))) {
-			*nl = '\0';
-			/* the tail of a line longer than buf: its start has
-			 * been looked at */
-			if (!overlong)
-				found = text_line(s, line);
-			overlong = false;
-			line = nl + 1;
-		}
-		have = (size_t)(buf + have - line);
-		memmove(buf, line, have);
-		if (have == sizeof(buf) - 1) {
-			buf[have] = '\0';
-			found = text_line(s, buf);
-			have = 0;
-			overlong = true;
-		}
-	}
-	close(fd);
-	return found;
+	return pt_each_line(path, text_line, s);
 }
 
 /*

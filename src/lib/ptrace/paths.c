@@ -70,6 +70,15 @@ static void setup_scratch(struct session *s)
 		s->path = PATH_LOOP;
 		return;
 	}
+	/* Other threads of the target keep running and may close and reuse
+	 * any fd number we create there: where the kernel has it, name the
+	 * process without one. */
+	if (pt_self_process_madvise(s->advice) == SELF_SENTINEL) {
+		s->tfd = PT_PIDFD_SELF;
+		s->tfd_sentinel = true;
+		s->path = PATH_PM;
+		return;
+	}
 	if (pt_inject(s, PMADV_NR_PIDFD_OPEN, (uint64_t)s->nspid, 0, 0, 0, 0,
 		      &fd) < 0)
 		return;
@@ -371,7 +380,7 @@ ssize_t pt_do_advise(struct session *s, const struct iovec *iov, size_t n,
 		setup_scratch(s);
 	if (s->broken)
 		return -s->broken;
-	if (s->path == PATH_PM && s->tfd >= 0)
+	if (s->path == PATH_PM && (s->tfd >= 0 || s->tfd_sentinel))
 		return advise_fast(s, iov, n, err);
 	if (s->path == PATH_LOOP)
 		return advise_loop(s, iov, n, err);

@@ -42,6 +42,48 @@ static ssize_t read_file(const char *path, char *buf, size_t len)
 	return got;
 }
 
+bool pt_each_line(const char *path, bool (*fn)(void *ctx, char *line),
+		  void *ctx)
+{
+	char buf[8192];
+	bool stop = false, overlong = false;
+	size_t have = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	while (!stop) {
+		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
+		char *line = buf, *nl;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		while (!stop && (nl = memchr(line, '\n',
+					     (size_t)(buf + have - line)))) {
+			*nl = '\0';
+			/* the tail of a line longer than buf: its start has
+			 * been seen */
+			if (!overlong)
+				stop = fn(ctx, line);
+			overlong = false;
+			line = nl + 1;
+		}
+		have = (size_t)(buf + have - line);
+		memmove(buf, line, have);
+		if (have == sizeof(buf) - 1 && !stop) {
+			buf[have] = '\0';
+			stop = fn(ctx, buf);
+			have = 0;
+			overlong = true;
+		}
+	}
+	close(fd);
+	return stop;
+}
+
 static const char *field(const char *buf, const char *name)
 {
 	size_t len = strlen(name);
@@ -377,27 +419,38 @@ int pt_preflight(const struct pmadv_target *t, struct tinfo *ti, bool *suspend,
 
 /* ---- the fast path's precondition ---- */
 
-/* Whether this kernel lets a process give itself this advice through
+/*
+ * Whether this kernel lets a process give itself this advice through
  * process_madvise (6.13+ any advice; before, only COLD, PAGEOUT, WILLNEED,
- * COLLAPSE). A zero-length call on our own pidfd runs the same checks;
- * the target runs on the same kernel. Cached per advice. */
-bool pt_self_process_madvise(int advice)
+ * COLLAPSE): SELF_NO; SELF_PIDFD through a pidfd of its own; SELF_SENTINEL
+ * also through PIDFD_SELF_THREAD (6.15+), which needs no file descriptor
+ * in the target. A zero-length call runs the same checks, and the target
+ * runs on the same kernel. Cached per advice.
+ */
+int pt_self_process_madvise(int advice)
 {
 	static signed char cache[128];
 	unsigned int i = (unsigned int)advice;
 	signed char v = i < 128 ? __atomic_load_n(&cache[i], __ATOMIC_RELAXED)
 				: 0;
-	struct iovec none;
+	struct iovec none = { NULL, 0 };
 	int fd;
 
 	if (v)
-		return v > 0;
-	fd = (int)pmadv_sys->pidfd_open(getpid(), 0);
-	if (fd < 0)
-		return false;
-	v = pmadv_sys->process_madvise(fd, &none, 0, advice, 0) == 0 ? 1 : -1;
-	close(fd);
+		return v < 0 ? SELF_NO : v;
+	if (pmadv_sys->process_madvise(PT_PIDFD_SELF, &none, 0, advice, 0) ==
+	    0) {
+		v = SELF_SENTINEL;
+	} else {
+		fd = (int)pmadv_sys->pidfd_open(getpid(), 0);
+		if (fd < 0)
+			return SELF_NO;
+		v = pmadv_sys->process_madvise(fd, &none, 0, advice, 0) == 0
+			    ? SELF_PIDFD
+			    : -1;
+		close(fd);
+	}
 	if (i < 128)
 		__atomic_store_n(&cache[i], v, __ATOMIC_RELAXED);
-	return v > 0;
+	return v < 0 ? SELF_NO : v;
 }

@@ -55,6 +55,11 @@
 /* The largest vDSO image the rung believes (a few pages in practice). */
 #define VDSO_MAX 65536
 
+/* PIDFD_SELF_THREAD (6.15+): the calling thread, for process_madvise the
+ * process it belongs to. Not the thread-group value, which was renumbered
+ * between releases. */
+#define PT_PIDFD_SELF (-10000)
+
 /* Scratch area: one batch of iovecs in the target's ABI. */
 #define SCRATCH_LEN (PMADV_IOV_MAX * 16)
 
@@ -128,6 +133,7 @@ struct session {
 	uint64_t scratch;
 	size_t scratch_len;
 	long tfd;           /* the target's pidfd for itself, or -1 */
+	bool tfd_sentinel;  /* tfd is PT_PIDFD_SELF: nothing to close */
 };
 
 struct tinfo {
@@ -140,12 +146,18 @@ struct tinfo {
 };
 
 /* procfs.c: /proc reading, the preflight, the fast path's precondition */
+/* Calls fn for each line of the file at path (NUL-terminated, without its
+ * newline; a line longer than 8 KiB is cut) until fn returns true, which
+ * it returns. read(2) into a buffer of its own: no lock, no allocation. */
+bool pt_each_line(const char *path, bool (*fn)(void *ctx, char *line),
+		  void *ctx) PMADV_HIDDEN;
 /* Thread tid of process pid (tid == pid: the main thread). */
 int pt_read_tinfo(pid_t pid, pid_t tid, struct tinfo *ti) PMADV_HIDDEN;
 bool pt_exiting(pid_t pid, pid_t tid) PMADV_HIDDEN;
 int pt_preflight(const struct pmadv_target *t, struct tinfo *ti, bool *suspend,
 		 char *msg, size_t len) PMADV_HIDDEN;
-bool pt_self_process_madvise(int advice) PMADV_HIDDEN;
+enum { SELF_NO, SELF_PIDFD, SELF_SENTINEL };
+int pt_self_process_madvise(int advice) PMADV_HIDDEN;
 
 /* wait.c: waiting for the tracee */
 int64_t pt_now_ms(void) PMADV_HIDDEN;

@@ -30,7 +30,7 @@ static enum path env_path(int advice, bool *force)
 		return PATH_LOOP;
 	}
 	/* MADV_DONTNEED before 6.13, any advice before 5.10: the loop */
-	return pt_self_process_madvise(advice) ? PATH_PM : PATH_LOOP;
+	return pt_self_process_madvise(advice) != SELF_NO ? PATH_PM : PATH_LOOP;
 }
 
 /* ---- the rung ---- */

@@ -229,6 +229,104 @@ static int finish_stuck(struct session *s)
 	return ret;
 }
 
+/* Whether fd s->tfd of the target is still the pidfd we made there:
+ * another thread may have closed it and put a file of its own at that
+ * number, which our close must not touch. (fdinfo of a pidfd names its
+ * process.) What another thread does between this look and the close
+ * remains a window of a few microseconds, on kernels before 6.15. */
+static bool still_our_pidfd(const struct session *s)
+{
+	char path[96], buf[512];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%ld", (int)s->pid,
+		 s->tfd);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	for (char *p = buf; (p = strstr(p, "Pid:")); p += 4)
+		if ((p == buf || p[-1] == '\n') &&
+		    strtol(p + 4, NULL, 10) == s->pid)
+			return true;
+	return false;
+}
+
+/*
+ * Brings the tracee to an interrupt stop from wherever it is: in a stop of
+ * ours (resumed), or running our code (the interrupt stops it). Stops on
+ * the way are discarded, faults of our code included (resuming from a
+ * signal-delivery stop with no signal discards it, and the interrupt is
+ * taken before the thread returns to user mode), except SIGSTOP, which
+ * passes. deadline < 0: as long as it takes.
+ */
+static int to_interrupt_stop(struct session *s, int64_t deadline)
+{
+	int ret, st, sig = 0;
+
+	for (int i = 0; i < 64; i++) {
+		/* Again each time: entering any stop consumes a pending
+		 * interrupt, and a fault at our code would recur forever. */
+		if (ptrace(PTRACE_INTERRUPT, s->tid, NULL, NULL) < 0)
+			return -errno;
+		ret = pt_resume(s, PTRACE_CONT, sig);
+		/* ESRCH from a live tracee: it was running, not stopped,
+		 * and the interrupt is on its way */
+		if (ret == -ESRCH && !pt_tracee_dead(s))
+			ret = 0;
+		if (ret < 0)
+			return ret;
+		ret = pt_wait_stop(s, deadline, &st);
+		if (ret < 0)
+			return ret;
+		if ((st >> 8) == PTRACE_EVENT_STOP)
+			return 0;
+		sig = !(st >> 8) && (st & 0xff) == SIGSTOP ? SIGSTOP : 0;
+	}
+	return -EIO;
+}
+
+/*
+ * Whether the scratch area is still anonymous private memory, without a
+ * gap: another thread of the target may have unmapped it and mapped a file
+ * or nothing there, which our munmap must not touch. (An anonymous mapping
+ * of its own in exactly that place cannot be told from ours; the area is
+ * merged with its neighbours, or split by our mprotect, so its bounds do
+ * not tell either.)
+ */
+struct cover {
+	uint64_t at, end;
+};
+
+static bool cover_line(void *ctx, char *line)
+{
+	struct cover *c = ctx;
+	unsigned long long lo, hi;
+	char *p;
+
+	lo = strtoull(line, &p, 16);
+	hi = *p == '-' ? strtoull(p + 1, &p, 16) : 0;
+	/* " rw-p 00000000 00:00 0" and no name */
+	if (lo <= c->at && hi > c->at && strlen(p) > 5 && p[4] == 'p' &&
+	    strstr(p, " 00:00 0") && !strchr(p, '/') && !strchr(p, '['))
+		c->at = hi;
+	return c->at >= c->end;
+}
+
+static bool scratch_intact(const struct session *s)
+{
+	struct cover c = { s->scratch, s->scratch + s->scratch_len };
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)s->pid);
+	return pt_each_line(path, cover_line, &c);
+}
+
 /* Puts everything back and lets go. Runs in every path after a SEIZE. */
 static void detach(struct session *s)
 {
@@ -242,13 +340,10 @@ static void detach(struct session *s)
 		ptrace(PTRACE_DETACH, s->tid, NULL, NULL);
 		return;
 	}
-	/* Our code faulted (pt_signal_stop): resuming from that stop with no
-	 * signal discards the fault and brings the interrupt stop, from
-	 * where the scratch area and the pidfd can still be taken back. */
-	if (s->broken == EIO &&
-	    ptrace(PTRACE_INTERRUPT, s->tid, NULL, NULL) == 0 &&
-	    pt_run_until(s, PTRACE_CONT, false, false, false,
-			 pt_deadline_of(s)) == 0) {
+	/* Our code faulted (pt_signal_stop), or went wrong while it ran:
+	 * from the interrupt stop the scratch area and the pidfd can still
+	 * be taken back. */
+	if (s->broken == EIO && to_interrupt_stop(s, pt_deadline_of(s)) == 0) {
 		s->broken = 0;
 		s->in_syscall = false;
 		s->in_loop = false;
@@ -260,10 +355,14 @@ static void detach(struct session *s)
 		}
 		if (s->broken)
 			break;
-		if (s->tfd >= 0 &&
+		if (s->tfd >= 0 && !s->tfd_sentinel && !still_our_pidfd(s))
+			s->tfd = -1; /* not ours any more: not ours to close */
+		if (s->tfd >= 0 && !s->tfd_sentinel &&
 		    pt_inject(s, PMADV_NR_CLOSE, (uint64_t)s->tfd, 0, 0, 0, 0,
 			      &dummy) == 0)
 			s->tfd = -1;
+		if (s->scratch && !scratch_intact(s))
+			s->scratch = 0; /* the target's now: not ours to unmap */
 		if (s->scratch && !s->broken &&
 		    pt_inject(s, PMADV_NR_MUNMAP, s->scratch, s->scratch_len, 0,
 			      0, 0, &dummy) == 0)
@@ -293,8 +392,7 @@ static void detach(struct session *s)
 		 * restored there, the saved registers go through the same
 		 * restart logic (read, nanosleep...) as if we had never been
 		 * there. The stop comes before any return to user mode. */
-		if (ptrace(PTRACE_INTERRUPT, s->tid, NULL, NULL) < 0 ||
-		    pt_run_until(s, PTRACE_CONT, false, false, false, -1) < 0)
+		if (to_interrupt_stop(s, -1) < 0)
 			return;
 	}
 	ret = pmadv_arch_setregs(s->tid, &s->saved);
