@@ -340,18 +340,27 @@ static void detach(struct session *s)
 		ptrace(PTRACE_DETACH, s->tid, NULL, NULL);
 		return;
 	}
-	/* Our code faulted (pt_signal_stop), or went wrong while it ran:
-	 * from the interrupt stop the scratch area and the pidfd can still
-	 * be taken back. */
-	if (s->broken == EIO && to_interrupt_stop(s, pt_deadline_of(s)) == 0) {
-		s->broken = 0;
-		s->in_syscall = false;
-		s->in_loop = false;
-	}
 	for (int round = 0; round < 3; round++) {
-		if (s->broken == ETIMEDOUT && finish_stuck(s) < 0) {
-			pt_unpatch(s);
-			return;
+		/* a call past its deadline: only its end gives the registers
+		 * back */
+		if (s->broken == ETIMEDOUT && finish_stuck(s) < 0)
+			s->broken = EIO;
+		/* ptrace said ESRCH, yet it lives: it was not in the stop we
+		 * thought (running our code, or in a stop already seen) */
+		if (s->broken && pt_tracee_dead(s)) {
+			s->broken = ESRCH;
+			break;
+		}
+		if (s->broken)
+			s->broken = EIO; /* alive: whatever it was, restore */
+		/* Our code faulted (pt_signal_stop), or went wrong while it
+		 * ran: from an interrupt stop, the scratch area and the pidfd
+		 * can still be taken back. */
+		if (s->broken == EIO &&
+		    to_interrupt_stop(s, pt_deadline_of(s)) == 0) {
+			s->broken = 0;
+			s->in_syscall = false;
+			s->in_loop = false;
 		}
 		if (s->broken)
 			break;
@@ -361,33 +370,23 @@ static void detach(struct session *s)
 		    pt_inject(s, PMADV_NR_CLOSE, (uint64_t)s->tfd, 0, 0, 0, 0,
 			      &dummy) == 0)
 			s->tfd = -1;
-		if (s->scratch && !scratch_intact(s))
+		if (s->scratch && !s->broken && !scratch_intact(s))
 			s->scratch = 0; /* the target's now: not ours to unmap */
 		if (s->scratch && !s->broken &&
 		    pt_inject(s, PMADV_NR_MUNMAP, s->scratch, s->scratch_len, 0,
 			      0, 0, &dummy) == 0)
 			s->scratch = 0;
-		if (s->broken != ETIMEDOUT)
+		if (!s->broken)
 			break;
 	}
 	/* No more injections: the program's own bytes go back now, in
 	 * every path below. */
 	pt_unpatch(s);
-	if (s->broken == ESRCH && !pt_tracee_dead(s)) {
-		/* ptrace said ESRCH, yet it lives: not in the stop we
-		 * thought. Get it into one and restore rather than leave it
-		 * running our registers. */
-		int st;
-
-		ptrace(PTRACE_INTERRUPT, s->tid, NULL, NULL);
-		if (pt_wait_stop(s, pt_deadline_of(s), &st) == 0)
-			s->broken = EIO;
-	}
-	/* ESRCH: gone, nothing to restore. EIO: an unexpected stop; still
-	 * try to put the registers back. */
+	/* ESRCH: gone, nothing to restore. EIO: still try to put the
+	 * registers back, from an interrupt stop. */
 	if (s->broken && s->broken != EIO)
 		return;
-	if (!s->entry_mode) {
+	if (!s->entry_mode || s->broken) {
 		/* Back to an interrupt stop inside the kernel's signal code:
 		 * restored there, the saved registers go through the same
 		 * restart logic (read, nanosleep...) as if we had never been
