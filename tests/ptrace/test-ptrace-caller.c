@@ -339,6 +339,51 @@ static void test_caller_killed(void **state)
 	last_target = 0;
 }
 
+/* ---- several threads of one caller on one target ---- */
+
+struct turn_arg {
+	pid_t target;
+	atomic_int bad;
+};
+
+static void *turn_taker(void *arg)
+{
+	struct turn_arg *t = arg;
+	struct iovec iov[NRANGES];
+
+	target_ranges(iov);
+	for (int i = 0; i < 30; i++) {
+		struct pmadv_result res;
+		size_t n = i % 2 ? 3 : 200;
+
+		if (pt_advise(t->target, iov, n, MADV_COLD, 0, &res) !=
+		    (ssize_t)(n * PAGE))
+			atomic_fetch_add(&t->bad, 1);
+	}
+	return NULL;
+}
+
+/* 120 requests from 4 threads: served one after another, none EBUSY. */
+static void test_threads_take_turns(void **state)
+{
+	struct turn_arg t = { 0 };
+	char sigblk[64];
+	pthread_t th[4];
+
+	(void)state;
+	PT_REQUIRE(geteuid() == 0, "needs root");
+	t.target = start_target(sigblk, sizeof(sigblk));
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, turn_taker, &t),
+				 0);
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(atomic_load(&t.bad), 0);
+	assert_target_fine(t.target, sigblk, 2);
+	pt_kill(t.target);
+	last_target = 0;
+}
+
 /* ---- a target thread that takes back fds and mappings ---- */
 
 #define OWN_FDS 8
@@ -512,6 +557,7 @@ int main(void)
 		cmocka_unit_test(test_reaper_waitpid),
 		cmocka_unit_test(test_reaper_waitid_wall),
 		cmocka_unit_test(test_caller_killed),
+		cmocka_unit_test(test_threads_take_turns),
 		cmocka_unit_test(test_churning_target),
 	};
 

@@ -198,6 +198,10 @@ int pt_session_start(struct session *s) PMADV_HIDDEN;
 void pt_session_put(struct session *s) PMADV_HIDDEN;
 void *pt_worker(void *arg) PMADV_HIDDEN;
 void pt_post(struct session *s, int cmd) PMADV_HIDDEN;
+/* Requests of this process on one target take turns: 0, or -ETIMEDOUT
+ * when the turn did not come within timeout_ms. */
+int pt_take_turn(pid_t pid, int timeout_ms) PMADV_HIDDEN;
+void pt_end_turn(pid_t pid) PMADV_HIDDEN;
 int pt_await(struct session *s,
 	     bool (*done)(const struct session *)) PMADV_HIDDEN;
 bool pt_attach_done(const struct session *s) PMADV_HIDDEN;

@@ -56,23 +56,33 @@ static int ptrace_begin(struct pmadv_call *c)
 	struct tinfo ti;
 	bool suspend;
 	char msg[256];
-	int ret;
+	int ret, timeout_ms = c->timeout_ms > 0 ? c->timeout_ms
+						: DEFAULT_TIMEOUT_MS;
 
+	ret = pt_take_turn(c->t->pid, timeout_ms);
+	if (ret < 0) {
+		pmadv_debug("ptrace: PID %d: another request of this process "
+			    "held it for %d ms", (int)c->t->pid, timeout_ms);
+		return ret;
+	}
 	ret = pt_preflight(c->t, &ti, &suspend, msg, sizeof(msg));
 	if (ret < 0) {
 		pmadv_debug("ptrace: %s", msg);
+		pt_end_turn(c->t->pid);
 		return ret;
 	}
 	s = calloc(1, sizeof(*s));
-	if (!s)
+	if (!s) {
+		pt_end_turn(c->t->pid);
 		return -ENOMEM;
+	}
 	s->pid = c->t->pid;
 	s->tid = ti.tid;
 	s->nspid = ti.nspid;
 	s->pidfd = c->t->pidfd;
 	s->starttime = c->t->starttime;
 	s->advice = c->advice;
-	s->timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : DEFAULT_TIMEOUT_MS;
+	s->timeout_ms = timeout_ms;
 	s->want = env_path(c->advice, &s->force);
 	s->want_patch = getenv("PMADV_PTRACE_PATCH") &&
 			!strcmp(getenv("PMADV_PTRACE_PATCH"), "1");
@@ -85,6 +95,7 @@ static int ptrace_begin(struct pmadv_call *c)
 		if (s->stack)
 			munmap(s->stack, TRACER_STACK);
 		free(s);
+		pt_end_turn(c->t->pid);
 		return ret;
 	}
 	ret = pt_await(s, pt_attach_done);

@@ -525,6 +525,77 @@ void pt_session_put(struct session *s)
 	free(s);
 }
 
+/*
+ * Requests of this process on one target take turns: a second tracer
+ * could not attach while the first holds it (EBUSY). A turn is taken by
+ * the caller before the preflight and given back by the worker once its
+ * tracer has let go and exited, or by the caller when no tracer started.
+ * Only threads of the caller's process touch this (never the tracer), so
+ * a mutex is fine here.
+ */
+#define MAX_TURNS 256
+
+static pthread_mutex_t turns_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t turns_cond;
+static pthread_once_t turns_once = PTHREAD_ONCE_INIT;
+static pid_t turns[MAX_TURNS];
+
+static void turns_init(void)
+{
+	pthread_condattr_t a;
+
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&turns_cond, &a);
+	pthread_condattr_destroy(&a);
+}
+
+static int turn_slot(pid_t pid)
+{
+	for (int i = 0; i < MAX_TURNS; i++)
+		if (turns[i] == pid)
+			return i;
+	return -1;
+}
+
+int pt_take_turn(pid_t pid, int timeout_ms)
+{
+	struct timespec ts;
+	int ret = 0, free_slot;
+
+	pthread_once(&turns_once, turns_init);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&turns_lock);
+	while (turn_slot(pid) >= 0 || (free_slot = turn_slot(0)) < 0) {
+		if (pthread_cond_timedwait(&turns_cond, &turns_lock, &ts) ==
+		    ETIMEDOUT) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+	}
+	if (ret == 0)
+		turns[free_slot] = pid;
+	pthread_mutex_unlock(&turns_lock);
+	return ret;
+}
+
+void pt_end_turn(pid_t pid)
+{
+	int i;
+
+	pthread_mutex_lock(&turns_lock);
+	if ((i = turn_slot(pid)) >= 0)
+		turns[i] = 0;
+	pthread_cond_broadcast(&turns_cond);
+	pthread_mutex_unlock(&turns_lock);
+}
+
 /* The worker thread: parent of the tracer, blocked until it exits. */
 void *pt_worker(void *arg)
 {
@@ -545,6 +616,7 @@ void *pt_worker(void *arg)
 		while (waitpid(pid, NULL, __WCLONE) < 0 && errno == EINTR)
 			;
 	}
+	pt_end_turn(s->pid);
 	pt_session_put(s);
 	return NULL;
 }
