@@ -1456,6 +1456,107 @@ static void test_epoll_wait(void **state)
 	close(out[0]), close(out[1]);
 }
 
+/* ---- rseq: a thread stopped inside a critical section ---- */
+
+#if defined(__x86_64__) && __has_include(<sys/rseq.h>)
+#include <sys/rseq.h>
+#define HAVE_RSEQ_TEST 1
+
+struct rseq_counts {
+	atomic_ulong commits, aborts, lost;
+};
+
+/*
+ * One pass of a critical section on glibc's rseq registration: spins n
+ * times inside it, each time checking that the kernel still knows the
+ * section (rseq_cs set). 0 committed, 1 aborted (the kernel moved us to
+ * the abort handler, as it must after a preemption or a signal), 2 lost:
+ * rseq_cs was cleared while we kept running inside, unprotected.
+ */
+static int rseq_pass(uint64_t *rseq_cs, unsigned long n)
+{
+	int ret;
+
+	__asm__ __volatile__(
+		".pushsection __rseq_cs, \"aw\"\n\t"
+		".balign 32\n\t"
+		"3: .long 0, 0\n\t"
+		".quad 1f, (2f - 1f), 4f\n\t"
+		".popsection\n\t"
+		"leaq 3b(%%rip), %%rax\n\t"
+		"movq %%rax, %[cs]\n\t"
+		"1:\n\t"
+		"movq %[cs], %%rax\n\t"
+		"testq %%rax, %%rax\n\t"
+		"jz 5f\n\t"
+		"decq %[n]\n\t"
+		"jnz 1b\n\t"
+		"2:\n\t"
+		"movl $0, %[ret]\n\t"
+		"jmp 6f\n\t"
+		".byte 0x0f, 0x1f, 0x05\n\t"
+		".long 0x53053053\n\t" /* RSEQ_SIG, in front of the handler */
+		"4:\n\t"
+		"movl $1, %[ret]\n\t"
+		"jmp 6f\n\t"
+		"5:\n\t"
+		"movl $2, %[ret]\n\t"
+		"6:\n\t"
+		"movq $0, %[cs]\n\t"
+		: [ret] "=&r"(ret), [n] "+r"(n), [cs] "+m"(*rseq_cs)
+		:
+		: "rax", "memory", "cc");
+	return ret;
+}
+
+static void rseq_spinner(void *arg)
+{
+	struct rseq_counts *c = arg;
+	uint64_t *rseq_cs = (uint64_t *)((char *)__builtin_thread_pointer() +
+					 __rseq_offset + 8);
+
+	for (;;) {
+		int r = rseq_pass(rseq_cs, 20000000);
+
+		atomic_fetch_add(r == 0 ? &c->commits
+			       : r == 1 ? &c->aborts : &c->lost, 1);
+	}
+}
+
+static void test_rseq(void **state)
+{
+	struct rseq_counts *c;
+	struct iovec iov;
+	pid_t pid;
+
+	(void)state;
+	PT_REQUIRE(geteuid() == 0, "needs root");
+	PT_REQUIRE(__rseq_size > 0, "glibc did not register rseq");
+	c = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(c != MAP_FAILED);
+	pid = pt_fork(rseq_spinner, c);
+	while (atomic_load(&c->commits) + atomic_load(&c->aborts) < 1)
+		usleep(1000);
+	iov = (struct iovec){ c, PAGE };
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(pt_advise(pid, &iov, 1, MADV_COLD, 0, NULL),
+				 PAGE);
+		usleep(5000);
+	}
+	usleep(100000);
+	print_message("rseq: %lu commits, %lu aborts, %lu lost\n",
+		      (unsigned long)c->commits, (unsigned long)c->aborts,
+		      (unsigned long)c->lost);
+	/* the spinner is inside its section nearly all the time: the
+	 * injections landed there, and each ended in an abort */
+	assert_true(atomic_load(&c->aborts) >= 10);
+	assert_int_equal(atomic_load(&c->lost), 0);
+	pt_kill(pid);
+	munmap(c, PAGE);
+}
+#endif
+
 /* ---- the fast path, per kernel ---- */
 
 /* Whether this kernel lets a process give itself this advice through
@@ -1675,6 +1776,9 @@ int main(void)
 		T(test_zombie_leader),
 		T(test_thread_seccomp),
 		T(test_epoll_wait),
+#ifdef HAVE_RSEQ_TEST
+		T(test_rseq),
+#endif
 		T(test_fast_path_per_kernel),
 		T(test_ladder),
 	};

@@ -91,6 +91,7 @@ void pmadv_arch_rewind(struct pmadv_regs *r) PMADV_HIDDEN;
 bool pmadv_arch_never_restarted(bool compat, long nr) PMADV_HIDDEN;
 /* The instruction pointer. */
 uint64_t pmadv_arch_pc(const struct pmadv_regs *r) PMADV_HIDDEN;
+void pmadv_arch_set_pc(struct pmadv_regs *r, uint64_t pc) PMADV_HIDDEN;
 /* The madvise loop's machine code for the ABI, or NULL without one. */
 const unsigned char *pmadv_arch_loop_code(bool compat,
 					  size_t *len) PMADV_HIDDEN;
@@ -160,6 +161,10 @@ static inline uint64_t pmadv_arch_pc(const struct pmadv_regs *r)
 {
 	(void)r;
 	return 0;
+}
+static inline void pmadv_arch_set_pc(struct pmadv_regs *r, uint64_t pc)
+{
+	(void)r, (void)pc;
 }
 static inline const unsigned char *pmadv_arch_loop_code(bool compat,
 							size_t *len)

@@ -55,6 +55,9 @@
 /* The largest vDSO image the rung believes (a few pages in practice). */
 #define VDSO_MAX 65536
 
+/* The ptrace request of 5.13 that tells where a thread's rseq area is. */
+#define PT_GET_RSEQ_CONFIGURATION 0x420f
+
 /* PIDFD_SELF_THREAD (6.15+): the calling thread, for process_madvise the
  * process it belongs to. Not the thread-group value, which was renumbered
  * between releases. */

@@ -88,6 +88,60 @@ static int enter_entry_mode(struct session *s)
 	return ret;
 }
 
+/*
+ * rseq (glibc 2.35+ registers it for every thread; tcmalloc and others run
+ * per-CPU critical sections on it). A thread stopped inside a critical
+ * section would, on its way back to user space after our first injected
+ * call, have its rseq_cs cleared by the kernel, since the IP is then
+ * outside the section; the saved IP we restore later would run the rest
+ * of the section unprotected. So do now what the kernel does when it
+ * preempts or signals such a thread: resume it at the section's abort
+ * handler, and clear rseq_cs. An abort handler without the registered
+ * signature in front of it is left to the kernel, which kills the
+ * process for it as it would anyway. PTRACE_GET_RSEQ_CONFIGURATION came
+ * in 5.13; before, nothing is done.
+ */
+static void rseq_abort(struct session *s)
+{
+	struct {
+		uint64_t abi;
+		uint32_t size, sig, flags, pad;
+	} conf;
+	struct {
+		uint32_t version, flags;
+		uint64_t start_ip, post_commit_offset, abort_ip;
+	} cs;
+	uint64_t csp, zero = 0, pc = pmadv_arch_pc(&s->saved);
+	uint32_t sig;
+	long nr, rv;
+
+	pmadv_arch_syscall_state(&s->saved, &nr, &rv);
+	if (nr >= 0 ||
+	    ptrace(PT_GET_RSEQ_CONFIGURATION, s->tid, (void *)sizeof(conf),
+		   &conf) != (long)sizeof(conf) ||
+	    !conf.abi || conf.size < 32)
+		return;
+	/* struct rseq: rseq_cs, a 64-bit field in every ABI, at 8 */
+	if (pread(s->memfd, &csp, sizeof(csp), (off_t)(conf.abi + 8)) !=
+		    (ssize_t)sizeof(csp) ||
+	    !csp ||
+	    pread(s->memfd, &cs, sizeof(cs), (off_t)csp) != (ssize_t)sizeof(cs))
+		return;
+	if (pc - cs.start_ip >= cs.post_commit_offset)
+		return; /* not inside it (wrapping covers pc < start_ip) */
+	if (pread(s->memfd, &sig, sizeof(sig), (off_t)(cs.abort_ip - 4)) !=
+		    (ssize_t)sizeof(sig) ||
+	    sig != conf.sig)
+		return;
+	if (pwrite(s->memfd, &zero, sizeof(zero), (off_t)(conf.abi + 8)) !=
+	    (ssize_t)sizeof(zero))
+		return;
+	pmadv_arch_set_pc(&s->saved, cs.abort_ip);
+	pmadv_debug("ptrace: PID %d thread %d was inside an rseq critical "
+		    "section: resumes at its abort handler", (int)s->pid,
+		    (int)s->tid);
+}
+
 static int check_identity(const struct session *s)
 {
 	unsigned long long st;
@@ -165,6 +219,7 @@ static int attach(struct session *s)
 	s->memfd = open(path, O_RDWR | O_CLOEXEC);
 	if (s->memfd < 0)
 		return -errno;
+	rseq_abort(s);
 	if (s->want_patch || (!pt_find_in_vdso(s) && !pt_find_in_text(s))) {
 		/* A target on its way out has no memory left to read: that
 		 * is ESRCH, not a target without syscall instructions. */

@@ -202,6 +202,14 @@ uint64_t pmadv_arch_pc(const struct pmadv_regs *r)
 	return pmadv_arch_compat(r) ? cr32(r)->eip : cr64(r)->rip;
 }
 
+void pmadv_arch_set_pc(struct pmadv_regs *r, uint64_t pc)
+{
+	if (pmadv_arch_compat(r))
+		r32(r)->eip = (uint32_t)pc;
+	else
+		r64(r)->rip = pc;
+}
+
 /*
  * The madvise loop (see arch.h for the block). Hand-assembled from the
  * source in the comments (GNU as, AT&T syntax); it only jumps, never calls
