@@ -132,6 +132,8 @@ int pt_read_tinfo(pid_t pid, pid_t tid, struct tinfo *ti)
 		ti->tracer = (pid_t)strtol(p, NULL, 10);
 	if ((p = field(buf, "Seccomp:")))
 		ti->seccomp = (int)strtol(p, NULL, 10);
+	if ((p = field(buf, "Threads:")))
+		ti->threads = (int)strtol(p, NULL, 10);
 	ti->nspid = pid;
 	if ((p = field(buf, "NStgid:"))) {
 		/* the last value is the PID in the target's own namespace */
@@ -305,12 +307,16 @@ static bool compat_process(pid_t pid)
 /* The thread to inject into, in *ti; -ESRCH when none lives. */
 static int choose_thread(pid_t pid, int *suspend_ok, struct tinfo *ti)
 {
-	bool compat = compat_process(pid);
-	int best = thread_score(pid, pid, compat, suspend_ok, ti);
+	bool compat;
+	int best;
 	char path[64];
 	struct dirent *d;
 	DIR *dir;
 
+	if (ti->threads == 1 && ti->state != 'Z' && ti->state != 'X')
+		return 0; /* no other thread to choose */
+	compat = compat_process(pid);
+	best = thread_score(pid, pid, compat, suspend_ok, ti);
 	if (best >= 7) /* the main thread, and nothing to avoid */
 		return 0;
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);

@@ -146,6 +146,7 @@ struct tinfo {
 	pid_t tracer;
 	int seccomp;
 	pid_t nspid;
+	int threads;        /* of the whole process */
 };
 
 /* procfs.c: /proc reading, the preflight, the fast path's precondition */
