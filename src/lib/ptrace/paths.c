@@ -50,6 +50,14 @@ static void setup_scratch(struct session *s)
 	}
 	s->scratch = s->compat ? (uint32_t)addr : (uint64_t)addr;
 	s->scratch_len = len;
+	/* A child another thread of the target forks meanwhile must not
+	 * inherit it: it would keep it for good. */
+	if (pt_inject(s, PMADV_NR_MADVISE, s->scratch, len, MADV_DONTFORK, 0,
+		      0, &rv) < 0)
+		return;
+	if (rv < 0)
+		pmadv_debug("ptrace: MADV_DONTFORK in PID %d: %s", (int)s->pid,
+			    pmadv_errdesc((int)-rv));
 	if (loop) {
 		code = pmadv_arch_loop_code(s->compat, &clen);
 		if (!code || pwrite(s->memfd, code, clen, (off_t)s->scratch) !=

@@ -123,6 +123,7 @@ struct session {
 	bool stopped;       /* tracee is in a ptrace stop we caused */
 	bool regs_saved;    /* s->saved holds the registers to give back */
 	bool mask_changed;
+	uint64_t faults_at_attach; /* pending fault signals, not ours */
 	bool in_syscall;    /* an injected call passed its entry stop */
 	bool in_loop;       /* the tracee runs the madvise loop */
 	enum path path;     /* PATH_EACH once a fast path failed to set up */

@@ -133,15 +133,18 @@ static ssize_t ptrace_advise(struct pmadv_call *c, const struct iovec *iov,
 	s->err = 0;
 	pt_post(s, CMD_ADVISE);
 	ret = pt_await(s, pt_cmd_done);
-	if (ret < 0) {
-		pt_give_up(s);
-	} else if (pt_worker_ended(s)) {
+	if (ret == 0 && __atomic_load_n(&s->cmd, __ATOMIC_ACQUIRE) != CMD_NONE) {
+		/* the tracer ended without answering */
 		ret = s->end_err ? -s->end_err : -ESRCH;
-	} else {
+	} else if (ret == 0) {
 		ret = s->ret;
 		if (ret >= 0 && s->err)
 			*err = s->err;
 	}
+	/* ETIMEDOUT from the tracer as from the wait: it is seeing a stuck
+	 * call through, and the caller has waited its timeout already */
+	if (ret == -ETIMEDOUT)
+		pt_give_up(s);
 	return ret;
 }
 

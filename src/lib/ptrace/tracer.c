@@ -142,6 +142,33 @@ static void rseq_abort(struct session *s)
 		    (int)s->tid);
 }
 
+/* Signals the kernel forces on a thread that faults. */
+#define FAULT_SIGS                                                          \
+	((1ULL << (SIGILL - 1)) | (1ULL << (SIGTRAP - 1)) |                 \
+	 (1ULL << (SIGBUS - 1)) | (1ULL << (SIGFPE - 1)) |                  \
+	 (1ULL << (SIGSEGV - 1)) | (1ULL << (SIGSYS - 1)))
+
+/* Fault signals pending on the thread alone (SigPnd), or 0. */
+static uint64_t pending_faults(const struct session *s)
+{
+	char path[96], buf[4096], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)s->pid,
+		 (int)s->tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strstr(buf, "\nSigPnd:");
+	return p ? strtoull(p + 8, NULL, 16) & FAULT_SIGS : 0;
+}
+
 static int check_identity(const struct session *s)
 {
 	unsigned long long st;
@@ -192,6 +219,7 @@ static int attach(struct session *s)
 			return ret;
 	}
 	s->stopped = true;
+	s->faults_at_attach = pending_faults(s);
 	ret = check_identity(s);
 	if (ret < 0) {
 		pmadv_debug("ptrace: PID %d is no longer the process the "
@@ -382,6 +410,36 @@ static bool scratch_intact(const struct session *s)
 	return pt_each_line(path, cover_line, &c);
 }
 
+/*
+ * A fault of our code may still be queued behind the interrupt stop we
+ * restored the target at (the interrupt was taken first): it would be
+ * delivered, with the default action, to the restored target. Resumed
+ * with no interrupt pending, the thread dequeues it before it returns to
+ * user space, in a signal-delivery stop, where resuming or detaching with
+ * no signal discards it. Faults pending before we came stay.
+ */
+static void drain_faults(struct session *s)
+{
+	for (int i = 0; i < 8; i++) {
+		int st;
+
+		if (!(pending_faults(s) & ~s->faults_at_attach))
+			return;
+		pmadv_debug("ptrace: PID %d: a fault of ours is pending: "
+			    "discarded", (int)s->pid);
+		if (pt_resume(s, PTRACE_CONT, 0) < 0)
+			return;
+		if (pt_wait_stop(s, pt_deadline_of(s), &st) < 0) {
+			/* not dequeued after all: stop it to detach */
+			int junk;
+
+			ptrace(PTRACE_INTERRUPT, s->tid, NULL, NULL);
+			pt_wait_stop(s, pt_deadline_of(s), &junk);
+			return;
+		}
+	}
+}
+
 /* Puts everything back and lets go. Runs in every path after a SEIZE. */
 static void detach(struct session *s)
 {
@@ -457,7 +515,9 @@ static void detach(struct session *s)
 	if (ret < 0)
 		pmadv_debug("ptrace: restoring PID %d failed: %s", (int)s->pid,
 			    pmadv_errdesc(-ret));
-	/* From an event stop a group-stopped target stays stopped. */
+	drain_faults(s);
+	/* From an event stop a group-stopped target stays stopped; from the
+	 * signal-delivery stop of a fault of ours, it is discarded. */
 	ptrace(PTRACE_DETACH, s->tid, NULL, NULL);
 	s->stopped = false;
 }
@@ -657,10 +717,10 @@ void *pt_worker(void *arg)
 	struct session *s = arg;
 	pid_t pid;
 
+	/* Not CLONE_FILES: the fds it opens (the target's mem, O_RDWR) stay
+	 * its own, and a fork of the caller meanwhile does not copy them. */
 	pid = clone(tracer_main, (char *)s->stack + TRACER_STACK,
-		    CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SYSVSEM |
-			    CLONE_VFORK,
-		    s);
+		    CLONE_VM | CLONE_FS | CLONE_SYSVSEM | CLONE_VFORK, s);
 	if (pid < 0) {
 		s->attach_ret = -errno;
 		store(&s->ended, 1);
