@@ -152,19 +152,11 @@ static void rseq_abort(struct session *s)
 static uint64_t pending_faults(const struct session *s)
 {
 	char path[96], buf[4096], *p;
-	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)s->pid,
 		 (int)s->tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (pt_read_file(path, buf, sizeof(buf)) <= 0)
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
 	p = strstr(buf, "\nSigPnd:");
 	return p ? strtoull(p + 8, NULL, 16) & FAULT_SIGS : 0;
 }
@@ -320,19 +312,11 @@ static int finish_stuck(struct session *s)
 static bool still_our_pidfd(const struct session *s)
 {
 	char path[96], buf[512];
-	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%ld", (int)s->pid,
 		 s->tfd);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (pt_read_file(path, buf, sizeof(buf)) <= 0)
 		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
 	for (char *p = buf; (p = strstr(p, "Pid:")); p += 4)
 		if ((p == buf || p[-1] == '\n') &&
 		    strtol(p + 4, NULL, 10) == s->pid)
