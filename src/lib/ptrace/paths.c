@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * Advising a batch (worker): the scratch mapping in the target, and the
+ * Advising a batch (tracer): the scratch mapping in the target, and the
  * three paths of enum path: one injected madvise per range, one
  * process_madvise on the target's own pidfd, or the madvise loop.
  */
@@ -15,7 +15,7 @@
 
 #include "ptrace.h"
 
-/* ---- the scratch mapping (worker) ---- */
+/* ---- the scratch mapping (tracer) ---- */
 
 /* The loop's scratch mapping: the code page, then the block and vector. */
 static size_t loop_len(void)
@@ -99,7 +99,7 @@ static void setup_scratch(struct session *s)
 	s->path = PATH_PM;
 }
 
-/* ---- advising (worker) ---- */
+/* ---- advising (tracer) ---- */
 
 static ssize_t advise_each(struct session *s, const struct iovec *iov,
 			   size_t n, int *err)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The ptrace rung: the target runs the advice itself. A worker thread seizes
+ * The ptrace rung: the target runs the advice itself. A tracer seizes
  * the target (PTRACE_SEIZE + PTRACE_INTERRUPT), saves its registers and
  * signal mask, and makes it execute madvise(2) -- or, where the kernel lets
  * a process advise itself through process_madvise(2), one process_madvise on
@@ -21,7 +21,7 @@
  * This header joins the rung's files: the session they share, its
  * constants, and what one file lends another (pt_*). procfs.c reads /proc
  * and answers the preflight, wait.c waits for the tracee, inject.c makes
- * it run a system call, paths.c advises a batch, tracer.c is the worker
+ * it run a system call, paths.c advises a batch, tracer.c is the tracer
  * (attach, detach, hand-off) and rung.c the rung's operations; arch.h and
  * arch/ hold what depends on the architecture.
  */
@@ -97,13 +97,13 @@ struct session {
 	void *stack;         /* the tracer's */
 
 	/* the current command; a copy, since a caller that gave up on a
-	 * stuck worker may free its vector */
+	 * stuck tracer may free its vector */
 	struct iovec iov[PMADV_IOV_MAX];
 	size_t n;
 	ssize_t ret;
 	int err;
 
-	/* set before the worker starts, read-only afterwards */
+	/* set before the tracer starts, read-only afterwards */
 	pid_t pid;
 	pid_t nspid;        /* the target's PID in its own namespace */
 	int pidfd;
@@ -115,7 +115,7 @@ struct session {
 	bool want_patch;    /* PMADV_PTRACE_PATCH=1 (tests): skip the search */
 	bool suspend_seccomp;
 
-	/* worker-only */
+	/* the tracer's alone */
 	pid_t tid;
 	int memfd;
 	bool compat;
@@ -196,7 +196,7 @@ bool pt_elf_phdr(const unsigned char *img, size_t n, unsigned int i,
 bool pt_auxv_find(const unsigned char *aux, size_t n, bool compat,
 		  uint64_t want, uint64_t *val) PMADV_HIDDEN;
 
-/* paths.c: advising one batch (worker) */
+/* paths.c: advising one batch (tracer) */
 ssize_t pt_do_advise(struct session *s, const struct iovec *iov, size_t n,
 		     int *err) PMADV_HIDDEN;
 
@@ -204,7 +204,6 @@ ssize_t pt_do_advise(struct session *s, const struct iovec *iov, size_t n,
 /* Starts the worker and the tracer for s (filled in, refs set here). */
 int pt_session_start(struct session *s) PMADV_HIDDEN;
 void pt_session_put(struct session *s) PMADV_HIDDEN;
-void *pt_worker(void *arg) PMADV_HIDDEN;
 void pt_post(struct session *s, int cmd) PMADV_HIDDEN;
 /* Requests of this process on one target take turns: 0, or -ETIMEDOUT
  * when the turn did not come within timeout_ms. */
@@ -214,7 +213,7 @@ int pt_await(struct session *s,
 	     bool (*done)(const struct session *)) PMADV_HIDDEN;
 bool pt_attach_done(const struct session *s) PMADV_HIDDEN;
 bool pt_cmd_done(const struct session *s) PMADV_HIDDEN;
-bool pt_worker_ended(const struct session *s) PMADV_HIDDEN;
+bool pt_tracer_ended(const struct session *s) PMADV_HIDDEN;
 void pt_give_up(struct session *s) PMADV_HIDDEN;
 
 #endif

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * The ptrace rung's operations for the ladder: probe, begin (preflight,
- * then a worker thread that attaches), advise and end through the worker,
- * and the verdict and diagnosis. See ptrace.h for how the rung works.
+ * The ptrace rung's operations for the ladder: probe, begin (a turn, the
+ * preflight, then the tracer that attaches), advise and end through the
+ * tracer, and the verdict and diagnosis. See ptrace.h for how the rung works.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -103,7 +103,7 @@ static int ptrace_begin(struct pmadv_call *c)
 		ret = s->attach_ret;
 	if (ret < 0) {
 		/* the tracer is on its way out, or stuck on the target */
-		if (pt_attach_done(s) && pt_await(s, pt_worker_ended) == 0)
+		if (pt_attach_done(s) && pt_await(s, pt_tracer_ended) == 0)
 			pthread_join(s->thread, NULL);
 		else
 			pt_give_up(s);
@@ -124,7 +124,7 @@ static ssize_t ptrace_advise(struct pmadv_call *c, const struct iovec *iov,
 		return -ENOSYS;
 	if (s->gave_up)
 		return -ETIMEDOUT;
-	if (pt_worker_ended(s))
+	if (pt_tracer_ended(s))
 		return s->end_err ? -s->end_err : -ESRCH;
 	if (n > PMADV_IOV_MAX)
 		n = PMADV_IOV_MAX; /* the engine never sends more */
@@ -157,7 +157,7 @@ static void ptrace_end(struct pmadv_call *c)
 	c->priv = NULL;
 	if (!s->gave_up) {
 		pt_post(s, CMD_END);
-		if (pt_await(s, pt_worker_ended) == 0)
+		if (pt_await(s, pt_tracer_ended) == 0)
 			pthread_join(s->thread, NULL);
 		else
 			pt_give_up(s);

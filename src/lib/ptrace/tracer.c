@@ -29,7 +29,7 @@
 #define SYS_pidfd_send_signal 424
 #endif
 
-/* ---- attach and detach (worker) ---- */
+/* ---- attach and detach (tracer) ---- */
 
 static int set_all_blocked(struct session *s)
 {
@@ -431,7 +431,7 @@ static void detach(struct session *s)
 	int ret;
 
 	if (!s->stopped)
-		return; /* never stopped: the worker's exit detaches it */
+		return; /* never stopped: the tracer's exit detaches it */
 	if (!s->regs_saved) {
 		/* nothing changed: a plain detach leaves it as it was */
 		ptrace(PTRACE_DETACH, s->tid, NULL, NULL);
@@ -696,7 +696,7 @@ void pt_end_turn(pid_t pid)
 }
 
 /* The worker thread: parent of the tracer, blocked until it exits. */
-void *pt_worker(void *arg)
+static void *worker(void *arg)
 {
 	struct session *s = arg;
 	pid_t pid;
@@ -739,7 +739,7 @@ int pt_session_start(struct session *s)
 	 * handlers; the tracer inherits this mask. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = -pthread_create(&s->thread, NULL, pt_worker, s);
+	ret = -pthread_create(&s->thread, NULL, worker, s);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return ret;
 }
@@ -782,7 +782,7 @@ bool pt_cmd_done(const struct session *s)
 	return load(&s->cmd) == CMD_NONE || load(&s->ended);
 }
 
-bool pt_worker_ended(const struct session *s)
+bool pt_tracer_ended(const struct session *s)
 {
 	return load(&s->ended);
 }
