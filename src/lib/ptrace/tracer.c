@@ -396,39 +396,50 @@ static bool scratch_intact(const struct session *s)
 
 /*
  * A fault of our code may still be queued behind the interrupt stop we
- * restored the target at (the interrupt was taken first): it would be
- * delivered, with the default action, to the restored target. Resumed
- * with no interrupt pending, the thread dequeues it before it returns to
- * user space, in a signal-delivery stop, where resuming or detaching with
- * no signal discards it. Faults pending before we came stay.
+ * restored the registers at (the interrupt was taken first): it would be
+ * delivered, with the default action, to the restored target. Called with
+ * the registers restored and our mask still in place, so that nothing but
+ * that fault (which the kernel unblocked when it forced it) or SIGSTOP can
+ * be dequeued: resumed with no interrupt pending, the thread dequeues it in
+ * a signal-delivery stop, where resuming or detaching with no signal
+ * discards it. Returns the signal the detach must deliver (SIGSTOP, or
+ * anything that is not a fault the kernel raised), or 0. Faults pending
+ * before we came are left alone.
  */
-static void drain_faults(struct session *s)
+static int drain_faults(struct session *s)
 {
 	for (int i = 0; i < 8; i++) {
-		int st;
+		siginfo_t si;
+		int st, sig;
 
 		if (!(pending_faults(s) & ~s->faults_at_attach))
-			return;
-		pmadv_debug("ptrace: PID %d: a fault of ours is pending: "
-			    "discarded", (int)s->pid);
+			return 0;
 		if (pt_resume(s, PTRACE_CONT, 0) < 0)
-			return;
+			return 0;
 		if (pt_wait_stop(s, pt_deadline_of(s), &st) < 0) {
 			/* not dequeued after all: stop it to detach */
-			int junk;
-
 			ptrace(PTRACE_INTERRUPT, s->tid, NULL, NULL);
-			pt_wait_stop(s, pt_deadline_of(s), &junk);
-			return;
+			pt_wait_stop(s, pt_deadline_of(s), &st);
+			return 0;
 		}
+		sig = st & 0xff;
+		if ((st >> 8) || sig == (SIGTRAP | 0x80))
+			continue; /* not a signal: look again */
+		memset(&si, 0, sizeof(si));
+		if (ptrace(PTRACE_GETSIGINFO, s->tid, NULL, &si) < 0 ||
+		    !((1ULL << (sig - 1)) & FAULT_SIGS) || si.si_code <= 0)
+			return sig;
+		pmadv_debug("ptrace: PID %d: a fault of ours (signal %d) was "
+			    "pending: discarded", (int)s->pid, sig);
 	}
+	return 0;
 }
 
 /* Puts everything back and lets go. Runs in every path after a SEIZE. */
 static void detach(struct session *s)
 {
 	long dummy;
-	int ret;
+	int ret, sig;
 
 	if (!s->stopped)
 		return; /* never stopped: the tracer's exit detaches it */
@@ -492,6 +503,7 @@ static void detach(struct session *s)
 			return;
 	}
 	ret = pmadv_arch_setregs(s->tid, &s->saved);
+	sig = ret == 0 ? drain_faults(s) : 0;
 	if (ret == 0 && s->mask_changed &&
 	    ptrace(PTRACE_SETSIGMASK, s->tid, (void *)sizeof(uint64_t),
 		   &s->saved_mask) < 0)
@@ -499,10 +511,9 @@ static void detach(struct session *s)
 	if (ret < 0)
 		pmadv_debug("ptrace: restoring PID %d failed: %s", (int)s->pid,
 			    pmadv_errdesc(-ret));
-	drain_faults(s);
 	/* From an event stop a group-stopped target stays stopped; from the
 	 * signal-delivery stop of a fault of ours, it is discarded. */
-	ptrace(PTRACE_DETACH, s->tid, NULL, NULL);
+	ptrace(PTRACE_DETACH, s->tid, NULL, (void *)(long)sig);
 	s->stopped = false;
 }
 
