@@ -24,8 +24,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,6 +45,7 @@ struct shared {
 	atomic_ulong rounds;
 	atomic_long errors;
 	uintptr_t base; /* the target's ranges: NRANGES pages, every other */
+	atomic_int verify; /* 1: the test asks, 2: the target checked */
 };
 
 static struct shared *sh;
@@ -155,14 +159,14 @@ static void assert_target_fine(pid_t pid, const char *sigblk, double secs)
 	assert_true(strchr("RS", pt_state(pid)) != NULL);
 }
 
-static pid_t start_target(char *sigblk, size_t len)
+static pid_t start_target_fn(void (*fn)(void *), char *sigblk, size_t len)
 {
 	pid_t pid;
 	double end;
 
 	pt_kill(last_target);
 	memset(sh, 0, sizeof(*sh));
-	pid = pt_fork(target, NULL);
+	pid = pt_fork(fn, NULL);
 	assert_true(pid > 0);
 	last_target = pid;
 	end = pt_now() + 10;
@@ -172,6 +176,11 @@ static pid_t start_target(char *sigblk, size_t len)
 	status_line(pid, "SigBlk:", sigblk, len);
 	assert_true(sigblk[0] != '\0');
 	return pid;
+}
+
+static pid_t start_target(char *sigblk, size_t len)
+{
+	return start_target_fn(target, sigblk, len);
 }
 
 static void target_ranges(struct iovec *iov)
@@ -335,6 +344,135 @@ static void test_caller_killed(void **state)
 		assert_target_fine(c.target, sigblk, 10);
 	}
 	unsetenv("PMADV_PTRACE_FAST");
+	pt_kill(c.target);
+	last_target = 0;
+}
+
+/* ---- a stuck injected call, then a caller that exits ---- */
+
+#define UFFD_PAGES 2
+#define UFFD_DELAY_MS 1200
+
+static int uffd;
+
+/* Answers each fault on the registered range after UFFD_DELAY_MS, with a
+ * page of 0xab. */
+static void *slow_fault_handler(void *arg)
+{
+	static unsigned char page[PAGE] __attribute__((aligned(PAGE)));
+
+	(void)arg;
+	memset(page, 0xab, PAGE);
+	for (;;) {
+		struct uffd_msg m;
+		struct uffdio_copy c;
+
+		if (read(uffd, &m, sizeof(m)) != (ssize_t)sizeof(m) ||
+		    m.event != UFFD_EVENT_PAGEFAULT)
+			continue;
+		usleep(UFFD_DELAY_MS * 1000);
+		c = (struct uffdio_copy){
+			.dst = m.arg.pagefault.address & ~(uint64_t)(PAGE - 1),
+			.src = (uintptr_t)page,
+			.len = PAGE,
+		};
+		ioctl(uffd, UFFDIO_COPY, &c);
+	}
+	return NULL;
+}
+
+static void uffd_target(void *arg)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg;
+	unsigned char *r, own[64 * 1024];
+	uint64_t want;
+	double fwant;
+	pthread_t th;
+
+	(void)arg;
+	uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+	r = mmap(NULL, UFFD_PAGES * PAGE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api) || r == MAP_FAILED)
+		_exit(1);
+	reg = (struct uffdio_register){
+		.range = { (uintptr_t)r, UFFD_PAGES * PAGE },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg) ||
+	    pthread_create(&th, NULL, slow_fault_handler, NULL))
+		_exit(1);
+	memset(own, 7, sizeof(own));
+	want = fnv(own, sizeof(own));
+	fwant = fsum();
+	sh->base = (uintptr_t)r;
+	for (;;) {
+		if (fnv(own, sizeof(own)) != want || fsum() != fwant)
+			atomic_fetch_add(&sh->errors, 1);
+		if (atomic_load(&sh->verify) == 1) {
+			for (size_t i = 0; i < UFFD_PAGES * PAGE; i++)
+				if (r[i] != 0xab) {
+					atomic_fetch_add(&sh->errors, 1000);
+					break;
+				}
+			atomic_store(&sh->verify, 2);
+		}
+		atomic_fetch_add(&sh->rounds, 1);
+	}
+}
+
+/* POPULATE_READ over the slow range with a 300 ms timeout, then exit at
+ * once: 0 when the request timed out on time. */
+static void impatient_caller(void *arg)
+{
+	struct caller_arg *c = arg;
+	struct iovec iov = { (void *)sh->base, UFFD_PAGES * PAGE };
+	struct pmadv_opts o = PMADV_OPTS_INIT;
+	struct pmadv_target *t;
+	double t0 = pt_now();
+	ssize_t r;
+
+	o.methods = PMADV_METHOD_PTRACE;
+	o.timeout_ms = 300;
+	if (pmadv_open(c->target, 0, &t) < 0)
+		_exit(2);
+	r = pmadv_advise(t, &iov, 1, MADV_POPULATE_READ, &o, NULL);
+	if (r != -ETIMEDOUT) {
+		fprintf(stderr, "request: %zd\n", r);
+		_exit(3);
+	}
+	if (pt_now() - t0 > 1.0) {
+		fprintf(stderr, "ETIMEDOUT after %.2f s\n", pt_now() - t0);
+		_exit(4);
+	}
+	_exit(0); /* without pmadv_close: the caller is gone */
+}
+
+static void test_stuck_call_caller_exits(void **state)
+{
+	struct caller_arg c = { 0 };
+	char sigblk[64];
+	pid_t caller;
+	int st;
+
+	(void)state;
+	PT_REQUIRE(geteuid() == 0, "needs root");
+	c.target = start_target_fn(uffd_target, sigblk, sizeof(sigblk));
+	caller = pt_fork(impatient_caller, &c);
+	assert_int_equal(waitpid(caller, &st, 0), caller);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	/* the fault is answered after UFFD_DELAY_MS a page; then the tracer,
+	 * alone, restores the target */
+	assert_target_fine(c.target, sigblk,
+			   UFFD_PAGES * UFFD_DELAY_MS / 1000.0 + 5);
+	atomic_store(&sh->verify, 1);
+	for (double end = pt_now() + 5;
+	     atomic_load(&sh->verify) != 2 && pt_now() < end;)
+		usleep(1000);
+	assert_int_equal(atomic_load(&sh->verify), 2);
+	assert_int_equal(atomic_load(&sh->errors), 0);
 	pt_kill(c.target);
 	last_target = 0;
 }
@@ -557,6 +695,7 @@ int main(void)
 		cmocka_unit_test(test_reaper_waitpid),
 		cmocka_unit_test(test_reaper_waitid_wall),
 		cmocka_unit_test(test_caller_killed),
+		cmocka_unit_test(test_stuck_call_caller_exits),
 		cmocka_unit_test(test_threads_take_turns),
 		cmocka_unit_test(test_churning_target),
 	};
