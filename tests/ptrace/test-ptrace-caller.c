@@ -576,6 +576,20 @@ static void unmap_stranger(unsigned long a, unsigned long b)
 	munmap((void *)a, b - a);
 }
 
+/* Under ASan the target's own runtime maps memory whenever it likes, and
+ * unmapping what the churner did not make would kill the target by its own
+ * hand: there it takes back fds only. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNMAP_STRANGERS 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNMAP_STRANGERS 0
+#endif
+#endif
+#ifndef UNMAP_STRANGERS
+#define UNMAP_STRANGERS 1
+#endif
+
 /* Every fd it did not open is closed and its number taken for a file of
  * its own; every mapping it did not make is unmapped. */
 static void *churn(void *arg)
@@ -589,7 +603,8 @@ static void *churn(void *arg)
 			if (!own_fd[fd] && fcntl(fd, F_GETFD) >= 0 &&
 			    dup2(null, fd) == fd)
 				own_fd[fd] = 1;
-		list_maps(unmap_stranger);
+		if (UNMAP_STRANGERS)
+			list_maps(unmap_stranger);
 		sched_yield();
 	}
 	return NULL;

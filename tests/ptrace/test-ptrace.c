@@ -1193,7 +1193,7 @@ static void assert_refused_without_sys_admin(pid_t pid, struct iovec *iov,
 static void test_seccomp(void **state)
 {
 	static const char *const why[] = { "seccomp", NULL };
-	char c;
+	char c = 0;
 	struct iovec iov = { page_of(&c), PAGE };
 	int out[2];
 	pid_t pid;
@@ -1431,8 +1431,8 @@ static void epoll_child(void *arg)
 
 static void test_epoll_wait(void **state)
 {
-	struct iovec iov = { page_of(&iov), PAGE };
-	int out[2], r[2];
+	int out[2], r[2] = { 0, 0 };
+	struct iovec iov = { page_of(r), PAGE };
 	double t0;
 	pid_t pid;
 	char c;
