@@ -234,25 +234,19 @@ static int run_loop(struct session *s, uint64_t block)
 	s->in_loop = true;
 	for (unsigned int i = 0;; i++) {
 		uint64_t st[3]; /* INDEX, RESULT, DONE */
-		siginfo_t si;
+		int status;
 
-		memset(&si, 0, sizeof(si));
-		if (waitid(P_PID, (id_t)s->tid, &si,
-			   WSTOPPED | WNOHANG | __WALL) < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno == ECHILD ? -ESRCH : -errno;
-		}
-		if (si.si_pid == s->tid) {
+		ret = pt_poll_stop(s, &status);
+		if (ret < 0)
+			return ret;
+		if (ret) {
 			int sig = 0;
 
 			/* a signal-delivery stop: see pt_signal_stop;
 			 * event stops (group stop) just go on */
-			pt_bump_progress(s);
-			if (!(si.si_status >> 8) &&
-			    (si.si_status & 0xff) != (SIGTRAP | 0x80) &&
-			    (ret = pt_signal_stop(s, si.si_status & 0xff,
-						  &sig)) < 0)
+			if (!(status >> 8) &&
+			    (status & 0xff) != (SIGTRAP | 0x80) &&
+			    (ret = pt_signal_stop(s, status & 0xff, &sig)) < 0)
 				return ret;
 			ret = pt_resume(s, PTRACE_CONT, sig);
 			if (ret < 0)

@@ -172,6 +172,9 @@ int64_t pt_now_ms(void) PMADV_HIDDEN;
 bool pt_tracee_dead(const struct session *s) PMADV_HIDDEN;
 void pt_bump_progress(struct session *s) PMADV_HIDDEN;
 void pt_backoff(unsigned int i, struct timespec *nap) PMADV_HIDDEN;
+/* One look, without waiting: 1 and *status for a stop (counted as
+ * progress), 0 for none yet, -errno (-ESRCH: no such tracee). */
+int pt_poll_stop(struct session *s, int *status) PMADV_HIDDEN;
 int pt_wait_stop(struct session *s, int64_t deadline, int *status) PMADV_HIDDEN;
 int64_t pt_deadline_of(const struct session *s) PMADV_HIDDEN;
 int pt_resume(struct session *s, int req, int sig) PMADV_HIDDEN;

@@ -64,12 +64,9 @@ void pt_backoff(unsigned int i, struct timespec *nap)
  * never reaped, so the target's parent still gets its status.
  * deadline < 0: wait as long as it takes (restoring a stuck target).
  */
-int pt_wait_stop(struct session *s, int64_t deadline, int *status)
+int pt_poll_stop(struct session *s, int *status)
 {
-	struct timespec nap = { 0, 10000 };
-	unsigned int i;
-
-	for (i = 0;; i++) {
+	for (;;) {
 		siginfo_t si;
 
 		memset(&si, 0, sizeof(si));
@@ -79,11 +76,24 @@ int pt_wait_stop(struct session *s, int64_t deadline, int *status)
 				continue;
 			return errno == ECHILD ? -ESRCH : -errno;
 		}
-		if (si.si_pid == s->tid) {
-			*status = si.si_status;
-			pt_bump_progress(s);
+		if (si.si_pid != s->tid)
 			return 0;
-		}
+		*status = si.si_status;
+		pt_bump_progress(s);
+		return 1;
+	}
+}
+
+int pt_wait_stop(struct session *s, int64_t deadline, int *status)
+{
+	struct timespec nap = { 0, 10000 };
+	unsigned int i;
+
+	for (i = 0;; i++) {
+		int ret = pt_poll_stop(s, status);
+
+		if (ret)
+			return ret < 0 ? ret : 0;
 		if ((i & 15) == 15 && pt_tracee_dead(s))
 			return -ESRCH;
 		if (deadline >= 0 && pt_now_ms() > deadline)
