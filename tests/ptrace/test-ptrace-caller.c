@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <fenv.h>
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -71,6 +72,74 @@ static double fsum(void)
 	return x;
 }
 
+/*
+ * State only the thread's registers hold, over a loop long enough for an
+ * injection to land in it: a pattern in an SSE register, and where the
+ * CPU has AVX, in the upper half of a YMM register too, which a restore
+ * of the legacy FXSAVE image alone would clear. Returns the number of
+ * rounds that found it changed.
+ */
+#ifdef __x86_64__
+__attribute__((target("avx"))) static long ymm_check(void)
+{
+	static const uint64_t pat[4] __attribute__((aligned(32))) = {
+		0x0123456789abcdefULL, 0xfedcba9876543210ULL,
+		0x1111222233334444ULL, 0x5555666677778888ULL
+	};
+	long bad = 0;
+
+	__asm__ volatile("vmovdqa (%[p]), %%ymm7\n"
+			 "mov $200000, %%ecx\n"
+			 "1: vpxor (%[p]), %%ymm7, %%ymm6\n"
+			 "vptest %%ymm6, %%ymm6\n"
+			 "jz 2f\n"
+			 "inc %[bad]\n"
+			 "vmovdqa (%[p]), %%ymm7\n"
+			 "2: dec %%ecx\n"
+			 "jnz 1b\n"
+			 "vzeroupper\n"
+			 : [bad] "+r"(bad)
+			 : [p] "r"(pat)
+			 : "rcx", "xmm6", "xmm7", "cc", "memory");
+	return bad;
+}
+
+static long xmm_check(void)
+{
+	static const uint64_t pat[2] __attribute__((aligned(16))) = {
+		0x0123456789abcdefULL, 0xfedcba9876543210ULL
+	};
+	long bad = 0;
+
+	__asm__ volatile("movdqa (%[p]), %%xmm7\n"
+			 "mov $200000, %%ecx\n"
+			 "1: movdqa %%xmm7, %%xmm6\n"
+			 "pcmpeqb (%[p]), %%xmm6\n"
+			 "pmovmskb %%xmm6, %%eax\n"
+			 "cmp $0xffff, %%eax\n"
+			 "je 2f\n"
+			 "inc %[bad]\n"
+			 "movdqa (%[p]), %%xmm7\n"
+			 "2: dec %%ecx\n"
+			 "jnz 1b\n"
+			 : [bad] "+r"(bad)
+			 : [p] "r"(pat)
+			 : "rax", "rcx", "xmm6", "xmm7", "cc", "memory");
+	return bad;
+}
+
+static long regs_check(void)
+{
+	return xmm_check() +
+	       (__builtin_cpu_supports("avx") ? ymm_check() : 0);
+}
+#else
+static long regs_check(void)
+{
+	return 0;
+}
+#endif
+
 /* NRANGES pages, each its own VMA (every other page of the area is
  * PROT_NONE), filled with a pattern the target checks over and over with
  * floating point and integer work; SIGUSR1 blocked, as a program might. */
@@ -94,6 +163,8 @@ static void target(void *arg)
 	want = 0;
 	for (size_t i = 0; i < NRANGES; i++)
 		want += fnv(a + 2 * i * PAGE, PAGE);
+	/* a rounding mode of its own (MXCSR, x87 control word) */
+	fesetround(FE_TOWARDZERO);
 	fwant = fsum();
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
@@ -104,7 +175,8 @@ static void target(void *arg)
 
 		for (size_t i = 0; i < NRANGES; i++)
 			h += fnv(a + 2 * i * PAGE, PAGE);
-		if (h != want || fsum() != fwant)
+		if (h != want || fsum() != fwant || regs_check() ||
+		    fegetround() != FE_TOWARDZERO)
 			atomic_fetch_add(&sh->errors, 1);
 		atomic_fetch_add(&sh->rounds, 1);
 	}
@@ -132,8 +204,8 @@ static void status_line(pid_t pid, const char *name, char *out, size_t len)
 		snprintf(out, len, "%.*s", (int)strcspn(p, "\n"), p);
 }
 
-/* The target is left as found: untraced (within secs: a tracer that
- * outlives its caller may still be restoring), running, same mask, and
+/* The target is left as found: untraced with its mask (within secs: a
+ * tracer that outlives its caller may still be restoring), running, and
  * its self-check still advancing without errors. */
 static void assert_target_fine(pid_t pid, const char *sigblk, double secs)
 {
@@ -141,14 +213,17 @@ static void assert_target_fine(pid_t pid, const char *sigblk, double secs)
 	char tracer[64], blk[64];
 	unsigned long r0;
 
+	/* a tracer killed with its caller leaves the thread to finish our
+	 * call (or loop) and return through its frame */
 	for (;;) {
 		status_line(pid, "TracerPid:", tracer, sizeof(tracer));
-		if (!strcmp(tracer, "TracerPid:\t0") || pt_now() > end)
+		status_line(pid, "SigBlk:", blk, sizeof(blk));
+		if ((!strcmp(tracer, "TracerPid:\t0") && !strcmp(blk, sigblk)) ||
+		    pt_now() > end)
 			break;
 		usleep(1000);
 	}
 	assert_string_equal(tracer, "TracerPid:\t0");
-	status_line(pid, "SigBlk:", blk, sizeof(blk));
 	assert_string_equal(blk, sigblk);
 	r0 = atomic_load(&sh->rounds);
 	end = pt_now() + 5;
@@ -303,6 +378,9 @@ static void looping_caller(void *arg)
 	struct caller_arg *c = arg;
 	static struct iovec iov[NRANGES];
 
+	/* a process group of its own, which its tracer joins: the test
+	 * may kill both at once, as a service's cgroup is killed */
+	setpgid(0, 0);
 	target_ranges(iov);
 	for (;;) {
 		struct pmadv_result res;
@@ -311,6 +389,13 @@ static void looping_caller(void *arg)
 	}
 }
 
+/*
+ * A caller SIGKILLed at a random moment of a request, each of the three
+ * paths in turn, every other time with its tracer (its process group, as
+ * when a service's cgroup is killed or the OOM killer takes both): the
+ * target, left to finish our call and return through the frame it was
+ * armed with, must have its registers, mask and FPU state as they were.
+ */
 static void test_caller_killed(void **state)
 {
 	static const char *const paths[] = { "0", "pm", "loop" };
@@ -326,11 +411,10 @@ static void test_caller_killed(void **state)
 	srand(seed);
 	c.target = start_target(sigblk, sizeof(sigblk));
 	for (int i = 0; i < trials; i++) {
+		bool group = i % 2;
 		pid_t caller;
 		int st;
 
-		/* each path in turn: one madvise per range, process_madvise
-		 * on the target itself, the madvise loop */
 		if (!strcmp(paths[i % 3], "pm"))
 			unsetenv("PMADV_PTRACE_FAST");
 		else
@@ -338,13 +422,63 @@ static void test_caller_killed(void **state)
 		caller = pt_fork(looping_caller, &c);
 		assert_true(caller > 0);
 		usleep((useconds_t)(rand() % 40000));
-		kill(caller, SIGKILL);
+		kill(group ? -caller : caller, SIGKILL);
+		if (group)
+			kill(caller, SIGKILL); /* killed before its setpgid */
 		assert_int_equal(waitpid(caller, &st, 0), caller);
 		assert_true(WIFSIGNALED(st));
 		assert_target_fine(c.target, sigblk, 10);
 	}
 	unsetenv("PMADV_PTRACE_FAST");
 	pt_kill(c.target);
+	last_target = 0;
+}
+
+/* The loop's tail does not wait for the tracer: it returns through the
+ * frame each time, and the tracer finds the target back in its own code. */
+static void test_loop_returns_by_itself(void **state)
+{
+	static struct iovec iov[NRANGES];
+	char sigblk[64];
+	pid_t t;
+	FILE *log = tmpfile();
+	char line[512];
+	int err, returned = 0;
+
+	(void)state;
+	PT_REQUIRE(geteuid() == 0, "needs root");
+	assert_non_null(log);
+	t = start_target(sigblk, sizeof(sigblk));
+	target_ranges(iov);
+	setenv("PMADV_PTRACE_FAST", "loop", 1);
+	setenv("PMADV_PTRACE_LINGER_US", "0", 1);
+	/* the decision log says where the tracer found it */
+	setenv("PMADV_DEBUG", "1", 1);
+	err = dup(STDERR_FILENO);
+	assert_true(err >= 0);
+	dup2(fileno(log), STDERR_FILENO);
+	for (int i = 0; i < 20; i++) {
+		struct pmadv_result res;
+
+		assert_int_equal(pt_advise(t, iov, NRANGES, MADV_PAGEOUT, 0,
+					   &res),
+				 (ssize_t)NRANGES * PAGE);
+	}
+	dup2(err, STDERR_FILENO);
+	close(err);
+	unsetenv("PMADV_DEBUG");
+	unsetenv("PMADV_PTRACE_LINGER_US");
+	unsetenv("PMADV_PTRACE_FAST");
+	rewind(log);
+	while (fgets(line, sizeof(line), log))
+		returned += strstr(line, "returned through its frame") != NULL,
+		getenv("PT_VERBOSE") && fputs(line, stdout);
+	fclose(log);
+	print_message("%d of 20 requests found it back in its own code\n",
+		      returned);
+	assert_true(returned > 0);
+	assert_target_fine(t, sigblk, 2);
+	pt_kill(t);
 	last_target = 0;
 }
 
@@ -710,6 +844,7 @@ int main(void)
 		cmocka_unit_test(test_reaper_waitpid),
 		cmocka_unit_test(test_reaper_waitid_wall),
 		cmocka_unit_test(test_caller_killed),
+		cmocka_unit_test(test_loop_returns_by_itself),
 		cmocka_unit_test(test_stuck_call_caller_exits),
 		cmocka_unit_test(test_threads_take_turns),
 		cmocka_unit_test(test_churning_target),

@@ -40,6 +40,18 @@ enum pmadv_nr {
 };
 
 /*
+ * The rt_sigreturn frame that keeps a tracee restorable without its tracer
+ * (see frame.c): the architecture's signal frame holding the registers,
+ * signal mask and FPU state to return to. The tracee runs each injected
+ * call from a "syscall; return" sequence of its own code with its stack
+ * pointer on the frame, whose return address is a sequence of its own
+ * code that makes the rt_sigreturn call: should the tracer vanish, the
+ * call returns into rt_sigreturn, and the thread is back where it was.
+ * PMADV_FPU_MAX bounds the FPU image (x86 XSAVE with AMX is 11 KiB).
+ */
+#define PMADV_FPU_MAX 16384
+
+/*
  * The madvise loop: a position-independent routine the rung copies into an
  * executable scratch page of the target, which calls madvise(2) for each
  * element of a vector and stops at the first failure. It reads and writes
@@ -48,17 +60,55 @@ enum pmadv_nr {
  *   in:  N (elements), ADVICE
  *   out: INDEX (the element being advised, then the one it stopped at),
  *        RESULT (0, or the failing madvise's -errno), then DONE = 1 last.
- * After DONE it parks in pause(2) forever (every signal is blocked while
- * it runs), where the tracer interrupts it.
+ * After DONE, when ARMED is not zero (64-bit routine only), it sleeps for
+ * LINGER (a struct timeval; none if zero) in select(2), which unlike
+ * nanosleep leaves the thread's restart_block alone, and then makes the
+ * rt_sigreturn call on the frame its stack pointer was set to: a tracer
+ * that vanished leaves a restored thread. Otherwise, and in the 32-bit
+ * routine, it parks in pause(2) forever (every signal is blocked while it
+ * runs). The tracer interrupts it in either.
  */
 #define PMADV_LOOP_INDEX 0
 #define PMADV_LOOP_RESULT 8
 #define PMADV_LOOP_DONE 16
 #define PMADV_LOOP_N 24
 #define PMADV_LOOP_ADVICE 32
+#define PMADV_LOOP_LINGER 40 /* see below */
+#define PMADV_LOOP_ARMED 56
 #define PMADV_LOOP_VEC 64
 
 #ifdef PMADV_ARCH_PTRACE
+/* The sequences of the tracee's own code an armed injection runs from:
+ * "syscall; return" (the stack pointer on the frame's return address),
+ * and the restorers, "load the rt_sigreturn number; syscall" in each
+ * encoding libcs use, index i from 0, NULL past the last. Executed from
+ * their first byte they do what they say, wherever they were found. The
+ * 32-bit ABI has none: its targets are injected unarmed. */
+const unsigned char *pmadv_arch_gadget(bool compat, size_t *len) PMADV_HIDDEN;
+const unsigned char *pmadv_arch_restorer(bool compat, unsigned int i,
+					 size_t *len) PMADV_HIDDEN;
+/* The thread's FPU state as rt_sigreturn takes it (x86: XSAVE, else
+ * FXSAVE, image) into buf[0..len): its length, or -errno. */
+ssize_t pmadv_arch_getfpu(pid_t tid, unsigned char *buf,
+			  size_t len) PMADV_HIDDEN;
+/*
+ * Lays out, in out[0..outlen), the frame that returns to r (saved at a
+ * stop; an interrupted call's restart applied as signal delivery without
+ * a handler would) with signal mask mask and FPU image fpu[0..fpulen),
+ * below r's stack pointer and its red zone. *at gets the frame's address
+ * in the tracee, the lowest byte written; the return address there is
+ * restorer. Returns the number of bytes to write at *at, or 0 when the
+ * ABI has no such frame or out is too small.
+ */
+size_t pmadv_arch_frame(const struct pmadv_regs *r, uint64_t mask,
+			unsigned char *fpu, size_t fpulen, uint64_t restorer,
+			unsigned char *out, size_t outlen,
+			uint64_t *at) PMADV_HIDDEN;
+/* The stack pointer. */
+uint64_t pmadv_arch_sp(const struct pmadv_regs *r) PMADV_HIDDEN;
+void pmadv_arch_set_sp(struct pmadv_regs *r, uint64_t sp) PMADV_HIDDEN;
+/* The loop runs with the stack pointer here to reach the frame at at. */
+uint64_t pmadv_arch_loop_sp(uint64_t at) PMADV_HIDDEN;
 /* PTRACE_GETREGSET / SETREGSET NT_PRSTATUS: 0 or -errno. */
 int pmadv_arch_getregs(pid_t tid, struct pmadv_regs *r) PMADV_HIDDEN;
 int pmadv_arch_setregs(pid_t tid, const struct pmadv_regs *r) PMADV_HIDDEN;
@@ -100,6 +150,49 @@ const unsigned char *pmadv_arch_loop_code(bool compat,
 void pmadv_arch_set_loop(struct pmadv_regs *r, uint64_t pc,
 			 uint64_t block) PMADV_HIDDEN;
 #else
+static inline const unsigned char *pmadv_arch_gadget(bool compat,
+						     size_t *len)
+{
+	(void)compat;
+	*len = 0;
+	return NULL;
+}
+static inline const unsigned char *
+pmadv_arch_restorer(bool compat, unsigned int i, size_t *len)
+{
+	(void)compat, (void)i;
+	*len = 0;
+	return NULL;
+}
+static inline ssize_t pmadv_arch_getfpu(pid_t tid, unsigned char *buf,
+					size_t len)
+{
+	(void)tid, (void)buf, (void)len;
+	return -ENOSYS;
+}
+static inline size_t pmadv_arch_frame(const struct pmadv_regs *r,
+				      uint64_t mask, unsigned char *fpu,
+				      size_t fpulen, uint64_t restorer,
+				      unsigned char *out, size_t outlen,
+				      uint64_t *at)
+{
+	(void)r, (void)mask, (void)fpu, (void)fpulen, (void)restorer;
+	(void)out, (void)outlen, (void)at;
+	return 0;
+}
+static inline uint64_t pmadv_arch_sp(const struct pmadv_regs *r)
+{
+	(void)r;
+	return 0;
+}
+static inline void pmadv_arch_set_sp(struct pmadv_regs *r, uint64_t sp)
+{
+	(void)r, (void)sp;
+}
+static inline uint64_t pmadv_arch_loop_sp(uint64_t at)
+{
+	return at;
+}
 static inline int pmadv_arch_getregs(pid_t tid, struct pmadv_regs *r)
 {
 	(void)tid, (void)r;

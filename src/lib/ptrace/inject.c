@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * Making the tracee execute one system call of ours, and finding the
- * syscall instruction it executes it from: in its vDSO, else in any
- * executable mapping, else written over its entry point for the request.
+ * sequences of its code it executes it from (a syscall instruction, and
+ * for frame.c "syscall; return" and a restorer): in its vDSO, else in its
+ * executable mappings, else, for the syscall instruction, written over its
+ * entry point for the request.
  */
 #define _GNU_SOURCE
 #include <elf.h>
@@ -22,6 +24,9 @@
  * Makes the tracee execute one system call from our instruction and
  * returns its result in *out. 0, or -errno when the session broke (then
  * s->broken is set). The tracee is in a syscall-exit stop afterwards.
+ * Armed (frame.c), it runs the call from its "syscall; return" sequence
+ * with its stack pointer on the frame, so the return goes to rt_sigreturn
+ * should the tracer vanish before it sets the registers again.
  */
 int pt_inject(struct session *s, enum pmadv_nr which, uint64_t a0, uint64_t a1,
 	      uint64_t a2, uint64_t a3, uint64_t a4, long *out)
@@ -32,7 +37,12 @@ int pt_inject(struct session *s, enum pmadv_nr which, uint64_t a0, uint64_t a1,
 
 	if (s->broken)
 		return -s->broken;
-	pmadv_arch_set_call(&r, s->insn, nr, args);
+	if (s->frame) {
+		pmadv_arch_set_call(&r, s->gadget, nr, args);
+		pmadv_arch_set_sp(&r, s->frame);
+	} else {
+		pmadv_arch_set_call(&r, s->insn, nr, args);
+	}
 	ret = pmadv_arch_setregs(s->tid, &r);
 	/* entry stop, then exit stop */
 	if (ret == 0)
@@ -60,26 +70,36 @@ int pt_inject(struct session *s, enum pmadv_nr which, uint64_t a0, uint64_t a1,
 	return (int)ret;
 }
 
-/* ---- finding a syscall instruction ---- */
+/* ---- finding sequences of the tracee's code ---- */
 
-static bool scan(struct session *s, uint64_t addr, size_t len)
+/* Looks for each sequence still missing in one chunk of the tracee's
+ * executable memory at addr. */
+static void scan(struct session *s, struct pt_seqs *q, uint64_t addr,
+		 size_t len)
 {
-	size_t ilen;
-	const unsigned char *insn = pmadv_arch_insn(s->compat, &ilen);
 	unsigned char buf[65536];
 	ssize_t n;
 
 	if (len > sizeof(buf))
 		len = sizeof(buf);
 	n = pread(s->memfd, buf, len, (off_t)addr);
-	if (n < (ssize_t)ilen)
-		return false;
-	for (size_t i = 0; i + ilen <= (size_t)n; i++)
-		if (!memcmp(buf + i, insn, ilen)) {
-			s->insn = addr + i;
-			return true;
-		}
-	return false;
+	for (unsigned int k = 0; n > 0 && k < q->n; k++) {
+		const unsigned char *hit;
+
+		if (*q->at[k])
+			continue;
+		hit = memmem(buf, (size_t)n, q->pat[k], q->len[k]);
+		if (hit)
+			*q->at[k] = addr + (uint64_t)(hit - buf);
+	}
+}
+
+static bool all_found(const struct pt_seqs *q)
+{
+	for (unsigned int k = 0; k < q->n; k++)
+		if (!*q->at[k])
+			return false;
+	return true;
 }
 
 /* A value of the target's auxiliary vector, or 0. */
@@ -104,7 +124,7 @@ static uint64_t auxv_value(struct session *s, uint64_t want)
 }
 
 /* The vDSO: present in every process, never written, same code for all. */
-bool pt_find_in_vdso(struct session *s)
+static void find_in_vdso(struct session *s, struct pt_seqs *q)
 {
 	unsigned char hdr[4096];
 	uint64_t base = auxv_value(s, AT_SYSINFO_EHDR);
@@ -112,24 +132,29 @@ bool pt_find_in_vdso(struct session *s)
 	ssize_t n;
 
 	if (!base)
-		return false;
+		return;
 	n = pread(s->memfd, hdr, sizeof(hdr), (off_t)base);
 	if (n <= 0)
-		return false;
+		return;
 	/* The vDSO is a few pages: an executable segment the header places
 	 * further away is a lie, and not scanned. */
 	for (unsigned int i = 0; pt_elf_phdr(hdr, (size_t)n, i, &ph); i++)
 		if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X) &&
-		    ph.p_offset < VDSO_MAX && ph.p_filesz <= VDSO_MAX &&
-		    scan(s, base + ph.p_offset, ph.p_filesz))
-			return true;
-	return false;
+		    ph.p_offset < VDSO_MAX && ph.p_filesz <= VDSO_MAX)
+			scan(s, q, base + ph.p_offset, ph.p_filesz);
 }
 
-/* One line of maps: scans it when it is readable and executable. */
+struct text_pass {
+	struct session *s;
+	struct pt_seqs *q;
+	bool libc_only;
+};
+
+/* One line of maps: scans it when it is readable and executable (on the
+ * first pass, only the C library's and the dynamic loader's). */
 static bool text_line(void *ctx, char *line)
 {
-	struct session *s = ctx;
+	struct text_pass *t = ctx;
 	unsigned long long lo, hi;
 	const char *p = line;
 	char *end;
@@ -144,20 +169,43 @@ static bool text_line(void *ctx, char *line)
 	if (end[1] != 'r' || end[2] == '\0' || end[3] != 'x' ||
 	    strstr(end, "[vsyscall]"))
 		return false;
-	for (uint64_t a = lo; a < hi; a += 65536 - 2)
-		if (scan(s, a, (size_t)(hi - a)))
-			return true;
-	return false;
+	if (t->libc_only && !strstr(end, "/libc") && !strstr(end, "/ld-"))
+		return false;
+	for (uint64_t a = lo; a < hi && !all_found(t->q); a += 65536 - 16)
+		scan(t->s, t->q, a, (size_t)(hi - a));
+	return all_found(t->q);
 }
 
-/* Otherwise any executable mapping (libc's text has plenty). */
-bool pt_find_in_text(struct session *s)
+/*
+ * Finds each sequence of q in the tracee's executable memory: its vDSO,
+ * then its C library, then any executable mapping. Addresses already set
+ * (hints) are checked, not searched. True when all were found.
+ */
+bool pt_find_seqs(struct session *s, struct pt_seqs *q)
 {
 	char path[64];
 
+	for (unsigned int k = 0; k < q->n; k++) {
+		unsigned char b[16];
+
+		if (*q->at[k] &&
+		    (q->len[k] > sizeof(b) ||
+		     pread(s->memfd, b, q->len[k], (off_t)*q->at[k]) !=
+			     (ssize_t)q->len[k] ||
+		     memcmp(b, q->pat[k], q->len[k])))
+			*q->at[k] = 0;
+	}
+	if (all_found(q))
+		return true;
+	find_in_vdso(s, q);
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/maps", (int)s->pid,
 		 (int)s->tid);
-	return pt_each_line(path, text_line, s);
+	for (int pass = 0; pass < 2 && !all_found(q); pass++) {
+		struct text_pass t = { s, q, pass == 0 };
+
+		pt_each_line(path, text_line, &t);
+	}
+	return all_found(q);
 }
 
 /*

@@ -211,7 +211,8 @@ static ssize_t advise_fast(struct session *s, const struct iovec *iov,
  *   the target's handler when the signal is blocked or ignored.
  * So the routine sends nothing: it runs under PTRACE_CONT with every signal
  * still blocked, publishes its progress and, last, DONE in the scratch
- * block, then parks in pause(2). The tracer watches the block through
+ * block, then lingers (armed: arch.h) or parks in pause(2). The tracer
+ * watches the block through
  * /proc/PID/mem (the same polling as pt_wait_stop, plus an 8-byte read) and,
  * once DONE is set, stops it with PTRACE_INTERRUPT: the interrupt stop can
  * only come after the results are stored, wherever exactly in the tail it
@@ -275,6 +276,8 @@ static int run_loop(struct session *s, uint64_t block)
 	ret = pt_run_until(s, PTRACE_CONT, false, false, true,
 			   pt_deadline_of(s));
 	if (ret == 0)
+		ret = pt_after_loop(s);
+	if (ret == 0)
 		s->in_loop = false;
 	return ret;
 }
@@ -311,8 +314,15 @@ static ssize_t advise_loop(struct session *s, const struct iovec *iov,
 	memset(buf, 0, PMADV_LOOP_VEC);
 	{
 		uint64_t hdr[2] = { k, (uint64_t)(int64_t)s->advice };
+		/* armed: how long the tail waits for us before it returns
+		 * through the frame by itself (a struct timeval) */
+		uint64_t linger[3] = { (uint64_t)(s->linger_us / 1000000),
+				       (uint64_t)(s->linger_us % 1000000), 1 };
 
 		memcpy(buf + PMADV_LOOP_N, hdr, sizeof(hdr));
+		if (s->frame)
+			memcpy(buf + PMADV_LOOP_LINGER, linger,
+			       sizeof(linger));
 	}
 	for (size_t i = 0; i < k; i++) {
 		uint64_t base = (uintptr_t)iov[i].iov_base;
@@ -333,6 +343,8 @@ static ssize_t advise_loop(struct session *s, const struct iovec *iov,
 	    (ssize_t)(PMADV_LOOP_VEC + k * sz))
 		return advise_each(s, iov, n, err);
 	pmadv_arch_set_loop(&r, s->scratch, block);
+	if (s->frame)
+		pmadv_arch_set_sp(&r, pmadv_arch_loop_sp(s->frame));
 	ret = pmadv_arch_setregs(s->tid, &r);
 	if (ret == 0)
 		ret = run_loop(s, block);

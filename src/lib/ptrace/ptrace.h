@@ -30,6 +30,7 @@
 
 #include <elf.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -62,6 +63,12 @@
  * process it belongs to. Not the thread-group value, which was renumbered
  * between releases. */
 #define PT_PIDFD_SELF (-10000)
+
+/* Signals the kernel forces on a thread that faults. */
+#define FAULT_SIGS                                                          \
+	((1ULL << (SIGILL - 1)) | (1ULL << (SIGTRAP - 1)) |                 \
+	 (1ULL << (SIGBUS - 1)) | (1ULL << (SIGFPE - 1)) |                  \
+	 (1ULL << (SIGSEGV - 1)) | (1ULL << (SIGSYS - 1)))
 
 /* Scratch area: one batch of iovecs in the target's ABI. */
 #define SCRATCH_LEN (PMADV_IOV_MAX * 16)
@@ -113,6 +120,7 @@ struct session {
 	enum path want;     /* the path the request asked for */
 	bool force;         /* PMADV_PTRACE_FAST=loop: whatever the size */
 	bool want_patch;    /* PMADV_PTRACE_PATCH=1 (tests): skip the search */
+	long linger_us;     /* the loop's linger before its rt_sigreturn */
 	bool suspend_seccomp;
 
 	/* the tracer's alone */
@@ -129,8 +137,14 @@ struct session {
 	enum path path;     /* PATH_EACH once a fast path failed to set up */
 	int broken;         /* sticky errno once the session cannot go on */
 	struct pmadv_regs saved;
+	struct pmadv_regs unrewound; /* entry mode: as stopped, for skip_entry */
+	uint64_t rseq_cs_at; /* the thread's rseq_cs to clear once armed */
 	uint64_t saved_mask;
 	uint64_t insn;
+	uint64_t gadget;    /* "syscall; return" in the tracee's code (frame.c) */
+	uint64_t restorer;  /* its rt_sigreturn sequence */
+	uint64_t frame;     /* the armed frame's address, or 0: unarmed */
+	unsigned char fpu[PMADV_FPU_MAX];
 	uint64_t patched;   /* where we wrote our own instruction, or 0 */
 	unsigned char patch_orig[8]; /* the bytes it replaced */
 	size_t patch_len;
@@ -185,8 +199,14 @@ int pt_run_until(struct session *s, int req, bool want_syscall, bool pass,
 /* inject.c: injection, and finding a syscall instruction */
 int pt_inject(struct session *s, enum pmadv_nr which, uint64_t a0, uint64_t a1,
 	      uint64_t a2, uint64_t a3, uint64_t a4, long *out) PMADV_HIDDEN;
-bool pt_find_in_vdso(struct session *s) PMADV_HIDDEN;
-bool pt_find_in_text(struct session *s) PMADV_HIDDEN;
+/* Sequences of code to find in the tracee; *at[k] is 0 or a hint. */
+struct pt_seqs {
+	unsigned int n;
+	const unsigned char *pat[4];
+	size_t len[4];
+	uint64_t *at[4];
+};
+bool pt_find_seqs(struct session *s, struct pt_seqs *q) PMADV_HIDDEN;
 bool pt_patch_entry(struct session *s) PMADV_HIDDEN;
 void pt_unpatch(struct session *s) PMADV_HIDDEN;
 
@@ -199,11 +219,27 @@ bool pt_elf_phdr(const unsigned char *img, size_t n, unsigned int i,
 bool pt_auxv_find(const unsigned char *aux, size_t n, bool compat,
 		  uint64_t want, uint64_t *val) PMADV_HIDDEN;
 
+/* frame.c: the tracee restorable without its tracer */
+/* Writes the frame for s->saved, s->saved_mask and the thread's FPU state,
+ * and leaves the tracee's registers returning through it: 0, or -errno
+ * with the tracee unarmed (s->frame 0) and its registers untouched. */
+int pt_arm(struct session *s) PMADV_HIDDEN;
+/* Caller side: where the sequences were last time in this process (by
+ * PID and start time), as hints for s; and remembering them. */
+void pt_hint_get(struct session *s) PMADV_HIDDEN;
+void pt_hint_put(const struct session *s) PMADV_HIDDEN;
+/* After the loop ended in an interrupt stop: 0, having captured the
+ * tracee's state again if it had returned through its frame. */
+int pt_after_loop(struct session *s) PMADV_HIDDEN;
+
 /* paths.c: advising one batch (tracer) */
 ssize_t pt_do_advise(struct session *s, const struct iovec *iov, size_t n,
 		     int *err) PMADV_HIDDEN;
 
 /* tracer.c: the tracer process, its worker thread and the hand-off */
+/* From an interrupt stop with nothing of ours in the tracee's registers or
+ * mask: saves them, arms, blocks every signal. */
+int pt_capture(struct session *s) PMADV_HIDDEN;
 /* Starts the worker and the tracer for s (filled in, refs set here). */
 int pt_session_start(struct session *s) PMADV_HIDDEN;
 void pt_session_put(struct session *s) PMADV_HIDDEN;

@@ -33,6 +33,17 @@ static enum path env_path(int advice, bool *force)
 	return pt_self_process_madvise(advice) != SELF_NO ? PATH_PM : PATH_LOOP;
 }
 
+/* PMADV_PTRACE_LINGER_US (tests): how long the armed loop's tail waits for
+ * the tracer, 0 to 10,000,000 us; 100 ms by default. */
+static long env_linger(void)
+{
+	const char *e = getenv("PMADV_PTRACE_LINGER_US");
+	char *end;
+	long v = e && *e ? strtol(e, &end, 10) : -1;
+
+	return e && *e && !*end && v >= 0 && v <= 10000000 ? v : 100000;
+}
+
 /* ---- the rung ---- */
 
 static int ptrace_probe(void)
@@ -87,6 +98,8 @@ static int ptrace_begin(struct pmadv_call *c)
 	s->want_patch = getenv("PMADV_PTRACE_PATCH") &&
 			!strcmp(getenv("PMADV_PTRACE_PATCH"), "1");
 	s->suspend_seccomp = suspend;
+	s->linger_us = env_linger();
+	pt_hint_get(s);
 	s->memfd = -1;
 	s->tfd = -1;
 

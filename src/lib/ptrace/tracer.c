@@ -31,13 +31,12 @@
 
 /* ---- attach and detach (tracer) ---- */
 
-static int set_all_blocked(struct session *s)
+/* Every signal blocked while our code runs: only once armed, since the
+ * frame is what gives the thread its own mask back should we vanish. */
+static int block_all(struct session *s)
 {
 	uint64_t all = ~(uint64_t)0;
 
-	if (ptrace(PTRACE_GETSIGMASK, s->tid, (void *)sizeof(uint64_t),
-		   &s->saved_mask) < 0)
-		return -errno;
 	if (ptrace(PTRACE_SETSIGMASK, s->tid, (void *)sizeof(uint64_t),
 		   &all) < 0)
 		return -errno;
@@ -50,34 +49,40 @@ static int set_all_blocked(struct session *s)
  * ppoll...): the mask to return to lives where ptrace cannot restore it,
  * and PTRACE_SETSIGMASK would drop it. Let the kernel restart the call as
  * it would anyway and catch the thread at the restarted call's entry, where
- * its own mask is back in place; the call is skipped now and run again from
- * its instruction when we leave.
+ * its own mask is back in place; the call is skipped now (skip_entry) and
+ * run again from its instruction when we leave.
  */
-static int enter_entry_mode(struct session *s)
+static int to_entry_stop(struct session *s)
 {
-	struct pmadv_regs r;
-	int ret;
+	int ret = pt_run_until(s, PTRACE_SYSCALL, true, true, false,
+			       pt_deadline_of(s));
 
-	ret = pt_run_until(s, PTRACE_SYSCALL, true, true, false,
-			   pt_deadline_of(s));
-	if (ret < 0)
-		return ret;
-	ret = pmadv_arch_getregs(s->tid, &s->saved);
+	if (ret == 0)
+		ret = pmadv_arch_getregs(s->tid, &s->saved);
 	if (ret < 0)
 		return ret;
 	s->entry_mode = true;
-	r = s->saved;
+	s->unrewound = s->saved;
 	pmadv_arch_rewind(&s->saved);
-	{
+	return 0;
+}
+
+/* At that entry stop: armed, the registers already name no call (number
+ * -1, which the kernel skips) and return through the frame; unarmed, the
+ * call is skipped where it stands. Then on to its exit stop. */
+static int skip_entry(struct session *s)
+{
+	int ret = 0;
+
+	if (!s->frame) {
+		struct pmadv_regs r = s->unrewound;
 		const uint64_t none[6] = { 0 };
 
-		/* number -1: the kernel skips the call, nothing runs */
 		pmadv_arch_set_call(&r, pmadv_arch_pc(&r), -1, none);
+		ret = pmadv_arch_setregs(s->tid, &r);
 	}
-	ret = pmadv_arch_setregs(s->tid, &r);
 	if (ret < 0)
 		return ret;
-	s->regs_saved = true;
 	s->in_syscall = true;
 	ret = pt_run_until(s, PTRACE_SYSCALL, true, false, false,
 			   pt_deadline_of(s));
@@ -111,7 +116,7 @@ static void rseq_abort(struct session *s)
 		uint32_t version, flags;
 		uint64_t start_ip, post_commit_offset, abort_ip;
 	} cs;
-	uint64_t csp, zero = 0, pc = pmadv_arch_pc(&s->saved);
+	uint64_t csp, pc = pmadv_arch_pc(&s->saved);
 	uint32_t sig;
 	long nr, rv;
 
@@ -133,20 +138,12 @@ static void rseq_abort(struct session *s)
 		    (ssize_t)sizeof(sig) ||
 	    sig != conf.sig)
 		return;
-	if (pwrite(s->memfd, &zero, sizeof(zero), (off_t)(conf.abi + 8)) !=
-	    (ssize_t)sizeof(zero))
-		return;
+	s->rseq_cs_at = conf.abi + 8; /* cleared once armed (pt_capture) */
 	pmadv_arch_set_pc(&s->saved, cs.abort_ip);
 	pmadv_debug("ptrace: PID %d thread %d was inside an rseq critical "
 		    "section: resumes at its abort handler", (int)s->pid,
 		    (int)s->tid);
 }
-
-/* Signals the kernel forces on a thread that faults. */
-#define FAULT_SIGS                                                          \
-	((1ULL << (SIGILL - 1)) | (1ULL << (SIGTRAP - 1)) |                 \
-	 (1ULL << (SIGBUS - 1)) | (1ULL << (SIGFPE - 1)) |                  \
-	 (1ULL << (SIGSEGV - 1)) | (1ULL << (SIGSYS - 1)))
 
 /* Fault signals pending on the thread alone (SigPnd), or 0. */
 static uint64_t pending_faults(const struct session *s)
@@ -173,10 +170,73 @@ static int check_identity(const struct session *s)
 	return 0;
 }
 
+/* A syscall instruction for unarmed injections: in the tracee's code, or
+ * written over its entry point. */
+static int find_insn(struct session *s)
+{
+	size_t ilen;
+	const unsigned char *insn = pmadv_arch_insn(s->compat, &ilen);
+	struct pt_seqs q = { 1, { insn }, { ilen }, { &s->insn } };
+
+	if (!s->want_patch && pt_find_seqs(s, &q))
+		return 0;
+	/* A target on its way out has no memory left to read: that is
+	 * ESRCH, not a target without syscall instructions. */
+	if (pt_exiting(s->pid, s->tid) || pt_exiting(s->pid, s->pid))
+		return -ESRCH;
+	if (!pt_patch_entry(s)) {
+		pmadv_debug("ptrace: no syscall instruction in PID %d's "
+			    "executable memory, and none could be written",
+			    (int)s->pid);
+		return -ENOEXEC;
+	}
+	return 0;
+}
+
+int pt_capture(struct session *s)
+{
+	uint64_t zero = 0;
+	long nr, rv;
+	int ret;
+
+	s->entry_mode = false;
+	s->rseq_cs_at = 0;
+	ret = pmadv_arch_getregs(s->tid, &s->saved);
+	if (ret < 0)
+		return ret;
+	s->compat = pmadv_arch_compat(&s->saved);
+	pmadv_arch_syscall_state(&s->saved, &nr, &rv);
+	if (nr >= 0 && rv >= -516 && rv <= -512 &&
+	    pmadv_arch_swaps_sigmask(s->compat, nr) &&
+	    (ret = to_entry_stop(s)) < 0)
+		return ret;
+	rseq_abort(s);
+	if (!s->insn && (ret = find_insn(s)) < 0)
+		return ret;
+	if (ptrace(PTRACE_GETSIGMASK, s->tid, (void *)sizeof(uint64_t),
+		   &s->saved_mask) < 0)
+		return -errno;
+	/* Unarmed when it cannot be (the debug output says why); the
+	 * entry-point patch is a test of unarmed injection. Nothing of
+	 * ours is in the thread before this. */
+	if (!s->patched)
+		pt_arm(s);
+	s->regs_saved = true;
+	if (s->entry_mode && (ret = skip_entry(s)) < 0)
+		return ret;
+	/* the kernel would clear it too, on the thread's next preemption
+	 * outside the section */
+	if (s->rseq_cs_at &&
+	    pwrite(s->memfd, &zero, sizeof(zero), (off_t)s->rseq_cs_at) !=
+		    (ssize_t)sizeof(zero))
+		pmadv_debug("ptrace: clearing rseq_cs in PID %d failed",
+			    (int)s->pid);
+	return block_all(s);
+}
+
 static int attach(struct session *s)
 {
 	char path[64];
-	long nr, rv;
 	int ret, st;
 	unsigned long opts = PTRACE_O_TRACESYSGOOD;
 
@@ -218,40 +278,14 @@ static int attach(struct session *s)
 			    "handle named", (int)s->pid);
 		return ret;
 	}
-	ret = pmadv_arch_getregs(s->tid, &s->saved);
-	if (ret < 0)
-		return ret;
-	s->regs_saved = true;
-	s->compat = pmadv_arch_compat(&s->saved);
-	pmadv_arch_syscall_state(&s->saved, &nr, &rv);
-	if (nr >= 0 && rv >= -516 && rv <= -512 &&
-	    pmadv_arch_swaps_sigmask(s->compat, nr)) {
-		s->regs_saved = false; /* nothing changed yet */
-		ret = enter_entry_mode(s);
-		if (ret < 0)
-			return ret;
-	}
-	ret = set_all_blocked(s);
-	if (ret < 0)
-		return ret;
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/mem", (int)s->pid,
 		 (int)s->tid);
 	s->memfd = open(path, O_RDWR | O_CLOEXEC);
 	if (s->memfd < 0)
 		return -errno;
-	rseq_abort(s);
-	if (s->want_patch || (!pt_find_in_vdso(s) && !pt_find_in_text(s))) {
-		/* A target on its way out has no memory left to read: that
-		 * is ESRCH, not a target without syscall instructions. */
-		if (pt_exiting(s->pid, s->tid) || pt_exiting(s->pid, s->pid))
-			return -ESRCH;
-		if (!pt_patch_entry(s)) {
-			pmadv_debug("ptrace: no syscall instruction in PID "
-				    "%d's executable memory, and none could "
-				    "be written", (int)s->pid);
-			return -ENOEXEC;
-		}
-	}
+	ret = pt_capture(s);
+	if (ret < 0)
+		return ret;
 	/* the scratch area comes with the first batch worth it */
 	s->path = s->want;
 	{
@@ -261,8 +295,9 @@ static int attach(struct session *s)
 		    !pmadv_arch_loop_code(s->compat, &clen))
 			s->path = PATH_EACH;
 	}
-	pmadv_debug("ptrace: PID %d seized (%s%s%s), %s", (int)s->pid,
+	pmadv_debug("ptrace: PID %d seized (%s%s%s%s), %s", (int)s->pid,
 		    s->compat ? "32-bit" : "64-bit",
+		    s->frame ? ", armed" : ", unarmed",
 		    s->entry_mode ? ", at a syscall entry" : "",
 		    s->suspend_seccomp ? ", seccomp suspended" : "",
 		    s->path == PATH_PM
@@ -284,6 +319,8 @@ static int finish_stuck(struct session *s)
 		if (ptrace(PTRACE_INTERRUPT, s->tid, NULL, NULL) < 0)
 			return -errno;
 		ret = pt_run_until(s, PTRACE_CONT, false, false, true, -1);
+		if (ret == 0)
+			ret = pt_after_loop(s);
 		if (ret == 0) {
 			s->in_loop = false;
 			s->broken = 0;
@@ -398,9 +435,10 @@ static bool scratch_intact(const struct session *s)
  * A fault of our code may still be queued behind the interrupt stop we
  * restored the registers at (the interrupt was taken first): it would be
  * delivered, with the default action, to the restored target. Called with
- * the registers restored and our mask still in place, so that nothing but
- * that fault (which the kernel unblocked when it forced it) or SIGSTOP can
- * be dequeued: resumed with no interrupt pending, the thread dequeues it in
+ * the registers and mask restored: the kernel dequeues a fault (which it
+ * unblocked when it forced it) before any other signal (5.0+; before, a
+ * signal of the target's own may come first, and is delivered): resumed
+ * with no interrupt pending, the thread dequeues it in
  * a signal-delivery stop, where resuming or detaching with no signal
  * discards it. Returns the signal the detach must deliver (SIGSTOP, or
  * anything that is not a fault the kernel raised), or 0. Faults pending
@@ -465,7 +503,8 @@ static void detach(struct session *s)
 		 * ran: from an interrupt stop, the scratch area and the pidfd
 		 * can still be taken back. */
 		if (s->broken == EIO &&
-		    to_interrupt_stop(s, pt_deadline_of(s)) == 0) {
+		    to_interrupt_stop(s, pt_deadline_of(s)) == 0 &&
+		    (!s->in_loop || pt_after_loop(s) == 0)) {
 			s->broken = 0;
 			s->in_syscall = false;
 			s->in_loop = false;
@@ -502,12 +541,16 @@ static void detach(struct session *s)
 		if (to_interrupt_stop(s, -1) < 0)
 			return;
 	}
-	ret = pmadv_arch_setregs(s->tid, &s->saved);
-	sig = ret == 0 ? drain_faults(s) : 0;
-	if (ret == 0 && s->mask_changed &&
+	/* The mask first: until the registers are back too, the frame
+	 * would restore both should we die. */
+	ret = 0;
+	if (s->mask_changed &&
 	    ptrace(PTRACE_SETSIGMASK, s->tid, (void *)sizeof(uint64_t),
 		   &s->saved_mask) < 0)
 		ret = -errno;
+	if (ret == 0)
+		ret = pmadv_arch_setregs(s->tid, &s->saved);
+	sig = ret == 0 ? drain_faults(s) : 0;
 	if (ret < 0)
 		pmadv_debug("ptrace: restoring PID %d failed: %s", (int)s->pid,
 			    pmadv_errdesc(-ret));
@@ -725,6 +768,7 @@ static void *worker(void *arg)
 		/* A __WALL reaper in the caller may have taken it: ECHILD. */
 		while (waitpid(pid, NULL, __WCLONE) < 0 && errno == EINTR)
 			;
+		pt_hint_put(s);
 	}
 	pt_end_turn(s->pid);
 	pt_session_put(s);

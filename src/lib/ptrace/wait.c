@@ -116,20 +116,28 @@ int pt_resume(struct session *s, int req, int sig)
 }
 
 /*
- * A signal-delivery stop while our code runs. Every signal is blocked
- * then, so none of the target's own signals is ever dequeued (they stay
- * pending, siginfo and all, for after the detach); what can stop the
- * thread is SIGSTOP, which passes so the group stop happens as it would
- * have, or a fault our code caused (SIGSEGV at a borrowed instruction the
- * target unmapped, SIGSYS...), which the kernel forces through the mask.
- * That one is ours: the target must never see it. -EIO ends the session,
- * and the detach resumes the thread from this stop with no signal, which
- * discards it, before it puts the registers back.
+ * A signal-delivery stop while the tracee is ours. Every signal is blocked
+ * while our code runs, so none of the target's own signals is dequeued
+ * then (they stay pending, siginfo and all, for after the detach); what
+ * can stop the thread is SIGSTOP, which passes so the group stop happens
+ * as it would have, or a fault our code caused (SIGSEGV at a borrowed
+ * instruction the target unmapped, SIGSYS...), which the kernel forces
+ * through the mask. That one is ours: the target must never see it. -EIO
+ * ends the session, and the detach resumes the thread from this stop with
+ * no signal, which discards it, before it puts the registers back. Any
+ * other signal can only come to a thread that returned through its frame
+ * (frame.c) and runs its own code again: it passes, as it would have.
  */
 int pt_signal_stop(struct session *s, int sig, int *pass)
 {
-	if (sig == SIGSTOP) {
-		*pass = SIGSTOP;
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	if (sig == SIGSTOP ||
+	    (sig > 0 && sig <= 64 && !((1ULL << (sig - 1)) & FAULT_SIGS)) ||
+	    (ptrace(PTRACE_GETSIGINFO, s->tid, NULL, &si) == 0 &&
+	     si.si_code <= 0)) {
+		*pass = sig;
 		return 0;
 	}
 	pmadv_debug("ptrace: our code in PID %d raised signal %d: "
@@ -137,14 +145,6 @@ int pt_signal_stop(struct session *s, int sig, int *pass)
 	return -EIO;
 }
 
-/*
- * Resumes with req and waits until a stop of the kind wanted: a syscall
- * stop (want_syscall) or an event stop (PTRACE_EVENT_STOP). Stops on the
- * way are dealt with so nothing is lost. While our code runs, see
- * pt_signal_stop; before we changed anything (pass), every signal is
- * simply delivered.
- * deadline < 0: no deadline. no_resume: the tracee is already running.
- */
 int pt_run_until(struct session *s, int req, bool want_syscall, bool pass,
 		 bool no_resume, int64_t deadline)
 {

@@ -6,6 +6,7 @@
  * the size of the set says which one we are talking to.
  */
 #define _GNU_SOURCE
+#include <cpuid.h>
 #include <elf.h>
 #include <errno.h>
 #include <stddef.h>
@@ -216,7 +217,8 @@ void pmadv_arch_set_pc(struct pmadv_regs *r, uint64_t pc)
  * or returns, so it needs no stack and cannot upset a shadow stack. Only
  * rax, rcx, r11 (syscall) and the registers named here change; the tracer
  * restores all of them afterwards. A failure is a negative return: madvise
- * returns 0 on success for every advice.
+ * returns 0 on success for every advice. Its tail (arch.h) lingers in
+ * select(2) and returns through the frame, or parks in pause(2).
  */
 static const unsigned char loop64[] = {
 	0x4d, 0x8d, 0x67, 0x40,             /*    lea 64(%r15), %r12     */
@@ -240,6 +242,21 @@ static const unsigned char loop64[] = {
 	0x49, 0x89, 0x47, 0x08,             /*    mov %rax, 8(%r15)       */
 	0x49, 0xc7, 0x47, 0x10,
 	0x01, 0x00, 0x00, 0x00,             /*    movq $1, 16(%r15)       */
+	0x49, 0x83, 0x7f, 0x38, 0x00,       /*    cmpq $0, 56(%r15)       */
+	0x74, 0x29,                         /*    je 4f                   */
+	0x49, 0x83, 0x7f, 0x30, 0x00,       /*    cmpq $0, 48(%r15)       */
+	0x75, 0x07,                         /*    jne 5f                  */
+	0x49, 0x83, 0x7f, 0x28, 0x00,       /*    cmpq $0, 40(%r15)       */
+	0x74, 0x14,                         /*    je 6f                   */
+	0x31, 0xff,                         /* 5: xor %edi, %edi          */
+	0x31, 0xf6,                         /*    xor %esi, %esi          */
+	0x31, 0xd2,                         /*    xor %edx, %edx          */
+	0x45, 0x31, 0xd2,                   /*    xor %r10d, %r10d        */
+	0x4d, 0x8d, 0x47, 0x28,             /*    lea 40(%r15), %r8       */
+	0xb8, 0x17, 0x00, 0x00, 0x00,       /*    mov $23, %eax (select)  */
+	0x0f, 0x05,                         /*    syscall                 */
+	0xb8, 0x0f, 0x00, 0x00, 0x00,       /* 6: mov $15, %eax           */
+	0x0f, 0x05,                         /*    syscall (rt_sigreturn)  */
 	0xb8, 0x22, 0x00, 0x00, 0x00,       /* 4: mov $34, %eax (pause)   */
 	0x0f, 0x05,                         /*    syscall                 */
 	0xeb, 0xf7,                         /*    jmp 4b                  */
@@ -274,7 +291,8 @@ static const unsigned char loop32[] = {
 
 _Static_assert(PMADV_LOOP_INDEX == 0 && PMADV_LOOP_RESULT == 8 &&
 		       PMADV_LOOP_DONE == 16 && PMADV_LOOP_N == 24 &&
-		       PMADV_LOOP_ADVICE == 32 && PMADV_LOOP_VEC == 64,
+		       PMADV_LOOP_ADVICE == 32 && PMADV_LOOP_LINGER == 40 &&
+		       PMADV_LOOP_ARMED == 56 && PMADV_LOOP_VEC == 64,
 	       "the loop code has the block layout built in");
 
 const unsigned char *pmadv_arch_loop_code(bool compat, size_t *len)
@@ -298,4 +316,204 @@ void pmadv_arch_set_loop(struct pmadv_regs *r, uint64_t pc, uint64_t block)
 	q->rip = pc;
 	q->r15 = block;
 	q->orig_rax = UINT64_MAX;
+}
+
+uint64_t pmadv_arch_sp(const struct pmadv_regs *r)
+{
+	return pmadv_arch_compat(r) ? cr32(r)->esp : cr64(r)->rsp;
+}
+
+void pmadv_arch_set_sp(struct pmadv_regs *r, uint64_t sp)
+{
+	if (pmadv_arch_compat(r))
+		r32(r)->esp = (uint32_t)sp;
+	else
+		r64(r)->rsp = sp;
+}
+
+/* ---- the rt_sigreturn frame (64-bit targets) ---- */
+
+const unsigned char *pmadv_arch_gadget(bool compat, size_t *len)
+{
+	static const unsigned char syscall_ret[] = { 0x0f, 0x05, 0xc3 };
+
+	*len = compat ? 0 : sizeof(syscall_ret);
+	return compat ? NULL : syscall_ret;
+}
+
+const unsigned char *pmadv_arch_restorer(bool compat, unsigned int i,
+					 size_t *len)
+{
+	/* glibc and musl: mov $15, %rax; syscall. Go: mov $15, %eax;
+	 * syscall. */
+	static const unsigned char movq[] = { 0x48, 0xc7, 0xc0, 0x0f, 0x00,
+					      0x00, 0x00, 0x0f, 0x05 };
+	static const unsigned char movl[] = { 0xb8, 0x0f, 0x00, 0x00, 0x00,
+					      0x0f, 0x05 };
+
+	*len = 0;
+	if (compat || i > 1)
+		return NULL;
+	*len = i ? sizeof(movl) : sizeof(movq);
+	return i ? movl : movq;
+}
+
+ssize_t pmadv_arch_getfpu(pid_t tid, unsigned char *buf, size_t len)
+{
+	struct iovec iov = { buf, len };
+
+	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_X86_XSTATE, &iov) == 0)
+		return (ssize_t)iov.iov_len;
+	/* no XSAVE: the FXSAVE image, which rt_sigreturn takes as such */
+	iov.iov_len = len;
+	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_PRFPREG, &iov) < 0)
+		return -errno;
+	return (ssize_t)iov.iov_len;
+}
+
+/* The kernel's struct sigcontext, ucontext and rt_sigframe (x86_64). */
+struct kctx {
+	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+	uint64_t rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags;
+	uint16_t cs, gs, fs, ss;
+	uint64_t err, trapno, oldmask, cr2, fpstate, reserved[8];
+};
+
+struct kframe {
+	uint64_t pretcode;
+	uint64_t uc_flags, uc_link;
+	uint64_t ss_sp;
+	int32_t ss_flags, ss_pad;
+	uint64_t ss_size;
+	struct kctx mc;
+	uint64_t sigmask;
+	unsigned char info[128];
+};
+
+_Static_assert(sizeof(struct kctx) == 256, "sigcontext layout");
+_Static_assert(offsetof(struct kframe, mc) == 48 &&
+		       offsetof(struct kframe, sigmask) == 304 &&
+		       sizeof(struct kframe) == 440,
+	       "rt_sigframe layout");
+
+#define UC_FP_XSTATE 0x1
+#define UC_SIGCONTEXT_SS 0x2
+#define UC_STRICT_RESTORE_SS 0x4
+#define FP_XSTATE_MAGIC1 0x46505853U
+#define FP_XSTATE_MAGIC2 0x46505845U
+#define FXSAVE_LEN 512
+#define XSAVE_MIN (FXSAVE_LEN + 64)  /* legacy area and XSAVE header */
+#define XSAVE_SW 464                 /* the bytes left to software */
+
+/*
+ * The length of the XSAVE image up to the last component it holds
+ * (XSTATE_BV), from CPUID leaf 0xD: rt_sigreturn restores what lies in
+ * that length and initialises the rest, which XSTATE_BV says is in its
+ * initial state anyway. 0 for an image that is not XSAVE.
+ */
+static size_t xsave_len(const unsigned char *fpu, size_t fpulen)
+{
+	uint64_t bv;
+	size_t end = XSAVE_MIN;
+
+	if (fpulen < XSAVE_MIN)
+		return 0;
+	memcpy(&bv, fpu + FXSAVE_LEN, sizeof(bv));
+	for (unsigned int i = 2; i < 64; i++) {
+		unsigned int eax, ebx, ecx, edx;
+
+		if (!(bv & (1ULL << i)))
+			continue;
+		if (!__get_cpuid_count(0xd, i, &eax, &ebx, &ecx, &edx) ||
+		    !ebx || (size_t)ebx + eax > fpulen)
+			return 0; /* not a user component we can place */
+		if ((size_t)ebx + eax > end)
+			end = (size_t)ebx + eax;
+	}
+	return end;
+}
+
+size_t pmadv_arch_frame(const struct pmadv_regs *r, uint64_t mask,
+			unsigned char *fpu, size_t fpulen, uint64_t restorer,
+			unsigned char *out, size_t outlen, uint64_t *at)
+{
+	const struct user_regs_struct *q = cr64(r);
+	size_t xlen = xsave_len(fpu, fpulen), fplen, total;
+	uint64_t fp, frame;
+	struct kframe f;
+	long nr = (long)q->orig_rax, ret = (long)q->rax;
+
+	if (pmadv_arch_compat(r) || fpulen < FXSAVE_LEN)
+		return 0;
+	if (xlen) {
+		/* what a signal frame carries: the software bytes that
+		 * say XSAVE, and the second magic after the image */
+		struct {
+			uint32_t magic1, extended_size;
+			uint64_t xfeatures;
+			uint32_t xstate_size, pad[7];
+		} sw = { FP_XSTATE_MAGIC1, (uint32_t)xlen + 4, 0,
+			 (uint32_t)xlen, { 0 } };
+		uint64_t bv;
+
+		memcpy(&bv, fpu + FXSAVE_LEN, sizeof(bv));
+		bv |= 3; /* x87 and SSE: the image holds them either way */
+		memcpy(fpu + FXSAVE_LEN, &bv, sizeof(bv));
+		sw.xfeatures = bv;
+		memcpy(fpu + XSAVE_SW, &sw, sizeof(sw));
+		fplen = xlen + 4;
+	} else {
+		memset(fpu + XSAVE_SW, 0, FXSAVE_LEN - XSAVE_SW);
+		fplen = FXSAVE_LEN;
+	}
+	/* As the kernel places a signal frame: below the red zone, the FPU
+	 * image 64-byte aligned, the frame under it so that the stack
+	 * pointer is 16-byte aligned once the return address is popped. */
+	fp = (q->rsp - 128 - fplen) & ~(uint64_t)63;
+	frame = ((fp - sizeof(f)) & ~(uint64_t)15) - 8;
+	total = (size_t)(fp + fplen - frame);
+	if (q->rsp < 128 + fplen + sizeof(f) + 64 || total > outlen)
+		return 0;
+	memset(&f, 0, sizeof(f));
+	f.pretcode = restorer;
+	f.uc_flags = UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS;
+	/* an invalid mode: the sigaltstack call inside rt_sigreturn fails
+	 * (EINVAL, ignored) and the thread's alternate stack stays as is */
+	f.ss_flags = 3;
+	f.mc = (struct kctx){
+		.r8 = q->r8, .r9 = q->r9, .r10 = q->r10, .r11 = q->r11,
+		.r12 = q->r12, .r13 = q->r13, .r14 = q->r14, .r15 = q->r15,
+		.rdi = q->rdi, .rsi = q->rsi, .rbp = q->rbp, .rbx = q->rbx,
+		.rdx = q->rdx, .rax = q->rax, .rcx = q->rcx, .rsp = q->rsp,
+		.rip = q->rip, .eflags = q->eflags, .cs = (uint16_t)q->cs,
+		.ss = (uint16_t)q->ss, .oldmask = mask, .fpstate = fp,
+	};
+	/* rt_sigreturn leaves no call to restart: do now what the kernel
+	 * does for a signal without a handler. ERESTART_RESTARTBLOCK
+	 * (nanosleep...) cannot be restarted, since rt_sigreturn resets
+	 * the restart block: it ends with EINTR, as under a handler. */
+	if (nr >= 0) {
+		if (ret == -512 || ret == -513 || ret == -514) {
+			f.mc.rax = (uint64_t)nr;
+			f.mc.rip -= 2;
+		} else if (ret == -516) {
+			f.mc.rax = (uint64_t)-EINTR;
+		}
+	}
+	f.sigmask = mask;
+	memset(out, 0, total);
+	memcpy(out, &f, sizeof(f));
+	memcpy(out + (fp - frame), fpu, xlen ? xlen : FXSAVE_LEN);
+	if (xlen) {
+		uint32_t m2 = FP_XSTATE_MAGIC2;
+
+		memcpy(out + (fp - frame) + xlen, &m2, sizeof(m2));
+	}
+	*at = frame;
+	return total;
+}
+
+uint64_t pmadv_arch_loop_sp(uint64_t at)
+{
+	return at + 8; /* rt_sigreturn finds the frame at sp - 8 */
 }
