@@ -366,3 +366,34 @@ void pt_zram_off(int dev)
 		zram_lock = -1;
 	}
 }
+
+void pt_log_begin(struct pt_log *l)
+{
+	FILE *f = tmpfile();
+
+	assert_non_null(f);
+	l->file = f;
+	l->saved_fd = dup(STDERR_FILENO);
+	assert_true(l->saved_fd >= 0);
+	assert_true(dup2(fileno(f), STDERR_FILENO) >= 0);
+	setenv("PMADV_DEBUG", "1", 1);
+}
+
+int pt_log_end(struct pt_log *l, const char *needle)
+{
+	FILE *f = l->file;
+	char line[512];
+	int n = 0;
+
+	unsetenv("PMADV_DEBUG");
+	dup2(l->saved_fd, STDERR_FILENO);
+	close(l->saved_fd);
+	rewind(f);
+	while (fgets(line, sizeof(line), f)) {
+		n += strstr(line, needle) != NULL;
+		if (getenv("PT_VERBOSE"))
+			fputs(line, stdout);
+	}
+	fclose(f);
+	return n;
+}

@@ -76,4 +76,14 @@ void pt_zram_off(int dev);
 
 double pt_now(void);
 
+/* The library's decision log (PMADV_DEBUG=1) of what runs between
+ * pt_log_begin and pt_log_end, which returns how many of its lines contain
+ * needle (and echoes them under PT_VERBOSE). */
+struct pt_log {
+	void *file;
+	int saved_fd;
+};
+void pt_log_begin(struct pt_log *l);
+int pt_log_end(struct pt_log *l, const char *needle);
+
 #endif

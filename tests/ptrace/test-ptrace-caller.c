@@ -441,22 +441,17 @@ static void test_loop_returns_by_itself(void **state)
 	static struct iovec iov[NRANGES];
 	char sigblk[64];
 	pid_t t;
-	FILE *log = tmpfile();
-	char line[512];
-	int err, returned = 0;
+	struct pt_log log;
+	int returned;
 
 	(void)state;
 	PT_REQUIRE(geteuid() == 0, "needs root");
-	assert_non_null(log);
 	t = start_target(sigblk, sizeof(sigblk));
 	target_ranges(iov);
 	setenv("PMADV_PTRACE_FAST", "loop", 1);
 	setenv("PMADV_PTRACE_LINGER_US", "0", 1);
 	/* the decision log says where the tracer found it */
-	setenv("PMADV_DEBUG", "1", 1);
-	err = dup(STDERR_FILENO);
-	assert_true(err >= 0);
-	dup2(fileno(log), STDERR_FILENO);
+	pt_log_begin(&log);
 	for (int i = 0; i < 20; i++) {
 		struct pmadv_result res;
 
@@ -464,16 +459,9 @@ static void test_loop_returns_by_itself(void **state)
 					   &res),
 				 (ssize_t)NRANGES * PAGE);
 	}
-	dup2(err, STDERR_FILENO);
-	close(err);
-	unsetenv("PMADV_DEBUG");
+	returned = pt_log_end(&log, "returned through its frame");
 	unsetenv("PMADV_PTRACE_LINGER_US");
 	unsetenv("PMADV_PTRACE_FAST");
-	rewind(log);
-	while (fgets(line, sizeof(line), log))
-		returned += strstr(line, "returned through its frame") != NULL,
-		getenv("PT_VERBOSE") && fputs(line, stdout);
-	fclose(log);
 	print_message("%d of 20 requests found it back in its own code\n",
 		      returned);
 	assert_true(returned > 0);

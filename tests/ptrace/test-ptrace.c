@@ -1557,6 +1557,99 @@ static void test_rseq(void **state)
 }
 #endif
 
+#ifdef __x86_64__
+/* ---- a stack pointer with no room for the frame ---- */
+
+struct nostack {
+	_Atomic unsigned long count;
+	unsigned long at_exit; /* the count a spinner saw when it stopped */
+};
+
+/*
+ * A thread whose stack pointer is in a shared mapping (where the frame
+ * must never go: other processes would see it), or 256 bytes above the
+ * start of a private one (no room for the frame), spinning on a counter
+ * with no stack use: the rung must inject unarmed, and the thread must
+ * spin on with its stack pointer where it was.
+ */
+static void lowstack_child(void *arg)
+{
+	struct nostack *sp = arg;
+	bool shared = sp->at_exit;
+	/* shared: room enough, but other processes would see the frame;
+	 * private: 256 bytes, too few for one */
+	size_t len = shared ? 8 * PAGE : 2 * PAGE;
+	unsigned char *stk = mmap(NULL, len, PROT_READ | PROT_WRITE,
+				  (shared ? MAP_SHARED : MAP_PRIVATE) |
+					  MAP_ANONYMOUS, -1, 0);
+	unsigned char *top = stk + (shared ? 6 * PAGE : 256);
+	unsigned long rsp_seen;
+
+	if (stk == MAP_FAILED)
+		_exit(1);
+	__asm__ volatile("mov %%rsp, %%r12\n"
+			 "mov %[top], %%rsp\n"
+			 "mov %%rsp, %%r13\n"
+			 "1: lock incq (%[cnt])\n"
+			 "cmp %%rsp, %%r13\n"
+			 "jne 2f\n"
+			 "cmpq $0, (%[cnt])\n"
+			 "jns 1b\n"
+			 "2: mov %%rsp, %[seen]\n"
+			 "mov %%r12, %%rsp\n"
+			 : [seen] "=r"(rsp_seen)
+			 : [top] "r"(top), [cnt] "r"(&sp->count)
+			 : "r12", "r13", "cc", "memory");
+	/* only a moved stack pointer gets here (or the count's sign bit) */
+	sp->at_exit = rsp_seen == (unsigned long)top ? 1 : 2;
+	_exit(3);
+}
+
+static void run_unarmed(bool shared)
+{
+	struct nostack *sp = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct pt_log log;
+	struct iovec iov;
+	unsigned long c0;
+	pid_t pid;
+	int unarmed;
+
+	assert_true(sp != MAP_FAILED);
+	sp->at_exit = shared;
+	pid = pt_fork(lowstack_child, sp);
+	while (atomic_load(&sp->count) < 1000)
+		usleep(1000);
+	sp->at_exit = 0;
+	iov = (struct iovec){ sp, PAGE };
+	pt_log_begin(&log);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(pt_advise(pid, &iov, 1, MADV_COLD, 0, NULL),
+				 PAGE);
+	unarmed = pt_log_end(&log, "does not hold a frame");
+	assert_int_equal(unarmed, 5);
+	c0 = atomic_load(&sp->count);
+	usleep(20000);
+	assert_true(atomic_load(&sp->count) > c0);
+	assert_int_equal(sp->at_exit, 0);
+	assert_true(strchr("RS", pt_state(pid)) != NULL);
+	pt_kill(pid);
+	munmap(sp, PAGE);
+}
+
+static void test_unarmed_private_stack(void **state)
+{
+	(void)state;
+	run_unarmed(false);
+}
+
+static void test_unarmed_shared_stack(void **state)
+{
+	(void)state;
+	run_unarmed(true);
+}
+#endif
+
 /* ---- the fast path, per kernel ---- */
 
 /* Whether this kernel lets a process give itself this advice through
@@ -1778,6 +1871,10 @@ int main(void)
 		T(test_epoll_wait),
 #ifdef HAVE_RSEQ_TEST
 		T(test_rseq),
+#endif
+#ifdef __x86_64__
+		T(test_unarmed_private_stack),
+		T(test_unarmed_shared_stack),
 #endif
 		T(test_fast_path_per_kernel),
 		T(test_ladder),

@@ -30,6 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/ptrace.h>
 #include <unistd.h>
 
@@ -113,6 +115,42 @@ static bool find_restorer(struct session *s)
 	return false;
 }
 
+/* PROCMAP_QUERY (Linux 6.11): the VMA at an address, without reading the
+ * whole of maps (<linux/fs.h> of older systems lacks it). */
+struct procmap_query {
+	uint64_t size, query_flags, query_addr, vma_start, vma_end, vma_flags;
+	uint64_t vma_page_size, vma_offset, inode;
+	uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+	uint64_t vma_name_addr, build_id_addr;
+};
+#define PROCMAP_QUERY _IOWR('f', 17, struct procmap_query)
+#define PROCMAP_QUERY_VMA_READABLE 0x01
+#define PROCMAP_QUERY_VMA_WRITABLE 0x02
+#define PROCMAP_QUERY_VMA_SHARED 0x08
+
+/* 1: the VMA holding sp - 1 is private, readable and writable and starts
+ * at or below lo; 0: it does not; -1: no answer from the kernel. */
+static int stack_query(const struct session *s, uint64_t lo, uint64_t sp)
+{
+	struct procmap_query q = { .size = sizeof(q), .query_addr = sp - 1 };
+	char path[64];
+	int fd, ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/maps", (int)s->pid,
+		 (int)s->tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ret = ioctl(fd, PROCMAP_QUERY, &q);
+	close(fd);
+	if (ret < 0)
+		return errno == ENOENT ? 0 : -1; /* ENOENT: no VMA there */
+	return q.vma_start <= lo && q.vma_start < sp && sp - 1 < q.vma_end &&
+	       (q.vma_flags & PROCMAP_QUERY_VMA_READABLE) &&
+	       (q.vma_flags & PROCMAP_QUERY_VMA_WRITABLE) &&
+	       !(q.vma_flags & PROCMAP_QUERY_VMA_SHARED);
+}
+
 struct stack_vma {
 	uint64_t lo, sp;
 	bool ok;
@@ -166,10 +204,14 @@ int pt_arm(struct session *s)
 					  sizeof(buf), &at)))
 		why = "no room for a frame below its stack pointer";
 	if (!why) {
-		v = (struct stack_vma){ at, pmadv_arch_sp(&s->saved), false };
+		int q = stack_query(s, at, pmadv_arch_sp(&s->saved));
+
+		v = (struct stack_vma){ at, pmadv_arch_sp(&s->saved), q == 1 };
 		snprintf(path, sizeof(path), "/proc/%d/task/%d/maps",
 			 (int)s->pid, (int)s->tid);
-		if (!pt_each_line(path, stack_line, &v) || !v.ok)
+		if (q < 0 && !pt_each_line(path, stack_line, &v))
+			v.ok = false;
+		if (!v.ok)
 			why = "its stack mapping does not hold a frame below "
 			      "the stack pointer";
 		else if (pwrite(s->memfd, buf, len, (off_t)at) != (ssize_t)len)

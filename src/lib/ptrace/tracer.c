@@ -211,16 +211,16 @@ int pt_capture(struct session *s)
 	    (ret = to_entry_stop(s)) < 0)
 		return ret;
 	rseq_abort(s);
-	if (!s->insn && (ret = find_insn(s)) < 0)
-		return ret;
 	if (ptrace(PTRACE_GETSIGMASK, s->tid, (void *)sizeof(uint64_t),
 		   &s->saved_mask) < 0)
 		return -errno;
-	/* Unarmed when it cannot be (the debug output says why); the
-	 * entry-point patch is a test of unarmed injection. Nothing of
-	 * ours is in the thread before this. */
-	if (!s->patched)
-		pt_arm(s);
+	/* Unarmed when it cannot be (the debug output says why): then the
+	 * calls need a syscall instruction. The entry-point patch is a test
+	 * of unarmed injection. Nothing of ours is in the thread before
+	 * this. */
+	if ((s->want_patch || pt_arm(s) < 0) && !s->insn &&
+	    (ret = find_insn(s)) < 0)
+		return ret;
 	s->regs_saved = true;
 	if (s->entry_mode && (ret = skip_entry(s)) < 0)
 		return ret;

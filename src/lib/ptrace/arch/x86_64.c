@@ -411,6 +411,25 @@ _Static_assert(offsetof(struct kframe, mc) == 48 &&
  * that length and initialises the rest, which XSTATE_BV says is in its
  * initial state anyway. 0 for an image that is not XSAVE.
  */
+/* Where component i ends in the standard XSAVE layout, 0 for a component
+ * without a user offset. CPUID traps to the hypervisor in a VM: each
+ * answer is kept (the same for every thread; lock-free, since the tracer
+ * may not take locks). */
+static size_t xsave_end(unsigned int i)
+{
+	static uint64_t known[64]; /* bit 63: known; low bits: the end */
+	uint64_t k = __atomic_load_n(&known[i], __ATOMIC_RELAXED);
+	unsigned int eax, ebx, ecx, edx;
+
+	if (!(k >> 63)) {
+		k = __get_cpuid_count(0xd, i, &eax, &ebx, &ecx, &edx) && ebx
+			    ? (uint64_t)ebx + eax
+			    : 0;
+		__atomic_store_n(&known[i], k | 1ULL << 63, __ATOMIC_RELAXED);
+	}
+	return (size_t)(k & ~(1ULL << 63));
+}
+
 static size_t xsave_len(const unsigned char *fpu, size_t fpulen)
 {
 	uint64_t bv;
@@ -420,15 +439,15 @@ static size_t xsave_len(const unsigned char *fpu, size_t fpulen)
 		return 0;
 	memcpy(&bv, fpu + FXSAVE_LEN, sizeof(bv));
 	for (unsigned int i = 2; i < 64; i++) {
-		unsigned int eax, ebx, ecx, edx;
+		size_t e;
 
 		if (!(bv & (1ULL << i)))
 			continue;
-		if (!__get_cpuid_count(0xd, i, &eax, &ebx, &ecx, &edx) ||
-		    !ebx || (size_t)ebx + eax > fpulen)
+		e = xsave_end(i);
+		if (!e || e > fpulen)
 			return 0; /* not a user component we can place */
-		if ((size_t)ebx + eax > end)
-			end = (size_t)ebx + eax;
+		if (e > end)
+			end = e;
 	}
 	return end;
 }
