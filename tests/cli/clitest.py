@@ -194,3 +194,43 @@ class Holder:
         self.p.kill()
         self.p.wait()
         return False
+
+
+# A python3 program that maps N one-page regions two pages apart, with
+# nothing mapped between them (so none merge), each filled with its index, prints the window they occupy, then
+# for each line of stdin checks every page and answers "ok" or what is
+# wrong; it ends at end of input. Run it with start_mapper.
+MAPPER = r"""
+import ctypes, mmap, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int,
+                      ctypes.c_int, ctypes.c_int, ctypes.c_long]
+libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+n = int(sys.argv[1]); page = mmap.PAGESIZE
+MAP_FIXED_NOREPLACE = 0x100000
+base = libc.mmap(None, 2 * n * page, 0, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS,
+                 -1, 0)
+libc.munmap(base, 2 * n * page)
+for i in range(n):
+    a = libc.mmap(base + 2 * i * page, page, 3,
+                  mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+                  -1, 0)
+    assert a == base + 2 * i * page, "mmap failed"
+    ctypes.memset(a, i & 0xff, page)
+print("%x %x" % (base, base + 2 * n * page), flush=True)
+for line in sys.stdin:
+    bad = [i for i in range(n)
+           if ctypes.string_at(base + 2 * i * page, page) !=
+           bytes([i & 0xff]) * page]
+    print("ok" if not bad else "bad pages %s" % bad[:10], flush=True)
+"""
+
+
+def start_mapper(n):
+    """Starts MAPPER over n pages: (Popen, window start, window end)."""
+    p = subprocess.Popen([sys.executable, "-c", MAPPER, str(n)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         text=True)
+    lo, hi = p.stdout.readline().split()
+    return p, lo, hi

@@ -12,41 +12,13 @@ import subprocess
 import sys
 import time
 
+import clitest
 from clitest import check, need_root, on_sigterm_exit, run_json
 
 NMAPS = 3000
 
-# Maps NMAPS one-page regions two pages apart (so none merge), prints the
-# window they occupy, then waits on stdin.
-MAPPER = r"""
-import ctypes, mmap, sys
-libc = ctypes.CDLL(None, use_errno=True)
-libc.mmap.restype = ctypes.c_void_p
-libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int,
-                      ctypes.c_int, ctypes.c_int, ctypes.c_long]
-n = int(sys.argv[1]); page = mmap.PAGESIZE
-MAP_FIXED_NOREPLACE = 0x100000
-base = libc.mmap(None, 2 * n * page, 0, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS,
-                 -1, 0)
-libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-libc.munmap(ctypes.c_void_p(base), 2 * n * page)
-for i in range(n):
-    a = libc.mmap(base + 2 * i * page, page, 3,
-                  mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
-                  -1, 0)
-    assert a == base + 2 * i * page, "mmap failed"
-    ctypes.memset(a, 1, page)
-print("%x %x" % (base, base + 2 * n * page), flush=True)
-sys.stdin.readline()
-"""
-
-
 def start_mapper():
-    p = subprocess.Popen([sys.executable, "-c", MAPPER, str(NMAPS)],
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         text=True)
-    lo, hi = p.stdout.readline().split()
-    return p, lo, hi
+    return clitest.start_mapper(NMAPS)
 
 
 def test_many_mappings():

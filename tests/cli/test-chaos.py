@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Chaos through the CLI: `pmadvise -m ptrace` SIGKILLed at random moments
+of a request on each path of the ptrace rung, every other time together
+with its tracer (its process group, as when a service's cgroup is killed).
+After each kill the target must be untraced within seconds, with the signal
+mask it had, running; at the end it checks its own memory, page by page.
+PMADV_CLI_CHAOS_TRIALS sets the number of trials (default 30)."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+from clitest import (check, fail, need_root, on_sigterm_exit, pmadvise_path,
+                     start_mapper)
+
+NMAPS = 1500
+
+
+def status(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return line.split()[1]
+    return None
+
+
+def state(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def main():
+    need_root()
+    on_sigterm_exit()
+    trials = int(os.environ.get("PMADV_CLI_CHAOS_TRIALS", "30"))
+    seed = int(time.time())
+    random.seed(seed)
+    print("seed %d, %d trials" % (seed, trials), flush=True)
+    t, lo, hi = start_mapper(NMAPS)
+    try:
+        sigblk = status(t.pid, "SigBlk")
+        paths = ["0", None, "loop"]
+        died = {"alone": 0, "with its tracer": 0}
+
+        def request(path):
+            env = dict(os.environ)
+            env.pop("PMADV_PTRACE_FAST", None)
+            if path:
+                env["PMADV_PTRACE_FAST"] = path
+            return subprocess.Popen(
+                [pmadvise_path(), "-m", "ptrace", "-a", "cold", "--anon",
+                 "-r", "%s-%s" % (lo, hi), str(t.pid)],
+                env=env, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, start_new_session=True)
+
+        # how long a whole request takes on each path, so that the kills
+        # land inside one
+        took = {}
+        for path in paths:
+            start = time.time()
+            c = request(path)
+            check(c.wait() == 0, "a request on path %s succeeds" %
+                  (path or "pm"))
+            took[path] = time.time() - start
+        print("requests take %s" % ", ".join(
+            "%.0f ms (%s)" % (1000 * v, k or "pm") for k, v in took.items()),
+            flush=True)
+        for i in range(trials):
+            path = paths[i % 3]
+            group = i % 2 == 1
+            c = request(path)
+            time.sleep(random.uniform(0.05, 0.9) * took[path])
+            if group:
+                os.killpg(c.pid, signal.SIGKILL)
+            else:
+                c.kill()
+            c.wait()
+            if c.returncode == -signal.SIGKILL:
+                died["with its tracer" if group else "alone"] += 1
+            end = time.time() + 10
+            while time.time() < end:
+                if (status(t.pid, "TracerPid") == "0" and
+                        status(t.pid, "SigBlk") == sigblk):
+                    break
+                time.sleep(0.002)
+            what = "trial %d (path %s, %s)" % (
+                i, paths[i % 3] or "pm", "group" if group else "caller")
+            if status(t.pid, "TracerPid") != "0":
+                fail(what + ": target still traced")
+            if status(t.pid, "SigBlk") != sigblk:
+                fail(what + ": target's mask is %s, was %s" %
+                     (status(t.pid, "SigBlk"), sigblk))
+            if state(t.pid) not in ("R", "S"):
+                fail(what + ": target in state " + state(t.pid))
+        print("killed mid-request: %d alone, %d with its tracer" %
+              (died["alone"], died["with its tracer"]), flush=True)
+        check(died["alone"] + died["with its tracer"] >= trials // 3,
+              "a third of the kills or more landed before the request "
+              "ended")
+        t.stdin.write("check\n")
+        t.stdin.flush()
+        answer = t.stdout.readline().strip()
+        check(answer == "ok", "the target's pages are intact (%s)" % answer)
+        check(t.poll() is None, "the target runs on")
+    finally:
+        t.kill()
+        t.wait()
+
+
+main()
