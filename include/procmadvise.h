@@ -40,7 +40,7 @@ struct pmadv_target;
 struct pmadv_opts {
 	size_t size;          /* sizeof(struct pmadv_opts) */
 	unsigned int flags;   /* PMADV_F_* */
-	unsigned int methods; /* PMADV_METHOD_* mask; 0 means all */
+	unsigned int methods; /* PMADV_METHOD_* mask; 0: all, ptrace included */
 	int *errors;          /* NULL, or vlen entries: 0 or a positive errno */
 	const int *cancel;    /* NULL, or a flag another thread sets to stop */
 	int timeout_ms;       /* deadline for waits on the target; 0: default */

@@ -30,16 +30,16 @@ static void append(char *msg, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* The rungs the library will try: PMADV_METHODS overrides the caller, as
+/* The rungs the library will try: PMADV_METHODS narrows the caller's, as
  * the library documents, so the diagnosis must follow it too. */
 static unsigned int effective_methods(unsigned int methods)
 {
 	const char *env = getenv("PMADV_METHODS");
-	unsigned int m;
+	unsigned int m, want = methods ? methods : PMADV_METHOD_ALL;
 
 	if (env && *env && pmadv_methods_from_string(env, &m) == 0)
-		return m;
-	return methods ? methods : PMADV_METHOD_ALL;
+		return want & m;
+	return want;
 }
 
 /* "syscall: why; ioctl: why; ptrace: why" for the rungs in use. */

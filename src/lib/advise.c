@@ -293,21 +293,38 @@ static enum step run_rung(struct run *s, int *err)
 	return STEP_OK;
 }
 
+int pmadv_methods_allowed(unsigned int methods, unsigned int *mask,
+			  char *msg, size_t len)
+{
+	const char *env = pmadv_env("PMADV_METHODS");
+	unsigned int m;
+
+	*mask = methods ? methods : PMADV_METHOD_ALL;
+	if (!env || !*env)
+		return 0;
+	if (pmadv_methods_from_string(env, &m) < 0) {
+		pmadv_msg(msg, len, "PMADV_METHODS=%s is not a list of "
+			  "syscall, ioctl, ptrace or all", env);
+		return -EINVAL;
+	}
+	if (!(*mask & m)) {
+		pmadv_msg(msg, len, "PMADV_METHODS=%s allows none of the "
+			  "methods asked for: it may only narrow them", env);
+		return -EINVAL;
+	}
+	*mask &= m;
+	return 0;
+}
+
 static int methods_wanted(const struct pmadv_opts *o, unsigned int *mask)
 {
-	const char *env = getenv("PMADV_METHODS");
+	char msg[256];
+	int ret = pmadv_methods_allowed(o ? o->methods : 0, mask, msg,
+					sizeof(msg));
 
-	*mask = o && o->methods ? o->methods : PMADV_METHOD_ALL;
-	if (env && *env) {
-		if (pmadv_methods_from_string(env, mask) < 0) {
-			pmadv_debug("PMADV_METHODS=%s is not a list of "
-				    "syscall,ioctl,ptrace", env);
-			return -EINVAL;
-		}
-		pmadv_debug("PMADV_METHODS=%s overrides the caller's methods",
-			    env);
-	}
-	return 0;
+	if (ret < 0)
+		pmadv_debug("%s", msg);
+	return ret;
 }
 
 static int validate(struct pmadv_target *t, const struct iovec *iov,

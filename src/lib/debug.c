@@ -17,9 +17,14 @@
 
 #include "internal.h"
 
+const char *pmadv_env(const char *name)
+{
+	return secure_getenv(name);
+}
+
 void pmadv_debug(const char *fmt, ...)
 {
-	const char *env = getenv("PMADV_DEBUG");
+	const char *env = pmadv_env("PMADV_DEBUG");
 	char line[512] = "libprocmadvise: ";
 	size_t at = strlen(line);
 	int saved = errno, n;

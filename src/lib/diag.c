@@ -32,6 +32,7 @@ int pmadv_have_cap_sys_nice(void)
 static int diagnose(const struct pmadv_target *t, int advice,
 		    unsigned int method, char *msg, size_t len)
 {
+	unsigned int allowed;
 	int ret;
 
 	if (msg && len)
@@ -40,6 +41,10 @@ static int diagnose(const struct pmadv_target *t, int advice,
 		return -EINVAL;
 	if (__builtin_popcount(method) != 1 || (method & ~PMADV_METHOD_ALL))
 		return -EINVAL;
+	/* what pmadv_advise would do with the environment first */
+	ret = pmadv_methods_allowed(method, &allowed, msg, len);
+	if (ret < 0)
+		return ret;
 	ret = pmadv_target_check(t);
 	if (ret < 0) {
 		pmadv_msg(msg, len, "PID %d has exited", (int)t->pid);

@@ -109,6 +109,16 @@ bool pmadv_advice_known(int advice) PMADV_HIDDEN;
 int pmadv_have_cap_sys_nice(void) PMADV_HIDDEN;
 int pmadv_have_cap(int cap) PMADV_HIDDEN;
 
+/* The library's environment variables (PMADV_*), read with secure_getenv:
+ * NULL in a set-user-ID, set-group-ID or capability-gaining program. */
+const char *pmadv_env(const char *name) PMADV_HIDDEN;
+
+/* The methods a request may use: the caller's mask (0: all), narrowed by
+ * PMADV_METHODS, never widened. 0, or -EINVAL for a value that is not a
+ * list of methods or leaves none of the caller's (msg says which). */
+int pmadv_methods_allowed(unsigned int methods, unsigned int *mask,
+			  char *msg, size_t len) PMADV_HIDDEN;
+
 /* One line to stderr when PMADV_DEBUG=1. */
 void pmadv_debug(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2))) PMADV_HIDDEN;

@@ -32,7 +32,7 @@ static dev_t dev_rdev;
 
 static const char *device_path(void)
 {
-	const char *p = getenv("PMADV_DEVICE");
+	const char *p = pmadv_env("PMADV_DEVICE");
 
 	return p && *p ? p : DEFAULT_DEVICE;
 }

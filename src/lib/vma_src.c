@@ -55,7 +55,7 @@ static enum pmadv_vma_src_kind resolve(enum pmadv_vma_src_kind want)
 		return want;
 	if (f != PMADV_SRC_AUTO)
 		return (enum pmadv_vma_src_kind)f;
-	env = getenv("PMADV_MAPS");
+	env = pmadv_env("PMADV_MAPS");
 	if (env && !strcmp(env, "text"))
 		return PMADV_SRC_TEXT;
 	if (env && !strcmp(env, "query"))

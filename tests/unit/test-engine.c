@@ -469,6 +469,19 @@ static void test_cancel(void **state)
 	free(v);
 }
 
+/* pmadv_diagnose refuses the syscall method with EINVAL, naming the
+ * environment variable that is why. */
+static void assert_diagnosis_names_env(struct pmadv_target *t,
+				       const char *what)
+{
+	char why[256];
+
+	assert_int_equal(pmadv_diagnose(t, MADV_COLD, PMADV_METHOD_SYSCALL,
+					why, sizeof(why)),
+			 -EINVAL);
+	assert_non_null(strstr(why, what));
+}
+
 static void test_ladder(void **state)
 {
 	struct iovec v[1] = { { (void *)BASE, PAGE } };
@@ -544,12 +557,20 @@ static void test_ladder(void **state)
 	o.methods = PMADV_METHOD_IOCTL | PMADV_METHOD_PTRACE;
 	assert_int_equal(pmadv_advise(&tgt, v, 1, MADV_COLD, &o, &r), -ENOSYS);
 	assert_int_equal(fk.calls, 0);
+	/* PMADV_METHODS narrows the program's methods, never widens them:
+	 * ptrace alone of syscall+ptrace leaves the syscall rung out, and
+	 * ptrace for a program that allows only syscall leaves nothing */
 	setenv("PMADV_METHODS", "ptrace", 1);
-	o.methods = PMADV_METHOD_SYSCALL;
+	o.methods = PMADV_METHOD_SYSCALL | PMADV_METHOD_PTRACE;
 	assert_int_equal(pmadv_advise(&tgt, v, 1, MADV_COLD, &o, &r), -ENOSYS);
 	assert_int_equal(fk.calls, 0);
+	o.methods = PMADV_METHOD_SYSCALL;
+	assert_int_equal(pmadv_advise(&tgt, v, 1, MADV_COLD, &o, &r), -EINVAL);
+	assert_int_equal(fk.calls, 0);
+	assert_diagnosis_names_env(&tgt, "PMADV_METHODS=ptrace");
 	setenv("PMADV_METHODS", "syscall,bogus", 1);
 	assert_int_equal(pmadv_advise(&tgt, v, 1, MADV_COLD, NULL, &r), -EINVAL);
+	assert_diagnosis_names_env(&tgt, "PMADV_METHODS=syscall,bogus");
 	setenv("PMADV_METHODS", "syscall", 1);
 	assert_int_equal(pmadv_advise(&tgt, v, 1, MADV_COLD, &o, &r), PAGE);
 	unsetenv("PMADV_METHODS");

@@ -20,7 +20,7 @@
 /* PMADV_PTRACE_FAST: see enum path. */
 static enum path env_path(int advice, bool *force)
 {
-	const char *e = getenv("PMADV_PTRACE_FAST");
+	const char *e = pmadv_env("PMADV_PTRACE_FAST");
 
 	*force = false;
 	if (e && e[0] == '0')
@@ -37,7 +37,7 @@ static enum path env_path(int advice, bool *force)
  * the tracer, 0 to 10,000,000 us; 100 ms by default. */
 static long env_linger(void)
 {
-	const char *e = getenv("PMADV_PTRACE_LINGER_US");
+	const char *e = pmadv_env("PMADV_PTRACE_LINGER_US");
 	char *end;
 	long v = e && *e ? strtol(e, &end, 10) : -1;
 
@@ -95,8 +95,8 @@ static int ptrace_begin(struct pmadv_call *c)
 	s->advice = c->advice;
 	s->timeout_ms = timeout_ms;
 	s->want = env_path(c->advice, &s->force);
-	s->want_patch = getenv("PMADV_PTRACE_PATCH") &&
-			!strcmp(getenv("PMADV_PTRACE_PATCH"), "1");
+	s->want_patch = pmadv_env("PMADV_PTRACE_PATCH") &&
+			!strcmp(pmadv_env("PMADV_PTRACE_PATCH"), "1");
 	s->suspend_seccomp = suspend;
 	s->linger_us = env_linger();
 	pt_hint_get(s);
