@@ -8,6 +8,7 @@
 #ifndef PROCMADVISE_H
 #define PROCMADVISE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -42,8 +43,12 @@ struct pmadv_opts {
 	unsigned int flags;   /* PMADV_F_* */
 	unsigned int methods; /* PMADV_METHOD_* mask; 0: all, ptrace included */
 	int *errors;          /* NULL, or vlen entries: 0 or a positive errno */
-	const int *cancel;    /* NULL, or a flag another thread sets to stop */
-	int timeout_ms;       /* deadline for waits on the target; 0: default */
+	/* NULL, or a flag that another thread or a signal handler sets to
+	 * nonzero to stop before the next kernel call */
+	const volatile sig_atomic_t *cancel;
+	/* bounds, in ms, each wait on a traced or held target (the ptrace
+	 * method): not a deadline for the whole request; 0: 5000 */
+	int timeout_ms;
 };
 
 #define PMADV_OPTS_INIT { sizeof(struct pmadv_opts), 0, 0, NULL, NULL, 0 }

@@ -135,7 +135,7 @@ const char *range_reason(int err);
 int exit_class_of(int err);
 
 /* signals.c */
-extern int cli_cancel;                    /* the library's cancel flag */
+extern volatile sig_atomic_t cli_cancel; /* the library's cancel flag */
 extern volatile sig_atomic_t cli_signal;  /* the signal that stops us */
 extern volatile sig_atomic_t cli_timed_out;
 bool cli_stopping(void);

@@ -13,7 +13,7 @@
 
 #include "pmadvise.h"
 
-int cli_cancel;
+volatile sig_atomic_t cli_cancel;
 volatile sig_atomic_t cli_signal;
 volatile sig_atomic_t cli_timed_out;
 

@@ -52,7 +52,7 @@ struct pmadv_call {
 	int advice;
 	unsigned int flags;
 	int timeout_ms;
-	const int *cancel;
+	const volatile sig_atomic_t *cancel;
 	void *priv; /* a rung's state between begin and end */
 	int judged; /* a judge may set the errno its verdict stands for */
 };
