@@ -18,9 +18,7 @@
 extern "C" {
 #endif
 
-#define PMADV_VERSION_MAJOR 0
-#define PMADV_VERSION_MINOR 1
-#define PMADV_VERSION_PATCH 0
+#include "procmadvise-version.h"
 
 /* Rungs of the ladder, as bits of pmadv_opts.methods and values of
  * pmadv_result.method. */
@@ -84,6 +82,10 @@ ssize_t pmadv_advise(struct pmadv_target *t, const struct iovec *iov,
 
 int pmadv_diagnose(const struct pmadv_target *t, int advice,
 		   unsigned int method, char *msg, size_t msglen);
+
+/* The version of the library that runs, as PMADV_VERSION_CODE() encodes
+ * it: it can be newer than the header a program was built with (0.2+). */
+unsigned int pmadv_version(void);
 
 const char *pmadv_advice_name(int advice);
 int pmadv_advice_from_name(const char *name);

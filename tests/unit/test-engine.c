@@ -633,6 +633,24 @@ static void test_errno_untouched(void **state)
 	assert_int_equal(errno, 4242);
 }
 
+/* The library that runs says the version its headers were made with,
+ * and the macros agree with each other. */
+static void test_version(void **state)
+{
+	char v[32];
+
+	(void)state;
+	assert_int_equal(pmadv_version(), PMADV_VERSION);
+	assert_int_equal(PMADV_VERSION,
+			 PMADV_VERSION_CODE(PMADV_VERSION_MAJOR,
+					    PMADV_VERSION_MINOR,
+					    PMADV_VERSION_PATCH));
+	snprintf(v, sizeof(v), "%d.%d.%d", PMADV_VERSION_MAJOR,
+		 PMADV_VERSION_MINOR, PMADV_VERSION_PATCH);
+	assert_string_equal(v, PMADV_VERSION_STRING);
+	assert_true(pmadv_version() >= PMADV_VERSION_CODE(0, 2, 0));
+}
+
 static void test_names(void **state)
 {
 	unsigned int m;
@@ -688,6 +706,7 @@ int main(void)
 		cmocka_unit_test_setup(test_no_pidfd, setup),
 		cmocka_unit_test_setup(test_errno_untouched, setup),
 		cmocka_unit_test_setup(test_names, setup),
+		cmocka_unit_test(test_version),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
