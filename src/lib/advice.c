@@ -104,7 +104,7 @@ PMADV_API int pmadv_advice_from_name(const char *name)
 
 PMADV_API const char *pmadv_method_name(unsigned int method)
 {
-	for (size_t i = 0; i < 3; i++)
+	for (size_t i = 0; i < PMADV_NRUNGS; i++)
 		if (pmadv_rungs[i]->method == method)
 			return pmadv_rungs[i]->name;
 	return NULL;
@@ -120,7 +120,7 @@ PMADV_API int pmadv_methods_from_string(const char *s, unsigned int *mask)
 		size_t len = strcspn(s, ",");
 		unsigned int bit = 0;
 
-		for (size_t i = 0; i < 3; i++)
+		for (size_t i = 0; i < PMADV_NRUNGS; i++)
 			if (strlen(pmadv_rungs[i]->name) == len &&
 			    !strncasecmp(s, pmadv_rungs[i]->name, len))
 				bit = pmadv_rungs[i]->method;

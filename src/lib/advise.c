@@ -155,17 +155,14 @@ static size_t next_batch(const struct run *s, struct iovec *chunk,
 
 enum step { STEP_OK, STEP_REFUSED, STEP_STOP };
 
-/* The rung's verdict on *err, which the rung may replace with the errno
- * that really stands for it (a probe that found the target gone). */
+/* The rung's verdict on *err, which becomes the errno that stands for it
+ * (a probe may have found the target gone). */
 static enum pmadv_verdict judge(struct run *s, int *err)
 {
-	enum pmadv_verdict v = s->rung->judge(&s->call, *err);
+	struct pmadv_judgement j = s->rung->judge(&s->call, *err);
 
-	if (s->call.judged) {
-		*err = s->call.judged;
-		s->call.judged = 0;
-	}
-	return v;
+	*err = j.err;
+	return j.verdict;
 }
 
 /* The rung has taken the request: from now on its errors are the
@@ -361,7 +358,7 @@ static ssize_t advise(struct pmadv_target *t, const struct iovec *iov,
 		      size_t vlen, int advice, const struct pmadv_opts *o,
 		      struct run *s)
 {
-	int ret, refusal = ENOSYS, err = 0;
+	int ret, refusal = 0, err = 0; /* refusal: the first rung's, if any */
 	unsigned int mask;
 
 	ret = validate(t, iov, vlen, advice, o, s, &mask);
@@ -384,7 +381,7 @@ static ssize_t advise(struct pmadv_target *t, const struct iovec *iov,
 	s->iov = iov;
 	s->vlen = vlen;
 
-	for (unsigned int i = 0; i < 3; i++) {
+	for (unsigned int i = 0; i < PMADV_NRUNGS; i++) {
 		const struct pmadv_rung *r = pmadv_rungs[i];
 		enum step st;
 
@@ -404,7 +401,7 @@ static ssize_t advise(struct pmadv_target *t, const struct iovec *iov,
 			err = -ret;
 			if (judge(s, &err) != PMADV_NEXT)
 				goto fail;
-			if (refusal == ENOSYS)
+			if (!refusal)
 				refusal = err;
 			continue;
 		}
@@ -415,13 +412,14 @@ static ssize_t advise(struct pmadv_target *t, const struct iovec *iov,
 			goto out;
 		if (st == STEP_STOP)
 			goto fail;
-		if (refusal == ENOSYS)
+		if (!refusal)
 			refusal = err;
 	}
+	/* none refused: none was there to try */
+	err = refusal ? refusal : ENOSYS;
 	pmadv_debug("no rung could serve %s on PID %d: %s",
 		    pmadv_advice_name(advice), (int)t->pid,
-		    strerror(refusal));
-	err = refusal;
+		    refusal ? strerror(refusal) : "no method available");
 fail:
 	if (s->errors)
 		for (size_t i = s->idx; i < vlen; i++)

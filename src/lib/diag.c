@@ -50,7 +50,7 @@ static int diagnose(const struct pmadv_target *t, int advice,
 		pmadv_msg(msg, len, "PID %d has exited", (int)t->pid);
 		return ret;
 	}
-	for (unsigned int i = 0; i < 3; i++)
+	for (unsigned int i = 0; i < PMADV_NRUNGS; i++)
 		if (pmadv_rungs[i]->method == method)
 			return pmadv_rungs[i]->diagnose(t, advice, msg, len);
 	return -EINVAL;

@@ -54,7 +54,6 @@ struct pmadv_call {
 	int timeout_ms;
 	const volatile sig_atomic_t *cancel;
 	void *priv; /* a rung's state between begin and end */
-	int judged; /* a judge may set the errno its verdict stands for */
 };
 
 /* What a rung's refusal means for the ladder. */
@@ -63,6 +62,19 @@ enum pmadv_verdict {
 	PMADV_NEXT,  /* this rung cannot serve the request: try the next one */
 	PMADV_STOP,  /* no rung can: end the ladder with this error */
 };
+
+/* A rung's verdict, with the errno it stands for: the error it judged, or
+ * what a probe found instead (ESRCH for a target found gone). */
+struct pmadv_judgement {
+	enum pmadv_verdict verdict;
+	int err;
+};
+
+static inline struct pmadv_judgement pmadv_judged(enum pmadv_verdict v,
+						  int err)
+{
+	return (struct pmadv_judgement){ v, err };
+}
 
 struct pmadv_rung {
 	unsigned int method;
@@ -82,8 +94,8 @@ struct pmadv_rung {
 	/* Optional: undo begin; always called after a successful begin. */
 	void (*end)(struct pmadv_call *c);
 	/* What error err (positive) from begin or from the first advise call
-	 * of a request means. */
-	enum pmadv_verdict (*judge)(struct pmadv_call *c, int err);
+	 * of a request means, and the errno that stands for it. */
+	struct pmadv_judgement (*judge)(struct pmadv_call *c, int err);
 	/* Side-effect-free forecast for pmadv_diagnose: 0 or -errno, with a
 	 * one-line reason in msg. */
 	int (*diagnose)(const struct pmadv_target *t, int advice, char *msg,
@@ -96,7 +108,10 @@ extern const struct pmadv_rung pmadv_rung_ptrace PMADV_HIDDEN;
 
 /* The ladder in order; pmadv_rungs[i]->method == 1u << i. Writable only so
  * that the unit tests can put fake rungs in. */
-extern const struct pmadv_rung *pmadv_rungs[3] PMADV_HIDDEN;
+#define PMADV_NRUNGS 3
+_Static_assert(PMADV_METHOD_ALL == (1u << PMADV_NRUNGS) - 1,
+	       "one method bit per rung");
+extern const struct pmadv_rung *pmadv_rungs[PMADV_NRUNGS] PMADV_HIDDEN;
 /* Cached rung->probe(); thread-safe. */
 int pmadv_rung_available(const struct pmadv_rung *r) PMADV_HIDDEN;
 /* Forget cached probes (tests that change what the process may do). */

@@ -8,7 +8,7 @@
 
 #include "internal.h"
 
-const struct pmadv_rung *pmadv_rungs[3] = {
+const struct pmadv_rung *pmadv_rungs[PMADV_NRUNGS] = {
 	&pmadv_rung_syscall,
 	&pmadv_rung_ioctl,
 	&pmadv_rung_ptrace,
@@ -16,7 +16,7 @@ const struct pmadv_rung *pmadv_rungs[3] = {
 
 /* 0: not probed yet; 1: available; < 0: -errno of the probe. A race between
  * two first callers only probes twice: probes have no side effects. */
-static int probe_cache[3];
+static int probe_cache[PMADV_NRUNGS];
 
 int pmadv_rung_available(const struct pmadv_rung *r)
 {
@@ -34,6 +34,6 @@ int pmadv_rung_available(const struct pmadv_rung *r)
 
 void pmadv_reset_probes(void)
 {
-	for (unsigned int i = 0; i < 3; i++)
+	for (unsigned int i = 0; i < PMADV_NRUNGS; i++)
 		__atomic_store_n(&probe_cache[i], 0, __ATOMIC_RELEASE);
 }

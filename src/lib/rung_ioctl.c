@@ -144,7 +144,8 @@ static int zero_length_call(int fd, const struct pmadv_target *t, int advice)
 	return call_module(fd, &r);
 }
 
-static enum pmadv_verdict judge(struct pmadv_call *c, int err, bool retest)
+static struct pmadv_judgement judge(struct pmadv_call *c, int err,
+				     bool retest)
 {
 	int fd, ret;
 
@@ -157,41 +158,39 @@ static enum pmadv_verdict judge(struct pmadv_call *c, int err, bool retest)
 	case EOPNOTSUPP:
 		pmadv_debug("ioctl: %s: no usable procmadvise module; next rung",
 			    strerror(err));
-		return PMADV_NEXT;
+		return pmadv_judged(PMADV_NEXT, err);
 	case EPERM:
 		pmadv_debug("ioctl: EPERM: no CAP_SYS_NICE and the device is not "
 			    "granted to this group; next rung");
-		return PMADV_NEXT;
+		return pmadv_judged(PMADV_NEXT, err);
 	case EACCES:
 		pmadv_debug("ioctl: EACCES: may not inspect PID %d; no rung can "
 			    "help", (int)c->t->pid);
-		return PMADV_STOP;
+		return pmadv_judged(PMADV_STOP, err);
 	case ESRCH:
 	case EBADF:
-		return PMADV_STOP;
+		return pmadv_judged(PMADV_STOP, err);
 	case EINVAL:
 		/* The advice, or one element? The module checks the advice
 		 * before the ranges, so an empty request tells. */
 		fd = __atomic_load_n(&dev_fd, __ATOMIC_ACQUIRE);
 		if (!retest || fd < 0)
-			return PMADV_SERVE;
+			return pmadv_judged(PMADV_SERVE, err);
 		ret = zero_length_call(fd, c->t, c->advice);
 		if (ret == -EINVAL) {
 			pmadv_debug("ioctl: EINVAL: the module refuses %s; next "
 				    "rung", pmadv_advice_name(c->advice));
-			return PMADV_NEXT;
+			return pmadv_judged(PMADV_NEXT, err);
 		}
-		if (ret < 0) { /* the target changed under us: say how */
-			c->judged = -ret;
+		if (ret < 0) /* the target changed under us: say how */
 			return judge(c, -ret, false);
-		}
-		return PMADV_SERVE;
+		return pmadv_judged(PMADV_SERVE, err);
 	default:
-		return PMADV_SERVE;
+		return pmadv_judged(PMADV_SERVE, err);
 	}
 }
 
-static enum pmadv_verdict ioctl_judge(struct pmadv_call *c, int err)
+static struct pmadv_judgement ioctl_judge(struct pmadv_call *c, int err)
 {
 	return judge(c, err, true);
 }

@@ -41,7 +41,7 @@ static int zero_length_call(int pidfd, int advice)
 	return -errno;
 }
 
-static enum pmadv_verdict syscall_judge(struct pmadv_call *c, int err)
+static struct pmadv_judgement syscall_judge(struct pmadv_call *c, int err)
 {
 	int ret;
 
@@ -49,33 +49,31 @@ static enum pmadv_verdict syscall_judge(struct pmadv_call *c, int err)
 	case ENOSYS:
 		pmadv_debug("syscall: ENOSYS: no process_madvise here (old "
 			    "kernel, no pidfd, or a seccomp filter); next rung");
-		return PMADV_NEXT;
+		return pmadv_judged(PMADV_NEXT, err);
 	case EPERM:
 		pmadv_debug("syscall: EPERM: missing CAP_SYS_NICE or refused by "
 			    "seccomp; next rung");
-		return PMADV_NEXT;
+		return pmadv_judged(PMADV_NEXT, err);
 	case EACCES:
 		pmadv_debug("syscall: EACCES: may not inspect PID %d; no rung "
 			    "can help", (int)c->t->pid);
-		return PMADV_STOP;
+		return pmadv_judged(PMADV_STOP, err);
 	case ESRCH:
 	case EBADF:
-		return PMADV_STOP;
+		return pmadv_judged(PMADV_STOP, err);
 	case EINVAL:
 		ret = zero_length_call(c->t->pidfd, c->advice);
 		if (ret == -EINVAL) {
 			pmadv_debug("syscall: EINVAL: this kernel refuses %s "
 				    "for another process; next rung",
 				    pmadv_advice_name(c->advice));
-			return PMADV_NEXT;
+			return pmadv_judged(PMADV_NEXT, err);
 		}
-		if (ret < 0) { /* the target changed under us: say how */
-			c->judged = -ret;
+		if (ret < 0) /* the target changed under us: say how */
 			return syscall_judge(c, -ret);
-		}
-		return PMADV_SERVE;
+		return pmadv_judged(PMADV_SERVE, err);
 	default:
-		return PMADV_SERVE;
+		return pmadv_judged(PMADV_SERVE, err);
 	}
 }
 

@@ -168,10 +168,10 @@ static ssize_t fake_advise_ptrace(struct pmadv_call *c, const struct iovec *iov,
 	return fake_rung_advise(c, iov, n, err, &fr[1]);
 }
 
-static enum pmadv_verdict fake_judge(struct pmadv_call *c, int err)
+static struct pmadv_judgement fake_judge(struct pmadv_call *c, int err)
 {
-	(void)c, (void)err;
-	return PMADV_SERVE;
+	(void)c;
+	return pmadv_judged(PMADV_SERVE, err);
 }
 
 static const struct pmadv_rung fake_ioctl = {

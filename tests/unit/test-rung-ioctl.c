@@ -79,10 +79,12 @@ static void test_foreign_device(void **state)
 	assert_int_equal(pmadv_rung_ioctl.probe(), 0);
 	ret = pmadv_rung_ioctl.advise(&call, &iov, 1, &err);
 	assert_int_equal(ret, -ENOTTY);
-	assert_int_equal(pmadv_rung_ioctl.judge(&call, ENOTTY), PMADV_NEXT);
+	assert_int_equal(pmadv_rung_ioctl.judge(&call, ENOTTY).verdict,
+			 PMADV_NEXT);
 	/* EINVAL is re-tested with an empty request, which /dev/null also
 	 * answers with ENOTTY: still "next rung". */
-	assert_int_equal(pmadv_rung_ioctl.judge(&call, EINVAL), PMADV_NEXT);
+	assert_int_equal(pmadv_rung_ioctl.judge(&call, EINVAL).verdict,
+			 PMADV_NEXT);
 	assert_int_equal(pmadv_rung_ioctl.diagnose(&self, MADV_COLD, msg,
 						   sizeof(msg)), -ENOTTY);
 	assert_non_null(strstr(msg, "does not answer the procmadvise ioctl"));
@@ -105,11 +107,13 @@ static void test_judge(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
-		enum pmadv_verdict v = pmadv_rung_ioctl.judge(&call, table[i].err);
+		struct pmadv_judgement j =
+			pmadv_rung_ioctl.judge(&call, table[i].err);
 
-		if (v != table[i].v)
-			fail_msg("judge(%s) = %d, want %d",
-				 strerror(table[i].err), v, table[i].v);
+		if (j.verdict != table[i].v || j.err != table[i].err)
+			fail_msg("judge(%s) = %d, %s, want %d",
+				 strerror(table[i].err), j.verdict,
+				 strerror(j.err), table[i].v);
 	}
 }
 

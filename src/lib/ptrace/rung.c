@@ -178,23 +178,23 @@ static void ptrace_end(struct pmadv_call *c)
 	pt_session_put(s);
 }
 
-static enum pmadv_verdict ptrace_judge(struct pmadv_call *c, int err)
+static struct pmadv_judgement ptrace_judge(struct pmadv_call *c, int err)
 {
 	(void)c;
 	switch (err) {
-	case ENOSYS:
-		return PMADV_NEXT; /* no ptrace here: nothing to report */
+	case ENOSYS: /* no ptrace here: nothing to report */
+		return pmadv_judged(PMADV_NEXT, err);
 	case ESRCH:
 	case ETIMEDOUT:
 	case EBUSY:
 	case ENOEXEC:
 		/* the target, not the element: as the last rung, this is
 		 * the answer */
-		return PMADV_STOP;
+		return pmadv_judged(PMADV_STOP, err);
 	default:
 		/* begin's refusals (EPERM...) end the ladder either way;
 		 * from advise, it is element 0's own error */
-		return PMADV_SERVE;
+		return pmadv_judged(PMADV_SERVE, err);
 	}
 }
 
