@@ -4,6 +4,19 @@
  *
  * The only public header. C99, no exposed internals: struct pmadv_target is
  * opaque, option and result structures carry room to grow.
+ *
+ * How structures grow. struct pmadv_opts, pmadv_filter (read by the
+ * library) and pmadv_vma (written by it) start with a size field that the
+ * caller sets to sizeof() as it was built (the *_INIT macros do). A later
+ * version adds fields only at the end:
+ * - given a smaller input struct, the library uses the default for each
+ *   field the caller did not have; given a larger one (a newer program on
+ *   an older library), it fails with EINVAL unless every byte it does not
+ *   know is zero, so a new option is never silently ignored;
+ * - into an output struct it writes exactly size bytes: the fields both
+ *   know, and zeros past its own.
+ * struct pmadv_result and pmadv_vma_change have a fixed size; their
+ * reserved fields are zero and may carry data in a later version.
  */
 #ifndef PROCMADVISE_H
 #define PROCMADVISE_H

@@ -35,15 +35,8 @@ struct run {
 
 static int check_opts(const struct pmadv_opts *o)
 {
-	const unsigned char *p;
-
-	if (o->size < OPTS_MIN_SIZE)
+	if (!pmadv_struct_in_ok(o, o->size, OPTS_MIN_SIZE, sizeof(*o)))
 		return -EINVAL;
-	/* A newer caller's fields we do not know must be zero. */
-	p = (const unsigned char *)o;
-	for (size_t i = sizeof(*o); i < o->size; i++)
-		if (p[i])
-			return -EINVAL;
 	if (o->flags & ~(PMADV_F_CONTINUE | PMADV_F_DESTRUCTIVE))
 		return -EINVAL;
 	if (o->methods & ~PMADV_METHOD_ALL)

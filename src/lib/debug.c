@@ -17,6 +17,26 @@
 
 #include "internal.h"
 
+bool pmadv_struct_in_ok(const void *p, size_t size, size_t min, size_t known)
+{
+	const unsigned char *b = p;
+
+	if (size < min)
+		return false;
+	for (size_t i = known; i < size; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+void pmadv_struct_out(void *dst, size_t dst_size, const void *src,
+		      size_t src_size)
+{
+	if (dst_size > src_size)
+		memset((char *)dst + src_size, 0, dst_size - src_size);
+	memcpy(dst, src, dst_size < src_size ? dst_size : src_size);
+}
+
 const char *pmadv_env(const char *name)
 {
 	return secure_getenv(name);

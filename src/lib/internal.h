@@ -124,6 +124,24 @@ bool pmadv_advice_known(int advice) PMADV_HIDDEN;
 int pmadv_have_cap_sys_nice(void) PMADV_HIDDEN;
 int pmadv_have_cap(int cap) PMADV_HIDDEN;
 
+/*
+ * Structures that grow (procmadvise.h, "How structures grow") start with
+ * their size, set by the caller to the size it was built with.
+ * In (pmadv_opts, pmadv_filter): at least min bytes (the first version's
+ * fields), and every byte past the known ones (this version's sizeof) zero:
+ * a newer caller's field that this library cannot honour is refused with
+ * EINVAL, never ignored. PMADV_HAS tells whether a caller's struct holds a
+ * field added later (default it when not).
+ * Out (pmadv_vma): the library writes the caller's size: the fields both
+ * know, zeros past its own.
+ */
+bool pmadv_struct_in_ok(const void *p, size_t size, size_t min,
+			size_t known) PMADV_HIDDEN;
+#define PMADV_HAS(p, type, field)                                           \
+	((p)->size >= offsetof(type, field) + sizeof(((type *)0)->field))
+void pmadv_struct_out(void *dst, size_t dst_size, const void *src,
+		      size_t src_size) PMADV_HIDDEN;
+
 /* The library's environment variables (PMADV_*), read with secure_getenv:
  * NULL in a set-user-ID, set-group-ID or capability-gaining program. */
 const char *pmadv_env(const char *name) PMADV_HIDDEN;

@@ -53,19 +53,14 @@ struct pmadv_vma_iter {
 
 static int check_filter(const struct pmadv_filter *in, struct pmadv_filter *f)
 {
-	const unsigned char *p = (const unsigned char *)in;
 	uint64_t page = pmadv_page_size();
 
 	memset(f, 0, sizeof(*f));
 	f->size = sizeof(*f);
 	if (!in)
 		return 0;
-	if (in->size < FILTER_MIN_SIZE)
+	if (!pmadv_struct_in_ok(in, in->size, FILTER_MIN_SIZE, sizeof(*in)))
 		return -EINVAL;
-	/* Fields of a newer struct we do not know must be zero. */
-	for (size_t i = sizeof(*in); i < in->size; i++)
-		if (p[i])
-			return -EINVAL;
 	memcpy(f, in, sizeof(*f));
 	f->size = sizeof(*f);
 	if ((f->match_any | f->match_all | f->match_none) & ~ATTRS_ALL)
@@ -223,11 +218,7 @@ static int vma_next(struct pmadv_vma_iter *it, struct pmadv_vma *v)
 	out.dev_minor = it->rec.dev_minor;
 	out.attrs = it->rec.attrs;
 	out.name = it->rec.name;
-	/* A caller built against a smaller struct gets its prefix; a bigger
-	 * one gets zeros past ours. */
-	if (v->size > sizeof(out))
-		memset((char *)v + sizeof(out), 0, v->size - sizeof(out));
-	memcpy(v, &out, v->size < sizeof(out) ? v->size : sizeof(out));
+	pmadv_struct_out(v, v->size, &out, sizeof(out));
 	return 1;
 }
 
