@@ -123,12 +123,19 @@ int pmadv_methods_from_string(const char *s, unsigned int *mask);
 #define PMADV_VMA_VDSO     0x00000400u /* [vdso] */
 #define PMADV_VMA_VVAR     0x00000800u /* [vvar], [vvar_vclock] */
 #define PMADV_VMA_VSYSCALL 0x00001000u /* [vsyscall] (never enumerated) */
+#define PMADV_VMA_LONGNAME 0x00002000u /* its path is longer than 4095 bytes:
+					* name is "" (0.2+) */
 /* From VmFlags in /proc/PID/smaps: what MADV_COLD and MADV_PAGEOUT reject. */
 #define PMADV_VMA_LOCKED   0x00010000u /* lo: mlock()ed */
 #define PMADV_VMA_PFNMAP   0x00020000u /* pf: raw page frames */
 #define PMADV_VMA_HUGETLB  0x00040000u /* ht: hugetlbfs */
 /* Set in attrs when the three bits above were read (never in a mask). */
 #define PMADV_VMA_VMFLAGS  0x00080000u
+/* Also from VmFlags (0.2+): what turns advice that is harmless elsewhere
+ * into a refusal or a loss. */
+#define PMADV_VMA_NOHUGEPAGE 0x00100000u /* nh: MADV_COLLAPSE refuses it */
+#define PMADV_VMA_DROPPABLE  0x00200000u /* dp: MAP_DROPPABLE (6.11+);
+					  * MADV_PAGEOUT drops its data */
 /* What MADV_COLD and MADV_PAGEOUT refuse with EINVAL. */
 #define PMADV_VMA_UNADVISABLE \
 	(PMADV_VMA_LOCKED | PMADV_VMA_PFNMAP | PMADV_VMA_HUGETLB)

@@ -16,12 +16,20 @@
 #define FILTER_MIN_SIZE (offsetof(struct pmadv_filter, end) + sizeof(uint64_t))
 #define VMA_MIN_SIZE    (offsetof(struct pmadv_vma, name) + sizeof(char *))
 
+/* What only VmFlags (smaps) tell. */
+#define VMFLAGS_BITS                                                       \
+	(PMADV_VMA_UNADVISABLE | PMADV_VMA_NOHUGEPAGE | PMADV_VMA_DROPPABLE)
+/* What a range's advice depends on, besides its addresses: its class and
+ * what VmFlags say (its protection does not matter to advice). */
+#define MERGE_KEY                                                          \
+	(PMADV_VMA_ANON | PMADV_VMA_FILE | PMADV_VMA_SHARED |              \
+	 PMADV_VMA_SPECIAL | VMFLAGS_BITS)
 #define ATTRS_ALL                                                          \
 	(PMADV_VMA_ANON | PMADV_VMA_FILE | PMADV_VMA_SHARED |              \
 	 PMADV_VMA_SPECIAL | PMADV_VMA_READ | PMADV_VMA_WRITE |            \
 	 PMADV_VMA_EXEC | PMADV_VMA_HEAP | PMADV_VMA_STACK |               \
 	 PMADV_VMA_VDSO | PMADV_VMA_VVAR | PMADV_VMA_VSYSCALL |            \
-	 PMADV_VMA_UNADVISABLE)
+	 PMADV_VMA_LONGNAME | VMFLAGS_BITS)
 #define FLAGS_ALL \
 	(PMADV_VMA_F_VMFLAGS | PMADV_VMA_F_NOMERGE | PMADV_VMA_F_RECORD)
 
@@ -46,6 +54,7 @@ struct pmadv_vma_iter {
 	enum mode mode;
 	bool have_run;          /* fill: a merged range not yet handed out */
 	uint64_t run_start, run_end;
+	unsigned int run_attrs; /* MERGE_KEY of the VMAs in the run */
 	struct seen *seen;      /* PMADV_VMA_F_RECORD */
 	size_t nseen, capseen;
 	struct pmadv_vma_rec rec;
@@ -77,8 +86,7 @@ static int check_filter(const struct pmadv_filter *in, struct pmadv_filter *f)
 static bool needs_vmflags(const struct pmadv_filter *f, unsigned int flags)
 {
 	return (flags & PMADV_VMA_F_VMFLAGS) ||
-	       ((f->match_any | f->match_all | f->match_none) &
-		PMADV_VMA_UNADVISABLE);
+	       ((f->match_any | f->match_all | f->match_none) & VMFLAGS_BITS);
 }
 
 static int iter_open(struct pmadv_target *t, const struct pmadv_filter *filter,
@@ -240,7 +248,11 @@ static ssize_t vma_fill(struct pmadv_vma_iter *it, struct iovec *iov,
 			return k ? (ssize_t)k : ret;
 		if (ret == 0)
 			break;
-		if (it->have_run && merge && start == it->run_end) {
+		/* Only VMAs that agree on what advice cares about are
+		 * merged (MERGE_KEY): advice that one would refuse (collapse
+		 * on a NOHUGEPAGE VMA) must not fail for its neighbour. */
+		if (it->have_run && merge && start == it->run_end &&
+		    (it->rec.attrs & MERGE_KEY) == it->run_attrs) {
 			it->run_end = end;
 			continue;
 		}
@@ -252,6 +264,7 @@ static ssize_t vma_fill(struct pmadv_vma_iter *it, struct iovec *iov,
 		it->have_run = true;
 		it->run_start = start;
 		it->run_end = end;
+		it->run_attrs = it->rec.attrs & MERGE_KEY;
 	}
 	/* The pending run is final only once nothing can follow it. */
 	if (k < n && it->done && it->have_run) {

@@ -39,8 +39,10 @@ struct pmadv_procmap_query {
 #define PMADV_PQ_SHARED   0x08u
 #define PMADV_PQ_COVERING_OR_NEXT 0x10u
 
-/* Longest name kept: d_path() is bounded by PATH_MAX, plus " (deleted)". */
-#define PMADV_VMA_NAME_MAX 4200
+/* Longest name kept, in both sources: what PROCMAP_QUERY can return
+ * (PATH_MAX with its NUL). A longer one is reported as "" with
+ * PMADV_VMA_LONGNAME, whichever source read it. */
+#define PMADV_VMA_NAME_MAX 4095
 
 /* One VMA, decoded, whole (not clipped). */
 struct pmadv_vma_rec {
@@ -48,6 +50,7 @@ struct pmadv_vma_rec {
 	unsigned int dev_major, dev_minor;
 	unsigned int attrs; /* PMADV_VMA_* */
 	size_t name_len;
+	bool long_name; /* name "" since it was longer than NAME_MAX */
 	char name[PMADV_VMA_NAME_MAX + 1];
 };
 

@@ -115,12 +115,20 @@ unsigned int pmadv_vma_classify(bool shared, uint64_t inode,
 }
 
 /* Copies the name, turning the kernel's octal escapes (mangle_path writes
- * '\n' as "\012") back into bytes, so both sources report the same name. */
+ * '\n' as "\012") back into bytes, so both sources report the same name;
+ * one longer than PMADV_VMA_NAME_MAX bytes becomes "" and long_name, as
+ * PROCMAP_QUERY cannot return it. */
 static void copy_name(struct pmadv_vma_rec *r, const char *s, size_t len)
 {
 	size_t i = 0, o = 0;
 
-	while (i < len && o < PMADV_VMA_NAME_MAX) {
+	r->long_name = false;
+	while (i < len) {
+		if (o == PMADV_VMA_NAME_MAX) {
+			r->long_name = true;
+			o = 0;
+			break;
+		}
 		if (s[i] == '\\' && len - i >= 4 && s[i + 1] >= '0' &&
 		    s[i + 1] <= '3' && s[i + 2] >= '0' && s[i + 2] <= '7' &&
 		    s[i + 3] >= '0' && s[i + 3] <= '7') {
@@ -186,7 +194,8 @@ int pmadv_maps_parse_header(const char *s, size_t len,
 	r->dev_major = (unsigned int)maj;
 	r->dev_minor = (unsigned int)min;
 	copy_name(r, s + pos, len - pos);
-	r->attrs = prot | pmadv_vma_classify(shared, ino, r->dev_major,
+	r->attrs = prot | (r->long_name ? PMADV_VMA_LONGNAME : 0) |
+		   pmadv_vma_classify(shared, ino, r->dev_major,
 					     r->dev_minor, r->name,
 					     r->name_len);
 	return 0;
@@ -213,6 +222,10 @@ int pmadv_maps_parse_vmflags(const char *s, size_t len, unsigned int *attrs)
 				bits |= PMADV_VMA_PFNMAP;
 			else if (!memcmp(s + pos, "ht", 2))
 				bits |= PMADV_VMA_HUGETLB;
+			else if (!memcmp(s + pos, "nh", 2))
+				bits |= PMADV_VMA_NOHUGEPAGE;
+			else if (!memcmp(s + pos, "dp", 2))
+				bits |= PMADV_VMA_DROPPABLE;
 		}
 		pos = w + 1;
 	}

@@ -133,7 +133,7 @@ void pmadv_vma_src_close(struct pmadv_vma_src *s)
 static int query_next(struct pmadv_vma_src *s, struct pmadv_vma_rec *r)
 {
 	struct pmadv_procmap_query q;
-	int err;
+	int err, ret;
 
 	memset(&q, 0, sizeof(q));
 	q.size = sizeof(q);
@@ -141,7 +141,17 @@ static int query_next(struct pmadv_vma_src *s, struct pmadv_vma_rec *r)
 	q.query_addr = s->next_addr;
 	q.vma_name_addr = (uint64_t)(uintptr_t)r->name;
 	q.vma_name_size = sizeof(r->name);
-	if (ioctl(s->fd, PMADV_PROCMAP_QUERY, &q) < 0) {
+	r->long_name = false;
+	ret = ioctl(s->fd, PMADV_PROCMAP_QUERY, &q);
+	if (ret < 0 && errno == ENAMETOOLONG) {
+		/* a path longer than PATH_MAX (6.11 to 6.18 answer so): the
+		 * VMA without its name, as the text source reports it */
+		r->long_name = true;
+		q.vma_name_addr = 0;
+		q.vma_name_size = 0;
+		ret = ioctl(s->fd, PMADV_PROCMAP_QUERY, &q);
+	}
+	if (ret < 0) {
 		err = errno;
 		if (err == ENOENT) {
 			s->eof = true;
@@ -162,7 +172,8 @@ static int query_next(struct pmadv_vma_src *s, struct pmadv_vma_rec *r)
 	r->name_len = strnlen(r->name, q.vma_name_size);
 	r->attrs = (q.vma_flags & PMADV_PQ_READ ? PMADV_VMA_READ : 0) |
 		   (q.vma_flags & PMADV_PQ_WRITE ? PMADV_VMA_WRITE : 0) |
-		   (q.vma_flags & PMADV_PQ_EXEC ? PMADV_VMA_EXEC : 0);
+		   (q.vma_flags & PMADV_PQ_EXEC ? PMADV_VMA_EXEC : 0) |
+		   (r->long_name ? PMADV_VMA_LONGNAME : 0);
 	r->attrs |= pmadv_vma_classify(q.vma_flags & PMADV_PQ_SHARED, r->inode,
 				       r->dev_major, r->dev_minor, r->name,
 				       r->name_len);

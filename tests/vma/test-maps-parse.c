@@ -107,17 +107,47 @@ static void test_malformed(void **state)
 
 struct seen {
 	unsigned int n;
-	struct pmadv_vma_rec last[4];
+	struct pmadv_vma_rec last[6];
 };
 
 static int collect(void *ctx, const struct pmadv_vma_rec *rec)
 {
 	struct seen *s = ctx;
 
-	if (s->n < 4)
+	if (s->n < sizeof(s->last) / sizeof(s->last[0]))
 		s->last[s->n] = *rec;
 	s->n++;
 	return 0;
+}
+
+/* Names of up to 4,095 bytes are kept; a longer one, which PROCMAP_QUERY
+ * cannot return, is "" with PMADV_VMA_LONGNAME in the text too. */
+static void test_long_names(void **state)
+{
+	static char line[8192];
+	static struct seen s;
+	const char head[] = "1000-2000 r--p 00000000 08:01 12 /";
+
+	(void)state;
+	for (size_t len = 4094; len <= 4096; len++) {
+		size_t n = sizeof(head) - 1;
+
+		memcpy(line, head, n);
+		memset(line + n, 'a', len - 1); /* the name: '/' and len-1 */
+		n += len - 1;
+		line[n++] = '\n';
+		memset(&s, 0, sizeof(s));
+		assert_int_equal(pmadv_maps_parse_buf(line, n, false, collect,
+						      &s), 1);
+		if (len <= 4095) {
+			assert_int_equal(s.last[0].name_len, len);
+			assert_false(s.last[0].attrs & PMADV_VMA_LONGNAME);
+		} else {
+			assert_string_equal(s.last[0].name, "");
+			assert_true(s.last[0].attrs & PMADV_VMA_LONGNAME);
+			assert_true(s.last[0].attrs & PMADV_VMA_FILE);
+		}
+	}
 }
 
 static void test_smaps(void **state)
@@ -131,14 +161,18 @@ static void test_smaps(void **state)
 		"VmFlags: rd mr pf io de dd \n"
 		"400000-600000 rw-p 00000000 00:10 5 /anon_hugepage (deleted)\n"
 		"VmFlags: rd wr mr mw me de ht \n"
-		"700000-701000 r--p 00000000 00:00 0 \n";
+		"700000-701000 r--p 00000000 00:00 0 \n"
+		"800000-801000 rw-p 00000000 00:00 0 \n"
+		"VmFlags: rd wr mr mw me ac nh \n"
+		"900000-901000 rw-- 00000000 00:00 0 \n"
+		"VmFlags: rd wr mr mw me ac dp \n";
 	static struct seen s;
 
 	(void)state;
 	memset(&s, 0, sizeof(s));
 	assert_int_equal(pmadv_maps_parse_buf(smaps, sizeof(smaps) - 1, true,
-					      collect, &s), 4);
-	assert_int_equal(s.n, 4);
+					      collect, &s), 6);
+	assert_int_equal(s.n, 6);
 	assert_int_equal(s.last[0].attrs & PMADV_VMA_UNADVISABLE,
 			 PMADV_VMA_LOCKED);
 	assert_true(s.last[0].attrs & PMADV_VMA_VMFLAGS);
@@ -146,8 +180,14 @@ static void test_smaps(void **state)
 			 PMADV_VMA_PFNMAP);
 	assert_int_equal(s.last[2].attrs & PMADV_VMA_UNADVISABLE,
 			 PMADV_VMA_HUGETLB);
-	/* The last record had no VmFlags line: not claimed as read. */
+	/* A record without a VmFlags line: not claimed as read. */
 	assert_false(s.last[3].attrs & PMADV_VMA_VMFLAGS);
+	assert_int_equal(s.last[4].attrs &
+				 (PMADV_VMA_NOHUGEPAGE | PMADV_VMA_DROPPABLE),
+			 PMADV_VMA_NOHUGEPAGE);
+	assert_int_equal(s.last[5].attrs &
+				 (PMADV_VMA_NOHUGEPAGE | PMADV_VMA_DROPPABLE),
+			 PMADV_VMA_DROPPABLE);
 
 	/* As maps text, the field lines are an error. */
 	assert_int_equal(pmadv_maps_parse_buf(smaps, sizeof(smaps) - 1, false,
@@ -164,6 +204,7 @@ int main(void)
 		cmocka_unit_test(test_lines),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_smaps),
+		cmocka_unit_test(test_long_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,6 +21,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -299,6 +300,30 @@ static void test_next_fields(void **state)
 }
 
 /* The specials of the whole child, and each one's exclusion. */
+/* How many VMAs of t with every bit of all have bit too (bit 0: all of
+ * them); each must be the file of *st, where st is given, and nameless. */
+static int count_vmas(struct pmadv_target *t, unsigned int all,
+		      unsigned int flags, unsigned int bit,
+		      const struct stat *st)
+{
+	struct pmadv_filter f = PMADV_FILTER_INIT;
+	struct pmadv_vma v = { .size = sizeof(v) };
+	struct pmadv_vma_iter *it;
+	int n = 0;
+
+	f.match_all = all;
+	assert_int_equal(pmadv_vma_open(t, &f, flags, &it), 0);
+	while (pmadv_vma_next(it, &v) == 1) {
+		n += !bit || (v.attrs & bit);
+		if (st) {
+			assert_int_equal(v.inode, st->st_ino);
+			assert_string_equal(v.name, "");
+		}
+	}
+	pmadv_vma_close(it);
+	return n;
+}
+
 static void test_specials(void **state)
 {
 	static const struct {
@@ -340,21 +365,9 @@ static void test_specials(void **state)
 			assert_false(v.attrs & sp[i].bit);
 		pmadv_vma_close(it);
 	}
-	{
-		/* [vvar] is VM_PFNMAP: COLD/PAGEOUT would refuse it. */
-		struct pmadv_filter f = PMADV_FILTER_INIT;
-		struct pmadv_vma v = { .size = sizeof(v) };
-		struct pmadv_vma_iter *it;
-		int pf = 0;
-
-		f.match_all = PMADV_VMA_VVAR;
-		assert_int_equal(pmadv_vma_open(T, &f, PMADV_VMA_F_VMFLAGS, &it),
-				 0);
-		while (pmadv_vma_next(it, &v) == 1)
-			pf += !!(v.attrs & PMADV_VMA_PFNMAP);
-		pmadv_vma_close(it);
-		assert_true(pf >= 1);
-	}
+	/* [vvar] is VM_PFNMAP: COLD/PAGEOUT would refuse it. */
+	assert_true(count_vmas(T, PMADV_VMA_VVAR, PMADV_VMA_F_VMFLAGS,
+			       PMADV_VMA_PFNMAP, NULL) >= 1);
 }
 
 struct list {
@@ -787,6 +800,186 @@ static void test_hugetlb(void **state)
 	}
 }
 
+/* ---- one odd VMA never ends the listing ---- */
+
+#define LONG_LEVELS 21 /* 21 directories of 200 bytes: a 4.2 kB path */
+
+/* A child that maps fd (PROT_READ, private) between two anonymous
+ * mappings, then waits to be killed. */
+static pid_t map_and_wait(int fd, size_t len)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		size_t page = (size_t)sysconf(_SC_PAGESIZE);
+		char *a = mmap(NULL, 3 * page + len, PROT_NONE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (a == MAP_FAILED ||
+		    mprotect(a, page, PROT_READ | PROT_WRITE) < 0 ||
+		    mmap(a + 2 * page, len, PROT_READ, MAP_PRIVATE | MAP_FIXED,
+			 fd, 0) == MAP_FAILED)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	assert_true(pid > 0);
+	usleep(100000);
+	return pid;
+}
+
+/*
+ * A mapped file whose path is longer than PATH_MAX: PROCMAP_QUERY answers
+ * ENAMETOOLONG for it (6.11 to 6.18), the text shows it in full. Both
+ * sources list it nameless, flagged PMADV_VMA_LONGNAME, agree on every
+ * VMA, and go on past it to the stack.
+ */
+static void test_long_path(void **state)
+{
+	char base[] = "/tmp/pmadv-long-XXXXXX", comp[201];
+	int dirs[LONG_LEVELS + 1], fd, found = 0;
+	struct pmadv_target *saved = T, *t;
+	struct list q = { NULL, 0 }, x = { NULL, 0 };
+	bool stack = false;
+	struct stat st;
+	pid_t pid;
+
+	(void)state;
+	memset(comp, 'd', 200);
+	comp[200] = '\0';
+	assert_non_null(mkdtemp(base));
+	dirs[0] = open(base, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	assert_true(dirs[0] >= 0);
+	for (int i = 1; i <= LONG_LEVELS; i++) {
+		assert_int_equal(mkdirat(dirs[i - 1], comp, 0700), 0);
+		dirs[i] = openat(dirs[i - 1], comp,
+				 O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+		assert_true(dirs[i] >= 0);
+	}
+	fd = openat(dirs[LONG_LEVELS], "file",
+		    O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 4096), 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	pid = map_and_wait(fd, 4096);
+	assert_int_equal(pmadv_open(pid, 0, &t), 0);
+	T = t;
+	if (kernel_has_query())
+		read_all(PMADV_SRC_QUERY, &q);
+	read_all(PMADV_SRC_TEXT, &x);
+	if (q.n)
+		same_lists(&q, &x, 0);
+	for (size_t i = 0; i < x.n; i++) {
+		if (x.v[i].inode == st.st_ino) {
+			found++;
+			assert_true(x.v[i].attrs & PMADV_VMA_LONGNAME);
+			assert_true(x.v[i].attrs & PMADV_VMA_FILE);
+			assert_string_equal(x.v[i].name, "");
+		} else {
+			assert_false(x.v[i].attrs & PMADV_VMA_LONGNAME);
+		}
+		if (found && !strcmp(x.v[i].name, "[stack]"))
+			stack = true;
+	}
+	assert_int_equal(found, 1);
+	assert_true(stack);
+	/* the public iterator, with the default source, the same */
+	assert_int_equal(count_vmas(t, PMADV_VMA_LONGNAME, 0, 0, &st), 1);
+	T = saved;
+	pmadv_close(t);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	free(q.v);
+	free(x.v);
+	close(fd);
+	unlinkat(dirs[LONG_LEVELS], "file", 0);
+	for (int i = LONG_LEVELS; i >= 1; i--) {
+		close(dirs[i]);
+		assert_int_equal(unlinkat(dirs[i - 1], comp, AT_REMOVEDIR), 0);
+	}
+	close(dirs[0]);
+	rmdir(base);
+}
+
+/*
+ * VmFlags that change what advice does: nh (MADV_NOHUGEPAGE, which
+ * MADV_COLLAPSE refuses) and dp (MAP_DROPPABLE, 6.11+, whose data
+ * MADV_PAGEOUT drops). With VmFlags read, an nh VMA is flagged and not
+ * merged with its THP-eligible neighbour; without, they merge.
+ */
+static void test_vmflags_advice(void **state)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	struct pmadv_target *t;
+	struct pmadv_filter f = PMADV_FILTER_INIT;
+	struct iovec *iov = NULL;
+	int p[2], droppable;
+	uint64_t at;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	if (pid == 0) {
+		char *a = mmap(NULL, 8 * page, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		/* MAP_DROPPABLE is 0x08 */
+		char *d = mmap(NULL, page, PROT_READ | PROT_WRITE,
+			       0x08 | MAP_ANONYMOUS, -1, 0);
+		uint64_t msg[2] = { (uintptr_t)a, d != MAP_FAILED };
+
+		if (a == MAP_FAILED ||
+		    madvise(a + 4 * page, 4 * page, MADV_NOHUGEPAGE) < 0 ||
+		    write(p[1], msg, sizeof(msg)) != sizeof(msg))
+			_exit(1);
+		if (d != MAP_FAILED)
+			memcpy(d, "x", 1);
+		for (;;)
+			pause();
+	}
+	{
+		uint64_t msg[2];
+
+		assert_int_equal(read(p[0], msg, sizeof(msg)), sizeof(msg));
+		at = msg[0];
+		droppable = (int)msg[1];
+	}
+	close(p[0]);
+	close(p[1]);
+	assert_int_equal(pmadv_open(pid, 0, &t), 0);
+	f.start = at;
+	f.end = at + 8 * page;
+	/* without VmFlags the two halves are one range */
+	assert_int_equal(pmadv_vma_ranges(t, &f, 0, &iov), 1);
+	free(iov);
+	iov = NULL;
+	/* with them, two, and the filter can leave the nh half out */
+	assert_int_equal(pmadv_vma_ranges(t, &f, PMADV_VMA_F_VMFLAGS, &iov),
+			 2);
+	free(iov);
+	iov = NULL;
+	f.match_none = PMADV_VMA_NOHUGEPAGE;
+	assert_int_equal(pmadv_vma_ranges(t, &f, 0, &iov), 1);
+	assert_int_equal((uintptr_t)iov[0].iov_base, at);
+	assert_int_equal(iov[0].iov_len, 4 * page);
+	free(iov);
+	iov = NULL;
+	/* MAP_DROPPABLE, where the kernel has it */
+	print_message("MAP_DROPPABLE: %s\n",
+		      droppable ? "present" : "unavailable on this kernel");
+	if (droppable) {
+		struct pmadv_filter g = PMADV_FILTER_INIT;
+
+		g.match_all = PMADV_VMA_DROPPABLE;
+		assert_int_equal(pmadv_vma_ranges(t, &g, 0, &iov), 1);
+		free(iov);
+		iov = NULL;
+	}
+	pmadv_close(t);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -800,6 +993,8 @@ int main(void)
 		cmocka_unit_test(test_fallback),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_hugetlb),
+		cmocka_unit_test(test_long_path),
+		cmocka_unit_test(test_vmflags_advice),
 		/* Last: it changes the layout. */
 		cmocka_unit_test(test_recheck),
 	};
