@@ -47,6 +47,16 @@ sources_for() {
 	esac
 }
 
+# The version header meson configures, made the same way from meson.build.
+ver=$(sed -n "s/^  version: '\([0-9.]*\)',$/\1/p" "$top/meson.build")
+mkdir -p "$out/include"
+IFS=. read -r major minor patch <<EOF_VERSION
+$ver
+EOF_VERSION
+sed -e "s/@MAJOR@/$major/" -e "s/@MINOR@/$minor/" -e "s/@PATCH@/$patch/" \
+	-e "s/@VERSION@/$ver/" "$top/include/procmadvise-version.h.in" \
+	>"$out/include/procmadvise-version.h"
+
 status=0
 for src in "$here"/fuzz-*.c; do
 	name=$(basename "$src" .c)
@@ -55,7 +65,7 @@ for src in "$here"/fuzz-*.c; do
 	echo "== $name: build"
 	if ! "$clang" -g -O1 -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=all -Wall -Wextra \
-		-I"$top/include" -I"$top/src/lib" \
+		-I"$top/include" -I"$out/include" -I"$top/src/lib" \
 		"$src" $(sources_for "$short") -o "$exe"; then
 		echo "== $name: BUILD FAILED"
 		status=1
