@@ -5,29 +5,48 @@
  * process_madvise caller with the target's own mmap/munmap, so a caller that
  * needs "the ranges I listed are the ranges I advised" stops the target.
  *
- * Default: PTRACE_SEIZE + PTRACE_INTERRUPT on every thread. Neither the
- * target nor its parent can see it (no SIGSTOP, no SIGCHLD, no SIGCONT), and
- * detaching restores a group stop that was in effect before: the kernel
- * re-arms it when the tracer goes. PMADV_HOLD_SIGSTOP is the fallback where
- * ptrace is not allowed: it is visible, and it leaves an already stopped
- * target alone.
+ * Default: PTRACE_SEIZE + PTRACE_INTERRUPT on every thread, done by a
+ * tracer of the ptrace rung's kind (ptrace/tracer.c): a clone child of a
+ * worker thread, with exit signal 0, outside the caller's thread group.
+ * So the caller's waitpid(-1) and waitid(P_ALL, __WALL) never see its
+ * stops, and when the caller dies the tracer notices (its parent changes)
+ * and lets go. Nothing of the target changes while it is held, so the
+ * kernel's own detach when the tracer exits (however it exits) leaves the
+ * target as it was. Neither the target nor its parent sees a signal, and a
+ * group stop in effect before is re-armed by the kernel at the detach.
+ * PMADV_HOLD_SIGSTOP is the fallback where ptrace is not allowed: it is
+ * visible, and it leaves an already stopped target alone.
+ *
+ * Exec in another thread while the threads are seized one by one: exec
+ * waits in de_thread, holding the target's cred_guard_mutex, until the
+ * other threads are reaped, and a traced thread is reaped by its tracer
+ * alone; PTRACE_SEIZE of the next thread waits for that mutex. So while
+ * a seize blocks, a timer interrupts it every few milliseconds (the kernel
+ * restarts the seize afterwards), and the handler reaps the seized threads
+ * that exited, which lets the exec finish; past the deadline it jumps out
+ * of the seize. The thread that exec'd now has the leader's TID: a TID
+ * seen again is trusted only if /proc says we trace it and it is stopped.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
-#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "hold.h"
+#include "ptrace/ptrace.h"
 #include "vma.h"
 
 #ifndef PTRACE_EVENT_STOP
@@ -37,24 +56,36 @@
 #define SYS_pidfd_send_signal 424
 #endif
 
-#define DEFAULT_TIMEOUT_MS 5000
-/* Between two looks at a thread that has not stopped yet. */
+/* How often a blocked seize is interrupted to reap exited threads. */
+#define SEIZE_TICK_US 5000
+/* What the caller allows the tracer beyond the deadline to report. */
+#define SLACK_MS 250
+/* Between two looks at a target that has not stopped (SIGSTOP mode). */
 #define POLL_NS 1000000L
 
 struct thread {
-	pid_t tid;
-	int sig;      /* a signal caught in signal-delivery-stop, to give back */
-	bool stopped;
+	pid_t tid;    /* negative once it exited: nothing to detach */
+	bool stopped; /* in a ptrace stop (or gone) */
+};
+
+/* A ptrace hold's session: the rung's session first (freeing it frees
+ * all), then what the hold's tracer keeps. */
+struct held {
+	struct session s;
+	int64_t deadline;    /* CLOCK_MONOTONIC ms, for taking the hold */
+	pid_t self;          /* the tracer's PID */
+	sigjmp_buf past;     /* out of a seize past the deadline */
+	struct thread *th;   /* the tracer's mmap: it must not malloc */
+	size_t n, cap;
 };
 
 struct pmadv_hold {
 	struct pmadv_hold *next; /* in the list of active ptrace holds */
 	struct pmadv_target *t;
 	unsigned int flags;
-	pid_t tracer;       /* ptrace requests must come from this thread */
+	pid_t owner;        /* the thread that took it */
 	bool sent_stop;     /* SIGSTOP mode: we stopped it, so we continue it */
-	struct thread *th;
-	size_t n, cap;
+	struct held *hd;    /* ptrace mode */
 };
 
 /* Active ptrace holds of this process, for pmadv_hold_tracee. */
@@ -81,6 +112,11 @@ static void holds_remove(struct pmadv_hold *h)
 	pthread_mutex_unlock(&holds_lock);
 }
 
+static pid_t tid_of(const struct thread *th)
+{
+	return __atomic_load_n(&th->tid, __ATOMIC_ACQUIRE);
+}
+
 int pmadv_hold_tracee(const struct pmadv_target *t, pid_t *tid)
 {
 	pid_t self = (pid_t)syscall(SYS_gettid);
@@ -88,14 +124,16 @@ int pmadv_hold_tracee(const struct pmadv_target *t, pid_t *tid)
 
 	pthread_mutex_lock(&holds_lock);
 	for (struct pmadv_hold *h = holds; h && ret; h = h->next) {
-		if (h->t->pid != t->pid || h->tracer != self)
+		if (h->t->pid != t->pid || h->owner != self)
 			continue;
 		/* Prefer the thread group leader, as injectors do. */
-		for (size_t i = 0; i < h->n; i++) {
-			if (h->th[i].tid <= 0)
+		for (size_t i = 0; i < h->hd->n; i++) {
+			pid_t x = tid_of(&h->hd->th[i]);
+
+			if (x <= 0)
 				continue;
-			if (ret || h->th[i].tid == t->pid)
-				*tid = h->th[i].tid;
+			if (ret || x == t->pid)
+				*tid = x;
 			ret = 0;
 		}
 	}
@@ -103,228 +141,367 @@ int pmadv_hold_tracee(const struct pmadv_target *t, pid_t *tid)
 	return ret;
 }
 
-static long now_ms(void)
-{
-	struct timespec ts;
+/* ---- the hold's tracer (a clone child: no malloc, no lock, no stdio) ---- */
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+/* The held thread th exited: nothing to detach or wait for. */
+static void gone(struct thread *th)
+{
+	th->stopped = true;
+	__atomic_store_n(&th->tid, -tid_of(th), __ATOMIC_RELEASE);
 }
 
-static void nap(void)
+/*
+ * Reaps the seized threads that exited. A traced thread stays a zombie
+ * until its tracer collects it; that holds up an exec (de_thread) and the
+ * report of the whole process's death to its parent. The tracer is not
+ * of the target's parent's thread group, so a leader collected here goes
+ * back to its parent, status and all (the kernel's EXIT_TRACE). The first
+ * look does not consume a stop (WNOWAIT).
+ */
+static void reap_exited(struct held *h)
 {
-	struct timespec ts = { 0, POLL_NS };
+	for (size_t i = 0; i < h->n; i++) {
+		pid_t tid = tid_of(&h->th[i]);
+		siginfo_t si;
 
-	nanosleep(&ts, NULL);
+		if (tid <= 0)
+			continue;
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PID, (id_t)tid, &si,
+			   WEXITED | WNOHANG | WNOWAIT | __WALL) < 0 ||
+		    si.si_pid != tid ||
+		    (si.si_code != CLD_EXITED && si.si_code != CLD_KILLED &&
+		     si.si_code != CLD_DUMPED))
+			continue;
+		waitid(P_PID, (id_t)tid, &si, WEXITED | WNOHANG | __WALL);
+		gone(&h->th[i]);
+	}
 }
 
-/* State letter of /proc/PID/task/TID/stat, or 0 when the thread is gone. */
-static char thread_state(pid_t pid, pid_t tid)
-{
-	char path[96], buf[512];
-	const char *p;
-	ssize_t n;
-	int fd;
+/* The tracer runs on its worker's thread-local storage, its own. */
+static __thread struct held *seizing;
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid,
-		 (int)tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strrchr(buf, ')'); /* the command name may hold ')' */
-	return p && p[1] == ' ' ? p[2] : 0;
+static void on_tick(int sig)
+{
+	struct held *h = seizing;
+	int saved = errno;
+
+	(void)sig;
+	reap_exited(h);
+	if (pt_now_ms() > h->deadline)
+		siglongjmp(h->past, 1);
+	errno = saved;
 }
 
-static bool known(const struct pmadv_hold *h, pid_t tid)
+/* PTRACE_SEIZE that reaps exited threads while it waits, and gives up
+ * at the deadline: 0 or -errno. */
+static int seize(struct held *h, pid_t tid)
+{
+	struct itimerval on = { { 0, SEIZE_TICK_US }, { 0, SEIZE_TICK_US } };
+	struct itimerval off = { { 0, 0 }, { 0, 0 } };
+	sigset_t tick;
+	long r;
+	int err;
+
+	sigemptyset(&tick);
+	sigaddset(&tick, SIGALRM);
+	seizing = h;
+	if (sigsetjmp(h->past, 1)) { /* the mask is back: SIGALRM blocked */
+		setitimer(ITIMER_REAL, &off, NULL);
+		return -ETIMEDOUT;
+	}
+	setitimer(ITIMER_REAL, &on, NULL);
+	sigprocmask(SIG_UNBLOCK, &tick, NULL);
+	r = ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)PTRACE_O_TRACEEXEC);
+	err = errno;
+	sigprocmask(SIG_BLOCK, &tick, NULL);
+	setitimer(ITIMER_REAL, &off, NULL);
+	return r < 0 ? -err : 0;
+}
+
+static struct thread *find(struct held *h, pid_t tid)
 {
 	for (size_t i = 0; i < h->n; i++)
-		if (h->th[i].tid == tid)
-			return true;
-	return false;
+		if (tid_of(&h->th[i]) == tid)
+			return &h->th[i];
+	return NULL;
 }
 
-static int add_thread(struct pmadv_hold *h, pid_t tid)
+static int add_thread(struct held *h, pid_t tid)
 {
 	if (h->n == h->cap) {
-		size_t ncap = h->cap ? h->cap * 2 : 16;
-		struct thread *nt = realloc(h->th, ncap * sizeof(*nt));
+		size_t ncap = h->cap ? h->cap * 2 : 256;
+		void *p = h->th ? mremap(h->th, h->cap * sizeof(*h->th),
+					 ncap * sizeof(*h->th), MREMAP_MAYMOVE)
+				: mmap(NULL, ncap * sizeof(*h->th),
+				       PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-		if (!nt)
+		if (p == MAP_FAILED)
 			return -ENOMEM;
-		h->th = nt;
+		h->th = p;
 		h->cap = ncap;
 	}
 	h->th[h->n].tid = tid;
-	h->th[h->n].sig = 0;
 	h->th[h->n].stopped = false;
 	h->n++;
 	return 0;
 }
 
-/* Seizes and interrupts every thread not seized yet; *added counts them. */
-static int seize_new(struct pmadv_hold *h, int *added)
+/* Whether a TID seen before is still a thread we hold: after an exec,
+ * the thread that exec'd has the leader's. One of ours that is not
+ * stopped yet is waited for again; a stranger is seized. */
+static bool still_held(struct held *h, struct thread *th, int *added)
 {
-	pid_t pid = h->t->pid;
-	char path[64];
-	struct dirent *d;
-	DIR *dir;
-	int ret = 0;
+	struct tinfo ti;
+
+	if (pt_read_tinfo(h->s.pid, tid_of(th), &ti) < 0 || ti.state == 'Z' ||
+	    ti.state == 'X')
+		return true; /* nothing there to hold */
+	if (ti.tracer == h->self) {
+		if (ti.state != 't') {
+			th->stopped = false;
+			(*added)++;
+		}
+		return true;
+	}
+	gone(th);
+	return false;
+}
+
+/*
+ * Seizes one listed thread: 0, 1 when there is nothing to hold, or -errno.
+ * The kernel says EPERM for a thread on its way out, for a zombie leader
+ * whose other threads live on, and, for a moment, for the leader's TID
+ * while an exec in another thread takes it over (the old leader, a
+ * zombie, still answers to it); and for a thread traced already, by
+ * someone else or by us (the thread that exec'd, seized under its old
+ * TID).
+ */
+static int seize_one(struct held *h, pid_t tid)
+{
+	for (;;) {
+		struct timespec nap = { 0, 1000000L };
+		struct tinfo ti;
+		int ret = seize(h, tid);
+
+		if (ret == -ESRCH)
+			return 1;
+		if (ret != -EPERM)
+			return ret;
+		if (pt_read_tinfo(h->s.pid, tid, &ti) < 0 || ti.state == 'Z' ||
+		    ti.state == 'X' || (ti.flags & PF_EXITING_FLAG))
+			return 1;
+		if (ti.tracer == h->self)
+			return 0; /* ours already: waited for like the rest */
+		if (ti.tracer || pt_now_ms() > h->deadline)
+			return -EPERM;
+		nanosleep(&nap, NULL);
+	}
+}
+
+/* Seizes and interrupts every thread of the listing not held yet;
+ * *added counts those it will have to wait for. */
+static int seize_listed(struct held *h, int *added)
+{
+	char path[64], buf[4096];
+	int fd, ret = 0;
+	long got;
 
 	*added = 0;
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	dir = opendir(path);
-	if (!dir)
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)h->s.pid);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
 		return errno == ENOENT ? -ESRCH : -errno;
-	while ((d = readdir(dir))) {
-		pid_t tid = (pid_t)strtol(d->d_name, NULL, 10);
+	while (ret == 0 &&
+	       (got = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
+		for (long off = 0; ret == 0 && off < got;) {
+			struct dirent64 *d = (struct dirent64 *)(buf + off);
+			pid_t tid = (pid_t)strtol(d->d_name, NULL, 10);
+			struct thread *th;
 
-		if (tid <= 0 || known(h, tid))
-			continue;
-		if (ptrace(PTRACE_SEIZE, tid, NULL, NULL) < 0) {
-			int err = errno;
-
-			/* Exited meanwhile, or a zombie leader whose other
-			 * threads live on: nothing there to hold. The kernel
-			 * answers EPERM for a thread that is exiting. */
-			if (err == ESRCH)
+			off += d->d_reclen;
+			if (tid <= 0)
 				continue;
-			if (err == EPERM) {
-				char st = thread_state(pid, tid);
-
-				if (!st || st == 'Z' || st == 'X')
-					continue;
+			th = find(h, tid);
+			if (th && (!th->stopped || still_held(h, th, added)))
+				continue;
+			ret = seize_one(h, tid);
+			if (ret == 1) { /* nothing there to hold */
+				ret = 0;
+				continue;
 			}
-			ret = -err;
-			break;
-		}
-		if ((ret = add_thread(h, tid)) < 0) {
-			ptrace(PTRACE_DETACH, tid, NULL, NULL);
-			break;
-		}
-		(*added)++;
-		if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0 &&
-		    errno != ESRCH) {
-			ret = -errno;
-			break;
+			if (ret < 0)
+				break;
+			if ((ret = add_thread(h, tid)) < 0) {
+				ptrace(PTRACE_DETACH, tid, NULL, NULL);
+				break;
+			}
+			(*added)++;
+			if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0 &&
+			    errno != ESRCH)
+				ret = -errno;
 		}
 	}
-	closedir(dir);
+	close(fd);
 	return ret;
 }
 
-/* A thread that exited while traced. Unless it is the leader (whose exit
- * status may belong to the caller as its parent), collect it: a traced
- * thread stays a zombie until its tracer does, and holds up the report of
- * the whole process's death to its parent. */
-static void forget(struct pmadv_hold *h, struct thread *th)
-{
-	siginfo_t si;
-
-	if (th->tid != h->t->pid)
-		waitid(P_PID, (id_t)th->tid, &si, WEXITED | __WALL | WNOHANG);
-	th->stopped = true;
-	th->tid = -th->tid; /* nothing to detach */
-}
-
-/* Waits for thread i's first stop. waitid without WEXITED never reaps: the
- * target may be the caller's own child, whose exit status is not ours. */
-static int wait_stop(struct pmadv_hold *h, struct thread *th, long deadline)
+/* Waits for th's stop. A real signal that won the race to the first stop
+ * is delivered now; the interrupt stays pending and follows. Any other
+ * stop (PTRACE_EVENT_STOP, a group stop, the stop after an exec) holds. */
+static int wait_held(struct held *h, struct thread *th)
 {
 	for (;;) {
-		siginfo_t si;
-		char st;
+		int st, ret;
 
-		memset(&si, 0, sizeof(si));
-		if (waitid(P_PID, (id_t)th->tid, &si,
-			   WSTOPPED | __WALL | WNOHANG) < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == ECHILD) { /* gone */
-				forget(h, th);
-				return 0;
-			}
-			return -errno;
+		h->s.tid = tid_of(th);
+		ret = pt_wait_stop(&h->s, h->deadline, &st);
+		if (ret == -ESRCH) { /* gone, or its TID went to an exec */
+			reap_exited(h);
+			gone(th);
+			return 0;
 		}
-		if (si.si_pid == th->tid) {
-			int status = si.si_status;
-
-			/* Event stops carry PTRACE_EVENT_STOP << 8; a plain
-			 * signal number is a signal-delivery-stop: the signal
-			 * is owed to the thread when we let go. */
-			if ((status >> 8) != PTRACE_EVENT_STOP &&
-			    si.si_code == CLD_TRAPPED)
-				th->sig = status & 0xff;
+		if (ret < 0)
+			return ret;
+		if (st >> 8) {
 			th->stopped = true;
 			return 0;
 		}
-		st = thread_state(h->t->pid, th->tid);
-		if (st == 0 || st == 'Z' || st == 'X') {
-			forget(h, th);
-			return 0;
-		}
-		if (now_ms() >= deadline)
-			return -ETIMEDOUT;
-		nap();
+		if (ptrace(PTRACE_CONT, h->s.tid, NULL, (void *)(long)st) < 0 &&
+		    errno != ESRCH)
+			return -errno;
 	}
 }
 
-static int detach_all(struct pmadv_hold *h)
-{
-	long deadline = now_ms() + DEFAULT_TIMEOUT_MS;
-	int ret = 0;
-
-	for (size_t i = 0; i < h->n; i++) {
-		struct thread *th = &h->th[i];
-
-		if (th->tid <= 0)
-			continue;
-		/* A thread never seen stopped (the hold failed or timed out
-		 * before it stopped) cannot be detached by the kernel's
-		 * rules: its interrupt is pending, wait for it, within one
-		 * deadline for all threads. */
-		if (!th->stopped && wait_stop(h, th, deadline) < 0) {
-			ret = ret ? ret : -ETIMEDOUT;
-			continue;
-		}
-		if (th->tid <= 0)
-			continue;
-		if (ptrace(PTRACE_DETACH, th->tid, NULL,
-			   (void *)(long)th->sig) == 0)
-			continue;
-		if (errno == ESRCH) /* it died while held */
-			forget(h, th);
-		else if (!ret)
-			ret = -errno;
-	}
-	return ret;
-}
-
-static int hold_ptrace(struct pmadv_hold *h, long deadline)
+/* Until a listing shows no thread we do not hold: only running threads
+ * can create threads, and all listed ones are stopped. */
+static int take(struct held *h)
 {
 	int added, ret;
+	size_t live = 0;
 
-	/* Until a listing shows no thread we have not stopped: only running
-	 * threads can create threads, and all listed ones are stopped. */
 	do {
-		ret = seize_new(h, &added);
+		if (pt_caller_gone(&h->s) ||
+		    __atomic_load_n(&h->s.gave_up, __ATOMIC_ACQUIRE))
+			return -ECANCELED; /* no one is waiting for it */
+		if (pt_now_ms() > h->deadline)
+			return -ETIMEDOUT;
+		ret = seize_listed(h, &added);
 		if (ret < 0)
 			return ret;
 		for (size_t i = 0; i < h->n; i++) {
 			if (h->th[i].stopped)
 				continue;
-			ret = wait_stop(h, &h->th[i], deadline);
+			ret = wait_held(h, &h->th[i]);
 			if (ret < 0)
 				return ret;
 		}
 	} while (added);
-	if (!h->n)
-		return -ESRCH;
-	return pmadv_target_alive(h->t);
+	for (size_t i = 0; i < h->n; i++)
+		live += tid_of(&h->th[i]) > 0;
+	return live ? 0 : -ESRCH;
+}
+
+/* Lets go of every stopped thread. The threads that never stopped (the
+ * hold timed out on them) cannot be detached by the kernel's rules: the
+ * tracer's exit, right after, detaches them, and the interrupt they owe
+ * goes with it. */
+static void let_go(struct held *h)
+{
+	for (size_t i = 0; i < h->n; i++) {
+		pid_t tid = tid_of(&h->th[i]);
+
+		if (tid > 0 && h->th[i].stopped &&
+		    ptrace(PTRACE_DETACH, tid, NULL, NULL) < 0)
+			pmadv_debug("hold: thread %d of PID %d: detach: %s",
+				    (int)tid, (int)h->s.pid,
+				    pmadv_errdesc(errno));
+	}
+	reap_exited(h);
+}
+
+static void hold_tick(struct session *s)
+{
+	reap_exited((struct held *)s);
+}
+
+/* The tracer process: take the hold, keep it until the caller releases
+ * it, gives up, or dies, then let go. */
+static int hold_tracer(struct session *s)
+{
+	struct held *h = (struct held *)s;
+	struct sigaction sa;
+	int ret;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_tick; /* no SA_RESTART: the kernel restarts the
+				  * seize anyway, and nothing else waits */
+	sigaction(SIGALRM, &sa, NULL); /* the tracer's own handlers */
+	h->self = getpid();
+	ret = take(h);
+	s->attach_ret = ret;
+	pt_set(s, &s->attached);
+	if (ret == 0)
+		pt_next_cmd(s, -1, hold_tick);
+	let_go(h);
+	if (h->th)
+		munmap(h->th, h->cap * sizeof(*h->th));
+	pt_set(s, &s->ended);
+	return 0;
+}
+
+/* ---- the caller's side ---- */
+
+static int hold_ptrace(struct pmadv_hold *h, int timeout_ms, int64_t deadline)
+{
+	const struct pmadv_target *t = h->t;
+	struct session *s;
+	struct held *hd;
+	int ret;
+
+	/* Holds and requests of this process on one target take turns. */
+	ret = pt_take_turn_as(t->pid, timeout_ms, h->owner);
+	if (ret < 0)
+		return ret;
+	hd = calloc(1, sizeof(*hd));
+	if (!hd) {
+		pt_end_turn(t->pid);
+		return -ENOMEM;
+	}
+	s = &hd->s;
+	s->pid = s->tid = t->pid;
+	s->pidfd = t->pidfd;
+	s->starttime = t->starttime;
+	s->timeout_ms = timeout_ms;
+	s->memfd = -1;
+	s->tfd = -1;
+	s->run = hold_tracer;
+	hd->deadline = deadline;
+	ret = pt_session_start(s);
+	if (ret < 0) {
+		if (s->stack)
+			munmap(s->stack, TRACER_STACK);
+		free(hd);
+		pt_end_turn(t->pid);
+		return ret;
+	}
+	ret = pt_await_until(s, pt_attach_done, deadline + SLACK_MS);
+	if (ret == 0)
+		ret = s->attach_ret;
+	if (ret == 0) /* the process the handle named, not a reused PID */
+		ret = pmadv_target_alive(t);
+	if (ret < 0) {
+		if (pt_attach_done(s)) {
+			pt_session_end(s);
+		} else { /* the tracer lets go when it sees this */
+			pt_give_up(s);
+			pt_session_put(s);
+		}
+		return ret;
+	}
+	h->hd = hd;
+	return 0;
 }
 
 static int send_signal(const struct pmadv_target *t, int sig)
@@ -352,12 +529,13 @@ static int all_stopped(const struct pmadv_target *t)
 		return errno == ENOENT ? -ESRCH : -errno;
 	while ((d = readdir(dir))) {
 		pid_t tid = (pid_t)strtol(d->d_name, NULL, 10);
+		struct tinfo ti;
 		char st;
 
-		if (tid <= 0)
+		if (tid <= 0 || pt_read_tinfo(t->pid, tid, &ti) < 0)
 			continue;
-		st = thread_state(t->pid, tid);
-		if (st && st != 'T' && st != 't' && st != 'Z' && st != 'X') {
+		st = ti.state;
+		if (st != 'T' && st != 't' && st != 'Z' && st != 'X') {
 			ret = 0;
 			break;
 		}
@@ -366,7 +544,7 @@ static int all_stopped(const struct pmadv_target *t)
 	return ret;
 }
 
-static int hold_sigstop(struct pmadv_hold *h, long deadline)
+static int hold_sigstop(struct pmadv_hold *h, int64_t deadline)
 {
 	int ret = all_stopped(h->t);
 
@@ -379,9 +557,11 @@ static int hold_sigstop(struct pmadv_hold *h, long deadline)
 		return ret;
 	h->sent_stop = true;
 	while ((ret = all_stopped(h->t)) == 0) {
-		if (now_ms() >= deadline)
+		struct timespec nap = { 0, POLL_NS };
+
+		if (pt_now_ms() >= deadline)
 			return -ETIMEDOUT;
-		nap();
+		nanosleep(&nap, NULL);
 	}
 	return ret < 0 ? ret : 0;
 }
@@ -394,13 +574,12 @@ static int release(struct pmadv_hold *h)
 		/* A target that died meanwhile has nothing to restore. */
 		if (h->sent_stop && (ret = send_signal(h->t, SIGCONT)) == -ESRCH)
 			ret = 0;
-	} else {
-		if ((pid_t)syscall(SYS_gettid) != h->tracer)
-			return -EINVAL;
+	} else if (h->hd) {
 		holds_remove(h);
-		ret = detach_all(h);
+		/* -ETIMEDOUT: the tracer did not finish within the timeout;
+		 * it lets go when it can, and its exit detaches the rest. */
+		ret = pt_session_end(&h->hd->s);
 	}
-	free(h->th);
 	free(h);
 	return ret;
 }
@@ -409,7 +588,7 @@ static int hold(struct pmadv_target *t, unsigned int flags, int timeout_ms,
 		struct pmadv_hold **out)
 {
 	struct pmadv_hold *h;
-	long deadline;
+	int64_t deadline;
 	int ret;
 
 	if (!t || !out || (flags & ~PMADV_HOLD_SIGSTOP) || timeout_ms < 0)
@@ -425,12 +604,14 @@ static int hold(struct pmadv_target *t, unsigned int flags, int timeout_ms,
 		return -ENOMEM;
 	h->t = t;
 	h->flags = flags;
-	h->tracer = (pid_t)syscall(SYS_gettid);
-	deadline = now_ms() + (timeout_ms ? timeout_ms : DEFAULT_TIMEOUT_MS);
+	h->owner = (pid_t)syscall(SYS_gettid);
+	if (!timeout_ms)
+		timeout_ms = DEFAULT_TIMEOUT_MS;
+	deadline = pt_now_ms() + timeout_ms;
 	if (flags & PMADV_HOLD_SIGSTOP)
 		ret = hold_sigstop(h, deadline);
 	else
-		ret = hold_ptrace(h, deadline);
+		ret = hold_ptrace(h, timeout_ms, deadline);
 	if (ret < 0) {
 		release(h); /* undo whatever part was done */
 		return ret;
@@ -438,7 +619,8 @@ static int hold(struct pmadv_target *t, unsigned int flags, int timeout_ms,
 	if (!(flags & PMADV_HOLD_SIGSTOP))
 		holds_add(h);
 	pmadv_debug("holding PID %d (%s, %zu threads)", (int)t->pid,
-		    flags & PMADV_HOLD_SIGSTOP ? "SIGSTOP" : "ptrace", h->n);
+		    flags & PMADV_HOLD_SIGSTOP ? "SIGSTOP" : "ptrace",
+		    h->hd ? h->hd->n : 0);
 	*out = h;
 	return 0;
 }

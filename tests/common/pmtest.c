@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
@@ -250,4 +251,27 @@ int pmtest_cold_file(size_t len)
 		return -1;
 	}
 	return fd;
+}
+
+void *pmtest_reap_all(void *arg)
+{
+	struct pmtest_reaper *r = arg;
+
+	while (!atomic_load(&r->stop)) {
+		siginfo_t si;
+		int st;
+
+		memset(&si, 0, sizeof(si));
+		if (r->mode == 0 && waitpid(-1, &st, WNOHANG | WUNTRACED) > 0 &&
+		    WIFSTOPPED(st))
+			atomic_fetch_add(&r->stops, 1);
+		if (r->mode == 1 &&
+		    waitid(P_ALL, 0, &si,
+			   WEXITED | WSTOPPED | __WALL | WNOHANG) == 0 &&
+		    si.si_pid > 0 &&
+		    (si.si_code == CLD_TRAPPED || si.si_code == CLD_STOPPED))
+			atomic_fetch_add(&r->stops, 1);
+		sched_yield();
+	}
+	return NULL;
 }

@@ -7,6 +7,7 @@
 #ifndef PMTEST_H
 #define PMTEST_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -57,5 +58,16 @@ bool pmtest_swap_free(long size_kb);
 /* A file of len bytes under /var/tmp filled with a pattern, not in the page
  * cache; its fd (unlinked), or -1. */
 int pmtest_cold_file(size_t len);
+
+/* What a daemon does: a thread that reaps every child of the process
+ * until stop is set, with waitpid(-1, WNOHANG | WUNTRACED) (mode 0) or
+ * waitid(P_ALL, WEXITED | WSTOPPED | __WALL | WNOHANG) (mode 1), and
+ * counts the stop reports it was given. Run pmtest_reap_all(&reaper). */
+struct pmtest_reaper {
+	atomic_int stop;
+	int mode;
+	atomic_long stops;
+};
+void *pmtest_reap_all(void *arg);
 
 #endif /* PMTEST_H */

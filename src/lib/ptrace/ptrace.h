@@ -122,6 +122,8 @@ struct session {
 	bool want_patch;    /* PMADV_PTRACE_PATCH=1 (tests): skip the search */
 	long linger_us;     /* the loop's linger before its rt_sigreturn */
 	bool suspend_seccomp;
+	/* the tracer's body, when it is not the rung's (pmadv_hold) */
+	int (*run)(struct session *s);
 
 	/* the tracer's alone */
 	pid_t tid;
@@ -244,12 +246,30 @@ int pt_capture(struct session *s) PMADV_HIDDEN;
 int pt_session_start(struct session *s) PMADV_HIDDEN;
 void pt_session_put(struct session *s) PMADV_HIDDEN;
 void pt_post(struct session *s, int cmd) PMADV_HIDDEN;
+/* The caller's end: CMD_END, then the tracer's end awaited (0), or given
+ * up on (-ETIMEDOUT); drops the caller's reference. */
+int pt_session_end(struct session *s) PMADV_HIDDEN;
+/* The tracer's side: *flag (attached, ended) set, the caller woken. */
+void pt_set(struct session *s, int *flag) PMADV_HIDDEN;
+/* The tracer's liveness check: its caller's process is gone. */
+bool pt_caller_gone(const struct session *s) PMADV_HIDDEN;
+/* The tracer's wait for a command (CMD_ADVISE, or CMD_END when the caller
+ * gave up, is gone, or sent nothing for idle_ms; < 0: no limit). tick runs
+ * at least every 100 ms meanwhile. */
+int pt_next_cmd(struct session *s, int64_t idle_ms,
+		void (*tick)(struct session *)) PMADV_HIDDEN;
 /* Requests of this process on one target take turns: 0, or -ETIMEDOUT
  * when the turn did not come within timeout_ms. */
 int pt_take_turn(pid_t pid, int timeout_ms) PMADV_HIDDEN;
+/* The same for a turn that thread owner keeps (a hold): owner's own later
+ * requests on pid get -EBUSY at once instead of waiting for themselves. */
+int pt_take_turn_as(pid_t pid, int timeout_ms, pid_t owner) PMADV_HIDDEN;
 void pt_end_turn(pid_t pid) PMADV_HIDDEN;
 int pt_await(struct session *s,
 	     bool (*done)(const struct session *)) PMADV_HIDDEN;
+/* The same with a fixed deadline (CLOCK_MONOTONIC ms). */
+int pt_await_until(struct session *s, bool (*done)(const struct session *),
+		   int64_t deadline) PMADV_HIDDEN;
 bool pt_attach_done(const struct session *s) PMADV_HIDDEN;
 bool pt_cmd_done(const struct session *s) PMADV_HIDDEN;
 bool pt_tracer_ended(const struct session *s) PMADV_HIDDEN;

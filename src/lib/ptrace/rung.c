@@ -168,14 +168,7 @@ static void ptrace_end(struct pmadv_call *c)
 	if (!s)
 		return;
 	c->priv = NULL;
-	if (!s->gave_up) {
-		pt_post(s, CMD_END);
-		if (pt_await(s, pt_tracer_ended) == 0)
-			pthread_join(s->thread, NULL);
-		else
-			pt_give_up(s);
-	}
-	pt_session_put(s);
+	pt_session_end(s);
 }
 
 static struct pmadv_judgement ptrace_judge(struct pmadv_call *c, int err)

@@ -616,11 +616,25 @@ static void store(int *p, int v)
 	__atomic_store_n(p, v, __ATOMIC_RELEASE);
 }
 
-/* The tracer's wait for the next command: CMD_END when the caller gave
- * up, died, or went quiet for IDLE_MS. */
-static int next_cmd(struct session *s)
+/* The tracer says *flag (a field of s) is now true. */
+void pt_set(struct session *s, int *flag)
 {
-	int64_t idle_end = pt_now_ms() + IDLE_MS;
+	store(flag, 1);
+	notify(s);
+}
+
+bool pt_caller_gone(const struct session *s)
+{
+	return getppid() != s->caller;
+}
+
+/* The tracer's wait for the next command: CMD_END when the caller gave
+ * up, died, or went quiet for idle_ms (< 0: never). tick, if any, runs
+ * at every wake-up, at least every 100 ms. */
+int pt_next_cmd(struct session *s, int64_t idle_ms,
+		void (*tick)(struct session *))
+{
+	int64_t idle_end = pt_now_ms() + idle_ms;
 
 	for (;;) {
 		uint32_t seen = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
@@ -630,15 +644,17 @@ static int next_cmd(struct session *s)
 			return CMD_END;
 		if (cmd != CMD_NONE)
 			return cmd;
-		if (getppid() != s->caller) {
+		if (pt_caller_gone(s)) {
 			pmadv_debug("ptrace: the caller of PID %d's request is "
 				    "gone: letting go", (int)s->pid);
 			return CMD_END;
 		}
-		if (pt_now_ms() > idle_end) {
+		if (idle_ms >= 0 && pt_now_ms() > idle_end) {
 			s->end_err = ETIMEDOUT;
 			return CMD_END;
 		}
+		if (tick)
+			tick(s);
 		wait_change(s, seen, 100);
 	}
 }
@@ -647,12 +663,14 @@ static int next_cmd(struct session *s)
 static int tracer_main(void *arg)
 {
 	struct session *s = arg;
-	int ret = attach(s);
+	int ret;
 
+	if (s->run)
+		return s->run(s);
+	ret = attach(s);
 	s->attach_ret = ret;
-	store(&s->attached, 1);
-	notify(s);
-	while (ret == 0 && next_cmd(s) == CMD_ADVISE) {
+	pt_set(s, &s->attached);
+	while (ret == 0 && pt_next_cmd(s, IDLE_MS, NULL) == CMD_ADVISE) {
 		int err = 0;
 		ssize_t r = pt_do_advise(s, s->iov, s->n, &err);
 
@@ -664,8 +682,7 @@ static int tracer_main(void *arg)
 	detach(s);
 	if (s->memfd >= 0)
 		close(s->memfd);
-	store(&s->ended, 1);
-	notify(s);
+	pt_set(s, &s->ended);
 	return 0;
 }
 
@@ -692,6 +709,9 @@ static pthread_mutex_t turns_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t turns_cond;
 static pthread_once_t turns_once = PTHREAD_ONCE_INIT;
 static pid_t turns[MAX_TURNS];
+/* The thread that holds the turn for a pmadv_hold, or 0: it would wait
+ * for itself. */
+static pid_t turn_owner[MAX_TURNS];
 
 static void turns_init(void)
 {
@@ -713,8 +733,14 @@ static int turn_slot(pid_t pid)
 
 int pt_take_turn(pid_t pid, int timeout_ms)
 {
+	return pt_take_turn_as(pid, timeout_ms, 0);
+}
+
+int pt_take_turn_as(pid_t pid, int timeout_ms, pid_t owner)
+{
+	pid_t self = (pid_t)syscall(SYS_gettid);
 	struct timespec ts;
-	int ret = 0, free_slot;
+	int ret = 0, free_slot, i;
 
 	pthread_once(&turns_once, turns_init);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -725,15 +751,21 @@ int pt_take_turn(pid_t pid, int timeout_ms)
 		ts.tv_nsec -= 1000000000;
 	}
 	pthread_mutex_lock(&turns_lock);
-	while (turn_slot(pid) >= 0 || (free_slot = turn_slot(0)) < 0) {
+	while ((i = turn_slot(pid)) >= 0 || (free_slot = turn_slot(0)) < 0) {
+		if (i >= 0 && turn_owner[i] == self) {
+			ret = -EBUSY;
+			break;
+		}
 		if (pthread_cond_timedwait(&turns_cond, &turns_lock, &ts) ==
 		    ETIMEDOUT) {
 			ret = -ETIMEDOUT;
 			break;
 		}
 	}
-	if (ret == 0)
+	if (ret == 0) {
 		turns[free_slot] = pid;
+		turn_owner[free_slot] = owner;
+	}
 	pthread_mutex_unlock(&turns_lock);
 	return ret;
 }
@@ -744,7 +776,7 @@ void pt_end_turn(pid_t pid)
 
 	pthread_mutex_lock(&turns_lock);
 	if ((i = turn_slot(pid)) >= 0)
-		turns[i] = 0;
+		turns[i] = turn_owner[i] = 0;
 	pthread_cond_broadcast(&turns_cond);
 	pthread_mutex_unlock(&turns_lock);
 }
@@ -799,12 +831,13 @@ int pt_session_start(struct session *s)
 	return ret;
 }
 
-/* Waits (caller side) until done() holds. Gives up when the tracer makes
- * no progress for a whole timeout: it is stuck on the target. */
-int pt_await(struct session *s, bool (*done)(const struct session *))
+/* Waits (caller side) until done() holds or, if the tracer makes no
+ * progress, until deadline; a deadline that passes with progress made
+ * moves on by extend ms (0: it does not). */
+static int await(struct session *s, bool (*done)(const struct session *),
+		 int64_t deadline, int64_t extend)
 {
 	unsigned long seen = __atomic_load_n(&s->progress, __ATOMIC_RELAXED);
-	int64_t deadline = pt_now_ms() + s->timeout_ms + 250;
 
 	for (;;) {
 		uint32_t v = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
@@ -817,14 +850,28 @@ int pt_await(struct session *s, bool (*done)(const struct session *))
 			unsigned long p = __atomic_load_n(&s->progress,
 							  __ATOMIC_RELAXED);
 
-			if (p == seen)
+			if (p == seen || !extend)
 				return -ETIMEDOUT;
 			seen = p;
-			deadline = now + s->timeout_ms + 250;
+			deadline = now + extend;
 			continue;
 		}
 		wait_change(s, v, deadline - now);
 	}
+}
+
+/* Gives up when the tracer makes no progress for a whole timeout: it is
+ * stuck on the target. */
+int pt_await(struct session *s, bool (*done)(const struct session *))
+{
+	return await(s, done, pt_now_ms() + s->timeout_ms + 250,
+		     s->timeout_ms + 250);
+}
+
+int pt_await_until(struct session *s, bool (*done)(const struct session *),
+		   int64_t deadline)
+{
+	return await(s, done, deadline, 0);
 }
 
 bool pt_attach_done(const struct session *s)
@@ -846,6 +893,24 @@ void pt_post(struct session *s, int cmd)
 {
 	store(&s->cmd, cmd);
 	notify(s);
+}
+
+/* The caller's end of a session: asks the tracer to let go, and waits for
+ * it (and its worker) to finish, or gives up on a stuck one. */
+int pt_session_end(struct session *s)
+{
+	int ret = -ETIMEDOUT;
+
+	if (!load(&s->gave_up)) {
+		pt_post(s, CMD_END);
+		ret = pt_await(s, pt_tracer_ended);
+		if (ret == 0)
+			pthread_join(s->thread, NULL);
+		else
+			pt_give_up(s);
+	}
+	pt_session_put(s);
+	return ret;
 }
 
 /* The caller stops waiting: the tracer finishes alone, the worker frees. */
