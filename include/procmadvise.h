@@ -83,6 +83,10 @@ ssize_t pmadv_process_madvise(int pidfd, const struct iovec *iov, size_t vlen,
 
 /* Everything below returns 0 (or a count) on success and a negative errno on
  * failure, and leaves errno alone. */
+/* pmadv_open() flags */
+#define PMADV_OPEN_PIDFD 0x1u /* a pidfd or nothing: ENOSYS rather than
+			       * PID and start time (0.2+) */
+
 int pmadv_open(pid_t pid, unsigned int flags, struct pmadv_target **out);
 int pmadv_open_pidfd(int pidfd, unsigned int flags, struct pmadv_target **out);
 void pmadv_close(struct pmadv_target *t);

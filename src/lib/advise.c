@@ -158,6 +158,17 @@ static enum pmadv_verdict judge(struct run *s, int *err)
 	return j.verdict;
 }
 
+struct pmadv_judgement pmadv_judge_esrch(struct pmadv_call *c,
+					 const char *rung)
+{
+	if (pmadv_target_alive(c->t) == 0 && pmadv_process_runs(c->t->pid) > 0) {
+		pmadv_debug("%s: ESRCH, yet PID %d runs (its main thread has "
+			    "exited); next rung", rung, (int)c->t->pid);
+		return pmadv_judged(PMADV_NEXT, ESRCH);
+	}
+	return pmadv_judged(PMADV_STOP, ESRCH);
+}
+
 /* The rung has taken the request: from now on its errors are the
  * request's, and it is the method reported. */
 static void serving(struct run *s)
@@ -359,7 +370,7 @@ static ssize_t advise(struct pmadv_target *t, const struct iovec *iov,
 		return ret;
 	if (!vlen)
 		return 0;
-	ret = pmadv_target_check(t);
+	ret = pmadv_target_alive(t);
 	if (ret < 0)
 		return ret;
 
@@ -414,7 +425,9 @@ static ssize_t advise(struct pmadv_target *t, const struct iovec *iov,
 		    pmadv_advice_name(advice), (int)t->pid,
 		    refusal ? strerror(refusal) : "no method available");
 fail:
-	if (s->errors)
+	/* A target found gone before any method served: the array is left
+	 * as it was, as for a handle found dead at the start. */
+	if (s->errors && !(err == ESRCH && !s->r.method))
 		for (size_t i = s->idx; i < vlen; i++)
 			s->errors[i] = ECANCELED;
 	return -err;

@@ -45,7 +45,7 @@ static int diagnose(const struct pmadv_target *t, int advice,
 	ret = pmadv_methods_allowed(method, &allowed, msg, len);
 	if (ret < 0)
 		return ret;
-	ret = pmadv_target_check(t);
+	ret = pmadv_target_alive(t);
 	if (ret < 0) {
 		pmadv_msg(msg, len, "PID %d has exited", (int)t->pid);
 		return ret;

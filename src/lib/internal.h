@@ -30,8 +30,23 @@ struct pmadv_target {
 
 /* Reads field 22 of /proc/PID/stat; 0 or -errno (-ESRCH when gone). */
 int pmadv_read_starttime(pid_t pid, unsigned long long *out) PMADV_HIDDEN;
-/* 0 when t still names the process it was opened for, else -ESRCH. */
-int pmadv_target_check(const struct pmadv_target *t) PMADV_HIDDEN;
+/*
+ * Identity and liveness: the one answer the library gives (target.c).
+ * pmadv_identity: 0 while the process a pidfd names (or, without one, PID
+ * pid with that start time) is in the process table, -ESRCH once it is
+ * not: pidfd_send_signal(pidfd, 0) answers ESRCH for a process gone
+ * and EPERM for a live one we may not signal. No lock, no allocation
+ * (the ptrace rung's tracer uses it).
+ * pmadv_target_alive: the same for a handle.
+ * pmadv_process_runs: 1 while a thread of process pid still runs, 0 when
+ * it is a zombie (its memory is gone), -errno. A process whose main
+ * thread called pthread_exit runs. Costs a read of /proc: asked only once
+ * a method has answered ESRCH.
+ */
+int pmadv_identity(pid_t pid, int pidfd,
+		   unsigned long long starttime) PMADV_HIDDEN;
+int pmadv_target_alive(const struct pmadv_target *t) PMADV_HIDDEN;
+int pmadv_process_runs(pid_t pid) PMADV_HIDDEN;
 
 /*
  * The syscall seam. Every raw system call that carries a decision goes
@@ -42,6 +57,8 @@ struct pmadv_sys {
 	long (*pidfd_open)(pid_t pid, unsigned int flags);
 	long (*process_madvise)(int pidfd, const struct iovec *iov, size_t vlen,
 				int advice, unsigned int flags);
+	/* signal 0 only: the identity check (pmadv_identity) */
+	long (*pidfd_send_signal)(int pidfd, int sig);
 };
 extern const struct pmadv_sys *pmadv_sys PMADV_HIDDEN;
 extern const struct pmadv_sys pmadv_sys_kernel PMADV_HIDDEN;
@@ -75,6 +92,13 @@ static inline struct pmadv_judgement pmadv_judged(enum pmadv_verdict v,
 {
 	return (struct pmadv_judgement){ v, err };
 }
+
+/* ESRCH from a method that works through the process's main thread
+ * (process_madvise and the module take the pidfd's task): the end of the
+ * request only when the process is gone or a zombie; a process whose main
+ * thread called pthread_exit goes to the next method. */
+struct pmadv_judgement pmadv_judge_esrch(struct pmadv_call *c,
+					 const char *rung) PMADV_HIDDEN;
 
 struct pmadv_rung {
 	unsigned int method;

@@ -168,6 +168,7 @@ static struct pmadv_judgement judge(struct pmadv_call *c, int err,
 			    "help", (int)c->t->pid);
 		return pmadv_judged(PMADV_STOP, err);
 	case ESRCH:
+		return pmadv_judge_esrch(c, "ioctl");
 	case EBADF:
 		return pmadv_judged(PMADV_STOP, err);
 	case EINVAL:

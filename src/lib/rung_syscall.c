@@ -59,6 +59,7 @@ static struct pmadv_judgement syscall_judge(struct pmadv_call *c, int err)
 			    "can help", (int)c->t->pid);
 		return pmadv_judged(PMADV_STOP, err);
 	case ESRCH:
+		return pmadv_judge_esrch(c, "syscall");
 	case EBADF:
 		return pmadv_judged(PMADV_STOP, err);
 	case EINVAL:

@@ -19,6 +19,9 @@
 #ifndef SYS_process_madvise
 #define SYS_process_madvise 440
 #endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
 
 static long sys_pidfd_open(pid_t pid, unsigned int flags)
 {
@@ -31,9 +34,15 @@ static long sys_process_madvise(int pidfd, const struct iovec *iov,
 	return syscall(SYS_process_madvise, pidfd, iov, vlen, advice, flags);
 }
 
+static long sys_pidfd_send_signal(int pidfd, int sig)
+{
+	return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
 const struct pmadv_sys pmadv_sys_kernel = {
 	.pidfd_open = sys_pidfd_open,
 	.process_madvise = sys_process_madvise,
+	.pidfd_send_signal = sys_pidfd_send_signal,
 };
 
 const struct pmadv_sys *pmadv_sys = &pmadv_sys_kernel;

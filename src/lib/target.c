@@ -61,17 +61,45 @@ int pmadv_read_starttime(pid_t pid, unsigned long long *out)
 	return 0;
 }
 
-int pmadv_target_check(const struct pmadv_target *t)
+int pmadv_identity(pid_t pid, int pidfd, unsigned long long starttime)
 {
 	unsigned long long st;
 	int ret;
 
-	if (t->pidfd >= 0)
-		return 0; /* the pidfd itself answers ESRCH */
-	ret = pmadv_read_starttime(t->pid, &st);
+	if (pidfd >= 0) {
+		if (pmadv_sys->pidfd_send_signal(pidfd, 0) == 0 ||
+		    errno == EPERM) /* alive, only not ours to signal */
+			return 0;
+		return errno == ESRCH ? -ESRCH : -errno;
+	}
+	ret = pmadv_read_starttime(pid, &st);
 	if (ret < 0)
 		return ret == -ESRCH ? -ESRCH : ret;
-	return st == t->starttime ? 0 : -ESRCH;
+	return st == starttime ? 0 : -ESRCH;
+}
+
+int pmadv_target_alive(const struct pmadv_target *t)
+{
+	return pmadv_identity(t->pid, t->pidfd, t->starttime);
+}
+
+int pmadv_process_runs(pid_t pid)
+{
+	char path[64], buf[4096];
+	const char *state, *threads;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	n = read_small(path, buf, sizeof(buf));
+	if (n < 0)
+		return n == -ENOENT ? 0 : (int)n;
+	state = strstr(buf, "\nState:\t");
+	threads = strstr(buf, "\nThreads:\t");
+	if (!state || !threads)
+		return -EIO;
+	/* a zombie leader with threads left: its process runs */
+	return state[8] != 'Z' && state[8] != 'X' ? 1
+	       : strtol(threads + 10, NULL, 10) > 1;
 }
 
 static int target_new(pid_t pid, int pidfd, struct pmadv_target **out)
@@ -93,17 +121,48 @@ static int target_new(pid_t pid, int pidfd, struct pmadv_target **out)
 	return 0;
 }
 
+/* The thread group of task pid (its process ID), or -errno. */
+static pid_t tgid_of(pid_t pid)
+{
+	char path[64], buf[4096];
+	const char *p;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	n = read_small(path, buf, sizeof(buf));
+	if (n < 0)
+		return n == -ENOENT ? -ESRCH : (pid_t)n;
+	p = strstr(buf, "\nTgid:\t");
+	return p ? (pid_t)strtol(p + 7, NULL, 10) : -EIO;
+}
+
 static int open_pid(pid_t pid, unsigned int flags, struct pmadv_target **out)
 {
 	int pidfd, ret;
+	pid_t tgid;
 
-	if (!out || pid <= 0 || flags)
+	if (!out || pid <= 0 || (flags & ~PMADV_OPEN_PIDFD))
 		return -EINVAL;
+	/* A thread ID (top -H, cgroup.threads) names no process here, even
+	 * where /proc and pidfd_open would take it: EINVAL, always. */
+	tgid = tgid_of(pid);
+	if (tgid < 0)
+		return tgid;
+	if (tgid != pid) {
+		pmadv_debug("%d is a thread of process %d, not a process ID",
+			    (int)pid, (int)tgid);
+		return -EINVAL;
+	}
 	pidfd = (int)pmadv_sys->pidfd_open(pid, 0);
 	if (pidfd < 0) {
 		ret = errno;
 		if (ret != ENOSYS)
 			return -ret;
+		if (flags & PMADV_OPEN_PIDFD) {
+			pmadv_debug("pidfd_open: ENOSYS, and PMADV_OPEN_PIDFD "
+				    "asks for a pidfd");
+			return -ENOSYS;
+		}
 		pmadv_debug("pidfd_open: ENOSYS, naming PID %d by start time",
 			    (int)pid);
 	}

@@ -120,9 +120,6 @@ int pmadv_vma_src_next(struct pmadv_vma_src *s, struct pmadv_vma_rec *r)
 	PMADV_HIDDEN;
 void pmadv_vma_src_close(struct pmadv_vma_src *s) PMADV_HIDDEN;
 
-/* 0 while t's process lives (so its PID was not reused), else -ESRCH. */
-int pmadv_target_alive(const struct pmadv_target *t) PMADV_HIDDEN;
-
 /* Test knobs: force a source for AUTO requests (PMADV_SRC_AUTO: back to the
  * environment and the probe), and forget the cached ioctl probe. */
 void pmadv_vma_force_source(enum pmadv_vma_src_kind kind) PMADV_HIDDEN;

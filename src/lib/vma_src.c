@@ -17,10 +17,6 @@
 
 #include "vma.h"
 
-#ifndef SYS_pidfd_send_signal
-#define SYS_pidfd_send_signal 424
-#endif
-
 /* Initial text buffer, and the bound on one line (a path of PATH_MAX bytes
  * with every byte escaped as \ooo still fits). */
 #define TEXT_BUF   65536
@@ -61,20 +57,6 @@ static enum pmadv_vma_src_kind resolve(enum pmadv_vma_src_kind want)
 	if (env && !strcmp(env, "query"))
 		return PMADV_SRC_QUERY;
 	return want;
-}
-
-/* After opening by PID: is it still the process t names? A live pidfd
- * proves the PID was not reused (it cannot be freed while the process
- * lives); without one, compare start times. */
-int pmadv_target_alive(const struct pmadv_target *t)
-{
-	if (t->pidfd >= 0) {
-		if (syscall(SYS_pidfd_send_signal, t->pidfd, 0, NULL, 0) == 0 ||
-		    errno == EPERM)
-			return 0;
-		return errno == ESRCH ? -ESRCH : -errno;
-	}
-	return pmadv_target_check(t);
 }
 
 static int open_proc(const struct pmadv_target *t, const char *file)

@@ -400,8 +400,23 @@ static void test_dead_target(void **state)
 	assert_int_equal(pmadv_open_pidfd(pidfd, 0, &t2), 0);
 	assert_int_equal(pmadv_target_pid(t2), pid);
 	kill(pid, SIGKILL);
-	/* A zombie has no memory left to advise. */
+	/* A zombie has no memory left to advise: ESRCH, and the errors
+	 * array left as it was, as pmadv_advise(3) promises for a target not
+	 * found alive (0.1 filled it with ECANCELED); nor can it be held. */
 	usleep(50000);
+	{
+		struct pmadv_opts o = PMADV_OPTS_INIT;
+		struct pmadv_hold *h = NULL;
+		int errs[1] = { 4242 };
+
+		o.errors = errs;
+		assert_int_equal(pmadv_advise(t, &v, 1, MADV_COLD, &o, &r),
+				 -ESRCH);
+		assert_int_equal(errs[0], 4242);
+		assert_int_equal(pmadv_hold(t, PMADV_HOLD_SIGSTOP, 1000, &h),
+				 -ESRCH);
+		assert_null(h);
+	}
 	assert_int_equal(pmadv_advise(t, &v, 1, MADV_COLD, NULL, &r), -ESRCH);
 	waitpid(pid, NULL, 0);
 	assert_int_equal(pmadv_advise(t, &v, 1, MADV_COLD, NULL, &r), -ESRCH);
@@ -477,9 +492,17 @@ static void pid_reuse(bool with_pidfd)
 	assert_int_equal(fork_as(pmadv_target_pid(t), &b, p, len),
 			 pmadv_target_pid(t));
 	assert_int_equal(pmtest_vma_kb(b.pid, p, "Referenced"), 256);
-	/* The handle names the old process: the stranger is left alone. */
+	/* The handle names the old process: the stranger is left alone, and
+	 * no method's forecast is about it (0.1's ptrace forecast was). */
 	assert_int_equal(pmadv_advise(t, &v, 1, MADV_COLD, NULL, &r), -ESRCH);
 	assert_int_equal(pmtest_vma_kb(b.pid, p, "Referenced"), 256);
+	for (unsigned int m = 1; m & PMADV_METHOD_ALL; m <<= 1) {
+		char why[256];
+
+		assert_int_equal(pmadv_diagnose(t, MADV_COLD, m, why,
+						sizeof(why)),
+				 -ESRCH);
+	}
 	pmadv_close(t);
 	pmtest_reap(&b);
 	munmap(p, len);

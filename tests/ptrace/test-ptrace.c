@@ -1190,6 +1190,61 @@ static void assert_refused_without_sys_admin(pid_t pid, struct iovec *iov,
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/*
+ * EPERM from pidfd_send_signal(pidfd, 0) means alive, not gone: a caller of
+ * uid 1000 with CAP_SYS_PTRACE and CAP_DAC_OVERRIDE but not CAP_KILL, which
+ * may trace a process of uid 1001 but not signal it, advises it through
+ * the ptrace rung (0.1 said "no longer the process the handle named").
+ */
+static void test_identity_eperm(void **state)
+{
+	char c = 1;
+	struct iovec iov = { page_of(&c), PAGE };
+	int out[2], st;
+	pid_t target, caller;
+
+	(void)state;
+	PT_REQUIRE(geteuid() == 0, "needs root");
+	assert_int_equal(pipe(out), 0);
+	target = fork();
+	if (target == 0) {
+		if (setresgid(1001, 1001, 1001) || setresuid(1001, 1001, 1001) ||
+		    write(out[1], "R", 1) != 1)
+			_exit(2);
+		for (;;)
+			pause();
+	}
+	assert_int_equal(pt_read_full(out[0], &c, 1, 5000), 1);
+	caller = fork();
+	if (caller == 0) {
+		cap_value_t keep[] = { CAP_SYS_PTRACE, CAP_DAC_OVERRIDE };
+		cap_t caps = cap_init();
+		struct pmadv_target *t;
+		struct pmadv_opts o = PMADV_OPTS_INIT;
+		long ret;
+
+		if (prctl(PR_SET_KEEPCAPS, 1) || setresgid(1000, 1000, 1000) ||
+		    setresuid(1000, 1000, 1000) ||
+		    cap_set_flag(caps, CAP_PERMITTED, 2, keep, CAP_SET) ||
+		    cap_set_flag(caps, CAP_EFFECTIVE, 2, keep, CAP_SET) ||
+		    cap_set_proc(caps))
+			_exit(2);
+		if (kill(target, 0) == 0 || errno != EPERM)
+			_exit(3); /* the premise: alive, not ours to signal */
+		if (pmadv_open(target, 0, &t) < 0)
+			_exit(4);
+		o.methods = PMADV_METHOD_PTRACE;
+		ret = pmadv_advise(t, &iov, 1, MADV_COLD, &o, NULL);
+		_exit(ret == PAGE ? 0 : 10 + (int)(-ret > 50 ? 50 : -ret));
+	}
+	assert_int_equal(waitpid(caller, &st, 0), caller);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	pt_kill(target);
+	close(out[0]);
+	close(out[1]);
+}
+
 static void test_seccomp(void **state)
 {
 	static const char *const why[] = { "seccomp", NULL };
@@ -1311,6 +1366,19 @@ static void test_zombie_leader(void **state)
 	while (z.ctr[1] != 0x5a)
 		usleep(1000);
 	iov = (struct iovec){ z.page, PAGE };
+	/* the default ladder: the syscall rung's ESRCH (process_madvise
+	 * takes the pidfd's task, the exited main thread) is not the end,
+	 * since the process runs; the ptrace rung serves */
+	{
+		struct pmadv_target *t;
+		struct pmadv_result r;
+
+		assert_int_equal(pmadv_open(pid, 0, &t), 0);
+		assert_int_equal(pmadv_advise(t, &iov, 1, MADV_COLD, NULL, &r),
+				 PAGE);
+		assert_int_equal(r.method, PMADV_METHOD_PTRACE);
+		pmadv_close(t);
+	}
 	assert_int_equal(pt_advise(pid, &iov, 1, MADV_DONTNEED,
 				   PMADV_F_DESTRUCTIVE, NULL), PAGE);
 	c = z.ctr[0];
@@ -1865,6 +1933,7 @@ int main(void)
 		T(test_keeponfork_needs_flag),
 		T(test_frozen_cgroup),
 		T(test_seccomp),
+		T(test_identity_eperm),
 		T(test_timeout),
 		T(test_zombie_leader),
 		T(test_thread_seccomp),

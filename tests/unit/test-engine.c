@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -35,6 +37,7 @@ struct span {
 static struct fake {
 	int all_errno;        /* every non-empty call fails with this */
 	int probe_errno;      /* answer of the zero-length probe call */
+	bool gone;            /* the target's pidfd answers ESRCH */
 	bool lose_count;      /* 5.10.0: a later failure fails the vector */
 	uintptr_t bad[MAX_BAD];
 	int bad_errno[MAX_BAD];
@@ -129,9 +132,21 @@ static long fake_pidfd_open(pid_t pid, unsigned int flags)
 	return -1;
 }
 
+/* The fake target's pidfd names a live process (fk.gone: one gone). */
+static long fake_pidfd_send_signal(int pidfd, int sig)
+{
+	(void)pidfd, (void)sig;
+	if (fk.gone) {
+		errno = ESRCH;
+		return -1;
+	}
+	return 0;
+}
+
 static const struct pmadv_sys fake_sys = {
 	.pidfd_open = fake_pidfd_open,
 	.process_madvise = fake_pm,
+	.pidfd_send_signal = fake_pidfd_send_signal,
 };
 
 /* Fake ioctl and ptrace rungs: the ladder's decisions are under test here,
@@ -615,6 +630,45 @@ static void test_no_pidfd(void **state)
 	pmadv_close(t);
 }
 
+static void *idle_thread(void *arg)
+{
+	pid_t *tid = arg;
+
+	*tid = (pid_t)syscall(SYS_gettid);
+	pause();
+	return NULL;
+}
+
+/* A thread ID is not a process ID: EINVAL on every kernel, where /proc
+ * and pidfd_open would take it or answer ENOENT. */
+static void test_open_thread_id(void **state)
+{
+	pthread_t th;
+	pid_t tid = 0;
+	struct pmadv_target *t = NULL;
+
+	(void)state;
+	assert_int_equal(pthread_create(&th, NULL, idle_thread, &tid), 0);
+	while (!__atomic_load_n(&tid, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	assert_int_equal(pmadv_open(tid, 0, &t), -EINVAL);
+	assert_null(t);
+	pthread_cancel(th);
+	pthread_join(th, NULL);
+}
+
+/* PMADV_OPEN_PIDFD: a pidfd or nothing. The fake pidfd_open answers
+ * ENOSYS, as under valgrind or a seccomp filter. */
+static void test_open_require_pidfd(void **state)
+{
+	struct pmadv_target *t = NULL;
+
+	(void)state;
+	assert_int_equal(pmadv_open(getpid(), PMADV_OPEN_PIDFD, &t), -ENOSYS);
+	assert_null(t);
+	assert_int_equal(pmadv_open(getpid(), 0x2, &t), -EINVAL);
+}
+
 static void test_errno_untouched(void **state)
 {
 	struct iovec v[1] = { { (void *)BASE, PAGE } };
@@ -707,6 +761,8 @@ int main(void)
 		cmocka_unit_test_setup(test_errno_untouched, setup),
 		cmocka_unit_test_setup(test_names, setup),
 		cmocka_unit_test(test_version),
+		cmocka_unit_test_setup(test_open_thread_id, setup),
+		cmocka_unit_test_setup(test_open_require_pidfd, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,10 +25,6 @@
 
 #include "ptrace.h"
 
-#ifndef SYS_pidfd_send_signal
-#define SYS_pidfd_send_signal 424
-#endif
-
 /* ---- attach and detach (tracer) ---- */
 
 /* Every signal blocked while our code runs: only once armed, since the
@@ -160,14 +156,7 @@ static uint64_t pending_faults(const struct session *s)
 
 static int check_identity(const struct session *s)
 {
-	unsigned long long st;
-
-	if (s->pidfd >= 0)
-		return syscall(SYS_pidfd_send_signal, s->pidfd, 0, NULL, 0) < 0
-			       ? -ESRCH : 0;
-	if (pmadv_read_starttime(s->pid, &st) < 0 || st != s->starttime)
-		return -ESRCH;
-	return 0;
+	return pmadv_identity(s->pid, s->pidfd, s->starttime) < 0 ? -ESRCH : 0;
 }
 
 /* A syscall instruction for unarmed injections: in the tracee's code, or
