@@ -218,6 +218,16 @@ char pt_state(pid_t pid)
 	return p && p[1] == ' ' ? p[2] : 0;
 }
 
+long pt_syscall_of(pid_t pid)
+{
+	char path[64], buf[256];
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	if (slurp(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	return strtol(buf, NULL, 10);
+}
+
 static long kb_field(const char *text, const char *name)
 {
 	size_t len = strlen(name);

@@ -61,6 +61,8 @@ void pt_assert_same(const struct pt_snap *a, const struct pt_snap *b,
 
 /* /proc/PID/stat state letter, or 0. */
 char pt_state(pid_t pid);
+/* The system call /proc/PID/syscall shows (-1: none, or unreadable). */
+long pt_syscall_of(pid_t pid);
 /* A field of /proc/PID/smaps_rollup, in kB, or -1. */
 long pt_rollup_kb(pid_t pid, const char *name);
 /* A field of the smaps entry of the VMA containing addr, in kB, or -1. */

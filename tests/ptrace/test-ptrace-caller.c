@@ -470,6 +470,93 @@ static void test_loop_returns_by_itself(void **state)
 	last_target = 0;
 }
 
+/*
+ * A target asleep in nanosleep (1 s at a time, restarted through the
+ * restart block) while
+ * the caller, and so its tracer, is stopped for 300 ms just as the madvise
+ * loop reaches its tail: the tail waits for the tracer (2 s for such a
+ * thread) instead of returning through its frame, which would have given
+ * nanosleep EINTR although the tracer lives.
+ */
+static void sleeper_target(void *arg)
+{
+	size_t len = 2 * NRANGES * PAGE;
+	unsigned char *a = mmap(NULL, len, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	(void)arg;
+	if (a == MAP_FAILED)
+		_exit(1);
+	for (size_t i = 0; i < NRANGES; i++) {
+		a[2 * i * PAGE] = 1;
+		if (mprotect(a + (2 * i + 1) * PAGE, PAGE, PROT_NONE) < 0)
+			_exit(1);
+	}
+	sh->base = (uintptr_t)a;
+	for (;;) {
+		struct timespec ts = { 1, 0 };
+
+		atomic_fetch_add(&sh->rounds, 1);
+		if (nanosleep(&ts, NULL) < 0)
+			atomic_fetch_add(&sh->errors, 1); /* EINTR */
+	}
+}
+
+/* One request over the target's ranges, in a process group of its own. */
+static void one_request_caller(void *arg)
+{
+	struct caller_arg *c = arg;
+	static struct iovec iov[NRANGES];
+	struct pmadv_result res;
+
+	setpgid(0, 0);
+	target_ranges(iov);
+	_exit(pt_advise(c->target, iov, NRANGES, MADV_COLD, 0, &res) ==
+			      (ssize_t)NRANGES * PAGE
+		      ? 0
+		      : 1);
+}
+
+static void test_stopped_caller_keeps_restart(void **state)
+{
+	struct caller_arg c = { 0 };
+	char sigblk[64];
+	int caught = 0;
+
+	(void)state;
+	PT_REQUIRE(geteuid() == 0, "needs root");
+	c.target = start_target_fn(sleeper_target, sigblk, sizeof(sigblk));
+	setenv("PMADV_PTRACE_FAST", "loop", 1);
+	for (int i = 0; i < 30 && caught < 3; i++) {
+		pid_t caller = pt_fork(one_request_caller, &c);
+		double end = pt_now() + 3;
+		int st;
+
+		assert_true(caller > 0);
+		/* the tail's select (23) */
+		while (pt_syscall_of(c.target) != 23 && pt_now() < end &&
+		       waitpid(caller, &st, WNOHANG) == 0)
+			;
+		if (pt_syscall_of(c.target) == 23) {
+			kill(-caller, SIGSTOP);
+			usleep(300000);
+			kill(-caller, SIGCONT);
+			caught++;
+		}
+		/* the caller ends its request normally: its tracer lives */
+		if (waitpid(caller, &st, 0) == caller)
+			assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	unsetenv("PMADV_PTRACE_FAST");
+	print_message("stopped the caller at the loop's tail %d times\n",
+		      caught);
+	assert_true(caught >= 1);
+	assert_target_fine(c.target, sigblk, 10);
+	assert_int_equal(atomic_load(&sh->errors), 0);
+	pt_kill(c.target);
+	last_target = 0;
+}
+
 /* ---- a stuck injected call, then a caller that exits ---- */
 
 #define UFFD_PAGES 2
@@ -833,6 +920,7 @@ int main(void)
 		cmocka_unit_test(test_reaper_waitid_wall),
 		cmocka_unit_test(test_caller_killed),
 		cmocka_unit_test(test_loop_returns_by_itself),
+		cmocka_unit_test(test_stopped_caller_keeps_restart),
 		cmocka_unit_test(test_stuck_call_caller_exits),
 		cmocka_unit_test(test_threads_take_turns),
 		cmocka_unit_test(test_churning_target),

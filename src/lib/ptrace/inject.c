@@ -150,6 +150,23 @@ struct text_pass {
 	bool libc_only;
 };
 
+/* Whether a maps line names the C library or the dynamic loader (glibc's
+ * libc.so.6 and ld-linux*, musl's libc.so and ld-musl*), not any library
+ * whose name starts with "libc" (libcurl, libcrypto). */
+static bool is_libc(const char *line)
+{
+	static const char *const names[] = { "libc.so", "libc-", "ld-linux",
+					      "ld-musl" };
+	const char *base = strrchr(line, '/');
+
+	if (!base)
+		return false;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strncmp(base + 1, names[i], strlen(names[i])))
+			return true;
+	return false;
+}
+
 /* One line of maps: scans it when it is readable and executable (on the
  * first pass, only the C library's and the dynamic loader's). */
 static bool text_line(void *ctx, char *line)
@@ -169,7 +186,7 @@ static bool text_line(void *ctx, char *line)
 	if (end[1] != 'r' || end[2] == '\0' || end[3] != 'x' ||
 	    strstr(end, "[vsyscall]"))
 		return false;
-	if (t->libc_only && !strstr(end, "/libc") && !strstr(end, "/ld-"))
+	if (t->libc_only && !is_libc(end))
 		return false;
 	for (uint64_t a = lo; a < hi && !all_found(t->q); a += 65536 - 16)
 		scan(t->s, t->q, a, (size_t)(hi - a));

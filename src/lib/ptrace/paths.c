@@ -282,6 +282,28 @@ static int run_loop(struct session *s, uint64_t block)
 	return ret;
 }
 
+/*
+ * How long the loop's tail waits for the tracer before it returns through
+ * the frame by itself. rt_sigreturn resets the thread's restart block, so
+ * a thread stopped in nanosleep, clock_nanosleep, poll or a futex wait
+ * with a timeout (ERESTART_RESTARTBLOCK) that returns that way gets EINTR
+ * where the tracer would have restarted the call: such a thread waits as
+ * long as the tracer waits for a command (2 s), so that only a tracer
+ * dead, or stopped that long with its caller, costs it that EINTR.
+ * PMADV_PTRACE_LINGER_US (tests) overrides both.
+ */
+static long linger_of(const struct session *s)
+{
+	long nr, ret;
+
+	if (s->linger_forced)
+		return s->linger_us;
+	pmadv_arch_syscall_state(&s->saved, &nr, &ret);
+	if (nr >= 0 && ret == -516 && s->linger_us < PT_IDLE_MS * 1000L)
+		return PT_IDLE_MS * 1000L;
+	return s->linger_us;
+}
+
 static ssize_t advise_loop(struct session *s, const struct iovec *iov,
 			   size_t n, int *err)
 {
@@ -316,8 +338,9 @@ static ssize_t advise_loop(struct session *s, const struct iovec *iov,
 		uint64_t hdr[2] = { k, (uint64_t)(int64_t)s->advice };
 		/* armed: how long the tail waits for us before it returns
 		 * through the frame by itself (a struct timeval) */
-		uint64_t linger[3] = { (uint64_t)(s->linger_us / 1000000),
-				       (uint64_t)(s->linger_us % 1000000), 1 };
+		long us = linger_of(s);
+		uint64_t linger[3] = { (uint64_t)(us / 1000000),
+				       (uint64_t)(us % 1000000), 1 };
 
 		memcpy(buf + PMADV_LOOP_N, hdr, sizeof(hdr));
 		if (s->frame)

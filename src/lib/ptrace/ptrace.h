@@ -42,6 +42,10 @@
 #include "arch.h"
 
 #define DEFAULT_TIMEOUT_MS 5000
+/* How long the tracer waits for the caller's next command before it lets
+ * go of the target: the caller posts batches back to back, so this only
+ * ends sessions whose caller vanished (an exec in another thread, say). */
+#define PT_IDLE_MS 2000
 #define PF_EXITING_FLAG 0x00000004UL
 #define PF_KTHREAD_FLAG 0x00200000UL
 
@@ -121,6 +125,7 @@ struct session {
 	bool force;         /* PMADV_PTRACE_FAST=loop: whatever the size */
 	bool want_patch;    /* PMADV_PTRACE_PATCH=1 (tests): skip the search */
 	long linger_us;     /* the loop's linger before its rt_sigreturn */
+	bool linger_forced; /* by PMADV_PTRACE_LINGER_US */
 	bool suspend_seccomp;
 	/* the tracer's body, when it is not the rung's (pmadv_hold) */
 	int (*run)(struct session *s);

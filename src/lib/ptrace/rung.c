@@ -34,14 +34,16 @@ static enum path env_path(int advice, bool *force)
 }
 
 /* PMADV_PTRACE_LINGER_US (tests): how long the armed loop's tail waits for
- * the tracer, 0 to 10,000,000 us; 100 ms by default. */
-static long env_linger(void)
+ * the tracer, 0 to 10,000,000 us (*forced); else 100 ms (see linger_of in
+ * paths.c). */
+static long env_linger(bool *forced)
 {
 	const char *e = pmadv_env("PMADV_PTRACE_LINGER_US");
 	char *end;
 	long v = e && *e ? strtol(e, &end, 10) : -1;
 
-	return e && *e && !*end && v >= 0 && v <= 10000000 ? v : 100000;
+	*forced = e && *e && !*end && v >= 0 && v <= 10000000;
+	return *forced ? v : 100000;
 }
 
 /* ---- the rung ---- */
@@ -98,7 +100,7 @@ static int ptrace_begin(struct pmadv_call *c)
 	s->want_patch = pmadv_env("PMADV_PTRACE_PATCH") &&
 			!strcmp(pmadv_env("PMADV_PTRACE_PATCH"), "1");
 	s->suspend_seccomp = suspend;
-	s->linger_us = env_linger();
+	s->linger_us = env_linger(&s->linger_forced);
 	pt_hint_get(s);
 	s->memfd = -1;
 	s->tfd = -1;

@@ -575,11 +575,6 @@ static void detach(struct session *s)
  * leaves the target as the kernel detaches it: see libprocmadvise(7).
  */
 
-/* How long the tracer waits for the caller's next command before it lets
- * go of the target: the caller posts batches back to back, so this only
- * ends sessions whose caller vanished (an exec in another thread, say). */
-#define IDLE_MS 2000
-
 static void notify(struct session *s)
 {
 	__atomic_add_fetch(&s->seq, 1, __ATOMIC_RELEASE);
@@ -659,7 +654,7 @@ static int tracer_main(void *arg)
 	ret = attach(s);
 	s->attach_ret = ret;
 	pt_set(s, &s->attached);
-	while (ret == 0 && pt_next_cmd(s, IDLE_MS, NULL) == CMD_ADVISE) {
+	while (ret == 0 && pt_next_cmd(s, PT_IDLE_MS, NULL) == CMD_ADVISE) {
 		int err = 0;
 		ssize_t r = pt_do_advise(s, s->iov, s->n, &err);
 
