@@ -28,6 +28,9 @@ struct pmadv_target {
 	unsigned long long starttime; /* /proc/PID/stat field 22 */
 };
 
+/* A small /proc file into buf (NUL-terminated): its bytes or -errno. No
+ * lock, no allocation (the ptrace rung's tracer uses it). */
+ssize_t pmadv_read_proc(const char *path, char *buf, size_t len) PMADV_HIDDEN;
 /* Reads field 22 of /proc/PID/stat; 0 or -errno (-ESRCH when gone). */
 int pmadv_read_starttime(pid_t pid, unsigned long long *out) PMADV_HIDDEN;
 /*

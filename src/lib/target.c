@@ -2,7 +2,9 @@
 /*
  * Target handles: one process, named by a pidfd where the kernel has
  * pidfd_open, else by pid and start time, so that a reused PID is noticed
- * (-ESRCH) instead of advising a stranger.
+ * (-ESRCH) instead of advising a stranger. And the library's one answer to
+ * identity and liveness, and its reader of small /proc files, which the
+ * rungs, the VMA sources and pmadv_hold use.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -14,24 +16,30 @@
 
 #include "internal.h"
 
-/* Reads a small /proc file into buf (NUL-terminated); bytes or -errno. */
-static ssize_t read_small(const char *path, char *buf, size_t len)
+ssize_t pmadv_read_proc(const char *path, char *buf, size_t len)
 {
-	ssize_t n;
-	int fd, err;
+	ssize_t n, got = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	do
-		n = read(fd, buf, len - 1);
-	while (n < 0 && errno == EINTR);
-	err = errno;
+	while ((size_t)got < len - 1) {
+		n = read(fd, buf + got, len - 1 - (size_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int err = errno;
+
+			close(fd);
+			return -err;
+		}
+		if (n == 0)
+			break;
+		got += n;
+	}
 	close(fd);
-	if (n < 0)
-		return -err;
-	buf[n] = '\0';
-	return n;
+	buf[got] = '\0';
+	return got;
 }
 
 int pmadv_read_starttime(pid_t pid, unsigned long long *out)
@@ -42,7 +50,7 @@ int pmadv_read_starttime(pid_t pid, unsigned long long *out)
 	int field;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	n = read_small(path, buf, sizeof(buf));
+	n = pmadv_read_proc(path, buf, sizeof(buf));
 	if (n == -ENOENT)
 		return -ESRCH;
 	if (n < 0)
@@ -90,7 +98,7 @@ int pmadv_process_runs(pid_t pid)
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	n = read_small(path, buf, sizeof(buf));
+	n = pmadv_read_proc(path, buf, sizeof(buf));
 	if (n < 0)
 		return n == -ENOENT ? 0 : (int)n;
 	state = strstr(buf, "\nState:\t");
@@ -129,7 +137,7 @@ static pid_t tgid_of(pid_t pid)
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	n = read_small(path, buf, sizeof(buf));
+	n = pmadv_read_proc(path, buf, sizeof(buf));
 	if (n < 0)
 		return n == -ENOENT ? -ESRCH : (pid_t)n;
 	p = strstr(buf, "\nTgid:\t");
@@ -182,7 +190,7 @@ static int pidfd_pid(int pidfd, pid_t *pid)
 	long v;
 
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
-	n = read_small(path, buf, sizeof(buf));
+	n = pmadv_read_proc(path, buf, sizeof(buf));
 	if (n < 0)
 		return n == -ENOENT ? -EBADF : (int)n;
 	p = strstr(buf, "\nPid:");

@@ -22,25 +22,6 @@
 
 /* ---- /proc reading, shared by begin and diagnose ---- */
 
-ssize_t pt_read_file(const char *path, char *buf, size_t len)
-{
-	ssize_t n, got = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	while ((size_t)got < len - 1) {
-		n = read(fd, buf + got, len - 1 - (size_t)got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += n;
-	}
-	close(fd);
-	buf[got] = '\0';
-	return got;
-}
 
 bool pt_each_line(const char *path, bool (*fn)(void *ctx, char *line),
 		  void *ctx)
@@ -108,7 +89,7 @@ int pt_read_tinfo(pid_t pid, pid_t tid, struct tinfo *ti)
 	ti->seccomp = -1;
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid,
 		 (int)tid);
-	n = pt_read_file(path, buf, sizeof(buf));
+	n = pmadv_read_proc(path, buf, sizeof(buf));
 	if (n < 0)
 		return n == -ENOENT ? -ESRCH : (int)n;
 	ti->tid = tid;
@@ -125,7 +106,7 @@ int pt_read_tinfo(pid_t pid, pid_t tid, struct tinfo *ti)
 	/* the thread's own: seccomp filters and tracers are per thread */
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid,
 		 (int)tid);
-	n = pt_read_file(path, buf, sizeof(buf));
+	n = pmadv_read_proc(path, buf, sizeof(buf));
 	if (n < 0)
 		return n == -ENOENT ? -ESRCH : (int)n;
 	if ((p = field(buf, "TracerPid:")))
@@ -156,7 +137,7 @@ static void comm_of(pid_t pid, char *comm, size_t len)
 	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	if (pt_read_file(path, comm, len) <= 0)
+	if (pmadv_read_proc(path, comm, len) <= 0)
 		snprintf(comm, len, "?");
 	comm[strcspn(comm, "\n")] = '\0';
 }
@@ -205,7 +186,7 @@ static int cgroup_frozen(pid_t pid, char *cg, size_t cglen)
 
 	pthread_once(&mnt_once, read_mounts);
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-	if (pt_read_file(path, buf, sizeof(buf)) < 0)
+	if (pmadv_read_proc(path, buf, sizeof(buf)) < 0)
 		return 0;
 	for (char *l = strtok_r(buf, "\n", &save); l;
 	     l = strtok_r(NULL, "\n", &save)) {
@@ -215,14 +196,14 @@ static int cgroup_frozen(pid_t pid, char *cg, size_t cglen)
 			snprintf(cg, cglen, "%s", l + 3);
 			snprintf(path, sizeof(path), "%s%s/cgroup.events", v2,
 				 l + 3);
-			if (pt_read_file(path, ev, sizeof(ev)) > 0 &&
+			if (pmadv_read_proc(path, ev, sizeof(ev)) > 0 &&
 			    (p = field(ev, "frozen ")) && *p == '1')
 				return 1;
 		} else if ((p = strstr(l, ":freezer:")) && v1[0]) {
 			snprintf(cg, cglen, "%s", p + 9);
 			snprintf(path, sizeof(path), "%s%s/freezer.state", v1,
 				 p + 9);
-			if (pt_read_file(path, ev, sizeof(ev)) > 0 &&
+			if (pmadv_read_proc(path, ev, sizeof(ev)) > 0 &&
 			    strncmp(ev, "THAWED", 6))
 				return 1;
 		}
@@ -238,7 +219,7 @@ static bool can_suspend_seccomp(void)
 	if (pmadv_have_cap(CAP_SYS_ADMIN) != 1)
 		return false;
 	/* a filtered tracer may not suspend its tracee's filters */
-	if (pt_read_file("/proc/self/status", buf, sizeof(buf)) < 0)
+	if (pmadv_read_proc("/proc/self/status", buf, sizeof(buf)) < 0)
 		return false;
 	p = field(buf, "Seccomp:");
 	return p && strtol(p, NULL, 10) == 0;
@@ -279,7 +260,7 @@ static int thread_score(pid_t pid, pid_t tid, bool compat, int *suspend_ok,
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)pid,
 		 (int)tid);
 	/* "running", "-1 sp pc" outside a call, or "nr args... sp pc" */
-	if (pt_read_file(path, sc, sizeof(sc)) <= 0 ||
+	if (pmadv_read_proc(path, sc, sizeof(sc)) <= 0 ||
 	    !pmadv_arch_never_restarted(compat, strtol(sc, NULL, 10)))
 		score += 2;
 	return score;

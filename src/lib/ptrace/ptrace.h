@@ -172,9 +172,6 @@ struct tinfo {
 };
 
 /* procfs.c: /proc reading, the preflight, the fast path's precondition */
-/* A small file (under /proc) into buf, NUL-terminated: bytes or -errno.
- * No lock, no allocation. */
-ssize_t pt_read_file(const char *path, char *buf, size_t len) PMADV_HIDDEN;
 /* Calls fn for each line of the file at path (NUL-terminated, without its
  * newline; a line longer than 8 KiB is cut) until fn returns true, which
  * it returns. read(2) into a buffer of its own: no lock, no allocation. */

@@ -148,7 +148,7 @@ static uint64_t pending_faults(const struct session *s)
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)s->pid,
 		 (int)s->tid);
-	if (pt_read_file(path, buf, sizeof(buf)) <= 0)
+	if (pmadv_read_proc(path, buf, sizeof(buf)) <= 0)
 		return 0;
 	p = strstr(buf, "\nSigPnd:");
 	return p ? strtoull(p + 8, NULL, 16) & FAULT_SIGS : 0;
@@ -341,7 +341,7 @@ static bool still_our_pidfd(const struct session *s)
 
 	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%ld", (int)s->pid,
 		 s->tfd);
-	if (pt_read_file(path, buf, sizeof(buf)) <= 0)
+	if (pmadv_read_proc(path, buf, sizeof(buf)) <= 0)
 		return false;
 	for (char *p = buf; (p = strstr(p, "Pid:")); p += 4)
 		if ((p == buf || p[-1] == '\n') &&
