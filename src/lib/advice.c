@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <sys/mman.h>
 
+#include "errnos.h"
 #include "internal.h"
 
 struct advice_info {
@@ -87,19 +88,20 @@ PMADV_API int pmadv_advice_destructive(int advice)
 {
 	const struct advice_info *a = advice_find(advice);
 
-	return a ? a->destructive : -EINVAL;
+	return (int)PMADV_RC(pmadv_advice_destructive,
+			     a ? a->destructive : -EINVAL);
 }
 
 PMADV_API int pmadv_advice_from_name(const char *name)
 {
 	if (!name)
-		return -EINVAL;
+		return (int)PMADV_RC(pmadv_advice_from_name, -EINVAL);
 	if (!strncasecmp(name, "MADV_", 5))
 		name += 5;
 	for (size_t i = 0; i < N_ADVICE; i++)
 		if (!strcasecmp(name, advice_table[i].name))
 			return advice_table[i].value;
-	return -EINVAL;
+	return (int)PMADV_RC(pmadv_advice_from_name, -EINVAL);
 }
 
 PMADV_API const char *pmadv_method_name(unsigned int method)
@@ -115,7 +117,7 @@ PMADV_API int pmadv_methods_from_string(const char *s, unsigned int *mask)
 	unsigned int m = 0;
 
 	if (!s || !mask)
-		return -EINVAL;
+		return (int)PMADV_RC(pmadv_methods_from_string, -EINVAL);
 	while (*s) {
 		size_t len = strcspn(s, ",");
 		unsigned int bit = 0;
@@ -127,14 +129,14 @@ PMADV_API int pmadv_methods_from_string(const char *s, unsigned int *mask)
 		if (len == 3 && !strncasecmp(s, "all", 3))
 			bit = PMADV_METHOD_ALL;
 		if (!bit)
-			return -EINVAL;
+			return (int)PMADV_RC(pmadv_methods_from_string, -EINVAL);
 		m |= bit;
 		s += len;
 		if (*s == ',' && *++s == '\0')
-			return -EINVAL;
+			return (int)PMADV_RC(pmadv_methods_from_string, -EINVAL);
 	}
 	if (!m)
-		return -EINVAL;
+		return (int)PMADV_RC(pmadv_methods_from_string, -EINVAL);
 	*mask = m;
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "errnos.h"
 #include "internal.h"
 
 /* EINTR/EAGAIN retries without progress before the element counts as
@@ -452,5 +453,5 @@ PMADV_API ssize_t pmadv_advise(struct pmadv_target *t,
 	if (res)
 		*res = s.r;
 	errno = saved;
-	return ret;
+	return PMADV_RC(pmadv_advise, ret);
 }

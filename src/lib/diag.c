@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <sys/capability.h>
 
+#include "errnos.h"
 #include "internal.h"
 
 int pmadv_have_cap(int cap)
@@ -62,5 +63,5 @@ PMADV_API int pmadv_diagnose(const struct pmadv_target *t, int advice,
 	int saved = errno, ret = diagnose(t, advice, method, msg, msglen);
 
 	errno = saved;
-	return ret;
+	return (int)PMADV_RC(pmadv_diagnose, ret);
 }

@@ -45,6 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "errnos.h"
 #include "hold.h"
 #include "ptrace/ptrace.h"
 #include "vma.h"
@@ -634,7 +635,7 @@ PMADV_API int pmadv_hold(struct pmadv_target *t, unsigned int flags,
 	int saved = errno, ret = hold(t, flags, timeout_ms, out);
 
 	errno = saved;
-	return ret;
+	return (int)PMADV_RC(pmadv_hold, ret);
 }
 
 PMADV_API int pmadv_release(struct pmadv_hold *h)
@@ -644,5 +645,5 @@ PMADV_API int pmadv_release(struct pmadv_hold *h)
 	if (h)
 		ret = release(h);
 	errno = saved;
-	return ret;
+	return (int)PMADV_RC(pmadv_release, ret);
 }

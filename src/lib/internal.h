@@ -169,6 +169,18 @@ bool pmadv_struct_in_ok(const void *p, size_t size, size_t min,
 void pmadv_struct_out(void *dst, size_t dst_size, const void *src,
 		      size_t src_size) PMADV_HIDDEN;
 
+/*
+ * The exit filter of every public function that returns a negative errno
+ * (errnos.c): ret itself when it is not an error or its errno is on the
+ * function's man page, else -ENOTRECOVERABLE, with the original in the
+ * debug log. The lists are made from the pages' ERRORS sections at build
+ * time (tools/errnos.py), so that the two cannot drift apart.
+ */
+long pmadv_rc(long ret, const int *errs, size_t n, const char *fn) PMADV_HIDDEN;
+#define PMADV_RC(fn, ret)                                                  \
+	pmadv_rc((ret), pmadv_errs_##fn,                                   \
+		 sizeof(pmadv_errs_##fn) / sizeof(pmadv_errs_##fn[0]), #fn)
+
 /* The library's environment variables (PMADV_*), read with secure_getenv:
  * NULL in a set-user-ID, set-group-ID or capability-gaining program. */
 const char *pmadv_env(const char *name) PMADV_HIDDEN;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "errnos.h"
 #include "internal.h"
 
 ssize_t pmadv_read_proc(const char *path, char *buf, size_t len)
@@ -231,7 +232,7 @@ PMADV_API int pmadv_open(pid_t pid, unsigned int flags,
 	int saved = errno, ret = open_pid(pid, flags, out);
 
 	errno = saved;
-	return ret;
+	return (int)PMADV_RC(pmadv_open, ret);
 }
 
 PMADV_API int pmadv_open_pidfd(int pidfd, unsigned int flags,
@@ -240,7 +241,7 @@ PMADV_API int pmadv_open_pidfd(int pidfd, unsigned int flags,
 	int saved = errno, ret = open_pidfd(pidfd, flags, out);
 
 	errno = saved;
-	return ret;
+	return (int)PMADV_RC(pmadv_open_pidfd, ret);
 }
 
 PMADV_API void pmadv_close(struct pmadv_target *t)
@@ -257,12 +258,13 @@ PMADV_API void pmadv_close(struct pmadv_target *t)
 
 PMADV_API pid_t pmadv_target_pid(const struct pmadv_target *t)
 {
-	return t ? t->pid : -EINVAL;
+	return t ? t->pid : (pid_t)PMADV_RC(pmadv_target_pid, -EINVAL);
 }
 
 PMADV_API int pmadv_target_pidfd(const struct pmadv_target *t)
 {
-	if (!t)
-		return -EINVAL;
-	return t->pidfd >= 0 ? t->pidfd : -ENOSYS;
+	return (int)PMADV_RC(pmadv_target_pidfd,
+			     !t		     ? -EINVAL
+			     : t->pidfd >= 0 ? t->pidfd
+					     : -ENOSYS);
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "errnos.h"
 #include "vma.h"
 
 #define FILTER_MIN_SIZE (offsetof(struct pmadv_filter, end) + sizeof(uint64_t))
@@ -413,7 +414,7 @@ PMADV_API int pmadv_vma_open(struct pmadv_target *t,
 	int saved = errno, ret = iter_open(t, filter, flags, out);
 
 	errno = saved;
-	return ret;
+	return (int)PMADV_RC(pmadv_vma_open, ret);
 }
 
 PMADV_API int pmadv_vma_next(struct pmadv_vma_iter *it, struct pmadv_vma *vma)
@@ -421,7 +422,7 @@ PMADV_API int pmadv_vma_next(struct pmadv_vma_iter *it, struct pmadv_vma *vma)
 	int saved = errno, ret = vma_next(it, vma);
 
 	errno = saved;
-	return ret;
+	return (int)PMADV_RC(pmadv_vma_next, ret);
 }
 
 PMADV_API ssize_t pmadv_vma_fill(struct pmadv_vma_iter *it, struct iovec *iov,
@@ -431,7 +432,7 @@ PMADV_API ssize_t pmadv_vma_fill(struct pmadv_vma_iter *it, struct iovec *iov,
 	ssize_t ret = vma_fill(it, iov, n);
 
 	errno = saved;
-	return ret;
+	return PMADV_RC(pmadv_vma_fill, ret);
 }
 
 PMADV_API ssize_t pmadv_vma_recheck(struct pmadv_vma_iter *it,
@@ -441,7 +442,7 @@ PMADV_API ssize_t pmadv_vma_recheck(struct pmadv_vma_iter *it,
 	ssize_t ret = recheck(it, changes, n);
 
 	errno = saved;
-	return ret;
+	return PMADV_RC(pmadv_vma_recheck, ret);
 }
 
 PMADV_API void pmadv_vma_close(struct pmadv_vma_iter *it)
@@ -460,5 +461,5 @@ PMADV_API ssize_t pmadv_vma_ranges(struct pmadv_target *t,
 	ssize_t ret = ranges(t, filter, flags, iov);
 
 	errno = saved;
-	return ret;
+	return PMADV_RC(pmadv_vma_ranges, ret);
 }

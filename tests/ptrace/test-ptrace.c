@@ -1245,6 +1245,46 @@ static void test_identity_eperm(void **state)
 	close(out[1]);
 }
 
+/* A range past the end of the user address space: EFAULT from every
+ * method that takes it, which ends the request (0.1's ptrace method gave
+ * ENOMEM, per element, so PMADV_F_CONTINUE went on past it). */
+static void test_beyond_user_space(void **state)
+{
+	unsigned long *ctr = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+				  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct iovec iov[2] = { { ctr, PAGE },
+				{ (void *)0x800000000000ULL, PAGE } };
+	unsigned int methods[] = { PMADV_METHOD_SYSCALL, PMADV_METHOD_PTRACE };
+	pid_t pid;
+
+	(void)state;
+	PT_REQUIRE(geteuid() == 0, "needs root");
+	assert_true(ctr != MAP_FAILED);
+	pid = pt_fork(spin_child, ctr);
+	for (size_t m = 0; m < 2; m++) {
+		struct pmadv_opts o = PMADV_OPTS_INIT;
+		struct pmadv_target *t;
+		struct pmadv_result r;
+
+		o.methods = methods[m];
+		o.flags = PMADV_F_CONTINUE;
+		assert_int_equal(pmadv_open(pid, 0, &t), 0);
+		assert_int_equal(pmadv_advise(t, iov + 1, 1, MADV_COLD, &o, &r),
+				 -EFAULT);
+		assert_int_equal(pmadv_advise(t, iov, 2, MADV_COLD, &o, &r),
+				 -EFAULT);
+		/* the kernel refuses a vector with such a range whole
+		 * (process_madvise: element 0 failed); the ptrace method
+		 * advises what comes before it */
+		assert_int_equal(r.done, methods[m] == PMADV_METHOD_PTRACE);
+		assert_int_equal(r.failed, r.done);
+		assert_int_equal(r.error, EFAULT);
+		pmadv_close(t);
+	}
+	pt_kill(pid);
+	munmap(ctr, PAGE);
+}
+
 static void test_seccomp(void **state)
 {
 	static const char *const why[] = { "seccomp", NULL };
@@ -1934,6 +1974,7 @@ int main(void)
 		T(test_frozen_cgroup),
 		T(test_seccomp),
 		T(test_identity_eperm),
+		T(test_beyond_user_space),
 		T(test_timeout),
 		T(test_zombie_leader),
 		T(test_thread_seccomp),

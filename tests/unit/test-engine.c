@@ -669,6 +669,24 @@ static void test_open_require_pidfd(void **state)
 	assert_int_equal(pmadv_open(getpid(), 0x2, &t), -EINVAL);
 }
 
+/* The errno contract: an error not on pmadv_advise(3)'s page (EXDEV, which
+ * no madvise gives) comes out as ENOTRECOVERABLE; the element's own errno
+ * stays in the result. */
+static void test_errno_filter(void **state)
+{
+	struct iovec v[1] = { { (void *)BASE, PAGE } };
+	struct pmadv_result r;
+
+	(void)state;
+	fk.all_errno = EXDEV;
+	assert_int_equal(pmadv_advise(&tgt, v, 1, MADV_COLD, NULL, &r),
+			 -ENOTRECOVERABLE);
+	assert_int_equal(r.error, EXDEV);
+	fk.all_errno = ENOMEM; /* on the page: as it is */
+	assert_int_equal(pmadv_advise(&tgt, v, 1, MADV_COLD, NULL, &r),
+			 -ENOMEM);
+}
+
 static void test_errno_untouched(void **state)
 {
 	struct iovec v[1] = { { (void *)BASE, PAGE } };
@@ -761,6 +779,7 @@ int main(void)
 		cmocka_unit_test_setup(test_errno_untouched, setup),
 		cmocka_unit_test_setup(test_names, setup),
 		cmocka_unit_test(test_version),
+		cmocka_unit_test_setup(test_errno_filter, setup),
 		cmocka_unit_test_setup(test_open_thread_id, setup),
 		cmocka_unit_test_setup(test_open_require_pidfd, setup),
 	};

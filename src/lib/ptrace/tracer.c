@@ -191,6 +191,8 @@ int pt_capture(struct session *s)
 	s->entry_mode = false;
 	s->rseq_cs_at = 0;
 	ret = pmadv_arch_getregs(s->tid, &s->saved);
+	if (ret == -EOPNOTSUPP)
+		return -ENOEXEC; /* a register set of no ABI the rung knows */
 	if (ret < 0)
 		return ret;
 	s->compat = pmadv_arch_compat(&s->saved);
