@@ -33,6 +33,7 @@ enum {
  * older than the advice. */
 #define ADVICE_COLD 20
 #define ADVICE_PAGEOUT 21
+#define ADVICE_COLLAPSE 25
 
 /* One address range given with --range. */
 struct cli_range {

@@ -39,8 +39,10 @@ static void fail_process(struct proc_report *p, struct pmadv_target *t,
 		err = ETIMEDOUT;
 	p->error = err;
 	p->exit_class = exit_class_of(err);
-	explain_target_error(t, p->pid, o->advice, o->methods, err,
-			     p->message, sizeof(p->message));
+	/* a refusal of our own (select.c) has said why already */
+	if (!p->message[0])
+		explain_target_error(t, p->pid, o->advice, o->methods, err,
+				     p->message, sizeof(p->message));
 	p->status = p->res.done ? PROC_PARTIAL : PROC_FAILED;
 }
 

@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,9 +47,16 @@ static void filter_for(const struct cli_opts *o, struct pmadv_filter *f)
 	if (o->select & SEL_SHARED)
 		f->match_any |= PMADV_VMA_SHARED;
 	/* The kernel answers EINVAL for the whole call on these: leaving
-	 * them out keeps one locked page from failing a process. */
+	 * them out keeps one locked page from failing a process. For
+	 * collapse, so does a VMA under MADV_NOHUGEPAGE. */
 	if (o->advice == ADVICE_COLD || o->advice == ADVICE_PAGEOUT)
 		f->match_none |= PMADV_VMA_UNADVISABLE;
+	if (o->advice == ADVICE_COLLAPSE)
+		f->match_none |= PMADV_VMA_UNADVISABLE | PMADV_VMA_NOHUGEPAGE;
+	/* Paging out MAP_DROPPABLE memory drops its data: only with
+	 * --force, the flag for advice that can lose data. */
+	if (o->advice == ADVICE_PAGEOUT && !(o->flags & PMADV_F_DESTRUCTIVE))
+		f->match_none |= PMADV_VMA_DROPPABLE;
 	f->min_size = o->min_size;
 }
 
@@ -112,6 +120,38 @@ static void release_state(struct sel_state *st)
 	free(st);
 }
 
+/* An explicit range over MAP_DROPPABLE memory, for PAGEOUT without
+ * --force: -EPERM with the reason in p->message, as the library refuses
+ * destructive advice without the flag. */
+static int refuse_droppable(struct pmadv_target *t, const struct cli_opts *o,
+			    struct proc_report *p)
+{
+	if (o->advice != ADVICE_PAGEOUT || (o->flags & PMADV_F_DESTRUCTIVE))
+		return 0;
+	for (size_t i = 0; i < o->nranges; i++) {
+		struct pmadv_filter f = PMADV_FILTER_INIT;
+		struct iovec *iov = NULL;
+		ssize_t n;
+
+		f.match_all = PMADV_VMA_DROPPABLE;
+		f.start = o->ranges[i].start & ~(uintptr_t)4095;
+		f.end = (o->ranges[i].start + o->ranges[i].len + 4095) &
+			~(uintptr_t)4095;
+		n = pmadv_vma_ranges(t, &f, 0, &iov);
+		free(iov);
+		if (n > 0) {
+			snprintf(p->message, sizeof(p->message),
+				 "range %#lx+%zu covers MAP_DROPPABLE memory, "
+				 "whose contents pageout drops: refused "
+				 "without --force",
+				 (unsigned long)o->ranges[i].start,
+				 o->ranges[i].len);
+			return -EPERM;
+		}
+	}
+	return 0;
+}
+
 int select_ranges(struct pmadv_target *t, const struct cli_opts *o,
 		  struct proc_report *p)
 {
@@ -119,6 +159,8 @@ int select_ranges(struct pmadv_target *t, const struct cli_opts *o,
 	struct sel_state *st;
 	int ret = 0;
 
+	if (!o->select && (ret = refuse_droppable(t, o, p)) < 0)
+		return ret;
 	if (!o->select && !o->hold)
 		return ranges_as_given(o, p);
 	st = xcalloc(1, sizeof(*st));

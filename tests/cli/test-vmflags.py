@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""VmFlags that change what advice does, through pmadvise:
+- collapse over a THP-eligible VMA beside an MADV_NOHUGEPAGE one: the
+  filters leave the second out (0.1 merged them into one range that failed
+  whole with EINVAL), and the first collapses;
+- pageout over MAP_DROPPABLE memory (6.11+), whose data it drops: the
+  filters leave it out without --force and the data stays; an explicit
+  range over it is refused without --force, naming why; with --force it is
+  paged out."""
+
+import os
+import subprocess
+import sys
+
+from clitest import check, need_root, on_sigterm_exit, run_json
+
+MIB = 1 << 20
+
+TARGET = r"""
+import ctypes, mmap, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int,
+                      ctypes.c_int, ctypes.c_int, ctypes.c_long]
+libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+M = 1 << 20
+# 14 MiB, of which a 2 MiB-aligned 8 MiB THP-eligible part, then 4 MiB of
+# MADV_NOHUGEPAGE right after it
+raw = libc.mmap(None, 14 * M, 3, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)
+base = (raw + 2 * M - 1) & ~(2 * M - 1)
+assert libc.madvise(base, 8 * M, 14) == 0  # MADV_HUGEPAGE
+assert libc.madvise(base + 8 * M, 4 * M, 15) == 0  # MADV_NOHUGEPAGE
+ctypes.memset(base, 1, 12 * M)
+# MAP_DROPPABLE (0x08), where the kernel has it
+d = libc.mmap(None, 64 * 4096, 3, 0x08 | mmap.MAP_ANONYMOUS, -1, 0)
+if d in (None, ctypes.c_void_p(-1).value):
+    d = 0
+else:
+    ctypes.memset(d, 7, 64 * 4096)
+print("%x %x" % (base, d), flush=True)
+for line in sys.stdin:
+    if d:
+        print("ok" if ctypes.string_at(d, 64 * 4096) == b"\x07" * 64 * 4096
+              else "zeroed", flush=True)
+    else:
+        print("none", flush=True)
+"""
+
+
+def anon_huge_kb(pid, start, end):
+    """AnonHugePages of the VMAs inside [start, end), from smaps."""
+    total, inside = 0, False
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            head = line.split()[0]
+            if "-" in head and not head.endswith(":"):
+                lo, hi = (int(x, 16) for x in head.split("-"))
+                inside = lo >= start and hi <= end
+            elif inside and line.startswith("AnonHugePages:"):
+                total += int(line.split()[1])
+    return total
+
+
+def main():
+    need_root()
+    on_sigterm_exit()
+    p = subprocess.Popen([sys.executable, "-c", TARGET],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         text=True)
+    try:
+        base, drop = (int(x, 16) for x in p.stdout.readline().split())
+        window = "%#x-%#x" % (base, base + 12 * MIB)
+        _, doc = run_json(["--anon", "-a", "collapse", "-r", window,
+                           p.pid], timeout=120)
+        proc = doc["processes"][0]
+        ranges = proc["ranges"]
+        check(all(int(r["end"], 16) <= base + 8 * MIB for r in ranges),
+              "collapse leaves the MADV_NOHUGEPAGE VMA out")
+        check(proc["status"] == "ok" and
+              proc["bytes_advised"] == 8 * MIB,
+              "the THP-eligible 8 MiB is collapsed (status %s, %d bytes)"
+              % (proc["status"], proc["bytes_advised"]))
+        check(anon_huge_kb(p.pid, base, base + 8 * MIB) >= 2048,
+              "it is backed by huge pages afterwards")
+        if not drop:
+            print("MAP_DROPPABLE: unavailable on this kernel", flush=True)
+            return
+        dwin = "%#x-%#x" % (drop, drop + 64 * 4096)
+
+        def data():
+            p.stdin.write("check\n")
+            p.stdin.flush()
+            return p.stdout.readline().strip()
+
+        _, doc = run_json(["--anon", "-a", "pageout", "-r", dwin, p.pid])
+        check(doc["processes"][0]["ranges_total"] == 0 and data() == "ok",
+              "pageout's filters leave MAP_DROPPABLE memory out without "
+              "--force, and its data stays")
+        q, doc = run_json(["-a", "pageout", "-r", dwin, p.pid])
+        proc = doc["processes"][0]
+        check(q.returncode != 0 and proc["status"] == "failed" and
+              "MAP_DROPPABLE" in (proc["error"] or {}).get("message", "")
+              and data() == "ok",
+              "an explicit range over it is refused without --force, "
+              "saying why (exit %d)" % q.returncode)
+        _, doc = run_json(["--anon", "--force", "-a", "pageout", "-r", dwin,
+                           p.pid])
+        check(doc["processes"][0]["bytes_advised"] == 64 * 4096,
+              "with --force it is paged out")
+    finally:
+        p.kill()
+        p.wait()
+
+
+main()
