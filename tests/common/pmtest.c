@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -177,42 +178,85 @@ static int run(const char *cmd)
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
 
+/* Serialises zram setup between test programs that run at once. */
+static int zram_lock = -1;
+
 int pmtest_zram_on(const char *size)
 {
 	char buf[32], path[96], cmd[160];
 	int fd, dev;
 	ssize_t n;
 
+	zram_lock = open("/run/pmadv-zram.lock", O_RDWR | O_CREAT | O_CLOEXEC,
+			 0600);
+	if (zram_lock < 0 || flock(zram_lock, LOCK_EX) < 0)
+		goto fail;
 	fd = open("/sys/class/zram-control/hot_add", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -1;
+		goto fail;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n <= 0)
-		return -1;
+		goto fail;
 	buf[n] = '\0';
 	dev = atoi(buf);
 	snprintf(path, sizeof(path), "/sys/block/zram%d/disksize", dev);
+	/* top priority: our pages go to our device, not to one another
+	 * test program is about to swapoff */
 	snprintf(cmd, sizeof(cmd),
-		 "mkswap /dev/zram%d >/dev/null 2>&1 && swapon /dev/zram%d",
-		 dev, dev);
+		 "mkswap /dev/zram%d >/dev/null 2>&1 && "
+		 "swapon -p 32767 /dev/zram%d", dev, dev);
 	if (write_str(path, size) || run(cmd)) {
 		pmtest_zram_off(dev);
 		return -1;
 	}
 	return dev;
+fail:
+	if (zram_lock >= 0)
+		close(zram_lock);
+	zram_lock = -1;
+	return -1;
 }
 
 void pmtest_zram_off(int dev)
 {
 	char buf[96];
 
-	if (dev < 0)
-		return;
-	snprintf(buf, sizeof(buf), "/dev/zram%d", dev);
-	swapoff(buf);
-	snprintf(buf, sizeof(buf), "%d", dev);
-	write_str("/sys/class/zram-control/hot_remove", buf);
+	if (dev >= 0) {
+		snprintf(buf, sizeof(buf), "/dev/zram%d", dev);
+		swapoff(buf);
+		snprintf(buf, sizeof(buf), "/sys/block/zram%d/reset", dev);
+		write_str(buf, "1");
+		snprintf(buf, sizeof(buf), "%d", dev);
+		write_str("/sys/class/zram-control/hot_remove", buf);
+	}
+	if (zram_lock >= 0) {
+		close(zram_lock);
+		zram_lock = -1;
+	}
+}
+
+char pmtest_state(pid_t pid, pid_t tid)
+{
+	char path[64], buf[1024], *p;
+	ssize_t n;
+	int fd;
+
+	if (tid > 0)
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid,
+			 (int)tid);
+	else
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
 }
 
 bool pmtest_swap_free(long size_kb)

@@ -49,7 +49,12 @@ long pmtest_vma_kb(pid_t pid, const void *addr, const char *field);
 /* Resident pages of [addr, addr + len) in our own address space. */
 long pmtest_resident_pages(void *addr, size_t len);
 
-/* Swap on a fresh zram device; returns its number or -1. */
+/* State letter of /proc/PID/stat (tid 0) or of thread tid, or 0. */
+char pmtest_state(pid_t pid, pid_t tid);
+
+/* Swap on a hot-added zram device, at top priority, serialised with other
+ * test programs by flock on /run/pmadv-zram.lock (held until off); the
+ * device number or -1. Off resets and removes it. */
 int pmtest_zram_on(const char *size);
 void pmtest_zram_off(int dev);
 /* True when the kernel has swap that can take size_kb more. */

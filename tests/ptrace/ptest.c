@@ -25,13 +25,6 @@
 
 #include "ptest.h"
 
-bool pt_in_ci(void)
-{
-	const char *ci = getenv("CI");
-
-	return ci && !strcmp(ci, "true");
-}
-
 int pt_exec_error(const char *path)
 {
 	int fds[2], err = 0;
@@ -207,17 +200,6 @@ void pt_assert_same(const struct pt_snap *a, const struct pt_snap *b,
 		assert_string_equal(a->pend, b->pend);
 }
 
-char pt_state(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (slurp(path, buf, sizeof(buf)) <= 0)
-		return 0;
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : 0;
-}
-
 long pt_syscall_of(pid_t pid)
 {
 	char path[64], buf[256];
@@ -226,64 +208,6 @@ long pt_syscall_of(pid_t pid)
 	if (slurp(path, buf, sizeof(buf)) <= 0)
 		return -1;
 	return strtol(buf, NULL, 10);
-}
-
-static long kb_field(const char *text, const char *name)
-{
-	size_t len = strlen(name);
-
-	for (const char *p = text; p && *p; p = strchr(p, '\n')) {
-		if (*p == '\n')
-			p++;
-		if (!strncmp(p, name, len) && p[len] == ':')
-			return strtol(p + len + 1, NULL, 10);
-	}
-	return -1;
-}
-
-long pt_rollup_kb(pid_t pid, const char *name)
-{
-	char path[64], buf[4096];
-
-	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
-	if (slurp(path, buf, sizeof(buf)) < 0)
-		return -1;
-	return kb_field(buf, name);
-}
-
-long pt_vma_kb(pid_t pid, unsigned long addr, const char *name)
-{
-	static char buf[1 << 20];
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
-	if (slurp(path, buf, sizeof(buf)) < 0)
-		return -1;
-	for (char *p = buf; p && *p; p = strchr(p, '\n')) {
-		unsigned long lo, hi;
-
-		if (*p == '\n')
-			p++;
-		if (sscanf(p, "%lx-%lx ", &lo, &hi) == 2 && addr >= lo &&
-		    addr < hi) {
-			char *next = p + 1;
-
-			/* the entry runs to the next header line */
-			for (;;) {
-				unsigned long a, b;
-
-				next = strchr(next, '\n');
-				if (!next || sscanf(next + 1, "%lx-%lx ", &a,
-						    &b) == 2)
-					break;
-				next++;
-			}
-			if (next)
-				*next = '\0';
-			return kb_field(p, name);
-		}
-	}
-	return -1;
 }
 
 double pt_now(void)
@@ -318,64 +242,6 @@ ssize_t pt_read_full(int fd, void *buf, size_t len, int timeout_ms)
 	return (ssize_t)got;
 }
 
-static int zram_lock = -1;
-
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, s, strlen(s));
-	close(fd);
-	return n == (ssize_t)strlen(s) ? 0 : -1;
-}
-
-int pt_zram_on(const char *size)
-{
-	char buf[64], path[128], cmd[256];
-	int dev;
-
-	zram_lock = open("/run/pmadv-zram.lock", O_RDWR | O_CREAT | O_CLOEXEC,
-			 0600);
-	if (zram_lock < 0 || flock(zram_lock, LOCK_EX) < 0)
-		return -1;
-	if (slurp("/sys/class/zram-control/hot_add", buf, sizeof(buf)) <= 0)
-		goto fail;
-	dev = atoi(buf);
-	snprintf(path, sizeof(path), "/sys/block/zram%d/disksize", dev);
-	/* top priority: our pages go to our device, not to one another
-	 * test program is about to swapoff */
-	snprintf(cmd, sizeof(cmd),
-		 "mkswap /dev/zram%d >/dev/null 2>&1 && "
-		 "swapon -p 32767 /dev/zram%d", dev, dev);
-	if (write_str(path, size) < 0 || system(cmd) != 0) {
-		pt_zram_off(dev);
-		return -1;
-	}
-	return dev;
-fail:
-	close(zram_lock);
-	zram_lock = -1;
-	return -1;
-}
-
-void pt_zram_off(int dev)
-{
-	char buf[64], path[128];
-
-	snprintf(buf, sizeof(buf), "/dev/zram%d", dev);
-	swapoff(buf);
-	snprintf(path, sizeof(path), "/sys/block/zram%d/reset", dev);
-	write_str(path, "1");
-	snprintf(buf, sizeof(buf), "%d", dev);
-	write_str("/sys/class/zram-control/hot_remove", buf);
-	if (zram_lock >= 0) {
-		close(zram_lock);
-		zram_lock = -1;
-	}
-}
 
 void pt_log_begin(struct pt_log *l)
 {

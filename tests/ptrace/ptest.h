@@ -12,19 +12,11 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include "pmtest.h"
 #include "procmadvise.h"
 
-/* Tests that need root or a feature: skip (cmocka) for a user, fail under
- * CI=true, which runs as root and must run everything. */
-bool pt_in_ci(void);
-#define PT_REQUIRE(cond, why)                                              \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			if (pt_in_ci())                                    \
-				fail_msg("cannot run under CI: %s", why);  \
-			skip();                                            \
-		}                                                          \
-	} while (0)
+/* Tests that need root or a feature: the one skip rule (pmtest.h). */
+#define PT_REQUIRE(cond, why) pmtest_require(cond, why)
 
 /*
  * The 32-bit x86 target (PT_TARGET32), or the current test is skipped or
@@ -59,22 +51,12 @@ int pt_snapshot(pid_t pid, struct pt_snap *s);
 void pt_assert_same(const struct pt_snap *a, const struct pt_snap *b,
 		    bool pending);
 
-/* /proc/PID/stat state letter, or 0. */
-char pt_state(pid_t pid);
 /* The system call /proc/PID/syscall shows (-1: none, or unreadable). */
 long pt_syscall_of(pid_t pid);
-/* A field of /proc/PID/smaps_rollup, in kB, or -1. */
-long pt_rollup_kb(pid_t pid, const char *name);
-/* A field of the smaps entry of the VMA containing addr, in kB, or -1. */
-long pt_vma_kb(pid_t pid, unsigned long addr, const char *name);
 
 /* Reads exactly len bytes (or until EOF) with a deadline; bytes or -1. */
 ssize_t pt_read_full(int fd, void *buf, size_t len, int timeout_ms);
 
-/* Swap on a hot-added zram device, serialised with other test programs by
- * flock on /run/pmadv-zram.lock; the device number or -1. */
-int pt_zram_on(const char *size);
-void pt_zram_off(int dev);
 
 double pt_now(void);
 

@@ -231,7 +231,7 @@ static void assert_target_fine(pid_t pid, const char *sigblk, double secs)
 		usleep(1000);
 	assert_true(atomic_load(&sh->rounds) >= r0 + 2);
 	assert_int_equal(atomic_load(&sh->errors), 0);
-	assert_true(strchr("RS", pt_state(pid)) != NULL);
+	assert_true(strchr("RS", pmtest_state(pid, 0)) != NULL);
 }
 
 static pid_t start_target_fn(void (*fn)(void *), char *sigblk, size_t len)
@@ -267,38 +267,7 @@ static void target_ranges(struct iovec *iov)
 
 /* ---- a caller that reaps every child from another thread ---- */
 
-struct reaper {
-	atomic_int stop;
-	int mode; /* 0: waitpid(-1, WNOHANG); 1: waitid(P_ALL, __WALL...) */
-	atomic_long seen_stops;
-};
-
-static void *reap_all(void *arg)
-{
-	struct reaper *r = arg;
-
-	while (!atomic_load(&r->stop)) {
-		if (r->mode == 0) {
-			int st;
-			pid_t p = waitpid(-1, &st, WNOHANG | WUNTRACED);
-
-			if (p > 0 && WIFSTOPPED(st))
-				atomic_fetch_add(&r->seen_stops, 1);
-		} else {
-			siginfo_t si;
-
-			memset(&si, 0, sizeof(si));
-			if (waitid(P_ALL, 0, &si,
-				   WEXITED | WSTOPPED | __WALL | WNOHANG) == 0 &&
-			    si.si_pid > 0 &&
-			    (si.si_code == CLD_TRAPPED ||
-			     si.si_code == CLD_STOPPED))
-				atomic_fetch_add(&r->seen_stops, 1);
-		}
-		sched_yield();
-	}
-	return NULL;
-}
+/* The reaper thread is pmtest_reap_all (tests/common). */
 
 struct caller_arg {
 	pid_t target;
@@ -311,13 +280,13 @@ struct caller_arg {
 static void reaping_caller(void *arg)
 {
 	struct caller_arg *c = arg;
-	struct reaper r = { .mode = c->mode };
+	struct pmtest_reaper r = { .mode = c->mode };
 	static struct iovec iov[NRANGES];
 	pthread_t th;
 	int bad = 0;
 
 	target_ranges(iov);
-	if (pthread_create(&th, NULL, reap_all, &r))
+	if (pthread_create(&th, NULL, pmtest_reap_all, &r))
 		_exit(100);
 	for (int i = 0; i < c->requests; i++) {
 		struct pmadv_result res;
@@ -333,10 +302,10 @@ static void reaping_caller(void *arg)
 	}
 	atomic_store(&r.stop, 1);
 	pthread_join(th, NULL);
-	if (r.seen_stops)
+	if (r.stops)
 		fprintf(stderr, "the caller's reaper saw %ld stops\n",
-			(long)r.seen_stops);
-	_exit(bad > 99 ? 99 : bad + (r.seen_stops ? 100 : 0));
+			(long)r.stops);
+	_exit(bad > 99 ? 99 : bad + (r.stops ? 100 : 0));
 }
 
 static void run_reaping(int mode)

@@ -154,9 +154,9 @@ static void wait_read(pid_t pid)
 {
 	double end = pt_now() + 5;
 
-	while (pt_now() < end && pt_state(pid) != 'S')
+	while (pt_now() < end && pmtest_state(pid, 0) != 'S')
 		usleep(1000);
-	assert_int_equal(pt_state(pid), 'S');
+	assert_int_equal(pmtest_state(pid, 0), 'S');
 	usleep(20000);
 }
 
@@ -466,14 +466,14 @@ static void test_loop_stopped(void **state)
 	pid = start(&t, &base);
 	wait_read(pid);
 	kill(pid, SIGSTOP);
-	for (int i = 0; i < 500 && pt_state(pid) != 'T'; i++)
+	for (int i = 0; i < 500 && pmtest_state(pid, 0) != 'T'; i++)
 		usleep(1000);
-	assert_int_equal(pt_state(pid), 'T');
+	assert_int_equal(pmtest_state(pid, 0), 'T');
 	fill(iov, base, NPAGES);
 	assert_int_equal(loop_advise(pid, iov, NPAGES, &res),
 			 (ssize_t)(NPAGES * PAGE));
 	usleep(50000);
-	assert_int_equal(pt_state(pid), 'T');
+	assert_int_equal(pmtest_state(pid, 0), 'T');
 	kill(pid, SIGCONT);
 	ask(&t, "was-stopped.....", r);
 	for (size_t i = 0; i < NPAGES; i++)

@@ -49,14 +49,14 @@ static void wait_state(pid_t pid, const char *states, double secs)
 	double end = pt_now() + secs;
 
 	while (pt_now() < end) {
-		char c = pt_state(pid);
+		char c = pmtest_state(pid, 0);
 
 		if (c && strchr(states, c))
 			return;
 		usleep(2000);
 	}
 	fail_msg("PID %d never reached state %s (is %c)", (int)pid, states,
-		 pt_state(pid));
+		 pmtest_state(pid, 0));
 }
 
 static void set_fast(bool fast)
@@ -392,7 +392,7 @@ static void test_stopped_and_running(void **state)
 	}
 	set_fast(true);
 	usleep(100000);
-	assert_int_equal(pt_state(pid), 'T');
+	assert_int_equal(pmtest_state(pid, 0), 'T');
 	assert_true(*ctr == c1);
 	/* no new stop or continue report for the parent */
 	assert_int_equal(waitpid(pid, &st, WNOHANG | WUNTRACED | WCONTINUED),
@@ -407,7 +407,7 @@ static void test_stopped_and_running(void **state)
 	c2 = *ctr;
 	usleep(50000);
 	assert_true(*ctr > c2);
-	assert_true(pt_state(pid) == 'R' || pt_state(pid) == 'S');
+	assert_true(pmtest_state(pid, 0) == 'R' || pmtest_state(pid, 0) == 'S');
 	pt_kill(pid);
 	munmap((void *)ctr, PAGE);
 }
@@ -789,7 +789,7 @@ static void test_cold_drops_referenced(void **state)
 	kill(pid, SIGSTOP); /* nothing touches the pages meanwhile */
 	waitpid(pid, NULL, WUNTRACED);
 	touched = *t.touches;
-	before = pt_vma_kb(pid, (unsigned long)m, "Referenced");
+	before = pmtest_vma_kb(pid, m, "Referenced");
 	assert_true(before >= 4000);
 	iov = (struct iovec){ m, 1024 * PAGE };
 	/* A few pages may be marked referenced again by something else
@@ -802,7 +802,7 @@ static void test_cold_drops_referenced(void **state)
 			usleep(20000);
 		assert_int_equal(pt_advise(pid, &iov, 1, MADV_COLD, 0, NULL),
 				 1024 * PAGE);
-		after = pt_vma_kb(pid, (unsigned long)m, "Referenced");
+		after = pmtest_vma_kb(pid, m, "Referenced");
 		print_message("COLD: Referenced %ld kB -> %ld kB, %lu touches "
 			      "while stopped\n", before, after,
 			      *t.touches - touched);
@@ -848,7 +848,7 @@ static void test_pageout_to_swap(void **state)
 
 	(void)state;
 	PT_REQUIRE(geteuid() == 0, "needs root for zram swap");
-	dev = pt_zram_on("512M");
+	dev = pmtest_zram_on("512M");
 	PT_REQUIRE(dev >= 0, "no zram");
 	h.m = mmap(NULL, 64 << 20, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -856,16 +856,16 @@ static void test_pageout_to_swap(void **state)
 	assert_int_equal(pipe(h.out), 0);
 	pid = pt_fork(hold_memory, &h);
 	assert_int_equal(pt_read_full(h.out[0], &c, 1, 30000), 1);
-	rss0 = pt_rollup_kb(pid, "Rss");
+	rss0 = pmtest_rollup_kb(pid, "Rss");
 	iov = (struct iovec){ h.m, 64 << 20 };
 	assert_int_equal(pt_advise(pid, &iov, 1, MADV_PAGEOUT, 0, NULL),
 			 64 << 20);
-	rss1 = pt_rollup_kb(pid, "Rss");
-	swap1 = pt_rollup_kb(pid, "Swap");
+	rss1 = pmtest_rollup_kb(pid, "Rss");
+	swap1 = pmtest_rollup_kb(pid, "Swap");
 	print_message("PAGEOUT: Rss %ld kB -> %ld kB, Swap %ld kB\n", rss0,
 		      rss1, swap1);
 	pt_kill(pid);
-	pt_zram_off(dev);
+	pmtest_zram_off(dev);
 	munmap(h.m, 64 << 20);
 	close(h.out[0]), close(h.out[1]);
 	assert_true(rss0 >= 65536);
@@ -1302,7 +1302,7 @@ static void test_seccomp(void **state)
 				 PAGE);
 	/* in a helper without CAP_SYS_ADMIN: refused, and said why */
 	assert_refused_without_sys_admin(pid, &iov, why);
-	assert_int_equal(pt_state(pid), 'S');
+	assert_int_equal(pmtest_state(pid, 0), 'S');
 	pt_kill(pid);
 	close(out[0]), close(out[1]);
 }
@@ -1496,7 +1496,7 @@ static void test_thread_seccomp(void **state)
 	usleep(50000);
 	assert_true(z.ctr[0] > c);
 	assert_int_equal(z.ctr[1], 0);
-	assert_true(strchr("SR", pt_state(pid)) == NULL); /* leader: Z */
+	assert_true(strchr("SR", pmtest_state(pid, 0)) == NULL); /* leader: Z */
 	assert_int_equal(kill(pid, 0), 0);
 	pt_kill(pid);
 	munmap((void *)z.ctr, PAGE);
@@ -1740,7 +1740,7 @@ static void run_unarmed(bool shared)
 	usleep(20000);
 	assert_true(atomic_load(&sp->count) > c0);
 	assert_int_equal(sp->at_exit, 0);
-	assert_true(strchr("RS", pt_state(pid)) != NULL);
+	assert_true(strchr("RS", pmtest_state(pid, 0)) != NULL);
 	pt_kill(pid);
 	munmap(sp, PAGE);
 }

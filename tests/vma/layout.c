@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "layout.h"
+#include "pmtest.h"
 
 #define HUGE_SIZE (2u << 20)
 
@@ -198,24 +199,6 @@ void layout_stop(struct layout *l)
 	l->pid = 0;
 }
 
-char proc_state(pid_t pid, pid_t tid)
-{
-	char path[96], buf[512], *p;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid,
-		 (int)(tid ? tid : pid));
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : 0;
-}
-
 static bool all_in(pid_t pid, const char *states)
 {
 	char path[64];
@@ -230,7 +213,7 @@ static bool all_in(pid_t pid, const char *states)
 	while ((d = readdir(dir))) {
 		pid_t tid = (pid_t)atoi(d->d_name);
 
-		if (tid > 0 && !strchr(states, proc_state(pid, tid)))
+		if (tid > 0 && !strchr(states, pmtest_state(pid, tid)))
 			ok = false;
 	}
 	closedir(dir);

@@ -47,8 +47,6 @@ int layout_start(struct layout *l, bool want_huge);
 int layout_cmd(struct layout *l, char c);
 void layout_stop(struct layout *l);
 
-/* State letter of /proc/PID/task/TID/stat (TID 0: PID's main thread). */
-char proc_state(pid_t pid, pid_t tid);
 /* Waits up to 10 s for every thread of pid to show a state in states. */
 bool wait_state(pid_t pid, const char *states);
 
