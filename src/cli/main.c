@@ -149,8 +149,10 @@ static int add_range(struct cli_opts *o, const char *arg)
 
 	if (parse_range(arg, &r) < 0)
 		return usage_error("bad range '%s': expected START-END or "
-				   "START+LEN, hex addresses, LEN with an "
-				   "optional K/M/G suffix", arg);
+				   "START+LEN: hex addresses, LEN decimal "
+				   "(no leading zero) or 0x hex, with an "
+				   "optional K/M/G/T suffix; no signs or "
+				   "spaces", arg);
 	if (r.start % page_size())
 		return usage_error("range '%s' does not start on a page "
 				   "boundary, which the kernel requires", arg);
@@ -179,7 +181,8 @@ static int parse_one(struct cli_opts *o, int c, const char *arg)
 	case 't':
 		if (parse_ms(arg, &o->timeout_ms) < 0)
 			return usage_error("--timeout '%s': expected "
-					   "milliseconds", arg);
+					   "milliseconds, decimal digits "
+					   "without a leading zero", arg);
 		return 0;
 	case 'j':
 		o->json = true;
@@ -208,7 +211,9 @@ static int parse_one(struct cli_opts *o, int c, const char *arg)
 	case OPT_MIN_SIZE:
 		if (parse_size(arg, &o->min_size) < 0)
 			return usage_error("--min-size '%s': expected a size "
-					   "such as 4096, 64K or 2M", arg);
+					   "such as 4096, 64K, 2M or 0x1000 "
+					   "(no sign, spaces or leading zero)",
+					   arg);
 		return 0;
 	case OPT_HOLD:
 		o->hold = true;

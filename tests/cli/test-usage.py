@@ -55,6 +55,19 @@ def test_usage(pid):
     p = run(["-m", "magic", "-r", "1000+4K", pid], check_rc=2)
     check("--method" in p.stderr, "bad --method explained")
     run(["-t", "soon", "-r", "1000+4K", pid], check_rc=2)
+    # Signs, white space and leading zeros: usage errors, never another
+    # number (" -1" was 2^64-1, "010" octal).
+    for bad in ("1000- -1", "1000-+2000", "1000+010", " 1000+4K",
+                "1000+ 4K"):
+        p = run(["-r", bad, pid], check_rc=2)
+        check("bad range '%s'" % bad in p.stderr and "no signs" in p.stderr,
+              "range %r is a usage error that says why" % bad)
+    for bad in (" -1", "+1", "010"):
+        p = run(["--anon", "--min-size", bad, pid], check_rc=2)
+        check("--min-size '%s'" % bad in p.stderr,
+              "--min-size %r is a usage error" % bad)
+    run(["-t", "010", "-r", "1000+4K", pid], check_rc=2)
+    run(["-r", "1000+4K", "+%s" % pid], check_rc=2)
     run(["--min-size", "1M", "-r", "1000+4K", pid], check_rc=2)
     run(["--anon", "notapid"], check_rc=2)
     p = run(["-a", "dontneed", "-r", "1000+4K", pid], check_rc=2)
