@@ -255,6 +255,22 @@ static int check_consistency(const struct cli_opts *o)
 	return 0;
 }
 
+/* The library reads PMADV_METHODS on every request and fails each one with
+ * EINVAL when it is not a list of rungs: one usage error up front names
+ * the variable instead. */
+static int check_environment(void)
+{
+	const char *env = getenv("PMADV_METHODS");
+	unsigned int m;
+
+	if (!env || !*env || pmadv_methods_from_string(env, &m) == 0)
+		return 0;
+	return usage_error("environment variable PMADV_METHODS='%s': "
+			   "expected syscall, ioctl, ptrace, all or a "
+			   "comma-separated list of them (it overrides "
+			   "--method)", env);
+}
+
 /* Destructive advice is refused before any target is touched. */
 static int check_force(const struct cli_opts *o)
 {
@@ -285,6 +301,8 @@ static int parse_args(struct cli_opts *o, int argc, char **argv)
 		ret = check_consistency(o);
 	if (!ret)
 		ret = check_force(o);
+	if (!ret)
+		ret = check_environment();
 	return ret;
 }
 

@@ -73,6 +73,15 @@ def test_usage(pid):
     p = run(["-a", "dontneed", "-r", "1000+4K", pid], check_rc=2)
     check("without --force" in p.stderr and "lose data" in p.stderr,
           "destructive advice refused without --force, saying why")
+    # The library's override of --method: a bad one is the user's typo.
+    for bad in ("garbage", "syscall,", "syscall,,ptrace"):
+        env = dict(os.environ, PMADV_METHODS=bad)
+        p = run(["--anon", pid], check_rc=2, env=env)
+        check("PMADV_METHODS='%s'" % bad in p.stderr and
+              "no method" not in p.stderr,
+              "PMADV_METHODS=%r is a usage error naming the variable" % bad)
+    env = dict(os.environ, PMADV_METHODS="syscall,ptrace")
+    run(["--anon", "--dry-run", pid], check_rc=0, env=env)
     p = run(["-a", "MADV_PAGEOUT", "--dry-run", "-r", "1000+4K", pid],
             check_rc=0)
     check("would advise pageout" in p.stdout, "advice by MADV_ name")
