@@ -30,6 +30,13 @@ static bool process_level(int err)
 	}
 }
 
+/* After a failure: "partial" only when something was advised. A range
+ * over a hole fails with nothing advised, with or without --continue. */
+static enum proc_status status_after_failure(const struct proc_report *p)
+{
+	return p->res.done || p->res.bytes ? PROC_PARTIAL : PROC_FAILED;
+}
+
 static void fail_process(struct proc_report *p, struct pmadv_target *t,
 			 const struct cli_opts *o, int err)
 {
@@ -41,7 +48,7 @@ static void fail_process(struct proc_report *p, struct pmadv_target *t,
 	p->exit_class = exit_class_of(err);
 	explain_target_error(t, p->pid, o->advice, o->methods, err,
 			     p->message, sizeof(p->message));
-	p->status = p->res.done ? PROC_PARTIAL : PROC_FAILED;
+	p->status = status_after_failure(p);
 }
 
 static void first_range_failure(struct proc_report *p)
@@ -68,7 +75,7 @@ static void judge_result(struct proc_report *p, struct pmadv_target *t,
 	int err;
 
 	if (ret >= 0) {
-		p->status = p->res.nfailed ? PROC_PARTIAL : PROC_OK;
+		p->status = p->res.nfailed ? status_after_failure(p) : PROC_OK;
 		p->exit_class = p->res.nfailed ? EXIT_SOME_FAILED
 					       : EXIT_ALL_ADVISED;
 		if (p->res.nfailed)
@@ -83,7 +90,7 @@ static void judge_result(struct proc_report *p, struct pmadv_target *t,
 		return;
 	}
 	p->error = err;
-	p->status = p->res.done ? PROC_PARTIAL : PROC_FAILED;
+	p->status = status_after_failure(p);
 	p->exit_class = EXIT_SOME_FAILED;
 	first_range_failure(p);
 }

@@ -103,6 +103,17 @@ def test_ranges(pid):
     check(r[1]["status"] == "advised", "JSON: --continue went on")
     check(doc["processes"][0]["status"] == "partial" and
           doc["summary"]["exit_status"] == 1, "JSON: partial, status 1")
+    # A range over a hole advises nothing: "failed", never "partial",
+    # with --continue as without.
+    for flags in (["-c"], []):
+        p, doc = run_json(["-a", "cold"] + flags + ["-r", "1000+4K", pid],
+                          check_rc=1)
+        proc = doc["processes"][0]
+        check(proc["status"] == "failed" and proc["bytes_advised"] == 0 and
+              doc["summary"]["failed"] == 1 and
+              doc["summary"]["partial"] == 0,
+              "a hole %s: status failed, nothing advised" %
+              ("with -c" if flags else "without -c"))
     p = run(["-a", "cold", "-r", good, pid], check_rc=0)
     check("1 of 1 range" in p.stdout and "by syscall" in p.stdout,
           "a mapped range is advised, and the rung named")
