@@ -82,7 +82,8 @@ static void usage(FILE *f)
 "  -V, --version         version\n"
 "\n"
 "Exit status: 0 all advised, 1 some failed, 2 usage, 3 no permission,\n"
-"4 target gone, 5 advice not possible here, 6 timeout, 7 system error.\n",
+"4 target gone, 5 advice not possible here, 6 timeout, 7 system error,\n"
+"8 target busy (traced by another process, frozen).\n",
 		progname, progname, progname);
 }
 

@@ -26,6 +26,7 @@ enum {
 	EXIT_NOT_SUPPORTED = 5,
 	EXIT_TIMEOUT = 6,
 	EXIT_SYSTEM = 7,
+	EXIT_TARGET_BUSY = 8,
 	EXIT_SIGNAL_BASE = 128,
 };
 
@@ -100,6 +101,7 @@ struct proc_report {
 	struct mem_kb before, after;
 	double ms;
 	bool attempted;         /* pmadv_advise ran */
+	bool hold_failed;       /* the error is --hold's */
 	size_t nchanged;        /* advised ranges whose VMA changed meanwhile */
 	struct cli_change *changed;
 	void *sel;              /* select.c's state between select and finish */
@@ -129,10 +131,10 @@ int swap_total_kb(long long *out);
 int read_cgroup_pids(const char *dir, pid_t **pids, size_t *n);
 
 /* explain.c */
-void explain_target_error(struct pmadv_target *t, pid_t pid, int advice,
-			  unsigned int methods, int err, char *msg, size_t len);
+int explain_target_error(struct pmadv_target *t, pid_t pid, int advice,
+			 unsigned int methods, int err, bool held, char *msg,
+			 size_t len);
 const char *range_reason(int err);
-int exit_class_of(int err);
 
 /* signals.c */
 extern int cli_cancel;                    /* the library's cancel flag */

@@ -45,9 +45,9 @@ static void fail_process(struct proc_report *p, struct pmadv_target *t,
 	if (cli_timed_out && (err == ECANCELED || err == EINTR))
 		err = ETIMEDOUT;
 	p->error = err;
-	p->exit_class = exit_class_of(err);
-	explain_target_error(t, p->pid, o->advice, o->methods, err,
-			     p->message, sizeof(p->message));
+	p->exit_class = explain_target_error(t, p->pid, o->advice, o->methods,
+					     err, p->hold_failed, p->message,
+					     sizeof(p->message));
 	p->status = status_after_failure(p);
 }
 

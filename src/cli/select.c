@@ -125,8 +125,10 @@ int select_ranges(struct pmadv_target *t, const struct cli_opts *o,
 	st->its = xcalloc(windows, sizeof(*st->its));
 	if (o->hold) {
 		ret = pmadv_hold(t, hold_flags(o), o->timeout_ms, &st->hold);
-		if (ret < 0)
+		if (ret < 0) {
+			p->hold_failed = true;
 			goto fail;
+		}
 	}
 	if (!o->select)
 		ret = ranges_as_given(o, p);

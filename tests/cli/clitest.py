@@ -82,6 +82,36 @@ def run_json(args, **kw):
         fail("--json output is not strict UTF-8 JSON: %s" % e)
 
 
+def cgroup2_root():
+    """Where the cgroup v2 hierarchy is mounted (/sys/fs/cgroup, or
+    /sys/fs/cgroup/unified on a hybrid system), or None."""
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            dev, mnt, fstype = line.split()[:3]
+            if fstype == "cgroup2":
+                return mnt
+    return None
+
+
+def status_field(pid, name):
+    """A field of /proc/PID/status, as a string ("S", "0"...)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(name + ":"):
+                return line.split()[1]
+    return None
+
+
+def rmdir_cgroup(path):
+    """Removes a cgroup directory once its last member has gone."""
+    for _ in range(50):
+        try:
+            os.rmdir(path)
+            return
+        except OSError:
+            time.sleep(0.1)
+
+
 def mem_kb(pid):
     """(Rss, Swap) in kB from /proc/PID/smaps_rollup."""
     vals = {}

@@ -8,16 +8,8 @@ import subprocess
 import sys
 import time
 
-from clitest import check, need_root, on_sigterm_exit, run, run_json, skip
-
-
-def cgroup2_root():
-    with open("/proc/self/mounts") as f:
-        for line in f:
-            dev, mnt, fstype = line.split()[:3]
-            if fstype == "cgroup2":
-                return mnt
-    return None
+from clitest import (cgroup2_root, check, need_root, on_sigterm_exit,
+                     rmdir_cgroup, run, run_json, skip)
 
 
 def start_members(cg, n):
@@ -75,12 +67,7 @@ def main():
         for p in procs:
             p.kill()
             p.wait()
-        for _ in range(50):
-            try:
-                os.rmdir(cg)
-                break
-            except OSError:
-                time.sleep(0.1)
+        rmdir_cgroup(cg)
     print("PASS")
 
 
