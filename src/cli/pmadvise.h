@@ -128,7 +128,8 @@ int write_all(int fd, const void *buf, size_t len);
 int read_mem(pid_t pid, struct mem_kb *out);
 void read_comm(pid_t pid, char *buf, size_t len);
 int swap_total_kb(long long *out);
-int read_cgroup_pids(const char *dir, pid_t **pids, size_t *n);
+int read_cgroup_pids(const char *dir, pid_t **pids, size_t *n, char *path,
+		     size_t pathlen);
 
 /* explain.c */
 int explain_target_error(struct pmadv_target *t, pid_t pid, int advice,

@@ -173,10 +173,15 @@ static int collect_targets(const struct cli_opts *o, pid_t **pids,
 	int ret;
 
 	if (o->cgroup) {
-		ret = read_cgroup_pids(o->cgroup, &cg, &ncg);
+		char path[4096];
+
+		ret = read_cgroup_pids(o->cgroup, &cg, &ncg, path,
+				       sizeof(path));
 		if (ret < 0) {
-			fprintf(stderr, "%s: cannot read %s/cgroup.procs: %s\n",
-				progname, o->cgroup, strerror(-ret));
+			fprintf(stderr, "%s: --cgroup %s: cannot read %s: %s "
+				"(%s); no process advised\n", progname,
+				o->cgroup, path, strerror(-ret),
+				errno_name(-ret));
 			return ret == -ENOENT || ret == -ENOTDIR ? EXIT_USAGE
 								: EXIT_SYSTEM;
 		}
