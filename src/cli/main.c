@@ -320,6 +320,10 @@ int main(int argc, char **argv)
 	ret = parse_args(&o, argc, argv);
 	if (ret == 0) {
 		signals_install();
+		if (signals_grace() < 0)
+			fprintf(stderr, "%s: no grace timer (%s): a signal "
+				"cannot end a call that does not return\n",
+				progname, strerror(errno));
 		ret = run_advise(&o);
 	} else if (ret < 0) {
 		ret = 0; /* --help, --version */

@@ -127,6 +127,7 @@ int write_all(int fd, const void *buf, size_t len);
 /* procinfo.c */
 int read_mem(pid_t pid, struct mem_kb *out);
 void read_comm(pid_t pid, char *buf, size_t len);
+char read_state(pid_t pid);
 int swap_total_kb(long long *out);
 int read_cgroup_pids(const char *dir, pid_t **pids, size_t *n, char *path,
 		     size_t pathlen);
@@ -141,8 +142,10 @@ const char *range_reason(int err);
 extern int cli_cancel;                    /* the library's cancel flag */
 extern volatile sig_atomic_t cli_signal;  /* the signal that stops us */
 extern volatile sig_atomic_t cli_timed_out;
+extern volatile sig_atomic_t cli_resume_pid; /* SIGCONT it on a forced exit */
 bool cli_stopping(void);
 void signals_install(void);
+int signals_grace(void);
 void deadline_arm(int ms);
 void deadline_disarm(void);
 

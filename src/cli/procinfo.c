@@ -98,6 +98,21 @@ void read_comm(pid_t pid, char *buf, size_t len)
 	free(text);
 }
 
+/* The state letter of /proc/PID/stat ('R', 'S', 'T'...), or 0. */
+char read_state(pid_t pid)
+{
+	char path[64], *text, *p, st = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (read_all(path, &text) < 0)
+		return 0;
+	p = strrchr(text, ')'); /* the command name may hold ')' */
+	if (p && p[1] == ' ')
+		st = p[2];
+	free(text);
+	return st;
+}
+
 int swap_total_kb(long long *out)
 {
 	char *text;
