@@ -84,7 +84,7 @@ static void usage(FILE *f)
 "\n"
 "Exit status: 0 all advised, 1 some failed, 2 usage, 3 no permission,\n"
 "4 target gone, 5 advice not possible here, 6 timeout, 7 system error,\n"
-"8 target busy (traced by another process, frozen).\n",
+"8 target busy (traced by another process, frozen, or running execve).\n",
 		progname, progname, progname);
 }
 

@@ -73,6 +73,13 @@ struct mem_kb {
 	long long swap;
 };
 
+/* What execve changes in a process and nothing else does: its program
+ * and where the kernel put its stack and arguments (/proc/PID/stat). */
+struct exec_id {
+	unsigned long long start_stack, arg_start, env_end;
+	unsigned long long dev, ino; /* of /proc/PID/exe */
+};
+
 /* A range whose VMA no longer matched after advising. */
 struct cli_change {
 	uintptr_t start, end;
@@ -102,6 +109,8 @@ struct proc_report {
 	double ms;
 	bool attempted;         /* pmadv_advise ran */
 	bool hold_failed;       /* the error is --hold's */
+	struct exec_id exec;    /* the program when the request began */
+	bool exec_seen;         /* it ran execve before the request ended */
 	size_t nchanged;        /* advised ranges whose VMA changed meanwhile */
 	struct cli_change *changed;
 	void *sel;              /* select.c's state between select and finish */
@@ -128,6 +137,8 @@ int write_all(int fd, const void *buf, size_t len);
 int read_mem(pid_t pid, struct mem_kb *out);
 void read_comm(pid_t pid, char *buf, size_t len);
 char read_state(pid_t pid);
+int read_exec_id(pid_t pid, struct exec_id *out);
+bool same_program(const struct exec_id *a, const struct exec_id *b);
 int swap_total_kb(long long *out);
 int read_cgroup_pids(const char *dir, pid_t **pids, size_t *n, char *path,
 		     size_t pathlen);

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pmadvise.h"
@@ -98,19 +99,83 @@ void read_comm(pid_t pid, char *buf, size_t len)
 	free(text);
 }
 
+/* /proc/PID/stat into *text (free() it); returns where field 3, the
+ * state, starts, or NULL. The command name may hold ") ": fields restart
+ * after the last ')'. */
+static const char *read_stat(pid_t pid, char **text, int *err)
+{
+	char path[64];
+	const char *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	*err = read_all(path, text);
+	if (*err < 0)
+		return NULL;
+	p = strrchr(*text, ')');
+	if (p && p[1] == ' ' && p[2])
+		return p + 2;
+	free(*text);
+	*err = -EIO;
+	return NULL;
+}
+
 /* The state letter of /proc/PID/stat ('R', 'S', 'T'...), or 0. */
 char read_state(pid_t pid)
 {
-	char path[64], *text, *p, st = 0;
+	char *text, st;
+	const char *p;
+	int err;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (read_all(path, &text) < 0)
+	p = read_stat(pid, &text, &err);
+	if (!p)
 		return 0;
-	p = strrchr(text, ')'); /* the command name may hold ')' */
-	if (p && p[1] == ' ')
-		st = p[2];
+	st = *p;
 	free(text);
 	return st;
+}
+
+/* Fields 28 (startstack), 48 (arg_start) and 51 (env_end) of
+ * /proc/PID/stat and the inode of /proc/PID/exe. The kernel shows the
+ * fields as 0 to a caller that may not read the process's memory: then
+ * an execve goes unnoticed, and pmadvise says what failed as it is. */
+int read_exec_id(pid_t pid, struct exec_id *out)
+{
+	char path[64], *text;
+	const char *p;
+	struct stat st;
+	int ret, field;
+
+	memset(out, 0, sizeof(*out));
+	p = read_stat(pid, &text, &ret);
+	if (!p)
+		return ret;
+	for (field = 3; *p && field < 51; p++) {
+		if (*p != ' ')
+			continue;
+		field++;
+		if (field == 28)
+			out->start_stack = strtoull(p + 1, NULL, 10);
+		else if (field == 48)
+			out->arg_start = strtoull(p + 1, NULL, 10);
+		else if (field == 51)
+			out->env_end = strtoull(p + 1, NULL, 10);
+	}
+	free(text);
+	if (field != 51)
+		return -EIO;
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	if (stat(path, &st) == 0) {
+		out->dev = st.st_dev;
+		out->ino = st.st_ino;
+	}
+	return 0;
+}
+
+bool same_program(const struct exec_id *a, const struct exec_id *b)
+{
+	return a->start_stack == b->start_stack &&
+	       a->arg_start == b->arg_start && a->env_end == b->env_end &&
+	       a->dev == b->dev && a->ino == b->ino;
 }
 
 int swap_total_kb(long long *out)

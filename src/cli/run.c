@@ -117,6 +117,8 @@ static ssize_t advise_ranges(struct pmadv_target *t,
 	return ret;
 }
 
+static bool exec_meanwhile(const struct proc_report *p);
+
 static void process_one(const struct cli_opts *o, pid_t pid,
 			struct proc_report *p)
 {
@@ -134,6 +136,7 @@ static void process_one(const struct cli_opts *o, pid_t pid,
 		fail_process(p, NULL, o, (int)-ret);
 		return;
 	}
+	read_exec_id(pid, &p->exec);
 	read_mem(pid, &p->before);
 	deadline_arm(o->timeout_ms);
 	ret = select_ranges(t, o, p);
@@ -154,7 +157,22 @@ static void process_one(const struct cli_opts *o, pid_t pid,
 	read_mem(pid, &p->after);
 	judge_result(p, t, o, ret);
 out:
+	p->exec_seen = exec_meanwhile(p);
 	pmadv_close(t);
+}
+
+/* Whether a request that did not go to plan met an execve: the ranges
+ * were chosen in one program and advised in the next, or the kernel
+ * answered for a process between two programs (EPERM, ESRCH, ENOEXEC). */
+static bool exec_meanwhile(const struct proc_report *p)
+{
+	struct exec_id now;
+
+	if (p->status == PROC_OK && !p->nchanged)
+		return false;
+	if (read_exec_id(p->pid, &now) < 0)
+		return false; /* gone: what failed says so */
+	return !same_program(&p->exec, &now);
 }
 
 static void free_report(struct proc_report *p)
@@ -162,6 +180,35 @@ static void free_report(struct proc_report *p)
 	free(p->iov);
 	free(p->errors);
 	free(p->changed);
+}
+
+/* One process, asked once more if it ran execve meanwhile; a second
+ * execve is reported as such, exit class 8. */
+static void process_target(const struct cli_opts *o, pid_t pid,
+			   struct proc_report *p)
+{
+	char was[sizeof(p->comm)];
+
+	process_one(o, pid, p);
+	if (!p->exec_seen)
+		return;
+	snprintf(was, sizeof(was), "%s", p->comm);
+	free_report(p);
+	process_one(o, pid, p);
+	fprintf(stderr, "%s: PID %d (%s) ran execve (now %s) during the "
+		"request: asked again\n", progname, (int)pid, was, p->comm);
+	if (!p->exec_seen)
+		return;
+	/* Whatever the kernel answered, the cause is the execve, and the
+	 * program that runs now was not advised: EAGAIN, try again. */
+	snprintf(p->message, sizeof(p->message), "PID %d ran execve during "
+		 "the request, twice (now %s): its memory map changed under "
+		 "it%s. Try again when it has settled, or hold it with --hold",
+		 (int)pid, p->comm, p->res.bytes ? "; what was advised was "
+		 "the old program's" : "; nothing advised");
+	p->error = EAGAIN;
+	p->status = status_after_failure(p);
+	p->exit_class = EXIT_TARGET_BUSY;
 }
 
 /* Every PID given plus, with --cgroup, the members of the cgroup. */
@@ -226,7 +273,7 @@ int run_advise(const struct cli_opts *o)
 		struct proc_report p;
 
 		report_progress(rs, i, pids[i]);
-		process_one(o, pids[i], &p);
+		process_target(o, pids[i], &p);
 		report_process(rs, &p);
 		status = combine(status, p.exit_class);
 		free_report(&p);
