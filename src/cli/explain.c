@@ -196,7 +196,10 @@ int explain_target_error(struct pmadv_target *t, pid_t pid, int advice,
 	if ((err == ESRCH || err == EPERM || err == EACCES) &&
 	    without_user_memory(t, advice))
 		return explain_no_memory(t, pid, advice, msg, len);
-	if ((err == EBUSY || err == EPERM || err == EACCES) &&
+	/* A hold that timed out may have waited on a frozen target, which
+	 * SIGSTOP cannot stop. */
+	if ((err == EBUSY || err == EPERM || err == EACCES ||
+	     (held && err == ETIMEDOUT)) &&
 	    (cls = explain_busy(t, pid, advice, held, msg, len)))
 		return cls;
 	switch (err) {

@@ -103,11 +103,24 @@ def test_frozen():
               "(%r)" % msg)
         check(doc["processes"][0]["exit_class"] == 8, "exit class 8")
         no_root_hint(p, "frozen")
+        # --hold with --method ptrace alone holds with SIGSTOP, which a
+        # frozen target never obeys: the hold times out, and says why.
+        p = run(["--hold", "-m", "ptrace", "-t", "1000", "--anon", s.pid],
+                check_rc=8)
+        check("frozen cgroup" in p.stderr and "--hold" in p.stderr and
+              "timed out" not in p.stderr,
+              "a SIGSTOP hold of a frozen target names the cgroup")
         # Holding works on a frozen target, and lets it go as it was.
         run(["--hold", "--anon", s.pid], check_rc=0)
         with open(os.path.join(cg, b"cgroup.events")) as f:
             check("frozen 1" in f.read() and tracer_of(s.pid) == 0,
                   "--hold left the target frozen and untraced")
+        with open(os.path.join(cg, b"cgroup.freeze"), "w") as f:
+            f.write("0")
+        time.sleep(0.2)
+        check(status_field(s.pid, "State") in ("S", "R"),
+              "thawed, the target runs: no SIGSTOP left behind (%s)" %
+              status_field(s.pid, "State"))
     finally:
         if s:
             s.kill()
