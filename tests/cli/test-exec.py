@@ -14,7 +14,7 @@ import tempfile
 
 from clitest import check, fail, need_root, on_sigterm_exit, run_json
 
-TRIALS = {"syscall": 200, "ptrace": 60}
+TRIALS = {"syscall": 120, "ptrace": 40}
 
 
 def trials(pid, method, n):
@@ -57,7 +57,7 @@ def main():
         # The race is the point: about one request in ten meets an execve
         # with the syscall rung, most with the slower ptrace rung.
         check(seen_again > 0, "requests met an execve (%d)" % seen_again)
-        for _ in range(20):
+        for _ in range(10):
             p, doc = run_json(["-m", "ptrace", "--anon", t.pid])
             proc = doc["processes"][0]
             check(p.returncode == doc["summary"]["exit_status"] ==
