@@ -157,6 +157,7 @@ extern volatile sig_atomic_t cli_resume_pid; /* SIGCONT it on a forced exit */
 bool cli_stopping(void);
 void signals_install(void);
 int signals_grace(void);
+void signals_grace_disarm(void);
 void deadline_arm(int ms);
 void deadline_disarm(void);
 

@@ -279,6 +279,7 @@ int run_advise(const struct cli_opts *o)
 		free_report(&p);
 	}
 	free(pids);
+	signals_grace_disarm();
 	if (cli_stopping())
 		status = EXIT_SIGNAL_BASE + cli_signal;
 	return report_end(rs, status);

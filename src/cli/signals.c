@@ -120,6 +120,18 @@ int signals_grace(void)
 	return 0;
 }
 
+/* The work is over and only the report is left: a stop signal no longer
+ * needs the grace timer (a second one still ends pmadvise at once). */
+void signals_grace_disarm(void)
+{
+	struct itimerspec its;
+
+	if (!grace_armed)
+		return;
+	memset(&its, 0, sizeof(its));
+	timer_settime(grace_timer, 0, &its, NULL);
+}
+
 bool cli_stopping(void)
 {
 	return cli_signal != 0;
