@@ -487,10 +487,10 @@ static int advise_and_show(struct demo *d)
 	if (ret < 0) {
 		if (cli_stopping())
 			return EXIT_SIGNAL_BASE + cli_signal;
-		explain_target_error(d->t, d->child, ADVICE_PAGEOUT, 0,
-				     (int)-ret, msg, sizeof(msg));
+		ret = explain_target_error(d->t, d->child, ADVICE_PAGEOUT, 0,
+					   (int)-ret, false, msg, sizeof(msg));
 		fprintf(stderr, "\n%s demo: %s\n", progname, msg);
-		return exit_class_of((int)-ret);
+		return (int)ret;
 	}
 	take_snapshot(d, &a);
 	print_result(d, &r, ms, &b, &a);

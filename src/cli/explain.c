@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -73,6 +74,25 @@ static void append_owner(pid_t pid, char *msg, size_t len)
 		       (unsigned int)geteuid());
 }
 
+/* The caller's /proc/self/uid_map when it is not the initial user
+ * namespace's identity map "0 0 4294967295", else "". Root there is root
+ * only over that namespace: the kernel checks CAP_SYS_NICE and
+ * CAP_SYS_PTRACE over a host process in the initial one. */
+static void user_namespace(char *map, size_t len)
+{
+	unsigned long inside, outside, count;
+	FILE *f = fopen("/proc/self/uid_map", "re");
+	int n;
+
+	map[0] = '\0';
+	if (!f)
+		return;
+	n = fscanf(f, "%lu %lu %lu", &inside, &outside, &count);
+	fclose(f);
+	if (n == 3 && !(inside == 0 && outside == 0 && count == 4294967295UL))
+		snprintf(map, len, "%lu %lu %lu", inside, outside, count);
+}
+
 static void permission_hint(int err, char *msg, size_t len)
 {
 	if (err == EACCES)
@@ -85,46 +105,136 @@ static void permission_hint(int err, char *msg, size_t len)
 		       "the seccomp profile may also need process_madvise");
 }
 
-void explain_target_error(struct pmadv_target *t, pid_t pid, int advice,
-			  unsigned int methods, int err, char *msg, size_t len)
+/* Whether the target lives on although the kernel finds no memory in it
+ * (process_madvise's own check answers ESRCH): a kernel thread, whose
+ * pidfd does not report an exit. */
+static bool without_user_memory(struct pmadv_target *t, int advice)
 {
+	struct pollfd pfd = { .fd = t ? pmadv_target_pidfd(t) : -1,
+			      .events = POLLIN };
+
+	if (pfd.fd < 0 || poll(&pfd, 1, 0) != 0)
+		return false; /* no pidfd, or the process has exited */
+	return pmadv_diagnose(t, advice, PMADV_METHOD_SYSCALL, NULL, 0) ==
+	       -ESRCH;
+}
+
+static int explain_no_memory(struct pmadv_target *t, pid_t pid, int advice,
+			     char *msg, size_t len)
+{
+	char why[256];
+	int d;
+
+	/* The ptrace rung's preflight reads the target's flags: its words
+	 * say "kernel thread" when it is one. */
+	d = pmadv_diagnose(t, advice, PMADV_METHOD_PTRACE, why, sizeof(why));
+	if (d < 0 && d != -ESRCH && why[0])
+		snprintf(msg, len, "nothing to advise in PID %d: %s", (int)pid,
+			 why);
+	else
+		snprintf(msg, len, "nothing to advise in PID %d: it has no "
+			 "user memory (a kernel thread)", (int)pid);
+	return EXIT_NOT_SUPPORTED;
+}
+
+/* Another tracer or a frozen cgroup: what the ptrace rung's preflight
+ * reports as EBUSY, naming the tracer or the cgroup. Returns 0 when the
+ * target is not busy (any more). */
+static int explain_busy(struct pmadv_target *t, pid_t pid, int advice,
+			bool held, char *msg, size_t len)
+{
+	char why[512];
+
+	if (!t || pmadv_diagnose(t, advice, PMADV_METHOD_PTRACE, why,
+				 sizeof(why)) != -EBUSY)
+		return 0;
+	snprintf(msg, len, "PID %d is busy%s: %s. Try again once it is "
+		 "detached or thawed", (int)pid,
+		 held ? ", --hold cannot hold it" : "", why);
+	return EXIT_TARGET_BUSY;
+}
+
+static int explain_permission(struct pmadv_target *t, pid_t pid, int advice,
+			      unsigned int methods, int err, bool held,
+			      char *msg, size_t len)
+{
+	char map[64], why[256];
+
+	snprintf(msg, len, "no permission to %s PID %d%s: ",
+		 held ? "hold" : "advise", (int)pid,
+		 held ? " (--hold traces it)" : "");
+	user_namespace(map, sizeof(map));
+	if (map[0])
+		append(msg, len, "pmadvise runs in a user namespace (uid_map "
+		       "\"%s\"): its uid 0 and capabilities are root's only "
+		       "inside that namespace, not over PID %d. Rung by "
+		       "rung: ", map, (int)pid);
+	if (t && held && pmadv_diagnose(t, advice, PMADV_METHOD_PTRACE, why,
+					sizeof(why)) < 0)
+		append(msg, len, "ptrace: %s", why);
+	else if (t && !held)
+		append_diagnosis(t, advice, methods, msg, len);
+	else
+		append(msg, len, "%s", strerror(err));
+	append_owner(pid, msg, len);
+	if (map[0])
+		append(msg, len, ". Run pmadvise in the initial user "
+		       "namespace");
+	else
+		permission_hint(err, msg, len);
+	return EXIT_NO_PERMISSION;
+}
+
+int explain_target_error(struct pmadv_target *t, pid_t pid, int advice,
+			 unsigned int methods, int err, bool held, char *msg,
+			 size_t len)
+{
+	int cls;
+
 	msg[0] = '\0';
+	if ((err == ESRCH || err == EPERM || err == EACCES) &&
+	    without_user_memory(t, advice))
+		return explain_no_memory(t, pid, advice, msg, len);
+	/* A hold that timed out may have waited on a frozen target, which
+	 * SIGSTOP cannot stop. */
+	if ((err == EBUSY || err == EPERM || err == EACCES ||
+	     (held && err == ETIMEDOUT)) &&
+	    (cls = explain_busy(t, pid, advice, held, msg, len)))
+		return cls;
 	switch (err) {
 	case ESRCH:
 		snprintf(msg, len, "PID %d has exited (or never existed)",
 			 (int)pid);
-		return;
+		break;
 	case EPERM:
 	case EACCES:
-		snprintf(msg, len, "no permission to advise PID %d: ",
-			 (int)pid);
-		if (t)
-			append_diagnosis(t, advice, methods, msg, len);
-		else
-			append(msg, len, "%s", strerror(err));
-		append_owner(pid, msg, len);
-		permission_hint(err, msg, len);
-		return;
+		return explain_permission(t, pid, advice, methods, err, held,
+					  msg, len);
 	case ENOSYS:
 	case EINVAL:
 		snprintf(msg, len, "no method here can give %s to PID %d: ",
 			 pmadv_advice_name(advice), (int)pid);
 		if (t)
 			append_diagnosis(t, advice, methods, msg, len);
-		return;
+		break;
 	case ETIMEDOUT:
 		snprintf(msg, len, "PID %d: timed out (--timeout); what was "
 			 "advised before stays advised", (int)pid);
-		return;
+		break;
 	case ECANCELED:
 		snprintf(msg, len, "PID %d: interrupted before the end",
 			 (int)pid);
-		return;
+		break;
+	case EBUSY:
+		snprintf(msg, len, "PID %d is busy (EBUSY), but no longer "
+			 "traced or frozen when asked why", (int)pid);
+		break;
 	default:
 		snprintf(msg, len, "PID %d: %s (%s)", (int)pid, strerror(err),
 			 errno_name(err));
-		return;
+		break;
 	}
+	return exit_class_of(err);
 }
 
 /* Why one range failed, in the words of madvise(2) and kernel-facts. */
@@ -175,6 +285,8 @@ int exit_class_of(int err)
 		return EXIT_TIMEOUT;
 	case ECANCELED:
 		return EXIT_SOME_FAILED;
+	case EBUSY:
+		return EXIT_TARGET_BUSY;
 	default:
 		return EXIT_SYSTEM;
 	}

@@ -64,7 +64,8 @@ static void usage(FILE *f)
 "      --min-size SIZE   only VMAs of at least SIZE bytes\n"
 "Targets:\n"
 "  PID...                processes to advise\n"
-"  -g, --cgroup PATH     every process listed in PATH/cgroup.procs\n"
+"  -g, --cgroup PATH     every process listed in PATH/cgroup.procs (or,\n"
+"                        threaded, the processes of PATH/cgroup.threads)\n"
 "How:\n"
 "  -a, --advice NAME     cold (default), pageout, willneed, collapse, ...\n"
 "  -m, --method M        auto (default), syscall, ioctl, ptrace, or a\n"
@@ -82,7 +83,8 @@ static void usage(FILE *f)
 "  -V, --version         version\n"
 "\n"
 "Exit status: 0 all advised, 1 some failed, 2 usage, 3 no permission,\n"
-"4 target gone, 5 advice not possible here, 6 timeout, 7 system error.\n",
+"4 target gone, 5 advice not possible here, 6 timeout, 7 system error,\n"
+"8 target busy (traced by another process, frozen, or running execve).\n",
 		progname, progname, progname);
 }
 
@@ -149,8 +151,10 @@ static int add_range(struct cli_opts *o, const char *arg)
 
 	if (parse_range(arg, &r) < 0)
 		return usage_error("bad range '%s': expected START-END or "
-				   "START+LEN, hex addresses, LEN with an "
-				   "optional K/M/G suffix", arg);
+				   "START+LEN: hex addresses, LEN decimal "
+				   "(no leading zero) or 0x hex, with an "
+				   "optional K/M/G/T suffix; no signs or "
+				   "spaces", arg);
 	if (r.start % page_size())
 		return usage_error("range '%s' does not start on a page "
 				   "boundary, which the kernel requires", arg);
@@ -179,7 +183,8 @@ static int parse_one(struct cli_opts *o, int c, const char *arg)
 	case 't':
 		if (parse_ms(arg, &o->timeout_ms) < 0)
 			return usage_error("--timeout '%s': expected "
-					   "milliseconds", arg);
+					   "milliseconds, decimal digits "
+					   "without a leading zero", arg);
 		return 0;
 	case 'j':
 		o->json = true;
@@ -208,7 +213,9 @@ static int parse_one(struct cli_opts *o, int c, const char *arg)
 	case OPT_MIN_SIZE:
 		if (parse_size(arg, &o->min_size) < 0)
 			return usage_error("--min-size '%s': expected a size "
-					   "such as 4096, 64K or 2M", arg);
+					   "such as 4096, 64K, 2M or 0x1000 "
+					   "(no sign, spaces or leading zero)",
+					   arg);
 		return 0;
 	case OPT_HOLD:
 		o->hold = true;
@@ -250,6 +257,22 @@ static int check_consistency(const struct cli_opts *o)
 	return 0;
 }
 
+/* The library reads PMADV_METHODS on every request and fails each one with
+ * EINVAL when it is not a list of rungs: one usage error up front names
+ * the variable instead. */
+static int check_environment(void)
+{
+	const char *env = getenv("PMADV_METHODS");
+	unsigned int m;
+
+	if (!env || !*env || pmadv_methods_from_string(env, &m) == 0)
+		return 0;
+	return usage_error("environment variable PMADV_METHODS='%s': "
+			   "expected syscall, ioctl, ptrace, all or a "
+			   "comma-separated list of them (it overrides "
+			   "--method)", env);
+}
+
 /* Destructive advice is refused before any target is touched. */
 static int check_force(const struct cli_opts *o)
 {
@@ -280,6 +303,8 @@ static int parse_args(struct cli_opts *o, int argc, char **argv)
 		ret = check_consistency(o);
 	if (!ret)
 		ret = check_force(o);
+	if (!ret)
+		ret = check_environment();
 	return ret;
 }
 
@@ -295,6 +320,10 @@ int main(int argc, char **argv)
 	ret = parse_args(&o, argc, argv);
 	if (ret == 0) {
 		signals_install();
+		if (signals_grace() < 0)
+			fprintf(stderr, "%s: no grace timer (%s): a signal "
+				"cannot end a call that does not return\n",
+				progname, strerror(errno));
 		ret = run_advise(&o);
 	} else if (ret < 0) {
 		ret = 0; /* --help, --version */

@@ -4,6 +4,11 @@
  * /proc/PID/maps prints them), sizes (decimal or 0x..., with K/M/G/T binary
  * suffixes), ranges and PIDs. Every parser rejects trailing garbage and
  * overflow, so a typo never turns into a different range.
+ *
+ * strtoull alone is too lenient for that: it skips leading white space,
+ * accepts a sign (and negates: " -1" is 2^64-1) and, in base 0, reads a
+ * leading zero as octal. So the characters are checked first, and
+ * strtoull only converts a string of plain digits.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -12,6 +17,50 @@
 #include <string.h>
 
 #include "pmadvise.h"
+
+static const char dec_digits[] = "0123456789";
+static const char hex_digits[] = "0123456789abcdefABCDEF";
+
+/* Converts the n digits at s (all in base's alphabet, n >= 1). */
+static int convert(const char *s, size_t n, int base, unsigned long long *out)
+{
+	char buf[32], *end;
+
+	if (n >= sizeof(buf))
+		return -ERANGE; /* more digits than any 64-bit value has */
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	errno = 0;
+	*out = strtoull(buf, &end, base);
+	if (errno == ERANGE)
+		return -ERANGE;
+	return errno || *end ? -EINVAL : 0;
+}
+
+/* A number at the start of s: 0x and hex digits, or decimal digits without
+ * a leading zero (is "010" 8 or 10? neither: refused). *rest is what
+ * follows the digits. */
+static int scan_number(const char *s, unsigned long long *out,
+		       const char **rest)
+{
+	size_t n;
+	int ret;
+
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		n = strspn(s + 2, hex_digits);
+		if (!n)
+			return -EINVAL;
+		ret = convert(s + 2, n, 16, out);
+		*rest = s + 2 + n;
+		return ret;
+	}
+	n = strspn(s, dec_digits);
+	if (!n || (s[0] == '0' && n > 1))
+		return -EINVAL;
+	ret = convert(s, n, 10, out);
+	*rest = s + n;
+	return ret;
+}
 
 static int suffix_shift(const char *s, unsigned int *shift)
 {
@@ -36,35 +85,44 @@ int parse_size(const char *s, size_t *out)
 {
 	unsigned long long v;
 	unsigned int shift;
-	char *end;
+	const char *rest;
+	int ret;
 
-	if (!s || !*s || *s == '-' || *s == '+')
+	if (!s)
 		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s)
+	ret = scan_number(s, &v, &rest);
+	if (ret < 0)
+		return ret;
+	if (suffix_shift(rest, &shift) < 0)
 		return -EINVAL;
-	if (suffix_shift(end, &shift) < 0)
-		return -EINVAL;
-	if (shift && v > (SIZE_MAX >> shift))
-		return -ERANGE;
-	if (v > SIZE_MAX)
+	if (v > SIZE_MAX || (shift && v > (SIZE_MAX >> shift)))
 		return -ERANGE;
 	*out = (size_t)(v << shift);
 	return 0;
 }
 
+/* Hexadecimal, with or without 0x; leading zeros are fine, as in maps. */
 int parse_addr(const char *s, uintptr_t *out)
 {
 	unsigned long long v;
-	char *end;
+	size_t n;
+	int ret;
 
-	if (!s || !*s || *s == '-' || *s == '+')
+	if (!s)
 		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 16); /* accepts an optional 0x */
-	if (errno || end == s || *end)
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		s += 2;
+	n = strspn(s, hex_digits);
+	if (!n || s[n])
 		return -EINVAL;
+	/* Zeros in front do not count towards the 16 digits a value has. */
+	while (n > 1 && *s == '0') {
+		s++;
+		n--;
+	}
+	ret = convert(s, n, 16, &v);
+	if (ret < 0)
+		return ret;
 	if (v > UINTPTR_MAX)
 		return -ERANGE;
 	*out = (uintptr_t)v;
@@ -109,17 +167,16 @@ int parse_range(const char *s, struct cli_range *out)
 	return 0;
 }
 
-/* A decimal number in [min, INT_MAX], digits only. */
+/* A decimal number in [min, INT_MAX]: digits only, no leading zero. */
 static int parse_int(const char *s, long min, int *out)
 {
-	long v;
-	char *end;
+	unsigned long long v;
+	const char *rest;
 
-	if (!s || *s < '0' || *s > '9')
+	if (!s || (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')))
 		return -EINVAL;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || v < min || v > INT_MAX)
+	if (scan_number(s, &v, &rest) < 0 || *rest || v > INT_MAX ||
+	    (long long)v < min)
 		return -EINVAL;
 	*out = (int)v;
 	return 0;

@@ -26,6 +26,7 @@ enum {
 	EXIT_NOT_SUPPORTED = 5,
 	EXIT_TIMEOUT = 6,
 	EXIT_SYSTEM = 7,
+	EXIT_TARGET_BUSY = 8,
 	EXIT_SIGNAL_BASE = 128,
 };
 
@@ -73,6 +74,13 @@ struct mem_kb {
 	long long swap;
 };
 
+/* What execve changes in a process and nothing else does: its program
+ * and where the kernel put its stack and arguments (/proc/PID/stat). */
+struct exec_id {
+	unsigned long long start_stack, arg_start, env_end;
+	unsigned long long dev, ino; /* of /proc/PID/exe */
+};
+
 /* A range whose VMA no longer matched after advising. */
 struct cli_change {
 	uintptr_t start, end;
@@ -101,6 +109,9 @@ struct proc_report {
 	struct mem_kb before, after;
 	double ms;
 	bool attempted;         /* pmadv_advise ran */
+	bool hold_failed;       /* the error is --hold's */
+	struct exec_id exec;    /* the program when the request began */
+	bool exec_seen;         /* it ran execve before the request ended */
 	size_t nchanged;        /* advised ranges whose VMA changed meanwhile */
 	struct cli_change *changed;
 	void *sel;              /* select.c's state between select and finish */
@@ -126,21 +137,30 @@ int write_all(int fd, const void *buf, size_t len);
 /* procinfo.c */
 int read_mem(pid_t pid, struct mem_kb *out);
 void read_comm(pid_t pid, char *buf, size_t len);
+char read_state(pid_t pid);
+int read_exec_id(pid_t pid, struct exec_id *out);
+bool same_program(const struct exec_id *a, const struct exec_id *b);
 int swap_total_kb(long long *out);
-int read_cgroup_pids(const char *dir, pid_t **pids, size_t *n);
+int read_cgroup_pids(const char *dir, pid_t **pids, size_t *n, char *path,
+		     size_t pathlen);
 
 /* explain.c */
-void explain_target_error(struct pmadv_target *t, pid_t pid, int advice,
-			  unsigned int methods, int err, char *msg, size_t len);
+int explain_target_error(struct pmadv_target *t, pid_t pid, int advice,
+			 unsigned int methods, int err, bool held, char *msg,
+			 size_t len);
 const char *range_reason(int err);
+/* The documented exit status for a process that failed with err. */
 int exit_class_of(int err);
 
 /* signals.c */
 extern volatile sig_atomic_t cli_cancel; /* the library's cancel flag */
 extern volatile sig_atomic_t cli_signal;  /* the signal that stops us */
 extern volatile sig_atomic_t cli_timed_out;
+extern volatile sig_atomic_t cli_resume_pid; /* SIGCONT it on a forced exit */
 bool cli_stopping(void);
 void signals_install(void);
+int signals_grace(void);
+void signals_grace_disarm(void);
 void deadline_arm(int ms);
 void deadline_disarm(void);
 

@@ -2,13 +2,16 @@
 /*
  * What pmadvise reads from /proc and cgroupfs: a process's Rss and Swap
  * (smaps_rollup, so the numbers match what an administrator sees), its
- * command name, the system's swap size, and the members of a cgroup.
+ * command name, the system's swap size, and the members of a cgroup
+ * (its processes, or the processes of its threads in a threaded cgroup).
+ * Read errors are returned, never taken for an empty file.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pmadvise.h"
@@ -26,96 +29,276 @@ static long long field_kb(const char *text, const char *name)
 	return -1;
 }
 
-static ssize_t slurp(const char *path, char *buf, size_t len)
+/* The whole of a file of unknown size into *out (NUL-terminated, free()
+ * it); 0 or -errno, read errors included. */
+static int read_all(const char *path, char **out)
 {
-	ssize_t n, total = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t cap = 4096, len = 0;
+	char *buf;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret = 0;
 
 	if (fd < 0)
 		return -errno;
-	while ((size_t)total < len - 1) {
-		n = read(fd, buf + total, len - 1 - (size_t)total);
+	buf = xcalloc(cap, 1);
+	for (;;) {
+		ssize_t n;
+
+		if (cap - len < 2) {
+			cap *= 2;
+			buf = xreallocarray(buf, cap, 1);
+		}
+		n = read(fd, buf + len, cap - len - 1);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n < 0) {
+			ret = -errno;
 			break;
-		total += n;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
 	}
 	close(fd);
-	buf[total] = '\0';
-	return total;
+	if (ret < 0) {
+		free(buf);
+		return ret;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	return 0;
 }
 
 int read_mem(pid_t pid, struct mem_kb *out)
 {
-	char path[64], buf[4096];
-	ssize_t n;
+	char path[64], *text;
+	int ret;
 
 	out->rss = out->swap = -1;
 	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
-	n = slurp(path, buf, sizeof(buf));
-	if (n < 0)
-		return (int)n;
+	ret = read_all(path, &text);
+	if (ret < 0)
+		return ret;
 	/* A kernel thread or a zombie has an empty rollup: no numbers. */
-	out->rss = field_kb(buf, "Rss");
-	out->swap = field_kb(buf, "Swap");
+	out->rss = field_kb(text, "Rss");
+	out->swap = field_kb(text, "Swap");
+	free(text);
 	return out->rss < 0 ? -ENODATA : 0;
 }
 
 void read_comm(pid_t pid, char *buf, size_t len)
 {
-	char path[64];
-	ssize_t n;
+	char path[64], *text;
 
 	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	n = slurp(path, buf, len);
-	if (n <= 0) {
+	if (read_all(path, &text) < 0) {
 		snprintf(buf, len, "?");
 		return;
 	}
-	buf[strcspn(buf, "\n")] = '\0';
+	text[strcspn(text, "\n")] = '\0';
+	snprintf(buf, len, "%s", text[0] ? text : "?");
+	free(text);
+}
+
+/* /proc/PID/stat into *text (free() it); returns where field 3, the
+ * state, starts, or NULL. The command name may hold ") ": fields restart
+ * after the last ')'. */
+static const char *read_stat(pid_t pid, char **text, int *err)
+{
+	char path[64];
+	const char *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	*err = read_all(path, text);
+	if (*err < 0)
+		return NULL;
+	p = strrchr(*text, ')');
+	if (p && p[1] == ' ' && p[2])
+		return p + 2;
+	free(*text);
+	*err = -EIO;
+	return NULL;
+}
+
+/* The state letter of /proc/PID/stat ('R', 'S', 'T'...), or 0. */
+char read_state(pid_t pid)
+{
+	char *text, st;
+	const char *p;
+	int err;
+
+	p = read_stat(pid, &text, &err);
+	if (!p)
+		return 0;
+	st = *p;
+	free(text);
+	return st;
+}
+
+/* Fields 28 (startstack), 48 (arg_start) and 51 (env_end) of
+ * /proc/PID/stat and the inode of /proc/PID/exe. The kernel shows the
+ * fields as 0 to a caller that may not read the process's memory: then
+ * an execve goes unnoticed, and pmadvise says what failed as it is. */
+int read_exec_id(pid_t pid, struct exec_id *out)
+{
+	char path[64], *text;
+	const char *p;
+	struct stat st;
+	int ret, field;
+
+	memset(out, 0, sizeof(*out));
+	p = read_stat(pid, &text, &ret);
+	if (!p)
+		return ret;
+	for (field = 3; *p && field < 51; p++) {
+		if (*p != ' ')
+			continue;
+		field++;
+		if (field == 28)
+			out->start_stack = strtoull(p + 1, NULL, 10);
+		else if (field == 48)
+			out->arg_start = strtoull(p + 1, NULL, 10);
+		else if (field == 51)
+			out->env_end = strtoull(p + 1, NULL, 10);
+	}
+	free(text);
+	if (field != 51)
+		return -EIO;
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	if (stat(path, &st) == 0) {
+		out->dev = st.st_dev;
+		out->ino = st.st_ino;
+	}
+	return 0;
+}
+
+bool same_program(const struct exec_id *a, const struct exec_id *b)
+{
+	return a->start_stack == b->start_stack &&
+	       a->arg_start == b->arg_start && a->env_end == b->env_end &&
+	       a->dev == b->dev && a->ino == b->ino;
 }
 
 int swap_total_kb(long long *out)
 {
-	char buf[8192];
-	ssize_t n = slurp("/proc/meminfo", buf, sizeof(buf));
+	char *text;
+	int ret = read_all("/proc/meminfo", &text);
 
-	if (n < 0)
-		return (int)n;
-	*out = field_kb(buf, "SwapTotal");
+	if (ret < 0)
+		return ret;
+	*out = field_kb(text, "SwapTotal");
+	free(text);
 	return *out < 0 ? -ENODATA : 0;
 }
 
-/* Every PID in DIR/cgroup.procs (cgroup v2; a v1 hierarchy has the same
- * file). The list is a snapshot: processes may come and go meanwhile. */
-int read_cgroup_pids(const char *dir, pid_t **pids, size_t *n)
+/* One ID a line, as cgroup.procs and cgroup.threads list them. */
+static int parse_ids(const char *path, const char *text, pid_t **ids,
+		     size_t *n)
 {
-	char path[4096], line[32];
 	size_t cap = 0, cnt = 0;
 	pid_t *v = NULL;
-	FILE *f;
+	char *save = NULL, *copy = strdup(text);
 
-	if (snprintf(path, sizeof(path), "%s/cgroup.procs", dir) >=
-	    (int)sizeof(path))
-		return -ENAMETOOLONG;
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		pid_t pid;
+	if (!copy)
+		return -ENOMEM;
+	for (char *l = strtok_r(copy, "\n", &save); l;
+	     l = strtok_r(NULL, "\n", &save)) {
+		pid_t id;
 
-		line[strcspn(line, "\n")] = '\0';
-		if (parse_pid(line, &pid) < 0)
-			continue;
+		if (parse_pid(l, &id) < 0) {
+			fprintf(stderr, "%s: %s: '%s' is not an ID\n",
+				progname, path, l);
+			free(copy);
+			free(v);
+			return -EIO;
+		}
 		if (cnt == cap) {
 			cap = cap ? cap * 2 : 64;
 			v = xreallocarray(v, cap, sizeof(*v));
 		}
-		v[cnt++] = pid;
+		v[cnt++] = id;
 	}
-	fclose(f);
-	*pids = v;
+	free(copy);
+	*ids = v;
 	*n = cnt;
 	return 0;
+}
+
+static bool listed(const pid_t *v, size_t n, pid_t pid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == pid)
+			return true;
+	return false;
+}
+
+/* The processes of the threads listed in a threaded cgroup, each once,
+ * from /proc/TID/status's Tgid; a thread gone meanwhile is skipped. */
+static int processes_of_threads(const char *dir, pid_t **pids, size_t *n,
+				char *path, size_t pathlen)
+{
+	pid_t *tids = NULL;
+	size_t ntids = 0, cnt = 0;
+	char *text = NULL;
+	int ret;
+
+	snprintf(path, pathlen, "%s/cgroup.threads", dir);
+	ret = read_all(path, &text);
+	if (ret == 0)
+		ret = parse_ids(path, text, &tids, &ntids);
+	free(text);
+	if (ret < 0)
+		return ret;
+	*pids = xcalloc(ntids, sizeof(pid_t));
+	for (size_t i = 0; i < ntids; i++) {
+		char status[64];
+		long long tgid;
+
+		snprintf(status, sizeof(status), "/proc/%d/status",
+			 (int)tids[i]);
+		ret = read_all(status, &text);
+		if (ret == -ENOENT || ret == -ESRCH)
+			continue;
+		if (ret < 0) {
+			snprintf(path, pathlen, "%s", status);
+			break;
+		}
+		tgid = field_kb(text, "Tgid");
+		free(text);
+		if (tgid > 0 && !listed(*pids, cnt, (pid_t)tgid))
+			(*pids)[cnt++] = (pid_t)tgid;
+	}
+	free(tids);
+	if (ret < 0 && ret != -ENOENT && ret != -ESRCH) {
+		free(*pids);
+		return ret;
+	}
+	*n = cnt;
+	fprintf(stderr, "%s: %s is a threaded cgroup (its cgroup.procs "
+		"cannot be read): its %zu thread%s belong%s to %zu "
+		"process%s, each advised whole\n", progname, dir, ntids,
+		ntids == 1 ? "" : "s", ntids == 1 ? "s" : "", cnt,
+		cnt == 1 ? "" : "es");
+	return 0;
+}
+
+/* Every PID in DIR/cgroup.procs (cgroup v2; a v1 hierarchy has the same
+ * file), or, in a threaded cgroup v2, where reading cgroup.procs fails
+ * with EOPNOTSUPP, the processes of the threads in DIR/cgroup.threads.
+ * The list is a snapshot: processes may come and go meanwhile. On an
+ * error, path names the file that failed. */
+int read_cgroup_pids(const char *dir, pid_t **pids, size_t *n, char *path,
+		     size_t pathlen)
+{
+	char *text = NULL;
+	int ret;
+
+	if (snprintf(path, pathlen, "%s/cgroup.procs", dir) >= (int)pathlen)
+		return -ENAMETOOLONG;
+	ret = read_all(path, &text);
+	if (ret == -EOPNOTSUPP)
+		return processes_of_threads(dir, pids, n, path, pathlen);
+	if (ret == 0)
+		ret = parse_ids(path, text, pids, n);
+	free(text);
+	return ret;
 }

@@ -61,9 +61,11 @@ static const char *class_words(int cls)
 	case EXIT_TARGET_GONE:
 		return "the process is gone";
 	case EXIT_NOT_SUPPORTED:
-		return "no method here can give this advice";
+		return "not possible here";
 	case EXIT_TIMEOUT:
 		return "timed out";
+	case EXIT_TARGET_BUSY:
+		return "the process is busy";
 	default:
 		return "error";
 	}

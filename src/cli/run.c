@@ -30,6 +30,13 @@ static bool process_level(int err)
 	}
 }
 
+/* After a failure: "partial" only when something was advised. A range
+ * over a hole fails with nothing advised, with or without --continue. */
+static enum proc_status status_after_failure(const struct proc_report *p)
+{
+	return p->res.done || p->res.bytes ? PROC_PARTIAL : PROC_FAILED;
+}
+
 static void fail_process(struct proc_report *p, struct pmadv_target *t,
 			 const struct cli_opts *o, int err)
 {
@@ -38,12 +45,16 @@ static void fail_process(struct proc_report *p, struct pmadv_target *t,
 	if (cli_timed_out && (err == ECANCELED || err == EINTR))
 		err = ETIMEDOUT;
 	p->error = err;
-	p->exit_class = exit_class_of(err);
 	/* a refusal of our own (select.c) has said why already */
-	if (!p->message[0])
-		explain_target_error(t, p->pid, o->advice, o->methods, err,
-				     p->message, sizeof(p->message));
-	p->status = p->res.done ? PROC_PARTIAL : PROC_FAILED;
+	if (p->message[0])
+		p->exit_class = exit_class_of(err);
+	else
+		p->exit_class = explain_target_error(t, p->pid, o->advice,
+						     o->methods, err,
+						     p->hold_failed,
+						     p->message,
+						     sizeof(p->message));
+	p->status = status_after_failure(p);
 }
 
 static void first_range_failure(struct proc_report *p)
@@ -70,7 +81,7 @@ static void judge_result(struct proc_report *p, struct pmadv_target *t,
 	int err;
 
 	if (ret >= 0) {
-		p->status = p->res.nfailed ? PROC_PARTIAL : PROC_OK;
+		p->status = p->res.nfailed ? status_after_failure(p) : PROC_OK;
 		p->exit_class = p->res.nfailed ? EXIT_SOME_FAILED
 					       : EXIT_ALL_ADVISED;
 		if (p->res.nfailed)
@@ -85,7 +96,7 @@ static void judge_result(struct proc_report *p, struct pmadv_target *t,
 		return;
 	}
 	p->error = err;
-	p->status = p->res.done ? PROC_PARTIAL : PROC_FAILED;
+	p->status = status_after_failure(p);
 	p->exit_class = EXIT_SOME_FAILED;
 	first_range_failure(p);
 }
@@ -112,6 +123,8 @@ static ssize_t advise_ranges(struct pmadv_target *t,
 	return ret;
 }
 
+static bool exec_meanwhile(const struct proc_report *p);
+
 static void process_one(const struct cli_opts *o, pid_t pid,
 			struct proc_report *p)
 {
@@ -129,6 +142,7 @@ static void process_one(const struct cli_opts *o, pid_t pid,
 		fail_process(p, NULL, o, (int)-ret);
 		return;
 	}
+	read_exec_id(pid, &p->exec);
 	read_mem(pid, &p->before);
 	deadline_arm(o->timeout_ms);
 	ret = select_ranges(t, o, p);
@@ -149,7 +163,22 @@ static void process_one(const struct cli_opts *o, pid_t pid,
 	read_mem(pid, &p->after);
 	judge_result(p, t, o, ret);
 out:
+	p->exec_seen = exec_meanwhile(p);
 	pmadv_close(t);
+}
+
+/* Whether a request that did not go to plan met an execve: the ranges
+ * were chosen in one program and advised in the next, or the kernel
+ * answered for a process between two programs (EPERM, ESRCH, ENOEXEC). */
+static bool exec_meanwhile(const struct proc_report *p)
+{
+	struct exec_id now;
+
+	if (p->status == PROC_OK && !p->nchanged)
+		return false;
+	if (read_exec_id(p->pid, &now) < 0)
+		return false; /* gone: what failed says so */
+	return !same_program(&p->exec, &now);
 }
 
 static void free_report(struct proc_report *p)
@@ -157,6 +186,35 @@ static void free_report(struct proc_report *p)
 	free(p->iov);
 	free(p->errors);
 	free(p->changed);
+}
+
+/* One process, asked once more if it ran execve meanwhile; a second
+ * execve is reported as such, exit class 8. */
+static void process_target(const struct cli_opts *o, pid_t pid,
+			   struct proc_report *p)
+{
+	char was[sizeof(p->comm)];
+
+	process_one(o, pid, p);
+	if (!p->exec_seen)
+		return;
+	snprintf(was, sizeof(was), "%s", p->comm);
+	free_report(p);
+	process_one(o, pid, p);
+	fprintf(stderr, "%s: PID %d (%s) ran execve (now %s) during the "
+		"request: asked again\n", progname, (int)pid, was, p->comm);
+	if (!p->exec_seen)
+		return;
+	/* Whatever the kernel answered, the cause is the execve, and the
+	 * program that runs now was not advised: EAGAIN, try again. */
+	snprintf(p->message, sizeof(p->message), "PID %d ran execve during "
+		 "the request, twice (now %s): its memory map changed under "
+		 "it%s. Try again when it has settled, or hold it with --hold",
+		 (int)pid, p->comm, p->res.bytes ? "; what was advised was "
+		 "the old program's" : "; nothing advised");
+	p->error = EAGAIN;
+	p->status = status_after_failure(p);
+	p->exit_class = EXIT_TARGET_BUSY;
 }
 
 /* Every PID given plus, with --cgroup, the members of the cgroup. */
@@ -168,10 +226,15 @@ static int collect_targets(const struct cli_opts *o, pid_t **pids,
 	int ret;
 
 	if (o->cgroup) {
-		ret = read_cgroup_pids(o->cgroup, &cg, &ncg);
+		char path[4096];
+
+		ret = read_cgroup_pids(o->cgroup, &cg, &ncg, path,
+				       sizeof(path));
 		if (ret < 0) {
-			fprintf(stderr, "%s: cannot read %s/cgroup.procs: %s\n",
-				progname, o->cgroup, strerror(-ret));
+			fprintf(stderr, "%s: --cgroup %s: cannot read %s: %s "
+				"(%s); no process advised\n", progname,
+				o->cgroup, path, strerror(-ret),
+				errno_name(-ret));
 			return ret == -ENOENT || ret == -ENOTDIR ? EXIT_USAGE
 								: EXIT_SYSTEM;
 		}
@@ -216,12 +279,13 @@ int run_advise(const struct cli_opts *o)
 		struct proc_report p;
 
 		report_progress(rs, i, pids[i]);
-		process_one(o, pids[i], &p);
+		process_target(o, pids[i], &p);
 		report_process(rs, &p);
 		status = combine(status, p.exit_class);
 		free_report(&p);
 	}
 	free(pids);
+	signals_grace_disarm();
 	if (cli_stopping())
 		status = EXIT_SIGNAL_BASE + cli_signal;
 	return report_end(rs, status);

@@ -116,6 +116,7 @@ static void release_state(struct sel_state *st)
 		pmadv_vma_close(st->its[i]);
 	if (st->hold)
 		pmadv_release(st->hold);
+	cli_resume_pid = 0;
 	free(st->its);
 	free(st);
 }
@@ -166,9 +167,16 @@ int select_ranges(struct pmadv_target *t, const struct cli_opts *o,
 	st = xcalloc(1, sizeof(*st));
 	st->its = xcalloc(windows, sizeof(*st->its));
 	if (o->hold) {
+		/* A target that SIGSTOP stops here must run again if a signal
+		 * ends pmadvise before the release (signals.c). */
+		if (hold_flags(o) & PMADV_HOLD_SIGSTOP &&
+		    read_state(p->pid) != 'T')
+			cli_resume_pid = p->pid;
 		ret = pmadv_hold(t, hold_flags(o), o->timeout_ms, &st->hold);
-		if (ret < 0)
+		if (ret < 0) {
+			p->hold_failed = true;
 			goto fail;
+		}
 	}
 	if (!o->select)
 		ret = ranges_as_given(o, p);

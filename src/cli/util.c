@@ -66,6 +66,8 @@ const char *errno_name(int err)
 		{ ETIMEDOUT, "ETIMEDOUT" }, { ECANCELED, "ECANCELED" },
 		{ EHWPOISON, "EHWPOISON" }, { ENODEV, "ENODEV" },
 		{ ENXIO, "ENXIO" },       { EEXIST, "EEXIST" },
+		{ EISDIR, "EISDIR" },     { ENOTDIR, "ENOTDIR" },
+		{ ENOEXEC, "ENOEXEC" },   { ENAMETOOLONG, "ENAMETOOLONG" },
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)

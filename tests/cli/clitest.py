@@ -52,10 +52,13 @@ NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
 
 
 def run(args, timeout=60, check_rc=None, **kw):
-    """Runs pmadvise; returns CompletedProcess with text output."""
+    """Runs pmadvise; returns CompletedProcess with text output (bytes that
+    are not UTF-8 shown as \\xNN) and the raw bytes in stdout_bytes."""
     cmd = [pmadvise_path()] + [str(a) for a in args]
-    p = subprocess.run(cmd, capture_output=True, text=True,
-                       timeout=timeout, **kw)
+    p = subprocess.run(cmd, capture_output=True, timeout=timeout, **kw)
+    p.stdout_bytes = p.stdout
+    p.stdout = p.stdout.decode("utf-8", "backslashreplace")
+    p.stderr = p.stderr.decode("utf-8", "backslashreplace")
     print("$ " + " ".join(cmd) + "  -> %d" % p.returncode)
     out = p.stdout
     if len(out) > 3000:  # thousands of ranges: the head tells enough
@@ -70,11 +73,43 @@ def run(args, timeout=60, check_rc=None, **kw):
 
 
 def run_json(args, **kw):
+    """pmadvise --json, parsed strictly: the bytes must be UTF-8 (a lone
+    byte of a name cut by the kernel is an error) and one JSON document."""
     p = run(list(args) + ["--json"], **kw)
     try:
-        return p, json.loads(p.stdout)
-    except ValueError as e:
-        fail("--json output does not parse: %s" % e)
+        return p, json.loads(p.stdout_bytes.decode("utf-8", "strict"))
+    except ValueError as e:  # UnicodeDecodeError is one
+        fail("--json output is not strict UTF-8 JSON: %s" % e)
+
+
+def cgroup2_root():
+    """Where the cgroup v2 hierarchy is mounted (/sys/fs/cgroup, or
+    /sys/fs/cgroup/unified on a hybrid system), or None."""
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            dev, mnt, fstype = line.split()[:3]
+            if fstype == "cgroup2":
+                return mnt
+    return None
+
+
+def status_field(pid, name):
+    """A field of /proc/PID/status, as a string ("S", "0"...)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(name + ":"):
+                return line.split()[1]
+    return None
+
+
+def rmdir_cgroup(path):
+    """Removes a cgroup directory once its last member has gone."""
+    for _ in range(50):
+        try:
+            os.rmdir(path)
+            return
+        except OSError:
+            time.sleep(0.1)
 
 
 def mem_kb(pid):

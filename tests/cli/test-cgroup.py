@@ -1,23 +1,20 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """End to end: `pmadvise --cgroup DIR` covers every process of a cgroup v2
-directory made for the test, and nothing else."""
+directory made for the test, and nothing else; in a threaded cgroup, whose
+cgroup.procs cannot be read (EOPNOTSUPP), the processes of the threads in
+cgroup.threads; a cgroup.procs that cannot be read is an error (exit 7,
+the file named), never an empty cgroup."""
 
+import errno
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
-from clitest import check, need_root, on_sigterm_exit, run, run_json, skip
-
-
-def cgroup2_root():
-    with open("/proc/self/mounts") as f:
-        for line in f:
-            dev, mnt, fstype = line.split()[:3]
-            if fstype == "cgroup2":
-                return mnt
-    return None
+from clitest import (cgroup2_root, check, fail, need_root, on_sigterm_exit,
+                     rmdir_cgroup, run, run_json, skip)
 
 
 def start_members(cg, n):
@@ -39,12 +36,92 @@ def start_members(cg, n):
     return procs
 
 
+# Joins the domain cgroup argv[1] and maps 8 MiB, then starts two threads
+# that move themselves into its threaded child argv[2], and sleeps.
+THREADED = r"""
+import sys, threading, time
+open(sys.argv[1] + "/cgroup.procs", "w").write("0")
+buf = bytearray(8 << 20)
+for i in range(0, len(buf), 4096):
+    buf[i] = 1
+moved = threading.Barrier(3)
+def member():
+    open(sys.argv[2] + "/cgroup.threads", "w").write(
+        str(threading.get_native_id()))
+    moved.wait()
+    time.sleep(60)
+for _ in range(2):
+    threading.Thread(target=member, daemon=True).start()
+moved.wait()
+print("in", flush=True)
+time.sleep(60)
+"""
+
+
+def test_threaded(root):
+    top = os.path.join(root, "pmadvise-threaded-%d" % os.getpid())
+    leaf = os.path.join(top, "t")
+    os.mkdir(top)
+    p = None
+    try:
+        os.mkdir(leaf)
+        try:
+            with open(os.path.join(leaf, "cgroup.type"), "w") as f:
+                f.write("threaded")
+        except OSError as e:
+            skip("cannot make a threaded cgroup under %s: %s" % (root, e))
+        p = subprocess.Popen([sys.executable, "-c", THREADED, top, leaf],
+                             stdout=subprocess.PIPE, text=True)
+        if p.stdout.readline().strip() != "in":
+            raise RuntimeError("the threads did not join the cgroup")
+        try:
+            open(os.path.join(leaf, "cgroup.procs")).read()
+            fail("cgroup.procs of a threaded cgroup was readable")
+        except OSError as e:
+            check(e.errno == errno.EOPNOTSUPP,
+                  "a threaded cgroup's cgroup.procs answers EOPNOTSUPP")
+        with open(os.path.join(leaf, "cgroup.threads")) as f:
+            check(len(f.read().split()) == 2, "two threads in it")
+        r, doc = run_json(["--cgroup", leaf, "--anon"], check_rc=0)
+        procs = doc["processes"]
+        check([x["pid"] for x in procs] == [p.pid],
+              "the threads' process, once: %s" % [x["pid"] for x in procs])
+        check(procs[0]["status"] == "ok" and
+              procs[0]["bytes_advised"] > 8 << 20,
+              "its memory advised, 8 MiB buffer included")
+        check("threaded cgroup" in r.stderr and "2 threads" in r.stderr,
+              "stderr says the processes came from threads")
+    finally:
+        if p:
+            p.kill()
+            p.wait()
+        rmdir_cgroup(leaf)
+        rmdir_cgroup(top)
+
+
+def test_read_error():
+    # A cgroup.procs that open() takes but read() refuses (EISDIR): the
+    # error, never "no processes" and exit 0.
+    d = tempfile.mkdtemp(prefix="pmadv-cg-")
+    try:
+        os.mkdir(os.path.join(d, "cgroup.procs"))
+        p = run(["--cgroup", d, "--anon", "--json"], check_rc=7)
+        check(("%s/cgroup.procs" % d) in p.stderr and "EISDIR" in p.stderr,
+              "the unreadable file and the error are named")
+        check(p.stdout == "", "no JSON document claims an empty cgroup")
+    finally:
+        os.rmdir(os.path.join(d, "cgroup.procs"))
+        os.rmdir(d)
+
+
 def main():
     on_sigterm_exit()
     need_root()
     root = cgroup2_root()
     if not root:
         skip("no cgroup v2 hierarchy mounted")
+    test_read_error()
+    test_threaded(root)
     cg = os.path.join(root, "pmadvise-test-%d" % os.getpid())
     os.mkdir(cg)
     procs = []
@@ -75,12 +152,7 @@ def main():
         for p in procs:
             p.kill()
             p.wait()
-        for _ in range(50):
-            try:
-                os.rmdir(cg)
-                break
-            except OSError:
-                time.sleep(0.1)
+        rmdir_cgroup(cg)
     print("PASS")
 
 

@@ -38,6 +38,24 @@ static void test_sizes(void **state)
 	assert_int_equal(parse_size("-4K", &v), -EINVAL);
 	assert_int_equal(parse_size("4KK", &v), -EINVAL);
 	assert_int_equal(parse_size("99999999999T", &v), -ERANGE);
+	/* No sign, no white space, no octal: " -1" was 2^64-1, "010" 8. */
+	assert_int_equal(parse_size(" -1", &v), -EINVAL);
+	assert_int_equal(parse_size(" 1", &v), -EINVAL);
+	assert_int_equal(parse_size("+1", &v), -EINVAL);
+	assert_int_equal(parse_size("\t4K", &v), -EINVAL);
+	assert_int_equal(parse_size("010", &v), -EINVAL);
+	assert_int_equal(parse_size("00", &v), -EINVAL);
+	assert_int_equal(parse_size("0x-1", &v), -EINVAL);
+	assert_int_equal(parse_size("0x", &v), -EINVAL);
+	assert_int_equal(parse_size("0", &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(parse_size("10", &v), 0);
+	assert_int_equal(v, 10);
+	assert_int_equal(parse_size("0x010", &v), 0);
+	assert_int_equal(v, 16);
+	assert_int_equal(parse_size("18446744073709551615", &v), 0);
+	assert_true(v == SIZE_MAX);
+	assert_int_equal(parse_size("18446744073709551616", &v), -ERANGE);
 }
 
 static void test_addresses(void **state)
@@ -52,7 +70,17 @@ static void test_addresses(void **state)
 	assert_int_equal(parse_addr("10g0", &a), -EINVAL);
 	assert_int_equal(parse_addr("", &a), -EINVAL);
 	assert_int_equal(parse_addr("-1000", &a), -EINVAL);
-	assert_int_equal(parse_addr("1ffffffffffffffff", &a), -EINVAL);
+	assert_int_equal(parse_addr("1ffffffffffffffff", &a), -ERANGE);
+	/* Zeros in front of a hex address are fine, as in maps. */
+	assert_int_equal(parse_addr("00000000000000000000001000", &a), 0);
+	assert_true(a == 0x1000);
+	assert_int_equal(parse_addr(" 1000", &a), -EINVAL);
+	assert_int_equal(parse_addr("1000 ", &a), -EINVAL);
+	assert_int_equal(parse_addr("+1000", &a), -EINVAL);
+	assert_int_equal(parse_addr(" -1", &a), -EINVAL);
+	assert_int_equal(parse_addr("0x", &a), -EINVAL);
+	assert_int_equal(parse_addr("0x-1", &a), -EINVAL);
+	assert_int_equal(parse_addr("0x 1", &a), -EINVAL);
 }
 
 static void test_ranges(void **state)
@@ -73,6 +101,15 @@ static void test_ranges(void **state)
 	assert_int_equal(parse_range("+4K", &r), -EINVAL);
 	assert_int_equal(parse_range("1000+4Q", &r), -EINVAL);
 	assert_int_equal(parse_range("ffffffffffffe000+16K", &r), -ERANGE);
+	/* "A- -1" was A to 2^64-1, "A+010" 8 bytes. */
+	assert_int_equal(parse_range("1000- -1", &r), -EINVAL);
+	assert_int_equal(parse_range("1000--1", &r), -EINVAL);
+	assert_int_equal(parse_range("1000-+2000", &r), -EINVAL);
+	assert_int_equal(parse_range("1000+010", &r), -EINVAL);
+	assert_int_equal(parse_range("1000+ 4K", &r), -EINVAL);
+	assert_int_equal(parse_range(" 1000+4K", &r), -EINVAL);
+	assert_int_equal(parse_range("1000+10", &r), 0);
+	assert_true(r.len == 10);
 }
 
 static void test_pids_and_ms(void **state)
@@ -90,6 +127,15 @@ static void test_pids_and_ms(void **state)
 	assert_int_equal(parse_ms("250", &ms), 0);
 	assert_int_equal(ms, 250);
 	assert_int_equal(parse_ms("1s", &ms), -EINVAL);
+	assert_int_equal(parse_ms(" 5", &ms), -EINVAL);
+	assert_int_equal(parse_ms("+5", &ms), -EINVAL);
+	assert_int_equal(parse_ms("05", &ms), -EINVAL);
+	assert_int_equal(parse_ms("0x5", &ms), -EINVAL);
+	assert_int_equal(parse_ms("0", &ms), 0);
+	assert_int_equal(ms, 0);
+	assert_int_equal(parse_pid("2147483647", &p), 0);
+	assert_int_equal(parse_pid("2147483648", &p), -EINVAL);
+	assert_int_equal(parse_pid("0100", &p), -EINVAL);
 }
 
 int main(void)

@@ -13,7 +13,8 @@ import sys
 import time
 
 import clitest
-from clitest import check, need_root, on_sigterm_exit, run_json
+from clitest import (check, need_root, on_sigterm_exit, run_json,
+                     status_field)
 
 NMAPS = 3000
 
@@ -98,10 +99,7 @@ def test_filters():
 
 
 def state(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("State:"):
-                return line.split()[1]
+    return status_field(pid, "State")
 
 
 def test_hold():

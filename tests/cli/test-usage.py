@@ -55,11 +55,33 @@ def test_usage(pid):
     p = run(["-m", "magic", "-r", "1000+4K", pid], check_rc=2)
     check("--method" in p.stderr, "bad --method explained")
     run(["-t", "soon", "-r", "1000+4K", pid], check_rc=2)
+    # Signs, white space and leading zeros: usage errors, never another
+    # number (" -1" was 2^64-1, "010" octal).
+    for bad in ("1000- -1", "1000-+2000", "1000+010", " 1000+4K",
+                "1000+ 4K"):
+        p = run(["-r", bad, pid], check_rc=2)
+        check("bad range '%s'" % bad in p.stderr and "no signs" in p.stderr,
+              "range %r is a usage error that says why" % bad)
+    for bad in (" -1", "+1", "010"):
+        p = run(["--anon", "--min-size", bad, pid], check_rc=2)
+        check("--min-size '%s'" % bad in p.stderr,
+              "--min-size %r is a usage error" % bad)
+    run(["-t", "010", "-r", "1000+4K", pid], check_rc=2)
+    run(["-r", "1000+4K", "+%s" % pid], check_rc=2)
     run(["--min-size", "1M", "-r", "1000+4K", pid], check_rc=2)
     run(["--anon", "notapid"], check_rc=2)
     p = run(["-a", "dontneed", "-r", "1000+4K", pid], check_rc=2)
     check("without --force" in p.stderr and "lose data" in p.stderr,
           "destructive advice refused without --force, saying why")
+    # The library's override of --method: a bad one is the user's typo.
+    for bad in ("garbage", "syscall,", "syscall,,ptrace"):
+        env = dict(os.environ, PMADV_METHODS=bad)
+        p = run(["--anon", pid], check_rc=2, env=env)
+        check("PMADV_METHODS='%s'" % bad in p.stderr and
+              "no method" not in p.stderr,
+              "PMADV_METHODS=%r is a usage error naming the variable" % bad)
+    env = dict(os.environ, PMADV_METHODS="syscall,ptrace")
+    run(["--anon", "--dry-run", pid], check_rc=0, env=env)
     p = run(["-a", "MADV_PAGEOUT", "--dry-run", "-r", "1000+4K", pid],
             check_rc=0)
     check("would advise pageout" in p.stdout, "advice by MADV_ name")
@@ -81,6 +103,17 @@ def test_ranges(pid):
     check(r[1]["status"] == "advised", "JSON: --continue went on")
     check(doc["processes"][0]["status"] == "partial" and
           doc["summary"]["exit_status"] == 1, "JSON: partial, status 1")
+    # A range over a hole advises nothing: "failed", never "partial",
+    # with --continue as without.
+    for flags in (["-c"], []):
+        p, doc = run_json(["-a", "cold"] + flags + ["-r", "1000+4K", pid],
+                          check_rc=1)
+        proc = doc["processes"][0]
+        check(proc["status"] == "failed" and proc["bytes_advised"] == 0 and
+              doc["summary"]["failed"] == 1 and
+              doc["summary"]["partial"] == 0,
+              "a hole %s: status failed, nothing advised" %
+              ("with -c" if flags else "without -c"))
     p = run(["-a", "cold", "-r", good, pid], check_rc=0)
     check("1 of 1 range" in p.stdout and "by syscall" in p.stdout,
           "a mapped range is advised, and the rung named")

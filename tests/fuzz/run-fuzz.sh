@@ -43,6 +43,7 @@ sources_for() {
 	case "$1" in
 	maps) echo "$top/src/lib/vma_parse.c" ;;
 	elf) echo "$top/src/lib/ptrace/elf.c" ;;
+	cli) echo "$top/src/cli/parse.c" ;;
 	*) echo "run-fuzz.sh: no sources listed for fuzz-$1" >&2; return 1 ;;
 	esac
 }
@@ -65,7 +66,7 @@ for src in "$here"/fuzz-*.c; do
 	echo "== $name: build"
 	if ! "$clang" -g -O1 -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=all -Wall -Wextra \
-		-I"$top/include" -I"$out/include" -I"$top/src/lib" \
+		-I"$top/include" -I"$out/include" -I"$top/src/lib" -I"$top/src/cli" \
 		"$src" $(sources_for "$short") -o "$exe"; then
 		echo "== $name: BUILD FAILED"
 		status=1

@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""End to end: every refusal names who or what refused, with its exit
+class from pmadvise(8). A target another process traces (exit 8, the
+tracer by PID and name, with --method ptrace and with --hold), one in a
+frozen cgroup (8, the cgroup by name, valid UTF-8 in JSON although the
+name is not), a kernel thread (5, "kernel thread", not "exited"), and a
+caller that is root only inside a user namespace (3, the namespace named,
+no "run as root")."""
+
+import os
+import subprocess
+import sys
+import time
+
+from clitest import (cgroup2_root, check, fail, need_root, on_sigterm_exit,
+                     rmdir_cgroup, run, run_json, skip, status_field)
+
+# Seizes the PID given (PTRACE_SEIZE, invisible to it) under the name
+# pmadv-tracer, prints "traced", and keeps it until stdin closes.
+TRACER = r"""
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.prctl(15, b"pmadv-tracer", 0, 0, 0)
+libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p,
+                        ctypes.c_void_p]
+if libc.ptrace(0x4206, int(sys.argv[1]), None, None) < 0:
+    sys.exit("PTRACE_SEIZE: errno %d" % ctypes.get_errno())
+print("traced", flush=True)
+sys.stdin.readline()
+"""
+
+
+def sleeper():
+    return subprocess.Popen(["sleep", "120"])
+
+
+def no_root_hint(p, what):
+    check("Run pmadvise as root" not in p.stderr and
+          "no permission" not in p.stderr,
+          "%s: no 'run as root', no 'no permission'" % what)
+
+
+def test_traced():
+    s = sleeper()
+    tr = subprocess.Popen([sys.executable, "-c", TRACER, str(s.pid)],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          text=True)
+    try:
+        if tr.stdout.readline().strip() != "traced":
+            fail("the tracer did not seize PID %d" % s.pid)
+        who = "already traced by PID %d (pmadv-tracer)" % tr.pid
+        p = run(["-m", "ptrace", "--anon", s.pid], check_rc=8)
+        check(who in p.stderr, "--method ptrace names the tracer")
+        check("busy" in p.stdout, "the summary says busy")
+        no_root_hint(p, "--method ptrace")
+        p = run(["--hold", "--anon", s.pid], check_rc=8)
+        check(who in p.stderr and "--hold" in p.stderr,
+              "--hold names the tracer and itself")
+        no_root_hint(p, "--hold")
+        p, doc = run_json(["--hold", "--anon", s.pid], check_rc=8)
+        proc = doc["processes"][0]
+        check(proc["exit_class"] == 8 and who in proc["error"]["message"],
+              "JSON: exit_class 8 and the tracer in the message")
+    finally:
+        tr.kill()
+        tr.wait()
+        s.kill()
+        s.wait()
+
+
+def tracer_of(pid):
+    return int(status_field(pid, "TracerPid"))
+
+
+def test_frozen():
+    root = cgroup2_root()
+    if not root:
+        skip("no cgroup v2 hierarchy mounted")
+    # A name that is not UTF-8: the message carries it into JSON.
+    name = b"pmadv-frozen-\xff\xfe-%d" % os.getpid()
+    cg = os.path.join(root.encode(), name)
+    os.mkdir(cg)
+    s = None
+    try:
+        s = sleeper()
+        with open(os.path.join(cg, b"cgroup.procs"), "w") as f:
+            f.write(str(s.pid))
+        with open(os.path.join(cg, b"cgroup.freeze"), "w") as f:
+            f.write("1")
+        for _ in range(100):
+            with open(os.path.join(cg, b"cgroup.events")) as f:
+                if "frozen 1" in f.read():
+                    break
+            time.sleep(0.02)
+        else:
+            fail("the cgroup did not freeze")
+        p, doc = run_json(["-m", "ptrace", "--anon", s.pid], check_rc=8)
+        msg = doc["processes"][0]["error"]["message"]
+        shown = "/pmadv-frozen-\ufffd\ufffd-%d" % os.getpid()
+        check("frozen cgroup" in msg and shown in msg,
+              "JSON names the frozen cgroup, its stray bytes as U+FFFD "
+              "(%r)" % msg)
+        check(doc["processes"][0]["exit_class"] == 8, "exit class 8")
+        no_root_hint(p, "frozen")
+        # --hold with --method ptrace alone holds with SIGSTOP, which a
+        # frozen target never obeys: the hold times out, and says why.
+        p = run(["--hold", "-m", "ptrace", "-t", "1000", "--anon", s.pid],
+                check_rc=8)
+        check("frozen cgroup" in p.stderr and "--hold" in p.stderr and
+              "timed out" not in p.stderr,
+              "a SIGSTOP hold of a frozen target names the cgroup")
+        # Holding works on a frozen target, and lets it go as it was.
+        run(["--hold", "--anon", s.pid], check_rc=0)
+        with open(os.path.join(cg, b"cgroup.events")) as f:
+            check("frozen 1" in f.read() and tracer_of(s.pid) == 0,
+                  "--hold left the target frozen and untraced")
+        with open(os.path.join(cg, b"cgroup.freeze"), "w") as f:
+            f.write("0")
+        time.sleep(0.2)
+        check(status_field(s.pid, "State") in ("S", "R"),
+              "thawed, the target runs: no SIGSTOP left behind (%s)" %
+              status_field(s.pid, "State"))
+    finally:
+        if s:
+            s.kill()
+            with open(os.path.join(cg, b"cgroup.freeze"), "w") as f:
+                f.write("0")
+            s.wait()
+        rmdir_cgroup(cg)
+
+
+def test_kernel_thread():
+    # PID 2 is kthreadd wherever a PID namespace is not in the way.
+    with open("/proc/2/stat") as f:
+        if int(f.read().rsplit(")", 1)[1].split()[6]) & 0x200000 == 0:
+            skip("PID 2 is not a kernel thread here")
+    for args in (["--anon"], ["-r", "1000+4K"], ["--hold", "--anon"],
+                 ["-m", "ptrace", "--anon"]):
+        p = run(args + [2], check_rc=5)
+        check("kernel thread" in p.stderr and "exited" not in p.stderr,
+              "%s on a kernel thread: exit 5, says kernel thread" %
+              " ".join(args))
+
+
+def test_user_namespace():
+    s = sleeper()
+    try:
+        cmd = ["unshare", "--user", "--map-root-user", sys.argv[1],
+               "--anon", str(s.pid)]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        print("$ %s -> %d\n%s%s" % (" ".join(cmd), p.returncode, p.stdout,
+                                    p.stderr))
+        if p.returncode != 3 and "unshare:" in p.stderr:
+            skip("no user namespaces here: " + p.stderr.strip())
+        check(p.returncode == 3, "root in a user namespace: exit 3")
+        check("user namespace" in p.stderr and "uid_map" in p.stderr,
+              "the user namespace is named as the cause")
+        check("Run pmadvise as root" not in p.stderr and
+              "Run pmadvise in the initial user namespace" in p.stderr,
+              "the hint is the initial namespace, not 'run as root'")
+    finally:
+        s.kill()
+        s.wait()
+
+
+def main():
+    on_sigterm_exit()
+    need_root()
+    test_traced()
+    test_kernel_thread()
+    test_user_namespace()
+    test_frozen()
+    print("PASS")
+
+
+main()
