@@ -613,7 +613,8 @@ static void impatient_caller(void *arg)
 
 	o.methods = PMADV_METHOD_PTRACE;
 	o.timeout_ms = 300;
-	if (pmadv_open(c->target, 0, &t) < 0)
+	/* its standard output is the test's pipe (c->mode) */
+	if (dup2(c->mode, STDOUT_FILENO) < 0 || pmadv_open(c->target, 0, &t) < 0)
 		_exit(2);
 	r = pmadv_advise(t, &iov, 1, MADV_POPULATE_READ, &o, NULL);
 	if (r != -ETIMEDOUT) {
@@ -627,6 +628,15 @@ static void impatient_caller(void *arg)
 	_exit(0); /* without pmadv_close: the caller is gone */
 }
 
+/* Whether the target is still traced (by the tracer of a caller gone). */
+static int tracer_alive(void)
+{
+	char line[64];
+
+	status_line(last_target, "TracerPid:", line, sizeof(line));
+	return strcmp(line, "TracerPid:\t0") != 0;
+}
+
 static void test_stuck_call_caller_exits(void **state)
 {
 	struct caller_arg c = { 0 };
@@ -634,13 +644,25 @@ static void test_stuck_call_caller_exits(void **state)
 	pid_t caller;
 	int st;
 
+	int out[2];
+	char b;
+
 	(void)state;
 	PT_REQUIRE(geteuid() == 0, "needs root");
 	c.target = start_target_fn(uffd_target, sigblk, sizeof(sigblk));
+	assert_int_equal(pipe(out), 0);
+	c.mode = out[1];
 	caller = pt_fork(impatient_caller, &c);
+	close(out[1]);
 	assert_int_equal(waitpid(caller, &st, 0), caller);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 0);
+	/* The tracer, still in the stuck call, holds none of the caller's
+	 * fds: whoever reads the caller's output sees its end now (a shell's
+	 * $(pmadvise ...) waited for the stuck call). */
+	assert_true(tracer_alive()); /* still stuck: the point of the test */
+	assert_int_equal(pt_read_full(out[0], &b, 1, 1000), 0);
+	close(out[0]);
 	/* the fault is answered after UFFD_DELAY_MS a page; then the tracer,
 	 * alone, restores the target */
 	assert_target_fine(c.target, sigblk,

@@ -645,12 +645,48 @@ int pt_next_cmd(struct session *s, int64_t idle_ms,
 	}
 }
 
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+
+/* The tracer's copy of the caller's fd table holds what it does not use:
+ * a shell reading the caller's output through a pipe would wait for the
+ * tracer to let go of a stuck target, and a daemon's closed socket would
+ * stay open meanwhile. Keeps the handle's pidfd; standard input and output
+ * become /dev/null, and standard error too unless the debug log writes
+ * there (never closed outright: the mem fd opened later must not take
+ * number 2). */
+static void shed_fds(const struct session *s)
+{
+	const char *dbg = pmadv_env("PMADV_DEBUG");
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	unsigned int keep = s->pidfd >= 3 ? (unsigned int)s->pidfd : 0;
+
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		if (!dbg || dbg[0] != '1')
+			dup2(null, STDERR_FILENO);
+		if (null > 2 && (unsigned int)null != keep)
+			close(null);
+	}
+	if (keep) {
+		if (keep > 3)
+			syscall(SYS_close_range, 3U, keep - 1, 0U);
+		syscall(SYS_close_range, keep + 1, ~0U, 0U);
+	} else {
+		syscall(SYS_close_range, 3U, ~0U, 0U);
+	}
+	/* before 5.9, no close_range: the rest stays open */
+}
+
 /* The tracer process (clone child): attach, serve commands, detach. */
 static int tracer_main(void *arg)
 {
 	struct session *s = arg;
 	int ret;
 
+	shed_fds(s);
 	if (s->run)
 		return s->run(s);
 	ret = attach(s);
