@@ -223,6 +223,21 @@ static int parse_ids(const char *path, const char *text, pid_t **ids,
 	return 0;
 }
 
+pid_t read_tgid(pid_t tid)
+{
+	char path[64], *text;
+	long long tgid;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	ret = read_all(path, &text);
+	if (ret < 0)
+		return ret;
+	tgid = field_kb(text, "Tgid");
+	free(text);
+	return tgid > 0 ? (pid_t)tgid : -EIO;
+}
+
 static bool listed(const pid_t *v, size_t n, pid_t pid)
 {
 	for (size_t i = 0; i < n; i++)
@@ -255,15 +270,14 @@ static int processes_of_threads(const char *dir, pid_t **pids, size_t *n,
 
 		snprintf(status, sizeof(status), "/proc/%d/status",
 			 (int)tids[i]);
-		ret = read_all(status, &text);
+		tgid = read_tgid(tids[i]);
+		ret = tgid < 0 ? (int)tgid : 0;
 		if (ret == -ENOENT || ret == -ESRCH)
 			continue;
 		if (ret < 0) {
 			snprintf(path, pathlen, "%s", status);
 			break;
 		}
-		tgid = field_kb(text, "Tgid");
-		free(text);
 		if (tgid > 0 && !listed(*pids, cnt, (pid_t)tgid))
 			(*pids)[cnt++] = (pid_t)tgid;
 	}

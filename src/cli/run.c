@@ -138,6 +138,15 @@ static void process_one(const struct cli_opts *o, pid_t pid,
 	p->after = p->before;
 	read_comm(pid, p->comm, sizeof(p->comm));
 	ret = pmadv_open(pid, 0, &t);
+	if (ret == -EINVAL && read_tgid(pid) > 0 && read_tgid(pid) != pid) {
+		/* an ID from top -H or cgroup.threads */
+		snprintf(p->message, sizeof(p->message),
+			 "TID %d is a thread of PID %d: give the process ID",
+			 (int)pid, (int)read_tgid(pid));
+		fail_process(p, NULL, o, EINVAL);
+		p->exit_class = EXIT_USAGE;
+		return;
+	}
 	if (ret < 0) {
 		fail_process(p, NULL, o, (int)-ret);
 		return;

@@ -4,7 +4,8 @@
 class from pmadvise(8). A target another process traces (exit 8, the
 tracer by PID and name, with --method ptrace and with --hold), one in a
 frozen cgroup (8, the cgroup by name, valid UTF-8 in JSON although the
-name is not), a kernel thread (5, "kernel thread", not "exited"), and a
+name is not), a kernel thread (5, "kernel thread", not "exited"), a thread ID (2,
+naming its process), and a
 caller that is root only inside a user namespace (3, the namespace named,
 no "run as root")."""
 
@@ -143,6 +144,34 @@ def test_kernel_thread():
               " ".join(args))
 
 
+# A process with a second thread that prints its TID, then waits.
+THREADED = r"""
+import sys, threading
+ready = threading.Event()
+def worker():
+    print(threading.get_native_id(), flush=True)
+    ready.wait()
+t = threading.Thread(target=worker)
+t.start()
+sys.stdin.readline()
+ready.set()
+"""
+
+
+def test_thread_id():
+    p = subprocess.Popen([sys.executable, "-c", THREADED],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         text=True)
+    try:
+        tid = int(p.stdout.readline())
+        q = run(["--anon", "-a", "cold", tid], check_rc=2)
+        check("TID %d is a thread of PID %d" % (tid, p.pid) in q.stderr,
+              "a thread ID: exit 2, naming its process")
+    finally:
+        p.kill()
+        p.wait()
+
+
 def test_user_namespace():
     s = sleeper()
     try:
@@ -169,6 +198,7 @@ def main():
     need_root()
     test_traced()
     test_kernel_thread()
+    test_thread_id()
     test_user_namespace()
     test_frozen()
     print("PASS")
