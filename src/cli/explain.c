@@ -238,7 +238,7 @@ int explain_target_error(struct pmadv_target *t, pid_t pid, int advice,
 }
 
 /* Why one range failed, in the words of madvise(2) and kernel-facts. */
-const char *range_reason(int err)
+const char *range_reason(int err, int advice)
 {
 	switch (err) {
 	case 0:
@@ -251,6 +251,12 @@ const char *range_reason(int err)
 		return "not mapped, or only partly mapped, in the target "
 		       "(the mapped part was advised)";
 	case EINVAL:
+		/* collapse refuses what is not eligible for huge pages */
+		if (advice == ADVICE_COLLAPSE)
+			return "the kernel will not collapse this range into "
+			       "huge pages (MADV_NOHUGEPAGE, locked, huge-TLB "
+			       "or PFN-mapped memory, THP disabled, or no "
+			       "aligned huge page in it)";
 		return "the kernel refuses this advice for this range "
 		       "(locked, huge-TLB or PFN-mapped memory, or advice "
 		       "not allowed remotely)";

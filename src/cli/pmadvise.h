@@ -96,6 +96,7 @@ enum proc_status {
 
 struct proc_report {
 	pid_t pid;
+	int advice;             /* the request's, for the words of its errors */
 	char comm[64];
 	enum proc_status status;
 	int error;              /* positive errno of the process-level error */
@@ -150,7 +151,7 @@ int read_cgroup_pids(const char *dir, pid_t **pids, size_t *n, char *path,
 int explain_target_error(struct pmadv_target *t, pid_t pid, int advice,
 			 unsigned int methods, int err, bool held, char *msg,
 			 size_t len);
-const char *range_reason(int err);
+const char *range_reason(int err, int advice);
 /* The documented exit status for a process that failed with err. */
 int exit_class_of(int err);
 

@@ -145,7 +145,7 @@ static void human_range(const struct proc_report *p, size_t i)
 	       strcmp(st, "not_attempted") ? st : "not attempted");
 	if (p->attempted && p->errors[i] > 0 && p->errors[i] != ECANCELED)
 		printf(": %s: %s", errno_name(p->errors[i]),
-		       range_reason(p->errors[i]));
+		       range_reason(p->errors[i], p->advice));
 	putchar('\n');
 }
 
@@ -254,7 +254,8 @@ static void json_ranges(struct json *j, const struct proc_report *p)
 		json_uint(j, "bytes", p->iov[i].iov_len);
 		json_str(j, "status", range_status(p, i));
 		json_str(j, "error", failed ? errno_name(e) : NULL);
-		json_str(j, "reason", failed ? range_reason(e) : NULL);
+		json_str(j, "reason",
+			 failed ? range_reason(e, p->advice) : NULL);
 		json_close(j, '}');
 	}
 	json_close(j, ']');

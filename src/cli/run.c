@@ -70,7 +70,8 @@ static void first_range_failure(struct proc_report *p)
 		 (int)p->pid, (unsigned long)(uintptr_t)p->iov[k].iov_base,
 		 (unsigned long)((uintptr_t)p->iov[k].iov_base +
 				 p->iov[k].iov_len),
-		 sz, errno_name(p->res.error), range_reason(p->res.error),
+		 sz, errno_name(p->res.error),
+		 range_reason(p->res.error, p->advice),
 		 p->res.nfailed > 1 ? " (and others, listed below)" : "");
 }
 
@@ -133,6 +134,7 @@ static void process_one(const struct cli_opts *o, pid_t pid,
 
 	memset(p, 0, sizeof(*p));
 	p->pid = pid;
+	p->advice = o->advice;
 	p->res.failed = SIZE_MAX;
 	p->before.rss = p->before.swap = -1;
 	p->after = p->before;

@@ -83,6 +83,15 @@ def main():
               % (proc["status"], proc["bytes_advised"]))
         check(anon_huge_kb(p.pid, base, base + 8 * MIB) >= 2048,
               "it is backed by huge pages afterwards")
+        # an explicit range over the MADV_NOHUGEPAGE part: refused, and
+        # the reason says huge pages, not "locked or PFN-mapped"
+        _, doc = run_json(["-a", "collapse", "-r",
+                           "%#x-%#x" % (base + 8 * MIB, base + 12 * MIB),
+                           p.pid])
+        r = doc["processes"][0]["ranges"][0]
+        check(r["error"] == "EINVAL" and "huge pages" in (r["reason"] or ""),
+              "collapse refused over MADV_NOHUGEPAGE memory says why (%s)"
+              % r["reason"])
         if not drop:
             print("MAP_DROPPABLE: unavailable on this kernel", flush=True)
             return
