@@ -68,6 +68,21 @@ static ssize_t check_vector(const struct iovec *iov, size_t vlen)
 	return -1;
 }
 
+/* The first element past the end of the user address space, or -1. */
+static ssize_t beyond_user(const struct iovec *iov, size_t vlen)
+{
+	uint64_t end = pmadv_user_end();
+
+	for (size_t i = 0; end && i < vlen; i++) {
+		uint64_t base = (uintptr_t)iov[i].iov_base;
+
+		if (iov[i].iov_len &&
+		    (base >= end || iov[i].iov_len > end - base))
+			return (ssize_t)i;
+	}
+	return -1;
+}
+
 static bool cancelled(const struct run *s)
 {
 	return s->call.cancel &&
@@ -355,6 +370,15 @@ static int validate(struct pmadv_target *t, const struct iovec *iov,
 		s->r.failed = (size_t)bad;
 		s->r.error = EINVAL;
 		return -EINVAL;
+	}
+	/* Past the end of the user address space: EFAULT, whatever the
+	 * method (6.18's process_madvise says so for the whole vector;
+	 * 6.1's passes it on, and madvise answered otherwise) */
+	bad = beyond_user(iov, vlen);
+	if (bad >= 0) {
+		s->r.failed = (size_t)bad;
+		s->r.error = EFAULT;
+		return -EFAULT;
 	}
 	return 0;
 }

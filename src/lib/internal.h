@@ -181,6 +181,11 @@ long pmadv_rc(long ret, const int *errs, size_t n, const char *fn) PMADV_HIDDEN;
 	pmadv_rc((ret), pmadv_errs_##fn,                                   \
 		 sizeof(pmadv_errs_##fn) / sizeof(pmadv_errs_##fn[0]), #fn)
 
+/* The end of the user address space of a 64-bit process, as the
+ * kernel's access_ok sees it (x86_64: 47 bits, or 56 with 5-level page
+ * tables); 0 where the library knows no such rule. */
+uint64_t pmadv_user_end(void) PMADV_HIDDEN;
+
 /* The library's environment variables (PMADV_*), read with secure_getenv:
  * NULL in a set-user-ID, set-group-ID or capability-gaining program. */
 const char *pmadv_env(const char *name) PMADV_HIDDEN;

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -46,6 +47,27 @@ const struct pmadv_sys pmadv_sys_kernel = {
 };
 
 const struct pmadv_sys *pmadv_sys = &pmadv_sys_kernel;
+
+uint64_t pmadv_user_end(void)
+{
+#if defined(__x86_64__)
+	/* 5-level page tables: the kernel clears cpuinfo's la57 flag when
+	 * it does not use them. Read once; lock-free (the tracer too). */
+	static int known; /* 0: not read; 1: no; 2: yes */
+	int k = __atomic_load_n(&known, __ATOMIC_RELAXED);
+	char buf[8192];
+
+	if (!k) {
+		ssize_t n = pmadv_read_proc("/proc/cpuinfo", buf, sizeof(buf));
+
+		k = n > 0 && strstr(buf, " la57") ? 2 : 1;
+		__atomic_store_n(&known, k, __ATOMIC_RELAXED);
+	}
+	return (1ULL << (k == 2 ? 56 : 47)) - 4096;
+#else
+	return 0;
+#endif
+}
 
 PMADV_API int pmadv_pidfd_open(pid_t pid, unsigned int flags)
 {

@@ -104,10 +104,6 @@ size_t pmadv_arch_frame(const struct pmadv_regs *r, uint64_t mask,
 			unsigned char *fpu, size_t fpulen, uint64_t restorer,
 			unsigned char *out, size_t outlen,
 			uint64_t *at) PMADV_HIDDEN;
-/* The end of the user address space of a 64-bit task, as the kernel's
- * access_ok sees it (process_madvise answers EFAULT past it); 0 where the
- * library has no such rule (compat tasks: ENOMEM, as madvise gives). */
-uint64_t pmadv_arch_user_end(bool compat) PMADV_HIDDEN;
 /* The stack pointer. */
 uint64_t pmadv_arch_sp(const struct pmadv_regs *r) PMADV_HIDDEN;
 void pmadv_arch_set_sp(struct pmadv_regs *r, uint64_t sp) PMADV_HIDDEN;
@@ -182,11 +178,6 @@ static inline size_t pmadv_arch_frame(const struct pmadv_regs *r,
 {
 	(void)r, (void)mask, (void)fpu, (void)fpulen, (void)restorer;
 	(void)out, (void)outlen, (void)at;
-	return 0;
-}
-static inline uint64_t pmadv_arch_user_end(bool compat)
-{
-	(void)compat;
 	return 0;
 }
 static inline uint64_t pmadv_arch_sp(const struct pmadv_regs *r)

@@ -406,46 +406,8 @@ static ssize_t advise_loop(struct session *s, const struct iovec *iov,
 	return (ssize_t)done;
 }
 
-/* The first element past the end of the user address space (EFAULT, as
- * process_madvise's own check gives it), or n. */
-static size_t first_beyond(const struct session *s, const struct iovec *iov,
-			   size_t n)
-{
-	uint64_t end = pmadv_arch_user_end(s->compat);
-
-	for (size_t k = 0; end && k < n; k++) {
-		uint64_t base = (uintptr_t)iov[k].iov_base;
-
-		if (iov[k].iov_len && (base >= end || iov[k].iov_len > end - base))
-			return k;
-	}
-	return n;
-}
-
-static ssize_t do_advise(struct session *s, const struct iovec *iov, size_t n,
-			 int *err);
-
 ssize_t pt_do_advise(struct session *s, const struct iovec *iov, size_t n,
 		     int *err)
-{
-	size_t k = first_beyond(s, iov, n), want = 0;
-	ssize_t r;
-
-	if (k == 0)
-		return -EFAULT;
-	if (k == n)
-		return do_advise(s, iov, n, err);
-	/* the elements before it, then EFAULT for it */
-	for (size_t i = 0; i < k; i++)
-		want += iov[i].iov_len;
-	r = do_advise(s, iov, k, err);
-	if (r >= 0 && (size_t)r == want && !*err)
-		*err = EFAULT;
-	return r;
-}
-
-static ssize_t do_advise(struct session *s, const struct iovec *iov, size_t n,
-			 int *err)
 {
 	if (s->broken)
 		return -s->broken;

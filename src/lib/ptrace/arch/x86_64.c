@@ -318,30 +318,6 @@ void pmadv_arch_set_loop(struct pmadv_regs *r, uint64_t pc, uint64_t block)
 	q->orig_rax = UINT64_MAX;
 }
 
-/* Whether the kernel runs 5-level page tables: it clears the la57 flag
- * of /proc/cpuinfo when it does not. Read once (lock-free: the tracer). */
-static bool five_level(void)
-{
-	static int known; /* 0: not read; 1: no; 2: yes */
-	int k = __atomic_load_n(&known, __ATOMIC_RELAXED);
-	char buf[8192];
-	ssize_t n;
-
-	if (!k) {
-		n = pmadv_read_proc("/proc/cpuinfo", buf, sizeof(buf));
-		k = n > 0 && strstr(buf, " la57") ? 2 : 1;
-		__atomic_store_n(&known, k, __ATOMIC_RELAXED);
-	}
-	return k == 2;
-}
-
-uint64_t pmadv_arch_user_end(bool compat)
-{
-	if (compat)
-		return 0;
-	return (1ULL << (five_level() ? 56 : 47)) - 4096;
-}
-
 uint64_t pmadv_arch_sp(const struct pmadv_regs *r)
 {
 	return pmadv_arch_compat(r) ? cr32(r)->esp : cr64(r)->rsp;
