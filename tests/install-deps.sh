@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="build-essential meson ninja-build pkg-config libcap-dev libcmocka-dev
-groff-base valgrind python3 perl clang libclang-rt-14-dev gcc-multilib"
+groff-base valgrind python3 perl clang libclang-rt-14-dev gcc-multilib dkms"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps.sh: run as root (apt-get)" >&2

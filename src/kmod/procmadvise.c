@@ -32,8 +32,12 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
+#include <linux/kallsyms.h>
+#include <linux/string.h>
+#include <linux/version.h>
 #ifdef CONFIG_X86_KERNEL_IBT
-#include <asm/ibt.h>
+#include <asm/cpufeature.h>
+#include <asm/msr.h>
 #endif
 
 #include "procmadvise-ioctl.h"
@@ -48,58 +52,174 @@ module_param(gid, int, 0444);
 MODULE_PARM_DESC(gid,
 		 "callers in this group (init user namespace) need no CAP_SYS_NICE; -1 (default): nobody is exempt");
 
-/* Functions the kernel does not export, found through kallsyms at load. */
-static int (*pm_do_madvise)(struct mm_struct *mm, unsigned long start,
-			    size_t len_in, int behavior);
-static struct mm_struct *(*pm_mm_access)(struct task_struct *task,
-					 unsigned int mode);
-/* Optional: without it only targets named by pid can be served. */
-static struct pid *(*pm_pidfd_get_pid)(unsigned int fd, unsigned int *flags);
+static bool force_ibt_refusal;
+module_param(force_ibt_refusal, bool, 0444);
+MODULE_PARM_DESC(force_ibt_refusal,
+		 "for tests: act as if indirect branch tracking were enforced and no target began with ENDBR64, so loading is refused (ENOEXEC)");
 
-typedef unsigned long (*lookup_fn_t)(const char *name);
+static char *pretend_missing;
+module_param(pretend_missing, charp, 0444);
+MODULE_PARM_DESC(pretend_missing,
+		 "for tests: act as if this kernel function were not found through kallsyms");
+
+/*
+ * Functions the kernel does not export, found through kallsyms at load.
+ * Each pointer takes its type from the kernel's own declaration, so a
+ * kernel that changes a signature (or drops the declaration) breaks the
+ * build instead of the call: do_madvise in <linux/mm.h>, mm_access in
+ * <linux/sched/mm.h>, pidfd_get_pid in <linux/pid.h>, kallsyms_lookup_name
+ * in <linux/kallsyms.h>.
+ */
+static typeof(&do_madvise) pm_do_madvise;
+static typeof(&mm_access) pm_mm_access;
+/* Optional: without it only targets named by pid can be served. */
+static typeof(&pidfd_get_pid) pm_pidfd_get_pid;
+
+typedef typeof(&kallsyms_lookup_name) lookup_fn_t;
+
+/* endbr64 (f3 0f 1e fa) as a little-endian word, and the 4-byte NOP
+ * (66 0f 1f 00) the kernel writes over the ENDBR of functions whose
+ * address nothing takes ("sealing", with CONFIG_X86_KERNEL_IBT since 5.18).
+ * The kernel's is_endbr() accepts both, so it cannot tell a callable
+ * function from a sealed one: the raw word is compared instead. */
+#define PM_ENDBR64 0xfa1e0ff3U
+#define PM_ENDBR_POISON 0x001f0f66U
+
+static u32 pm_text_word(unsigned long addr)
+{
+	u32 w = 0;
+
+	if (copy_from_kernel_nofault(&w, (void *)addr, sizeof(w)))
+		return 0;
+	return w;
+}
+
+/*
+ * Whether the CPU faults on an indirect branch that lands anywhere but an
+ * ENDBR: the kernel was built with CONFIG_X86_KERNEL_IBT (5.18), the CPU
+ * has IBT and the kernel did not turn it off (ibt=off clears the feature),
+ * and supervisor CET has ENDBR_EN set in MSR_IA32_S_CET.
+ */
+static bool pm_ibt_enforced(void)
+{
+#ifdef CONFIG_X86_KERNEL_IBT
+	u64 s_cet = 0;
+
+	if (!cpu_feature_enabled(X86_FEATURE_IBT))
+		return false;
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 16, 0)
+	if (rdmsrq_safe(MSR_IA32_S_CET, &s_cet))
+#else
+	if (rdmsrl_safe(MSR_IA32_S_CET, &s_cet))
+#endif
+		return true; /* feature on but unreadable: assume enforced */
+	return s_cet & CET_ENDBR_EN;
+#else
+	return false;
+#endif
+}
+
+/*
+ * Every resolved function is called through a pointer. Where IBT is
+ * enforced, such a call must land on an endbr64, and the kernel seals (turns
+ * into a NOP) the ENDBR of every function whose address it never takes:
+ * calling one faults (control protection, #CP) and takes the kernel down.
+ * So each target is checked before its first call, and the module refuses to
+ * load, with one line in the kernel log and ENOEXEC, rather than fault.
+ */
+static int pm_check_ibt(const char *name, unsigned long addr)
+{
+	bool enforced = force_ibt_refusal || pm_ibt_enforced();
+	bool endbr = !force_ibt_refusal && pm_text_word(addr) == PM_ENDBR64;
+
+	if (!enforced || endbr)
+		return 0;
+	pr_err("refusing to load: indirect branch tracking is enforced%s and %s does not begin with ENDBR64, so calling it would fault\n",
+	       force_ibt_refusal ? " (forced by force_ibt_refusal=1)" : "",
+	       name);
+	return -ENOEXEC;
+}
 
 /*
  * kallsyms_lookup_name itself is not exported since 5.7. A kprobe resolves
  * any symbol name to an address, so registering one on it (and removing it
- * at once) reveals where it is.
+ * at once) reveals where it is. 0 if it cannot.
  */
-static lookup_fn_t find_kallsyms_lookup_name(void)
+static unsigned long find_kallsyms_lookup_name(void)
 {
 	struct kprobe kp = { .symbol_name = "kallsyms_lookup_name" };
 	unsigned long addr;
+	u32 before;
 	int ret;
 
+	if (pretend_missing && !strcmp(pretend_missing, kp.symbol_name)) {
+		pr_err("refusing to load: cannot locate kallsyms_lookup_name (pretend_missing=)\n");
+		return 0;
+	}
 	ret = register_kprobe(&kp);
 	if (ret < 0) {
-		pr_err("cannot locate kallsyms_lookup_name: register_kprobe failed (%d); is CONFIG_KPROBES set?\n",
+		pr_err("refusing to load: cannot locate kallsyms_lookup_name: register_kprobe failed (%d); is CONFIG_KPROBES set?\n",
 		       ret);
-		return NULL;
+		return 0;
 	}
 	addr = (unsigned long)kp.addr;
 	unregister_kprobe(&kp);
-#ifdef CONFIG_X86_KERNEL_IBT
-	/* With IBT the probe sits after the ENDBR; an indirect call must
-	 * land on it. */
-	if (is_endbr(*(u32 *)(addr - ENDBR_INSN_SIZE)))
-		addr -= ENDBR_INSN_SIZE;
-#endif
-	return (lookup_fn_t)addr;
+	/* With CONFIG_X86_KERNEL_IBT (5.18) a probe on a function's entry
+	 * sits after its ENDBR (or the NOP that sealed it): the function
+	 * begins 4 bytes before. */
+	before = IS_ENABLED(CONFIG_X86_KERNEL_IBT) ? pm_text_word(addr - 4) : 0;
+	if (before == PM_ENDBR64 || before == PM_ENDBR_POISON)
+		addr -= 4;
+	return addr;
+}
+
+/* Looks a function up, or pretends it is missing (pretend_missing=). */
+static unsigned long pm_lookup(lookup_fn_t lookup, const char *name)
+{
+	if (pretend_missing && !strcmp(pretend_missing, name))
+		return 0;
+	return lookup(name);
 }
 
 static int resolve_symbols(void)
 {
-	lookup_fn_t lookup = find_kallsyms_lookup_name();
+	static const char *const names[] = {
+		"do_madvise", "mm_access", "pidfd_get_pid",
+	};
+	unsigned long addr[ARRAY_SIZE(names)];
+	unsigned long lookup_addr;
+	lookup_fn_t lookup;
+	size_t i;
+	int ret;
 
-	if (!lookup)
+	lookup_addr = find_kallsyms_lookup_name();
+	if (!lookup_addr)
 		return -ENOENT;
-	pm_do_madvise = (void *)lookup("do_madvise");
-	pm_mm_access = (void *)lookup("mm_access");
-	pm_pidfd_get_pid = (void *)lookup("pidfd_get_pid");
-	if (!pm_do_madvise || !pm_mm_access) {
-		pr_err("refusing to load: kernel function %s not found through kallsyms\n",
-		       !pm_do_madvise ? "do_madvise" : "mm_access");
-		return -ENOENT;
+	ret = pm_check_ibt("kallsyms_lookup_name", lookup_addr);
+	if (ret)
+		return ret;
+	lookup = (lookup_fn_t)lookup_addr;
+	for (i = 0; i < ARRAY_SIZE(names); i++)
+		addr[i] = pm_lookup(lookup, names[i]);
+	/* do_madvise and mm_access are required, pidfd_get_pid is not. */
+	for (i = 0; i < 2; i++) {
+		if (!addr[i]) {
+			pr_err("refusing to load: kernel function %s not found through kallsyms%s\n",
+			       names[i],
+			       pretend_missing ? " (pretend_missing=)" : "");
+			return -ENOENT;
+		}
 	}
+	for (i = 0; i < ARRAY_SIZE(names); i++) {
+		if (!addr[i])
+			continue;
+		ret = pm_check_ibt(names[i], addr[i]);
+		if (ret)
+			return ret;
+	}
+	pm_do_madvise = (typeof(pm_do_madvise))addr[0];
+	pm_mm_access = (typeof(pm_mm_access))addr[1];
+	pm_pidfd_get_pid = (typeof(pm_pidfd_get_pid))addr[2];
 	if (!pm_pidfd_get_pid)
 		pr_warn("pidfd_get_pid not found: targets can be named by pid only\n");
 	return 0;

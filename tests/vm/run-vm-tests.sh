@@ -189,7 +189,7 @@ cflags="-static -O2 -g0 -Wall -Wextra -Werror -pthread -I$top/include"
 gcc $cflags -o "$root/bin/vm-exit" "$here/guest/vm-exit.c"
 : > "$root/tests/list"
 # name and timeout (s) of each module test, in run order.
-module_tests="t_input:240 t_effects:240 t_perm:120 t_compat:60 t_unload:300"
+module_tests="t_input:240 t_effects:240 t_perm:120 t_compat:60 t_unload:300 t_refuse:60"
 [ "${PMADV_VM_MODULE_TESTS:-1}" != 0 ] || module_tests=
 for t in $module_tests; do
 	name=${t%%:*}
