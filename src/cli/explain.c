@@ -33,7 +33,7 @@ static void append(char *msg, size_t len, const char *fmt, ...)
 
 /* The rungs the library will try: PMADV_METHODS narrows the caller's, as
  * the library documents, so the diagnosis must follow it too. */
-static unsigned int effective_methods(unsigned int methods)
+unsigned int effective_methods(unsigned int methods)
 {
 	const char *env = getenv("PMADV_METHODS");
 	unsigned int m, want = methods ? methods : PMADV_METHOD_ALL;

@@ -152,6 +152,9 @@ int explain_target_error(struct pmadv_target *t, pid_t pid, int advice,
 			 unsigned int methods, int err, bool held, char *msg,
 			 size_t len);
 const char *range_reason(int err, int advice);
+/* The rungs the library will try for --method's mask (0: all), narrowed
+ * by PMADV_METHODS as the library narrows it. */
+unsigned int effective_methods(unsigned int methods);
 /* The documented exit status for a process that failed with err. */
 int exit_class_of(int err);
 

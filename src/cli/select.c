@@ -104,10 +104,13 @@ static int open_window(struct pmadv_target *t, const struct cli_opts *o,
 }
 
 /* A ptrace hold makes us the target's tracer, which the ptrace rung
- * needs to be itself: when only that rung may work, hold with SIGSTOP. */
+ * needs to be itself: when only that rung may work (--method, or
+ * PMADV_METHODS narrowing it), hold with SIGSTOP. */
 static unsigned int hold_flags(const struct cli_opts *o)
 {
-	return o->methods == PMADV_METHOD_PTRACE ? PMADV_HOLD_SIGSTOP : 0;
+	return effective_methods(o->methods) == PMADV_METHOD_PTRACE
+		       ? PMADV_HOLD_SIGSTOP
+		       : 0;
 }
 
 static void release_state(struct sel_state *st)

@@ -450,8 +450,11 @@ static ssize_t advise(struct pmadv_target *t, const struct iovec *iov,
 		    pmadv_advice_name(advice), (int)t->pid,
 		    refusal ? strerror(refusal) : "no method available");
 fail:
-	/* A target found gone before any method served: the array is left
-	 * as it was, as for a handle found dead at the start. */
+	/* A target found gone before any method served (a zombie passes the
+	 * pidfd check: it is still in the process table): ESRCH, and the
+	 * array left as it was, as for a handle found dead at the start. */
+	if (!s->r.method && pmadv_process_runs(t->pid) == 0)
+		err = ESRCH;
 	if (s->errors && !(err == ESRCH && !s->r.method))
 		for (size_t i = s->idx; i < vlen; i++)
 			s->errors[i] = ECANCELED;

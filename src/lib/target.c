@@ -217,6 +217,10 @@ static int open_pidfd(int pidfd, unsigned int flags,
 	ret = pidfd_pid(pidfd, &pid);
 	if (ret < 0)
 		return ret;
+	/* a PIDFD_THREAD pidfd (6.9+) of a thread that is not its process's
+	 * main one: refused as pmadv_open refuses a thread ID */
+	if (tgid_of(pid) >= 0 && tgid_of(pid) != pid)
+		return -EINVAL;
 	fd = fcntl(pidfd, F_DUPFD_CLOEXEC, 3);
 	if (fd < 0)
 		return -errno;

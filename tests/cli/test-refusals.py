@@ -172,6 +172,21 @@ def test_thread_id():
         p.wait()
 
 
+def test_hold_ptrace_by_env():
+    # PMADV_METHODS=ptrace narrows to the ptrace method as -m ptrace does:
+    # the hold must be one it can work under (SIGSTOP), not EBUSY from
+    # its own ptrace hold
+    s = sleeper()
+    try:
+        env = dict(os.environ, PMADV_METHODS="ptrace")
+        run(["--hold", "--anon", "-a", "cold", s.pid], check_rc=0, env=env)
+        check(s.poll() is None and status_field(s.pid, "State")[0] in "RS",
+              "PMADV_METHODS=ptrace --hold: exit 0, target left running")
+    finally:
+        s.kill()
+        s.wait()
+
+
 def test_user_namespace():
     s = sleeper()
     try:
@@ -199,6 +214,7 @@ def main():
     test_traced()
     test_kernel_thread()
     test_thread_id()
+    test_hold_ptrace_by_env()
     test_user_namespace()
     test_frozen()
     print("PASS")

@@ -410,9 +410,21 @@ static void test_dead_target(void **state)
 		int errs[1] = { 4242 };
 
 		o.errors = errs;
-		assert_int_equal(pmadv_advise(t, &v, 1, MADV_COLD, &o, &r),
-				 -ESRCH);
-		assert_int_equal(errs[0], 4242);
+		/* whichever method: the ptrace one finds no thread, the ioctl
+		 * one is absent here, the syscall one gets ESRCH */
+		static const unsigned int ms[] = {
+			0, PMADV_METHOD_SYSCALL, PMADV_METHOD_IOCTL,
+			PMADV_METHOD_PTRACE
+		};
+
+		for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++) {
+			o.methods = ms[i];
+			assert_int_equal(pmadv_advise(t, &v, 1, MADV_COLD, &o,
+						      &r),
+					 -ESRCH);
+			assert_int_equal(errs[0], 4242);
+		}
+		o.methods = 0;
 		assert_int_equal(pmadv_hold(t, PMADV_HOLD_SIGSTOP, 1000, &h),
 				 -ESRCH);
 		assert_null(h);
@@ -430,6 +442,41 @@ static void test_dead_target(void **state)
 	close(pidfd);
 	pmadv_close(t);
 	munmap(p, PAGE);
+}
+
+static void *idle(void *arg)
+{
+	pid_t *tid = arg;
+
+	__atomic_store_n(tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+	pause();
+	return NULL;
+}
+
+/* A pidfd of one thread that is not the main one (PIDFD_THREAD, 6.9+) is
+ * refused by pmadv_open_pidfd as pmadv_open refuses the thread ID. */
+static void test_thread_pidfd(void **state)
+{
+	struct pmadv_target *t = NULL;
+	pthread_t th;
+	pid_t tid = 0;
+	int fd;
+
+	(void)state;
+	assert_int_equal(pthread_create(&th, NULL, idle, &tid), 0);
+	while (!__atomic_load_n(&tid, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	assert_int_equal(pmadv_open(tid, 0, &t), -EINVAL);
+	fd = (int)syscall(SYS_pidfd_open, tid, O_EXCL /* PIDFD_THREAD */);
+	print_message("PIDFD_THREAD: %s\n",
+		      fd >= 0 ? "present" : "unavailable on this kernel");
+	if (fd >= 0) {
+		assert_int_equal(pmadv_open_pidfd(fd, 0, &t), -EINVAL);
+		assert_null(t);
+		close(fd);
+	}
+	pthread_cancel(th);
+	pthread_join(th, NULL);
 }
 
 static long enosys_pidfd_open(pid_t pid, unsigned int flags)
@@ -919,6 +966,7 @@ int main(void)
 		cmocka_unit_test(test_partial_progress),
 		cmocka_unit_test(test_vanished_vma_continue),
 		cmocka_unit_test(test_dead_target),
+		cmocka_unit_test(test_thread_pidfd),
 		cmocka_unit_test(test_pid_reuse),
 		cmocka_unit_test(test_seccomp_fallback),
 		cmocka_unit_test(test_eperm_vs_eacces),
