@@ -269,7 +269,7 @@ static int check_environment(void)
 		return 0;
 	return usage_error("environment variable PMADV_METHODS='%s': "
 			   "expected syscall, ioctl, ptrace, all or a "
-			   "comma-separated list of them (it overrides "
+			   "comma-separated list of them (it narrows "
 			   "--method)", env);
 }
 
