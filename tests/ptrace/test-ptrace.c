@@ -1269,14 +1269,26 @@ static void test_beyond_user_space(void **state)
 {
 	unsigned long *ctr = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
 				  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	struct iovec iov[2] = { { ctr, PAGE },
-				{ (void *)0x800000000000ULL, PAGE } };
+	/* the end of user space: 47 bits, or 56 where the kernel runs
+	 * 5-level page tables (it clears cpuinfo's la57 flag otherwise;
+	 * qemu's -cpu max has it) */
+	char info[8192];
+	ssize_t got = 0;
+	int fd = open("/proc/cpuinfo", O_RDONLY | O_CLOEXEC);
+	struct iovec iov[2] = { { ctr, PAGE }, { NULL, PAGE } };
 	unsigned int methods[] = { PMADV_METHOD_SYSCALL, PMADV_METHOD_PTRACE };
 	pid_t pid;
 
 	(void)state;
 	PT_REQUIRE(geteuid() == 0, "needs root");
 	assert_true(ctr != MAP_FAILED);
+	assert_true(fd >= 0);
+	got = read(fd, info, sizeof(info) - 1);
+	close(fd);
+	assert_true(got > 0);
+	info[got] = '\0';
+	iov[1].iov_base = (void *)(1ULL << (strstr(info, " la57") ? 56 : 47));
+	print_message("end of user space: %p\n", iov[1].iov_base);
 	pid = pt_fork(spin_child, ctr);
 	for (size_t m = 0; m < 2; m++) {
 		struct pmadv_opts o = PMADV_OPTS_INIT;
