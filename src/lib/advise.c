@@ -177,7 +177,7 @@ static enum pmadv_verdict judge(struct run *s, int *err)
 struct pmadv_judgement pmadv_judge_esrch(struct pmadv_call *c,
 					 const char *rung)
 {
-	if (pmadv_target_alive(c->t) == 0 && pmadv_process_runs(c->t->pid) > 0) {
+	if (pmadv_target_alive(c->t) == 0 && pmadv_target_runs(c->t) > 0) {
 		pmadv_debug("%s: ESRCH, yet PID %d runs (its main thread has "
 			    "exited); next rung", rung, (int)c->t->pid);
 		return pmadv_judged(PMADV_NEXT, ESRCH);
@@ -453,7 +453,7 @@ fail:
 	/* A target found gone before any method served (a zombie passes the
 	 * pidfd check: it is still in the process table): ESRCH, and the
 	 * array left as it was, as for a handle found dead at the start. */
-	if (!s->r.method && pmadv_process_runs(t->pid) == 0)
+	if (!s->r.method && pmadv_target_runs(t) == 0)
 		err = ESRCH;
 	if (s->errors && !(err == ESRCH && !s->r.method))
 		for (size_t i = s->idx; i < vlen; i++)

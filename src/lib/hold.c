@@ -599,7 +599,7 @@ static int hold(struct pmadv_target *t, unsigned int flags, int timeout_ms,
 		return -EINVAL;
 	ret = pmadv_target_alive(t);
 	/* a zombie is not a stopped process: it has nothing left to hold */
-	if (ret == 0 && (ret = pmadv_process_runs(t->pid)) == 0)
+	if (ret == 0 && (ret = pmadv_target_runs(t)) == 0)
 		ret = -ESRCH;
 	if (ret < 0)
 		return ret;

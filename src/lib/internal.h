@@ -43,13 +43,16 @@ int pmadv_read_starttime(pid_t pid, unsigned long long *out) PMADV_HIDDEN;
  * pmadv_target_alive: the same for a handle.
  * pmadv_process_runs: 1 while a thread of process pid still runs, 0 when
  * it is a zombie (its memory is gone), -errno. A process whose main
- * thread called pthread_exit runs. Costs a read of /proc: asked only once
- * a method has answered ESRCH.
+ * thread called pthread_exit runs. Costs a read of /proc: asked only on a
+ * failure and by pmadv_hold.
  */
 int pmadv_identity(pid_t pid, int pidfd,
 		   unsigned long long starttime) PMADV_HIDDEN;
 int pmadv_target_alive(const struct pmadv_target *t) PMADV_HIDDEN;
 int pmadv_process_runs(pid_t pid) PMADV_HIDDEN;
+/* The same for a handle: through its pidfd where it has one, which an
+ * exec in progress does not fool; else pmadv_process_runs. */
+int pmadv_target_runs(const struct pmadv_target *t) PMADV_HIDDEN;
 
 /*
  * The syscall seam. Every raw system call that carries a decision goes
@@ -157,15 +160,13 @@ int pmadv_have_cap(int cap) PMADV_HIDDEN;
  * In (pmadv_opts, pmadv_filter): at least min bytes (the first version's
  * fields), and every byte past the known ones (this version's sizeof) zero:
  * a newer caller's field that this library cannot honour is refused with
- * EINVAL, never ignored. PMADV_HAS tells whether a caller's struct holds a
- * field added later (default it when not).
+ * EINVAL, never ignored; a field added later is read only when the
+ * caller's size holds it (default it when not).
  * Out (pmadv_vma): the library writes the caller's size: the fields both
  * know, zeros past its own.
  */
 bool pmadv_struct_in_ok(const void *p, size_t size, size_t min,
 			size_t known) PMADV_HIDDEN;
-#define PMADV_HAS(p, type, field)                                           \
-	((p)->size >= offsetof(type, field) + sizeof(((type *)0)->field))
 void pmadv_struct_out(void *dst, size_t dst_size, const void *src,
 		      size_t src_size) PMADV_HIDDEN;
 

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,18 @@ int pmadv_identity(pid_t pid, int pidfd, unsigned long long starttime)
 int pmadv_target_alive(const struct pmadv_target *t)
 {
 	return pmadv_identity(t->pid, t->pidfd, t->starttime);
+}
+
+int pmadv_target_runs(const struct pmadv_target *t)
+{
+	struct pollfd p = { t->pidfd, POLLIN, 0 };
+
+	/* A pidfd is readable once the whole thread group has exited: not
+	 * while a thread execs (the old leader is briefly a zombie in /proc
+	 * then), nor for a main thread that called pthread_exit. */
+	if (t->pidfd >= 0 && poll(&p, 1, 0) >= 0 && !(p.revents & POLLNVAL))
+		return !(p.revents & (POLLIN | POLLHUP));
+	return pmadv_process_runs(t->pid);
 }
 
 int pmadv_process_runs(pid_t pid)

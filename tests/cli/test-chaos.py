@@ -15,22 +15,9 @@ import sys
 import time
 
 from clitest import (check, fail, need_root, on_sigterm_exit, pmadvise_path,
-                     start_mapper)
+                     start_mapper, status_field)
 
 NMAPS = 1500
-
-
-def status(pid, field):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return line.split()[1]
-    return None
-
-
-def state(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        return f.read().rsplit(")", 1)[1].split()[0]
 
 
 def main():
@@ -42,7 +29,7 @@ def main():
     print("seed %d, %d trials" % (seed, trials), flush=True)
     t, lo, hi = start_mapper(NMAPS)
     try:
-        sigblk = status(t.pid, "SigBlk")
+        sigblk = status_field(t.pid, "SigBlk")
         paths = ["0", None, "loop"]
         died = {"alone": 0, "with its tracer": 0}
 
@@ -83,19 +70,19 @@ def main():
                 died["with its tracer" if group else "alone"] += 1
             end = time.time() + 10
             while time.time() < end:
-                if (status(t.pid, "TracerPid") == "0" and
-                        status(t.pid, "SigBlk") == sigblk):
+                if (status_field(t.pid, "TracerPid") == "0" and
+                        status_field(t.pid, "SigBlk") == sigblk):
                     break
                 time.sleep(0.002)
             what = "trial %d (path %s, %s)" % (
                 i, paths[i % 3] or "pm", "group" if group else "caller")
-            if status(t.pid, "TracerPid") != "0":
+            if status_field(t.pid, "TracerPid") != "0":
                 fail(what + ": target still traced")
-            if status(t.pid, "SigBlk") != sigblk:
+            if status_field(t.pid, "SigBlk") != sigblk:
                 fail(what + ": target's mask is %s, was %s" %
-                     (status(t.pid, "SigBlk"), sigblk))
-            if state(t.pid) not in ("R", "S"):
-                fail(what + ": target in state " + state(t.pid))
+                     (status_field(t.pid, "SigBlk"), sigblk))
+            if status_field(t.pid, "State") not in ("R", "S"):
+                fail(what + ": target in state " + status_field(t.pid, "State"))
         print("killed mid-request: %d alone, %d with its tracer" %
               (died["alone"], died["with its tracer"]), flush=True)
         check(died["alone"] + died["with its tracer"] >= trials // 3,

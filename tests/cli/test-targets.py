@@ -98,10 +98,6 @@ def test_filters():
         p.wait()
 
 
-def state(pid):
-    return status_field(pid, "State")
-
-
 def test_hold():
     s = subprocess.Popen(["sleep", "120"])
     try:
@@ -110,19 +106,19 @@ def test_hold():
         check(doc["hold"] and doc["processes"][0]["status"] == "ok",
               "--hold advised a running target")
         # R or S: released, it may be on its way back into nanosleep
-        check(state(s.pid) in ("R", "S"), "running target still running "
-              "(%s)" % state(s.pid))
+        check(status_field(s.pid, "State") in ("R", "S"), "running target still running "
+              "(%s)" % status_field(s.pid, "State"))
         os.kill(s.pid, signal.SIGSTOP)
         for _ in range(100):
-            if state(s.pid) == "T":
+            if status_field(s.pid, "State") == "T":
                 break
             time.sleep(0.01)
         _, doc = run_json(["--hold", "--all", "--timeout", "5000", s.pid],
                           check_rc=0)
         check(doc["processes"][0]["status"] == "ok",
               "--hold advised a stopped target")
-        check(state(s.pid) == "T", "stopped target still stopped (%s)" %
-              state(s.pid))
+        check(status_field(s.pid, "State") == "T", "stopped target still stopped (%s)" %
+              status_field(s.pid, "State"))
     finally:
         s.kill()
         s.wait()

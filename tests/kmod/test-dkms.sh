@@ -31,14 +31,8 @@ fail() {
 command -v dkms >/dev/null 2>&1 || unavailable "dkms not found"
 command -v modinfo >/dev/null 2>&1 || unavailable "modinfo not found (kmod)"
 [ "$(id -u)" = 0 ] || unavailable "dkms add needs root"
-kver=${PMADV_DKMS_KVER:-}
-if [ -z "$kver" ]; then
-	kdir=$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n 1)
-	[ -n "$kdir" ] || unavailable "no /usr/src/linux-headers-*-amd64 (linux-headers-amd64)"
-	kver=${kdir#/usr/src/linux-headers-}
-fi
-kdir=/usr/src/linux-headers-$kver
-[ -f "$kdir/Makefile" ] || unavailable "no kernel headers at $kdir"
+. "$top/tests/common/kheaders.sh"
+pick_kernel_headers "${PMADV_DKMS_KVER:-}"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pmadv-dkms.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT

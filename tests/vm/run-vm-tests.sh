@@ -82,14 +82,8 @@ if ! gcc -m32 -static -o "$probe_dir/m32" "$probe_dir/m32.c" 2>/dev/null; then
 fi
 rm -rf "$probe_dir"
 
-kver=${PMADV_VM_KVER:-}
-if [ -z "$kver" ]; then
-	kdir=$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n 1)
-	[ -n "$kdir" ] || unavailable "no /usr/src/linux-headers-*-amd64 (package linux-headers-amd64)"
-	kver=${kdir#/usr/src/linux-headers-}
-fi
-kdir=/usr/src/linux-headers-$kver
-[ -f "$kdir/Makefile" ] || unavailable "no kernel headers at $kdir"
+. "$top/tests/common/kheaders.sh"
+pick_kernel_headers "${PMADV_VM_KVER:-}"
 
 if [ -n "${PMADV_VM_WORKDIR:-}" ]; then
 	work=$PMADV_VM_WORKDIR
