@@ -132,6 +132,8 @@ void *xreallocarray(void *p, size_t n, size_t size);
 double now_ms(void);
 const char *errno_name(int err);
 void human_size(size_t bytes, char *buf, size_t len);
+size_t utf8_len(const unsigned char *p);
+void human_str(char *out, size_t len, const char *in);
 size_t page_size(void);
 int write_all(int fd, const void *buf, size_t len);
 

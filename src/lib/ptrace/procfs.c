@@ -139,7 +139,9 @@ static void comm_of(pid_t pid, char *comm, size_t len)
 	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
 	if (pmadv_read_proc(path, comm, len) <= 0)
 		snprintf(comm, len, "?");
-	comm[strcspn(comm, "\n")] = '\0';
+	/* the kernel's newline ends it; the name may hold one of its own */
+	if (comm[0] && comm[strlen(comm) - 1] == '\n')
+		comm[strlen(comm) - 1] = '\0';
 }
 
 /* Mount points of the cgroup v2 hierarchy and of a v1 freezer, from
@@ -303,7 +305,7 @@ static int choose_thread(pid_t pid, int *suspend_ok, struct tinfo *ti)
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
 	dir = opendir(path);
 	if (!dir)
-		return best >= 0 ? 0 : -ESRCH;
+		return best >= 0 ? 0 : errno == ENOENT ? -ESRCH : -errno;
 	while ((d = readdir(dir))) {
 		pid_t tid = (pid_t)atoi(d->d_name);
 		struct tinfo cand;
@@ -341,11 +343,22 @@ int pt_preflight(const struct pmadv_target *t, struct tinfo *ti, bool *suspend,
 		return -EPERM;
 	}
 	ret = pt_read_tinfo(t->pid, t->pid, ti);
-	if (ret < 0) {
+	if (ret == -ESRCH || ret == -ENOENT) {
 		pmadv_msg(msg, len, "PID %d has exited", (int)t->pid);
+		return -ESRCH;
+	}
+	if (ret < 0) { /* EMFILE, ENOMEM...: ours, not the target's */
+		pmadv_msg(msg, len, "cannot read the state of PID %d in "
+			  "/proc: %s", (int)t->pid, pmadv_errdesc(-ret));
 		return ret;
 	}
-	if (choose_thread(t->pid, &suspend_ok, ti) < 0) {
+	ret = choose_thread(t->pid, &suspend_ok, ti);
+	if (ret < 0 && ret != -ESRCH) {
+		pmadv_msg(msg, len, "cannot list the threads of PID %d in "
+			  "/proc: %s", (int)t->pid, pmadv_errdesc(-ret));
+		return ret;
+	}
+	if (ret < 0) {
 		pmadv_msg(msg, len, "PID %d is a zombie: it has no memory left "
 			  "to advise", (int)t->pid);
 		return -ESRCH;
@@ -394,6 +407,12 @@ int pt_preflight(const struct pmadv_target *t, struct tinfo *ti, bool *suspend,
 		    pt_exiting(t->pid, ti->tid)) {
 			pmadv_msg(msg, len, "PID %d has exited", (int)t->pid);
 			return -ESRCH;
+		}
+		if (ret != EACCES && ret != EPERM) {
+			pmadv_msg(msg, len, "cannot open /proc/%d/task/%d/mem "
+				  "(the ptrace attach check): %s", (int)t->pid,
+				  (int)ti->tid, pmadv_errdesc(ret));
+			return -ret;
 		}
 		pmadv_msg(msg, len, "no ptrace permission over PID %d (other "
 			  "owner, not dumpable, or a Yama/LSM policy)",
