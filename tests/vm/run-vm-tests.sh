@@ -343,6 +343,13 @@ case $qemu_rc in
 124) echo "run-vm-tests: the VM timed out" >&2 ;;
 *) echo "run-vm-tests: the guest ended without a verdict (crash or panic?)" >&2 ;;
 esac
+# meson shows only a long log's tail: repeat what each failing test printed
+# there, so the cause is on screen and not a hundred lines up.
+grep -a ': FAIL' "$work/verdicts" | sed -n 's/^PMADV-TEST \([^:]*\): FAIL.*/\1/p' |
+	while read -r t; do
+		echo "run-vm-tests: $t failed; its last lines:"
+		grep -aF "[$t] " "$work/console.log" | tail -n 40
+	done
 [ "$nfail" != 0 ] || nfail=1
 echo "vm: $npass passed, $nfail failed, $nskip skipped"
 exit 1
