@@ -165,6 +165,29 @@ char read_state(pid_t pid)
 	return st;
 }
 
+/* A thread of process pid in uninterruptible sleep (state D), which no
+ * signal stops until the kernel wakes it (I/O, a vfork parent waiting for
+ * its child): its ID, or 0. */
+pid_t uninterruptible_thread(pid_t pid)
+{
+	char path[64];
+	struct dirent *d;
+	pid_t found = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	while (dir && !found && (d = readdir(dir))) {
+		pid_t tid = (pid_t)atoi(d->d_name);
+
+		if (tid > 0 && read_state(tid) == 'D')
+			found = tid;
+	}
+	if (dir)
+		closedir(dir);
+	return found;
+}
+
 /* Fields 28 (startstack), 48 (arg_start) and 51 (env_end) of
  * /proc/PID/stat and the inode of /proc/PID/exe. The kernel shows the
  * fields as 0 to a caller that may not read the process's memory: then

@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +157,48 @@ static int refuse_droppable(struct pmadv_target *t, const struct cli_opts *o,
 	return 0;
 }
 
+/* The PMD size a huge page takes (2 MiB on x86_64 and 4 KiB-page arm64),
+ * from sysfs; 2 MiB where the file is missing (THP compiled out). */
+static uint64_t pmd_size(void)
+{
+	unsigned long long v = 0;
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size",
+			"re");
+
+	if (f) {
+		if (fscanf(f, "%llu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v && !(v & (v - 1)) ? v : 2u << 20;
+}
+
+/* MADV_COLLAPSE works on whole aligned PMDs and answers 0 for a range
+ * that holds none: each enumerated range keeps only its aligned interior,
+ * and one smaller than that is left out, so that what is reported as
+ * advised could be collapsed. */
+static void collapse_interiors(struct proc_report *p)
+{
+	uint64_t pmd = pmd_size();
+	size_t k = 0;
+
+	p->bytes_total = 0;
+	for (size_t i = 0; i < p->n; i++) {
+		uint64_t s = (uintptr_t)p->iov[i].iov_base;
+		uint64_t e = s + p->iov[i].iov_len;
+
+		s = (s + pmd - 1) & ~(pmd - 1);
+		e &= ~(pmd - 1);
+		if (s >= e)
+			continue;
+		p->iov[k].iov_base = (void *)(uintptr_t)s;
+		p->iov[k].iov_len = (size_t)(e - s);
+		p->bytes_total += e - s;
+		k++;
+	}
+	p->n = k;
+}
+
 int select_ranges(struct pmadv_target *t, const struct cli_opts *o,
 		  struct proc_report *p)
 {
@@ -187,6 +230,8 @@ int select_ranges(struct pmadv_target *t, const struct cli_opts *o,
 		ret = open_window(t, o, w, st, p, &cap);
 	if (ret < 0)
 		goto fail;
+	if (o->select && o->advice == ADVICE_COLLAPSE)
+		collapse_interiors(p);
 	p->sel = st;
 	return 0;
 fail:

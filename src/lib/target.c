@@ -240,7 +240,9 @@ static int open_pid(pid_t pid, unsigned int flags, struct pmadv_target **out)
 }
 
 /* The PID a pidfd refers to, from its fdinfo: -1 once the process is gone
- * (-ESRCH), no Pid line when the fd is not a pidfd (-EBADF). */
+ * (-ESRCH), 0 for a live process outside the caller's PID namespace
+ * (-EXDEV: it has no /proc/PID here), no Pid line when the fd is not a
+ * pidfd (-EBADF). */
 static int pidfd_pid(int pidfd, pid_t *pid)
 {
 	char path[64], buf[2048];
@@ -256,7 +258,12 @@ static int pidfd_pid(int pidfd, pid_t *pid)
 	if (!p)
 		return -EBADF;
 	v = strtol(p + 5, NULL, 10);
-	if (v <= 0)
+	if (v == 0) {
+		pmadv_debug("pidfd %d: its process is outside this PID "
+			    "namespace (fdinfo Pid: 0)", pidfd);
+		return -EXDEV;
+	}
+	if (v < 0)
 		return -ESRCH;
 	*pid = (pid_t)v;
 	return 0;

@@ -187,6 +187,38 @@ def test_hold_ptrace_by_env():
         s.wait()
 
 
+def test_hold_uninterruptible():
+    # a vfork parent waits for its child in state D: no signal stops it,
+    # so --hold times out; the message names the thread and the state,
+    # not a bare "timed out"
+    p = subprocess.Popen([os.environ["PMADV_TEST_VFORK"]],
+                         stdout=subprocess.PIPE, text=True)
+    child = None
+    try:
+        pid = int(p.stdout.readline().split()[1])
+        for _ in range(500):
+            kids = open("/proc/%d/task/%d/children" % (pid, pid)).read()
+            if kids.split() and status_field(pid, "State")[0] == "D":
+                child = int(kids.split()[0])
+                break
+            time.sleep(0.01)
+        else:
+            fail("the vfork parent never reached state D")
+        q = run(["--hold", "-t", "500", "--anon", "-a", "cold", pid],
+                check_rc=6)
+        check("thread %d is in uninterruptible sleep" % pid in q.stderr and
+              "nothing was advised" in q.stderr,
+              "a --hold timeout on a D-state target names the thread and "
+              "why: %r" % q.stderr)
+        check(status_field(pid, "TracerPid") == "0",
+              "the target is left untraced")
+    finally:
+        if child:
+            os.kill(child, 9)
+        p.kill()
+        p.wait()
+
+
 def test_user_namespace():
     s = sleeper()
     try:
@@ -215,6 +247,7 @@ def main():
     test_kernel_thread()
     test_thread_id()
     test_hold_ptrace_by_env()
+    test_hold_uninterruptible()
     test_user_namespace()
     test_frozen()
     print("PASS")
