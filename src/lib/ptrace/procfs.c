@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ptrace.h"
@@ -323,6 +324,19 @@ static int choose_thread(pid_t pid, int *suspend_ok, struct tinfo *ti)
 	return best >= 0 ? 0 : -ESRCH;
 }
 
+/* Whether the mem file was refused for its mode, not by ptrace's check:
+ * a caller with CAP_SYS_PTRACE, without CAP_DAC_OVERRIDE, another owner. */
+static bool mem_needs_dac(pid_t pid)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	return stat(path, &st) == 0 && st.st_uid != geteuid() &&
+	       pmadv_have_cap(CAP_SYS_PTRACE) == 1 &&
+	       pmadv_have_cap(CAP_DAC_OVERRIDE) == 0;
+}
+
 /* Everything that can be said without touching the target. */
 int pt_preflight(const struct pmadv_target *t, struct tinfo *ti, bool *suspend,
 		 char *msg, size_t len)
@@ -413,6 +427,14 @@ int pt_preflight(const struct pmadv_target *t, struct tinfo *ti, bool *suspend,
 				  "(the ptrace attach check): %s", (int)t->pid,
 				  (int)ti->tid, pmadv_errdesc(ret));
 			return -ret;
+		}
+		if (mem_needs_dac(t->pid)) {
+			pmadv_msg(msg, len, "the rung reaches PID %d's memory "
+				  "through /proc/PID/mem, which belongs to its "
+				  "owner: CAP_SYS_PTRACE alone does not open "
+				  "it, CAP_DAC_OVERRIDE must come with it",
+				  (int)t->pid);
+			return -EPERM;
 		}
 		pmadv_msg(msg, len, "no ptrace permission over PID %d (other "
 			  "owner, not dumpable, or a Yama/LSM policy)",
