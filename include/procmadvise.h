@@ -216,6 +216,57 @@ int pmadv_hold(struct pmadv_target *t, unsigned int flags, int timeout_ms,
 	       struct pmadv_hold **out);
 int pmadv_release(struct pmadv_hold *h);
 
+/*
+ * Kill and reap (0.2+), for low-memory killers (lmkd, oomd): signal a
+ * process through its pidfd, then free its memory at once with
+ * process_mrelease(2) (Linux 5.15) instead of waiting for its exit.
+ */
+
+/* Thin raw-syscall wrapper: -1 and errno, like the other two. flags must
+ * be 0. EINVAL also when the process is not dying (no fatal signal sent
+ * yet, or it shares its memory with a process that is not dying); ESRCH
+ * once its memory is gone; ENOSYS before Linux 5.15. */
+int pmadv_process_mrelease(int pidfd, unsigned int flags);
+
+/* pmadv_kill_reap() flags */
+#define PMADV_REAP_NOWAIT 0x1u /* without process_mrelease (or refused by
+				* it), return after the signal instead of
+				* waiting up to 5 s for the exit */
+
+/* pmadv_reap_result.freed_by */
+#define PMADV_FREED_NONE     0u /* not yet (PMADV_REAP_NOWAIT) */
+#define PMADV_FREED_MRELEASE 1u /* process_mrelease reaped it */
+#define PMADV_FREED_EXIT     2u /* its exit freed it */
+
+/* Written by pmadv_kill_reap: exactly ressz bytes (see "How structures
+ * grow": the fields both know, zeros past them). Sizes in bytes, from
+ * smaps_rollup: before, just before the signal; after, once freed (0 when
+ * the process is gone and it can no longer be read). */
+struct pmadv_reap_result {
+	int error;             /* process_mrelease's errno: 0 (reaped),
+				* ENOSYS (kernel before 5.15), EINVAL (not
+				* dying: the signal was caught, blocked or
+				* ignored, or its memory is shared), ESRCH
+				* (its memory was already gone), ... */
+	unsigned int freed_by; /* PMADV_FREED_* */
+	uint64_t rss_before, rss_after;
+	uint64_t swap_before, swap_after;
+	uint64_t released;     /* (rss + swap) before minus after */
+	uint64_t ns;           /* from the signal to the memory freed, or to
+				* the return when it was not */
+};
+
+/* Sends sig (1.._NSIG-1) through the handle's pidfd, so that a reused PID
+ * is never signalled, then (only once the signal is sent) calls
+ * process_mrelease. Without it, or when it refuses, waits for the exit by
+ * polling the pidfd, up to 5 s. 0 once the memory is freed (or after the
+ * signal, with PMADV_REAP_NOWAIT); -EINVAL (bad t, sig, flags; a
+ * pmadv_open_self handle), -ENOSYS (the handle has no pidfd), -ESRCH (gone
+ * before the signal), -EPERM (may not signal it), -ETIMEDOUT (signalled,
+ * not freed within 5 s), -ENOTRECOVERABLE. res may be NULL. */
+int pmadv_kill_reap(struct pmadv_target *t, int sig, unsigned int flags,
+		    struct pmadv_reap_result *res, size_t ressz);
+
 #ifdef __cplusplus
 }
 #endif

@@ -50,6 +50,7 @@ static void usage(FILE *f)
 "Usage: %s [options] PID...\n"
 "       %s [options] --cgroup PATH [PID...]\n"
 "       %s demo [--zram] [--size SIZE]\n"
+"       %s reap [--signal SIG] [--no-wait] [--json] PID...\n"
 "\n"
 "Give memory advice to ranges of other processes (process_madvise(2),\n"
 "with fallbacks), and report what was advised, how, and what failed.\n"
@@ -85,7 +86,7 @@ static void usage(FILE *f)
 "Exit status: 0 all advised, 1 some failed, 2 usage, 3 no permission,\n"
 "4 target gone, 5 advice not possible here, 6 timeout, 7 system error,\n"
 "8 target busy (traced by another process, frozen, or running execve).\n",
-		progname, progname, progname);
+		progname, progname, progname, progname);
 }
 
 static int usage_error(const char *fmt, ...)
@@ -317,6 +318,8 @@ int main(int argc, char **argv)
 	o.advice = ADVICE_COLD;
 	if (argc > 1 && !strcmp(argv[1], "demo"))
 		return demo_main(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "reap"))
+		return reap_main(argc - 1, argv + 1);
 	ret = parse_args(&o, argc, argv);
 	if (ret == 0) {
 		signals_install();

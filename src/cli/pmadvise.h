@@ -124,6 +124,8 @@ int parse_addr(const char *s, uintptr_t *out);
 int parse_range(const char *s, struct cli_range *out);
 int parse_pid(const char *s, pid_t *out);
 int parse_ms(const char *s, int *out);
+/* A signal: a number, or a name with or without SIG (KILL, SIGTERM). */
+int parse_signal(const char *s, int *out);
 
 /* util.c */
 extern const char *progname;
@@ -178,6 +180,10 @@ void select_finish(struct pmadv_target *t, const struct cli_opts *o,
 
 /* run.c */
 int run_advise(const struct cli_opts *o);
+/* The exit status so far, with one process's class added: 0 when
+ * everything worked; the shared class when every failure was of one kind
+ * (all "no permission", all "gone"...); 1 for a mix. */
+int combine_status(int status, int cls);
 
 /* report.c */
 struct report_state;
@@ -206,6 +212,9 @@ void json_hex(struct json *j, const char *key, uintptr_t v);
 
 /* demo.c */
 int demo_main(int argc, char **argv);
+
+/* reap.c: pmadvise reap */
+int reap_main(int argc, char **argv);
 
 /* zram.c */
 struct zram_swap {

@@ -63,8 +63,10 @@ struct pmadv_sys {
 	long (*pidfd_open)(pid_t pid, unsigned int flags);
 	long (*process_madvise)(int pidfd, const struct iovec *iov, size_t vlen,
 				int advice, unsigned int flags);
-	/* signal 0 only: the identity check (pmadv_identity) */
+	/* signal 0: the identity check (pmadv_identity); any other: the
+	 * kill of pmadv_kill_reap */
 	long (*pidfd_send_signal)(int pidfd, int sig);
+	long (*process_mrelease)(int pidfd, unsigned int flags);
 };
 extern const struct pmadv_sys *pmadv_sys PMADV_HIDDEN;
 extern const struct pmadv_sys pmadv_sys_kernel PMADV_HIDDEN;
