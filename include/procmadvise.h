@@ -267,6 +267,31 @@ struct pmadv_reap_result {
 int pmadv_kill_reap(struct pmadv_target *t, int sig, unsigned int flags,
 		    struct pmadv_reap_result *res, size_t ressz);
 
+/*
+ * Self mode (0.2+), for allocators (jemalloc- or tcmalloc-style purging):
+ * a handle on the calling process, so that pmadv_advise gives it many
+ * ranges in one vector call (process_madvise through PIDFD_SELF, Linux
+ * 6.14; any advice for oneself from 6.13). No ptrace and no ioctl: where
+ * the vector call cannot serve, madvise(2) per range does.
+ */
+
+/* pmadv_result.method of a self handle's madvise(2) per range (never a
+ * bit of pmadv_opts.methods: a self handle may always use it). */
+#define PMADV_METHOD_MADVISE 0x8u
+
+/* A handle on the calling process that stays one across fork(2): it names
+ * itself with PIDFD_SELF where the kernel has it (6.14+), else with a pidfd
+ * that a forked child replaces by its own on first use (getpid() checked
+ * on each call), else not at all (madvise only). flags must be 0. On that
+ * handle pmadv_advise tries the vector call (PMADV_METHOD_SYSCALL, when
+ * opts.methods allows it), then madvise per range (PMADV_METHOD_MADVISE);
+ * destructive advice still needs PMADV_F_DESTRUCTIVE. pmadv_advise on it
+ * is allocation-free and async-signal-safe. pmadv_target_pid gives
+ * getpid(), pmadv_target_pidfd -ENOSYS; pmadv_hold and pmadv_kill_reap
+ * refuse it (EINVAL). 0, or -EINVAL, -EMFILE, -ENFILE, -ENODEV, -ENOMEM,
+ * -EPERM (a filter refusing pidfd_open), -ENOTRECOVERABLE. */
+int pmadv_open_self(unsigned int flags, struct pmadv_target **out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -390,6 +390,9 @@ static ssize_t advise(struct pmadv_target *t, const struct iovec *iov,
 	int ret, refusal = 0, err = 0; /* refusal: the first rung's, if any */
 	unsigned int mask;
 
+	const struct pmadv_rung *const *rungs = pmadv_rungs;
+	unsigned int nrungs = PMADV_NRUNGS;
+
 	ret = validate(t, iov, vlen, advice, o, s, &mask);
 	if (ret < 0)
 		return ret;
@@ -398,6 +401,15 @@ static ssize_t advise(struct pmadv_target *t, const struct iovec *iov,
 	ret = pmadv_target_alive(t);
 	if (ret < 0)
 		return ret;
+	if (t->self) {
+		/* the vector call, then madvise; never ioctl or ptrace */
+		ret = pmadv_self_sync(t);
+		if (ret < 0)
+			return ret;
+		rungs = pmadv_self_rungs;
+		nrungs = PMADV_NSELF_RUNGS;
+		mask |= PMADV_METHOD_MADVISE;
+	}
 
 	s->call.t = t;
 	s->call.advice = advice;
@@ -410,8 +422,8 @@ static ssize_t advise(struct pmadv_target *t, const struct iovec *iov,
 	s->iov = iov;
 	s->vlen = vlen;
 
-	for (unsigned int i = 0; i < PMADV_NRUNGS; i++) {
-		const struct pmadv_rung *r = pmadv_rungs[i];
+	for (unsigned int i = 0; i < nrungs; i++) {
+		const struct pmadv_rung *r = rungs[i];
 		enum step st;
 
 		if (!(mask & r->method))
@@ -419,7 +431,7 @@ static ssize_t advise(struct pmadv_target *t, const struct iovec *iov,
 		ret = pmadv_rung_available(r);
 		if (ret < 0) {
 			pmadv_debug("%s: unavailable (%s)", r->name,
-				    strerror(-ret));
+				    pmadv_errdesc(-ret));
 			continue;
 		}
 		pmadv_debug("%s: trying %s on PID %d", r->name,
@@ -448,7 +460,7 @@ static ssize_t advise(struct pmadv_target *t, const struct iovec *iov,
 	err = refusal ? refusal : ENOSYS;
 	pmadv_debug("no rung could serve %s on PID %d: %s",
 		    pmadv_advice_name(advice), (int)t->pid,
-		    refusal ? strerror(refusal) : "no method available");
+		    refusal ? pmadv_errdesc(refusal) : "no method available");
 fail:
 	/* A target found gone before any method served (a zombie passes the
 	 * pidfd check: it is still in the process table): ESRCH, and the

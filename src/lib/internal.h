@@ -26,7 +26,26 @@ struct pmadv_target {
 	pid_t pid;
 	int pidfd;                    /* -1 where the kernel lacks pidfd_open */
 	unsigned long long starttime; /* /proc/PID/stat field 22 */
+	int self;                     /* PMADV_SELF_*: pmadv_open_self */
 };
+
+/* How a handle on the calling process (pmadv_open_self) names it. */
+enum {
+	PMADV_SELF_NO = 0,     /* a handle on another process */
+	PMADV_SELF_SENTINEL,   /* PIDFD_SELF (6.14+): pid and pidfd unused */
+	PMADV_SELF_PIDFD,      /* a pidfd of PID pid, opened again when
+				* getpid() differs (after fork) */
+	PMADV_SELF_MADVISE,    /* neither: madvise per range */
+};
+#define PMADV_PIDFD_SELF (-10000) /* PIDFD_SELF, the calling thread */
+
+/* For a self handle: brings pid (and a PMADV_SELF_PIDFD pidfd) up to date
+ * with the calling process, which may be a child forked since. 0 or
+ * -errno; async-signal-safe, allocation-free. 0 for other handles. */
+int pmadv_self_sync(struct pmadv_target *t) PMADV_HIDDEN;
+/* The pidfd a process_madvise of the handle goes through: PIDFD_SELF,
+ * the handle's pidfd, or -1 for none. */
+int pmadv_call_pidfd(const struct pmadv_target *t) PMADV_HIDDEN;
 
 /* A small /proc file into buf (NUL-terminated): its bytes or -errno. No
  * lock, no allocation (the ptrace rung's tracer uses it). */
@@ -137,6 +156,14 @@ struct pmadv_rung {
 extern const struct pmadv_rung pmadv_rung_syscall PMADV_HIDDEN;
 extern const struct pmadv_rung pmadv_rung_ioctl PMADV_HIDDEN;
 extern const struct pmadv_rung pmadv_rung_ptrace PMADV_HIDDEN;
+/* Self handles only: after the vector call, in place of ioctl and ptrace */
+extern const struct pmadv_rung pmadv_rung_madvise PMADV_HIDDEN;
+/* The rungs of a self handle, in order. */
+#define PMADV_NSELF_RUNGS 2
+extern const struct pmadv_rung *const
+	pmadv_self_rungs[PMADV_NSELF_RUNGS] PMADV_HIDDEN;
+/* The rung of a PMADV_METHOD_* value (madvise included), or NULL. */
+const struct pmadv_rung *pmadv_rung_of(unsigned int method) PMADV_HIDDEN;
 
 /* The ladder in order; pmadv_rungs[i]->method == 1u << i. Writable only so
  * that the unit tests can put fake rungs in. */

@@ -94,7 +94,7 @@ static int kill_reap(struct pmadv_target *t, int sig, unsigned int flags,
 	uint64_t t0;
 	int ret;
 
-	if (!t || sig <= 0 || sig >= NSIG ||
+	if (!t || t->self || sig <= 0 || sig >= NSIG ||
 	    (flags & ~PMADV_REAP_NOWAIT))
 		return -EINVAL;
 	if (t->pidfd < 0) {

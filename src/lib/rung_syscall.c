@@ -21,12 +21,13 @@ static int syscall_probe(void)
 static ssize_t syscall_advise(struct pmadv_call *c, const struct iovec *iov,
 			      size_t n, int *err)
 {
+	int fd = pmadv_call_pidfd(c->t);
 	long ret;
 
 	(void)err; /* the kernel loses the stopping element's errno */
-	if (c->t->pidfd < 0)
+	if (fd == -1)
 		return -ENOSYS;
-	ret = pmadv_sys->process_madvise(c->t->pidfd, iov, n, c->advice, 0);
+	ret = pmadv_sys->process_madvise(fd, iov, n, c->advice, 0);
 	return ret < 0 ? -errno : ret;
 }
 
@@ -63,7 +64,7 @@ static struct pmadv_judgement syscall_judge(struct pmadv_call *c, int err)
 	case EBADF:
 		return pmadv_judged(PMADV_STOP, err);
 	case EINVAL:
-		ret = zero_length_call(c->t->pidfd, c->advice);
+		ret = zero_length_call(pmadv_call_pidfd(c->t), c->advice);
 		if (ret == -EINVAL) {
 			pmadv_debug("syscall: EINVAL: this kernel refuses %s "
 				    "for another process; next rung",
@@ -83,10 +84,10 @@ static int syscall_diagnose(const struct pmadv_target *t, int advice,
 {
 	int ret = pmadv_rung_available(&pmadv_rung_syscall);
 
-	if (ret == 0 && t->pidfd < 0)
+	if (ret == 0 && pmadv_call_pidfd(t) == -1)
 		ret = -ENOSYS;
 	if (ret == 0)
-		ret = zero_length_call(t->pidfd, advice);
+		ret = zero_length_call(pmadv_call_pidfd(t), advice);
 	switch (-ret) {
 	case 0:
 		pmadv_msg(msg, len, "process_madvise accepts %s for PID %d",

@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "internal.h"
+#include "allocount.h"
 #include "pmtest.h"
 
 #define PAGE 4096UL
@@ -800,64 +801,6 @@ static void test_cancel_from_another_thread(void **state)
 	munmap(area, 2 * n * PAGE);
 	free(v);
 }
-
-/* Counting allocator: the native path must not allocate. Under ASan, whose
- * allocator must stay in charge, through its hooks; elsewhere by
- * interposing malloc, calloc and realloc. */
-static volatile int counting, allocations;
-
-#ifdef __SANITIZE_ADDRESS__
-/* From the sanitizer runtime; gcc ships no header for it. */
-int __sanitizer_install_malloc_and_free_hooks(
-	void (*on_malloc)(const volatile void *, size_t),
-	void (*on_free)(const volatile void *));
-
-static void on_malloc(const volatile void *p, size_t n)
-{
-	(void)p, (void)n;
-	if (counting)
-		allocations++;
-}
-
-static void on_free(const volatile void *p)
-{
-	(void)p;
-}
-
-static void count_allocations(void)
-{
-	__sanitizer_install_malloc_and_free_hooks(on_malloc, on_free);
-}
-#else
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-
-void *malloc(size_t n)
-{
-	if (counting)
-		allocations++;
-	return __libc_malloc(n);
-}
-
-void *calloc(size_t a, size_t b)
-{
-	if (counting)
-		allocations++;
-	return __libc_calloc(a, b);
-}
-
-void *realloc(void *p, size_t n)
-{
-	if (counting)
-		allocations++;
-	return __libc_realloc(p, n);
-}
-
-static void count_allocations(void)
-{
-}
-#endif
 
 static void test_no_allocation(void **state)
 {
