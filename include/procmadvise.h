@@ -72,7 +72,9 @@ struct pmadv_result {
 	unsigned int method; /* PMADV_METHOD_* that did the work, 0 if none */
 	unsigned int calls;  /* kernel calls or injections made */
 	size_t nfailed;      /* elements that failed (PMADV_F_CONTINUE) */
-	unsigned long reserved[4];
+	size_t skipped;      /* bytes left out as unmapped holes
+			      * (PMADV_F_SKIP_UNMAPPED, 0.2+) */
+	unsigned long reserved[3];
 };
 
 /* Thin raw-syscall wrappers: -1 and errno, exactly like glibc 2.36's
@@ -266,6 +268,14 @@ struct pmadv_reap_result {
  * not freed within 5 s), -ENOTRECOVERABLE. res may be NULL. */
 int pmadv_kill_reap(struct pmadv_target *t, int sig, unsigned int flags,
 		    struct pmadv_reap_result *res, size_t ressz);
+
+/* Ranges with holes (0.2+), a pmadv_opts.flags bit: the unmapped parts of
+ * each element are left out instead of failing it (ENOMEM), using the
+ * target's VMA list (read once per request), and counted in
+ * pmadv_result.skipped; an element with no mapped byte is done. The path
+ * allocates (the VMA list and the pieces). A VMA unmapped between the
+ * reading and the advice still fails its element with ENOMEM. */
+#define PMADV_F_SKIP_UNMAPPED 0x4u
 
 /*
  * Self mode (0.2+), for allocators (jemalloc- or tcmalloc-style purging):

@@ -20,6 +20,7 @@ enum {
 	OPT_ALL,
 	OPT_MIN_SIZE,
 	OPT_HOLD,
+	OPT_SKIP_HOLES,
 };
 
 static const struct option long_opts[] = {
@@ -39,6 +40,7 @@ static const struct option long_opts[] = {
 	{ "all", no_argument, NULL, OPT_ALL },
 	{ "min-size", required_argument, NULL, OPT_MIN_SIZE },
 	{ "hold", no_argument, NULL, OPT_HOLD },
+	{ "skip-holes", no_argument, NULL, OPT_SKIP_HOLES },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -72,6 +74,8 @@ static void usage(FILE *f)
 "  -m, --method M        auto (default), syscall, ioctl, ptrace, or a\n"
 "                        comma-separated list\n"
 "  -c, --continue        go on past a failing range\n"
+"      --skip-holes      advise the mapped parts of each --range; the\n"
+"                        unmapped holes are counted, not failures\n"
 "  -f, --force           allow advice that can lose the target's data\n"
 "      --hold            hold each target still while its VMAs are read\n"
 "                        and advised, then restore its state\n"
@@ -221,6 +225,9 @@ static int parse_one(struct cli_opts *o, int c, const char *arg)
 	case OPT_HOLD:
 		o->hold = true;
 		return 0;
+	case OPT_SKIP_HOLES:
+		o->flags |= PMADV_F_SKIP_UNMAPPED;
+		return 0;
 	case 'h':
 		usage(stdout);
 		return -1;
@@ -252,6 +259,10 @@ static int check_consistency(const struct cli_opts *o)
 	if (!o->nranges && !o->select)
 		return usage_error("%s", "say what to advise: --range, --anon, "
 				   "--file, --shared or --all");
+	if ((o->flags & PMADV_F_SKIP_UNMAPPED) && !o->nranges)
+		return usage_error("%s", "--skip-holes works on --range: VMAs "
+				   "from --anon, --file, --shared or --all "
+				   "have no holes");
 	if (o->min_size && !o->select)
 		return usage_error("%s", "--min-size works on VMAs: add --anon, "
 				   "--file, --shared or --all");

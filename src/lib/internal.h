@@ -176,6 +176,21 @@ int pmadv_rung_available(const struct pmadv_rung *r) PMADV_HIDDEN;
 /* Forget cached probes (tests that change what the process may do). */
 void pmadv_reset_probes(void) PMADV_HIDDEN;
 
+/* PMADV_F_SKIP_UNMAPPED (holes.c): the mapped parts of each element, in
+ * order, at least one piece per element (a zero-length one when nothing of
+ * it is mapped); owner[k] is the element piece k comes from. */
+struct pmadv_pieces {
+	struct iovec *iov;
+	size_t *owner;
+	size_t n;
+	size_t skipped; /* bytes of the elements no VMA covers */
+};
+/* 0, or -errno of the VMA enumeration, or -ENOMEM; free with
+ * pmadv_pieces_free. */
+int pmadv_mapped_pieces(struct pmadv_target *t, const struct iovec *iov,
+			size_t vlen, struct pmadv_pieces *p) PMADV_HIDDEN;
+void pmadv_pieces_free(struct pmadv_pieces *p) PMADV_HIDDEN;
+
 /* Advice classification. */
 bool pmadv_advice_known(int advice) PMADV_HIDDEN;
 
