@@ -291,8 +291,9 @@ int pmadv_kill_reap(struct pmadv_target *t, int sig, unsigned int flags,
 
 /* A handle on the calling process that stays one across fork(2): it names
  * itself with PIDFD_SELF where the kernel has it (6.14+), else with a pidfd
- * that a forked child replaces by its own on first use (getpid() checked
- * on each call), else not at all (madvise only). flags must be 0. On that
+ * (getpid() checked on each call: a forked child opens its own for each
+ * request; the handle is never written, for vfork), else not at all
+ * (madvise only). flags must be 0. On that
  * handle pmadv_advise tries the vector call (PMADV_METHOD_SYSCALL, when
  * opts.methods allows it), then madvise per range (PMADV_METHOD_MADVISE);
  * destructive advice still needs PMADV_F_DESTRUCTIVE. pmadv_advise on it

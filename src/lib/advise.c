@@ -404,9 +404,6 @@ static ssize_t advise(struct pmadv_target *t, const struct iovec *iov,
 		return ret;
 	if (t->self) {
 		/* the vector call, then madvise; never ioctl or ptrace */
-		ret = pmadv_self_sync(t);
-		if (ret < 0)
-			return ret;
 		rungs = pmadv_self_rungs;
 		nrungs = PMADV_NSELF_RUNGS;
 		mask |= PMADV_METHOD_MADVISE;

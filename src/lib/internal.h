@@ -33,19 +33,21 @@ struct pmadv_target {
 enum {
 	PMADV_SELF_NO = 0,     /* a handle on another process */
 	PMADV_SELF_SENTINEL,   /* PIDFD_SELF (6.14+): pid and pidfd unused */
-	PMADV_SELF_PIDFD,      /* a pidfd of PID pid, opened again when
-				* getpid() differs (after fork) */
+	PMADV_SELF_PIDFD,      /* a pidfd of PID pid; in a forked child
+				* (getpid() differs), each request opens
+				* one of its own for its duration */
 	PMADV_SELF_MADVISE,    /* neither: madvise per range */
 };
 #define PMADV_PIDFD_SELF (-10000) /* PIDFD_SELF, the calling thread */
 
-/* For a self handle: brings pid (and a PMADV_SELF_PIDFD pidfd) up to date
- * with the calling process, which may be a child forked since. 0 or
- * -errno; async-signal-safe, allocation-free. 0 for other handles. */
-int pmadv_self_sync(struct pmadv_target *t) PMADV_HIDDEN;
 /* The pidfd a process_madvise of the handle goes through: PIDFD_SELF,
- * the handle's pidfd, or -1 for none. */
-int pmadv_call_pidfd(const struct pmadv_target *t) PMADV_HIDDEN;
+ * the handle's pidfd, or -1 for none. A self handle is never written
+ * after it is opened: a vfork(2) or CLONE_VM child shares its memory, not
+ * its file descriptors. So a forked child whose PIDFD_SELF-less handle
+ * names its parent opens a pidfd of its own per request (the syscall
+ * rung's begin and end): *tmp, to be closed, or -1 when none was needed.
+ * -errno when it cannot. */
+int pmadv_self_pidfd(const struct pmadv_target *t, int *tmp) PMADV_HIDDEN;
 
 /* A small /proc file into buf (NUL-terminated): its bytes or -errno. No
  * lock, no allocation (the ptrace rung's tracer uses it). */

@@ -251,52 +251,24 @@ static int open_pidfd(int pidfd, unsigned int flags,
 
 /*
  * Self handles. PIDFD_SELF follows the caller across fork by itself; a
- * pidfd names the process that opened it, so a child that inherits the
- * handle opens one of its own on first use (getpid() differs). The swap is
- * claimed by setting pid to 0: a thread that finds it so waits its turn.
+ * pidfd names the process that opened it, and is wrong in a child.
  */
-int pmadv_call_pidfd(const struct pmadv_target *t)
+int pmadv_self_pidfd(const struct pmadv_target *t, int *tmp)
 {
-	if (t->self == PMADV_SELF_SENTINEL)
+	*tmp = -1;
+	switch (t->self) {
+	case PMADV_SELF_SENTINEL:
 		return PMADV_PIDFD_SELF;
-	if (t->self == PMADV_SELF_MADVISE)
+	case PMADV_SELF_MADVISE:
 		return -1;
-	return t->pidfd;
-}
-
-int pmadv_self_sync(struct pmadv_target *t)
-{
-	pid_t me, was;
-	int fd, old;
-
-	if (!t->self)
-		return 0;
-	me = getpid();
-	for (;;) {
-		was = __atomic_load_n(&t->pid, __ATOMIC_ACQUIRE);
-		if (was == me)
-			return 0;
-		if (t->self != PMADV_SELF_PIDFD) {
-			__atomic_store_n(&t->pid, me, __ATOMIC_RELEASE);
-			return 0;
-		}
-		if (was && __atomic_compare_exchange_n(&t->pid, &was, 0, false,
-						       __ATOMIC_ACQ_REL,
-						       __ATOMIC_ACQUIRE))
-			break;
-		sched_yield(); /* another thread is opening it */
+	case PMADV_SELF_PIDFD:
+		if (getpid() == t->pid)
+			return t->pidfd;
+		*tmp = (int)pmadv_sys->pidfd_open(getpid(), 0);
+		return *tmp >= 0 ? *tmp : -errno;
+	default:
+		return t->pidfd;
 	}
-	fd = (int)pmadv_sys->pidfd_open(me, 0);
-	if (fd < 0) {
-		int err = errno;
-
-		__atomic_store_n(&t->pid, was, __ATOMIC_RELEASE);
-		return -err;
-	}
-	old = __atomic_exchange_n(&t->pidfd, fd, __ATOMIC_ACQ_REL);
-	close(old); /* the parent's, inherited: names the parent */
-	__atomic_store_n(&t->pid, me, __ATOMIC_RELEASE);
-	return 0;
 }
 
 /* Which way the calling process can name itself to process_madvise. */

@@ -98,10 +98,6 @@ static int iter_open(struct pmadv_target *t, const struct pmadv_filter *filter,
 
 	if (!t || !out || (flags & ~FLAGS_ALL))
 		return -EINVAL;
-	/* a self handle inherited across fork names the child */
-	ret = pmadv_self_sync(t);
-	if (ret < 0)
-		return ret;
 	it = calloc(1, sizeof(*it));
 	if (!it)
 		return -ENOMEM;

@@ -64,7 +64,9 @@ static int open_proc(const struct pmadv_target *t, const char *file)
 	char path[64];
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)t->pid, file);
+	/* a self handle: the caller, which may be a child forked since */
+	snprintf(path, sizeof(path), "/proc/%d/%s",
+		 (int)(t->self ? getpid() : t->pid), file);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? -ESRCH : -errno;

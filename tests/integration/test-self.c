@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -223,6 +224,55 @@ static void test_fork_without_pidfd_self(void **state)
 	assert_int_equal(pmtest_in_child(fork_caller, &fc), 0);
 }
 
+/* A vfork child shares the handle's memory and not the parent's file
+ * descriptors: its request must leave the parent's handle and
+ * descriptors as they were. Exit 0 when they are. */
+static int vfork_caller(void *arg)
+{
+	struct pmadv_target *h;
+	struct area a;
+	volatile ssize_t child_ret = -1;
+	int st, dummy;
+	pid_t pid;
+
+	(void)arg;
+	area_map(&a);
+	if (pmtest_seccomp_errno(SYS_process_madvise, EBADF, true,
+				 (uint32_t)PMADV_PIDFD_SELF))
+		return 10;
+	if (pmadv_open_self(0, &h))
+		return 11;
+	dummy = dup(2);
+	pid = vfork();
+	if (pid == 0) {
+		child_ret = pmadv_advise(h, a.v, NR, MADV_COLD, NULL, NULL);
+		_exit(0);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return 12;
+	if (child_ret != (ssize_t)(NR * RLEN))
+		return 13;
+	for (int i = 0; i < 3; i++) {
+		struct pmadv_result r;
+
+		if (pmadv_advise(h, a.v, NR, MADV_COLD, NULL, &r) !=
+		    (ssize_t)(NR * RLEN) || r.method != PMADV_METHOD_SYSCALL)
+			return 14;
+		if (pmadv_target_pid(h) != getpid())
+			return 15;
+	}
+	if (fcntl(dummy, F_GETFD) < 0) /* not closed by the library */
+		return 16;
+	pmadv_close(h);
+	return fcntl(dummy, F_GETFD) < 0 ? 17 : 0;
+}
+
+static void test_vfork_child(void **state)
+{
+	(void)state;
+	assert_int_equal(pmtest_in_child(vfork_caller, NULL), 0);
+}
+
 /* Without process_madvise: madvise per range. */
 static void test_fork_without_process_madvise(void **state)
 {
@@ -286,6 +336,7 @@ int main(void)
 		cmocka_unit_test(test_fork),
 		cmocka_unit_test(test_fork_without_pidfd_self),
 		cmocka_unit_test(test_fork_without_process_madvise),
+		cmocka_unit_test(test_vfork_child),
 		cmocka_unit_test(test_allocation_free),
 	};
 
