@@ -272,7 +272,8 @@ int pmadv_kill_reap(struct pmadv_target *t, int sig, unsigned int flags,
 /* Ranges with holes (0.2+), a pmadv_opts.flags bit: the unmapped parts of
  * each element are left out instead of failing it (ENOMEM), using the
  * target's VMA list (read once per request), and counted in
- * pmadv_result.skipped; an element with no mapped byte is done. The path
+ * pmadv_result.skipped (bytes + skipped: the lengths, when all went
+ * well); an element with no mapped byte is done. The path
  * allocates (the VMA list and the pieces). A VMA unmapped between the
  * reading and the advice still fails its element with ENOMEM. */
 #define PMADV_F_SKIP_UNMAPPED 0x4u

@@ -145,6 +145,8 @@ char read_state(pid_t pid);
 pid_t read_tgid(pid_t tid);
 int read_exec_id(pid_t pid, struct exec_id *out);
 bool same_program(const struct exec_id *a, const struct exec_id *b);
+/* PF_KTHREAD in /proc/PID/stat: no user memory, no signals. */
+bool is_kernel_thread(pid_t pid);
 int swap_total_kb(long long *out);
 int read_cgroup_pids(const char *dir, pid_t **pids, size_t *n, char *path,
 		     size_t pathlen);

@@ -156,6 +156,9 @@ static const char *failure_words(int err)
 		       "and a signal by number could hit a reused PID";
 	case ETIMEDOUT:
 		return "signalled, but its memory was not freed within 5 s";
+	case EINVAL:
+		return "not signalled: a kernel thread, which has no user "
+		       "memory and takes no signal";
 	default:
 		return "failed";
 	}
@@ -170,7 +173,8 @@ static void reap_one(const struct reap_opts *o, pid_t pid,
 	memset(p, 0, sizeof(*p));
 	p->pid = pid;
 	read_comm(pid, p->comm, sizeof(p->comm));
-	ret = pmadv_open(pid, PMADV_OPEN_PIDFD, &t);
+	ret = is_kernel_thread(pid) ? -EINVAL
+				    : pmadv_open(pid, PMADV_OPEN_PIDFD, &t);
 	if (ret == 0) {
 		ret = pmadv_kill_reap(t, o->sig, o->flags, &p->r,
 				      sizeof(p->r));

@@ -61,13 +61,15 @@ static int add_piece(struct pmadv_pieces *p, size_t *cap, size_t elem,
 	return 0;
 }
 
-/* Element e's pieces, clipped to the page-rounded element. */
+/* Element e's pieces, clipped to the element: its mapped bytes and the
+ * skipped ones add up to its length (the kernel rounds a piece's last
+ * page as it would the element's). */
 static int split(struct pmadv_pieces *p, size_t *cap, size_t e,
 		 const struct iovec *el, const struct iovec *m, size_t nm)
 {
-	size_t page = pmadv_page_size(), before = p->n;
+	size_t before = p->n;
 	uintptr_t start = (uintptr_t)el->iov_base;
-	uintptr_t end = start + ((el->iov_len + page - 1) & ~(page - 1));
+	uintptr_t end = start + el->iov_len;
 	uintptr_t mapped = 0;
 	int ret;
 

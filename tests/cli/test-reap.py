@@ -4,6 +4,7 @@
 with process_mrelease; the report, the JSON document and the exit status
 say what happened, and a process that was not signalled still runs."""
 
+import os
 import subprocess
 import sys
 
@@ -122,6 +123,27 @@ def test_gone_and_denied():
         q.wait()
 
 
+def kthread():
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[6]) & 0x00200000:  # PF_KTHREAD, field 9
+                return int(d)
+    return None
+
+
+def test_kernel_thread():
+    k = kthread()
+    if k is None:  # a PID namespace shows none
+        if os.environ.get("CI") == "true":
+            fail("no kernel thread visible under CI")
+        print("no kernel thread visible here; not tried")
+        return
+    r = run(["reap", k], check_rc=5)
+    check("kernel thread" in r.stdout, "a kernel thread: exit 5, at once")
+
+
 def test_usage():
     p = victim()
     try:
@@ -144,6 +166,7 @@ def main():
     test_reap_json()
     test_not_dying()
     test_gone_and_denied()
+    test_kernel_thread()
     test_usage()
     print("PASS")
 

@@ -164,6 +164,13 @@ static void test_all_holes(void **state)
 	assert_int_equal(r.done, 1);
 	assert_int_equal(r.skipped, MiB);
 	assert_int_equal(r.calls, 0);
+	/* lengths that end inside a page: bytes + skipped == the lengths */
+	hole.iov_base = l.base + 5 * MiB + 4096;   /* B's tail, hole, C */
+	hole.iov_len = 2 * MiB + 4096 - 100;
+	assert_int_equal(pmadv_advise(t, &hole, 1, MADV_COLD, &o, &r),
+			 (ssize_t)(MiB - 4096 + 2 * 4096 - 100));
+	assert_int_equal(r.skipped, MiB);
+	assert_int_equal(r.bytes + r.skipped, hole.iov_len);
 	pmadv_close(t);
 	layout_unmap(&l);
 }

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -219,6 +220,58 @@ static void test_enosys_waits_for_exit(void **state)
 	munmap(ec.p, VICTIM);
 }
 
+/* What a daemon does meanwhile: a thread reaps every child with
+ * waitpid(-1) (the victim among them) while pmadv_kill_reap, without
+ * process_mrelease, waits for the exit on the pidfd. And a victim that
+ * is already a zombie. Exit status 0 when all went as expected. */
+static int reaped_meanwhile(void *arg)
+{
+	void *p = arg;
+	size_t len = VICTIM;
+	struct pmtest_reaper rp = { .mode = 0 };
+	struct pmtest_child c;
+	struct pmadv_target *t;
+	struct pmadv_reap_result r;
+	pthread_t th;
+	int ret;
+
+	if (pmtest_spawn(&c, &p, &len, 1, NULL, NULL) ||
+	    pmadv_open(c.pid, 0, &t))
+		return 10;
+	if (pmtest_seccomp_errno(SYS_process_mrelease, ENOSYS, false, 0))
+		return 11;
+	if (pthread_create(&th, NULL, pmtest_reap_all, &rp))
+		return 12;
+	ret = pmadv_kill_reap(t, SIGKILL, 0, &r, sizeof(r));
+	atomic_store(&rp.stop, 1);
+	pthread_join(th, NULL);
+	if (ret != 0 || r.freed_by != PMADV_FREED_EXIT ||
+	    r.released < VICTIM || r.rss_after != 0)
+		return 13;
+	pmadv_close(t);
+	/* a zombie: signalled (the kernel takes it), nothing to reap */
+	if (pmtest_spawn(&c, &p, &len, 1, NULL, NULL) ||
+	    pmadv_open(c.pid, 0, &t))
+		return 14;
+	kill(c.pid, SIGKILL);
+	while (pmtest_state(c.pid, 0) != 'Z')
+		usleep(1000);
+	ret = pmadv_kill_reap(t, SIGKILL, 0, &r, sizeof(r));
+	if (ret != 0 || r.freed_by != PMADV_FREED_EXIT || r.error != ENOSYS)
+		return 15;
+	pmadv_close(t);
+	return waitpid(c.pid, NULL, 0) == c.pid ? 0 : 16;
+}
+
+static void test_daemon_reaps_meanwhile(void **state)
+{
+	void *p = victim_area();
+
+	(void)state;
+	assert_int_equal(pmtest_in_child(reaped_meanwhile, p), 0);
+	munmap(p, VICTIM);
+}
+
 /* Without the filter, a caught signal makes process_mrelease refuse
  * (EINVAL); the exit that follows frees the memory. */
 static void test_not_dying(void **state)
@@ -385,6 +438,7 @@ int main(void)
 		cmocka_unit_test(test_mrelease_raw),
 		cmocka_unit_test(test_enosys_waits_for_exit),
 		cmocka_unit_test(test_not_dying),
+		cmocka_unit_test(test_daemon_reaps_meanwhile),
 		cmocka_unit_test(test_pid_reuse_never_signalled),
 		cmocka_unit_test(test_never_mrelease_before_signal),
 		cmocka_unit_test(test_result_size),
