@@ -45,6 +45,11 @@ static int diagnose(const struct pmadv_target *t, int advice,
 	/* what pmadv_advise would do with the environment first */
 	if (method == PMADV_METHOD_MADVISE) /* self handles: never narrowed */
 		return pmadv_rung_madvise.diagnose(t, advice, msg, len);
+	if (t->self && method != PMADV_METHOD_SYSCALL) {
+		pmadv_msg(msg, len, "a handle on the calling process uses only "
+			  "the system call and madvise");
+		return -ENOSYS;
+	}
 	ret = pmadv_methods_allowed(method, &allowed, msg, len);
 	if (ret < 0)
 		return ret;

@@ -143,6 +143,7 @@ static void test_refusals(void **state)
 	struct pmadv_target *h;
 	struct pmadv_hold *hold;
 	struct pmadv_reap_result rr;
+	char why[256];
 
 	(void)state;
 	assert_int_equal(pmadv_open_self(1, &h), -EINVAL);
@@ -152,6 +153,16 @@ static void test_refusals(void **state)
 	assert_int_equal(pmadv_hold(h, 0, 1000, &hold), -EINVAL);
 	assert_int_equal(pmadv_kill_reap(h, SIGKILL, 0, &rr, sizeof(rr)),
 			 -EINVAL);
+	/* the forecasts: the two methods it uses, and none other */
+	assert_int_equal(pmadv_diagnose(h, MADV_DONTNEED, PMADV_METHOD_MADVISE,
+					why, sizeof(why)), 0);
+	assert_int_equal(pmadv_diagnose(h, MADV_COLD, PMADV_METHOD_PTRACE,
+					why, sizeof(why)), -ENOSYS);
+	assert_non_null(strstr(why, "only the system call and madvise"));
+	assert_int_equal(pmadv_diagnose(h, MADV_COLD, PMADV_METHOD_IOCTL,
+					why, sizeof(why)), -ENOSYS);
+	assert_string_equal(pmadv_method_name(PMADV_METHOD_MADVISE),
+			    "madvise");
 	pmadv_close(h);
 }
 
