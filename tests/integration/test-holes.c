@@ -175,12 +175,50 @@ static void test_all_holes(void **state)
 	layout_unmap(&l);
 }
 
+/* What validation refuses, it refuses with the flag as without it: the
+ * caller's element is named. An empty element is done. */
+static void test_hostile_vectors(void **state)
+{
+	struct layout l;
+	struct pmadv_target *t;
+	struct pmadv_opts o = PMADV_OPTS_INIT;
+	struct pmadv_result r;
+	struct iovec v[3];
+
+	(void)state;
+	layout_map(&l);
+	assert_int_equal(pmadv_open_self(0, &t), 0);
+	o.flags = PMADV_F_SKIP_UNMAPPED;
+	v[0] = l.span;
+	v[1].iov_base = (char *)l.vma[1] + 1; /* not page aligned */
+	v[1].iov_len = 4096;
+	v[2].iov_base = l.vma[2];
+	v[2].iov_len = 0;
+	assert_int_equal(pmadv_advise(t, v, 3, MADV_COLD, &o, &r), -EINVAL);
+	assert_int_equal(r.failed, 1);
+	assert_int_equal(r.bytes, 0);
+	v[1] = v[2];
+	assert_int_equal(pmadv_advise(t, v, 2, MADV_COLD, &o, &r),
+			 (ssize_t)MAPPED);
+	assert_int_equal(r.done, 2);
+	assert_int_equal(pmadv_advise(t, NULL, 2, MADV_COLD, &o, &r), -EINVAL);
+	assert_int_equal(pmadv_advise(t, NULL, 0, MADV_COLD, &o, &r), 0);
+	/* past the end of user space: EFAULT, the element named */
+	v[1].iov_base = (void *)((uintptr_t)1 << 60);
+	v[1].iov_len = 4096;
+	assert_int_equal(pmadv_advise(t, v, 2, MADV_COLD, &o, &r), -EFAULT);
+	assert_int_equal(r.failed, 1);
+	pmadv_close(t);
+	layout_unmap(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_remote_cold),
 		cmocka_unit_test(test_self_dontneed),
 		cmocka_unit_test(test_all_holes),
+		cmocka_unit_test(test_hostile_vectors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
