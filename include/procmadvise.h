@@ -241,9 +241,10 @@ int pmadv_process_mrelease(int pidfd, unsigned int flags);
 #define PMADV_FREED_EXIT     2u /* its exit freed it */
 
 /* Written by pmadv_kill_reap: exactly ressz bytes (see "How structures
- * grow": the fields both know, zeros past them). Sizes in bytes, from
- * smaps_rollup: before, just before the signal; after, once freed (0 when
- * the process is gone and it can no longer be read). */
+ * grow": the fields both know, zeros past them). Sizes in bytes, from the
+ * kernel's counters (VmRSS, VmSwap of /proc/PID/status): before, just
+ * before the signal; after, once freed (0 when the process or its memory
+ * is gone). */
 struct pmadv_reap_result {
 	int error;             /* process_mrelease's errno: 0 (reaped),
 				* ENOSYS (kernel before 5.15), EINVAL (not

@@ -35,21 +35,26 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* "Rss:" and "Swap:" of smaps_rollup, in bytes; zeros once the process or
- * its memory is gone (the file is then empty or absent). */
+/* VmRSS and VmSwap of /proc/PID/status, in bytes: the kernel's counters,
+ * which the reaper and the exit bring down as they free, read in O(1).
+ * Not smaps_rollup: its walk of every page table under the victim's
+ * mmap lock (milliseconds per GiB), just before the signal, spent the
+ * killer's time slice, and the woken victim then preempted it and won
+ * the race to its own memory (README, "Kill and reap"). Zeros once the
+ * process or its memory is gone (no such lines, or no file). */
 static void read_mem(pid_t pid, struct mem *m)
 {
 	char path[64], buf[4096];
 	const char *p;
 
 	m->rss = m->swap = 0;
-	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	if (pmadv_read_proc(path, buf, sizeof(buf)) <= 0)
 		return;
-	if ((p = strstr(buf, "\nRss:")))
-		m->rss = strtoull(p + 5, NULL, 10) * 1024;
-	if ((p = strstr(buf, "\nSwap:")))
-		m->swap = strtoull(p + 6, NULL, 10) * 1024;
+	if ((p = strstr(buf, "\nVmRSS:")))
+		m->rss = strtoull(p + 7, NULL, 10) * 1024;
+	if ((p = strstr(buf, "\nVmSwap:")))
+		m->swap = strtoull(p + 8, NULL, 10) * 1024;
 }
 
 /* 1 once the whole thread group has exited (its memory with it), 0 when
