@@ -72,7 +72,9 @@ struct pmadv_result {
 	unsigned int method; /* PMADV_METHOD_* that did the work, 0 if none */
 	unsigned int calls;  /* kernel calls or injections made */
 	size_t nfailed;      /* elements that failed (PMADV_F_CONTINUE) */
-	unsigned long reserved[4];
+	size_t skipped;      /* bytes left out as unmapped holes
+			      * (PMADV_F_SKIP_UNMAPPED, 0.2+) */
+	unsigned long reserved[3];
 };
 
 /* Thin raw-syscall wrappers: -1 and errno, exactly like glibc 2.36's
@@ -215,6 +217,93 @@ struct pmadv_hold;
 int pmadv_hold(struct pmadv_target *t, unsigned int flags, int timeout_ms,
 	       struct pmadv_hold **out);
 int pmadv_release(struct pmadv_hold *h);
+
+/*
+ * Kill and reap (0.2+), for low-memory killers (lmkd, oomd): signal a
+ * process through its pidfd, then free its memory at once with
+ * process_mrelease(2) (Linux 5.15) instead of waiting for its exit.
+ */
+
+/* Thin raw-syscall wrapper: -1 and errno, like the other two. flags must
+ * be 0. EINVAL also when the process is not dying (no fatal signal sent
+ * yet, or it shares its memory with a process that is not dying); ESRCH
+ * once its memory is gone; ENOSYS before Linux 5.15. */
+int pmadv_process_mrelease(int pidfd, unsigned int flags);
+
+/* pmadv_kill_reap() flags */
+#define PMADV_REAP_NOWAIT 0x1u /* without process_mrelease (or refused by
+				* it), return after the signal instead of
+				* waiting up to 5 s for the exit */
+
+/* pmadv_reap_result.freed_by */
+#define PMADV_FREED_NONE     0u /* not yet (PMADV_REAP_NOWAIT) */
+#define PMADV_FREED_MRELEASE 1u /* process_mrelease reaped it */
+#define PMADV_FREED_EXIT     2u /* its exit freed it */
+
+/* Written by pmadv_kill_reap: exactly ressz bytes (see "How structures
+ * grow": the fields both know, zeros past them). Sizes in bytes, from the
+ * kernel's counters (VmRSS, VmSwap of /proc/PID/status): before, just
+ * before the signal; after, once freed (0 when the process or its memory
+ * is gone). */
+struct pmadv_reap_result {
+	int error;             /* process_mrelease's errno: 0 (reaped),
+				* ENOSYS (kernel before 5.15), EINVAL (not
+				* dying: the signal was caught, blocked or
+				* ignored, or its memory is shared), ESRCH
+				* (its memory was already gone), ... */
+	unsigned int freed_by; /* PMADV_FREED_* */
+	uint64_t rss_before, rss_after;
+	uint64_t swap_before, swap_after;
+	uint64_t released;     /* (rss + swap) before minus after */
+	uint64_t ns;           /* from the signal to the memory freed, or to
+				* the return when it was not */
+};
+
+/* Sends sig (1.._NSIG-1) through the handle's pidfd, so that a reused PID
+ * is never signalled, then (only once the signal is sent) calls
+ * process_mrelease. Without it, or when it refuses, waits for the exit by
+ * polling the pidfd, up to 5 s. 0 once the memory is freed (or after the
+ * signal, with PMADV_REAP_NOWAIT); -EINVAL (bad t, sig, flags; a
+ * pmadv_open_self handle), -ENOSYS (the handle has no pidfd), -ESRCH (gone
+ * before the signal), -EPERM (may not signal it), -ETIMEDOUT (signalled,
+ * not freed within 5 s), -ENOTRECOVERABLE. res may be NULL. */
+int pmadv_kill_reap(struct pmadv_target *t, int sig, unsigned int flags,
+		    struct pmadv_reap_result *res, size_t ressz);
+
+/* Ranges with holes (0.2+), a pmadv_opts.flags bit: the unmapped parts of
+ * each element are left out instead of failing it (ENOMEM), using the
+ * target's VMA list (read once per request), and counted in
+ * pmadv_result.skipped (bytes + skipped: the lengths, when all went
+ * well); an element with no mapped byte is done. The path
+ * allocates (the VMA list and the pieces). A VMA unmapped between the
+ * reading and the advice still fails its element with ENOMEM. */
+#define PMADV_F_SKIP_UNMAPPED 0x4u
+
+/*
+ * Self mode (0.2+), for allocators (jemalloc- or tcmalloc-style purging):
+ * a handle on the calling process, so that pmadv_advise gives it many
+ * ranges in one vector call (process_madvise through PIDFD_SELF, Linux
+ * 6.14; any advice for oneself from 6.13). No ptrace and no ioctl: where
+ * the vector call cannot serve, madvise(2) per range does.
+ */
+
+/* pmadv_result.method of a self handle's madvise(2) per range (never a
+ * bit of pmadv_opts.methods: a self handle may always use it). */
+#define PMADV_METHOD_MADVISE 0x8u
+
+/* A handle on the calling process that stays one across fork(2): it names
+ * itself with PIDFD_SELF where the kernel has it (6.14+), else with a pidfd
+ * (getpid() checked on each call: a forked child opens its own for each
+ * request; the handle is never written, for vfork), else not at all
+ * (madvise only). flags must be 0. On that
+ * handle pmadv_advise tries the vector call (PMADV_METHOD_SYSCALL, when
+ * opts.methods allows it), then madvise per range (PMADV_METHOD_MADVISE);
+ * destructive advice still needs PMADV_F_DESTRUCTIVE. pmadv_advise on it
+ * is allocation-free and async-signal-safe. pmadv_target_pid gives
+ * getpid(), pmadv_target_pidfd -ENOSYS; pmadv_hold and pmadv_kill_reap
+ * refuse it (EINVAL). 0, or -EINVAL, -EMFILE, -ENFILE, -ENODEV, -ENOMEM,
+ * -EPERM (a filter refusing pidfd_open), -ENOTRECOVERABLE. */
+int pmadv_open_self(unsigned int flags, struct pmadv_target **out);
 
 #ifdef __cplusplus
 }

@@ -36,6 +36,8 @@ SRC, BUILD, CC = sys.argv[1], sys.argv[2], sys.argv[3]
 RUNS = {
     "pmadv_advise.3": ["{pid}", "cold", "{addr}", "{len}"],
     "pmadv_vma_fill.3": ["{pid}"],
+    "pmadv_kill_reap.3": ["{pid}"],
+    "pmadv_open_self.3": [],
 }
 
 CFLAGS = ["-std=gnu11", "-Wall", "-Wextra", "-Werror",

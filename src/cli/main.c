@@ -20,6 +20,7 @@ enum {
 	OPT_ALL,
 	OPT_MIN_SIZE,
 	OPT_HOLD,
+	OPT_SKIP_HOLES,
 };
 
 static const struct option long_opts[] = {
@@ -39,6 +40,7 @@ static const struct option long_opts[] = {
 	{ "all", no_argument, NULL, OPT_ALL },
 	{ "min-size", required_argument, NULL, OPT_MIN_SIZE },
 	{ "hold", no_argument, NULL, OPT_HOLD },
+	{ "skip-holes", no_argument, NULL, OPT_SKIP_HOLES },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -50,6 +52,7 @@ static void usage(FILE *f)
 "Usage: %s [options] PID...\n"
 "       %s [options] --cgroup PATH [PID...]\n"
 "       %s demo [--zram] [--size SIZE]\n"
+"       %s reap [--signal SIG] [--no-wait] [--json] PID...\n"
 "\n"
 "Give memory advice to ranges of other processes (process_madvise(2),\n"
 "with fallbacks), and report what was advised, how, and what failed.\n"
@@ -71,6 +74,8 @@ static void usage(FILE *f)
 "  -m, --method M        auto (default), syscall, ioctl, ptrace, or a\n"
 "                        comma-separated list\n"
 "  -c, --continue        go on past a failing range\n"
+"      --skip-holes      advise the mapped parts of each --range; the\n"
+"                        unmapped holes are counted, not failures\n"
 "  -f, --force           allow advice that can lose the target's data\n"
 "      --hold            hold each target still while its VMAs are read\n"
 "                        and advised, then restore its state\n"
@@ -85,7 +90,7 @@ static void usage(FILE *f)
 "Exit status: 0 all advised, 1 some failed, 2 usage, 3 no permission,\n"
 "4 target gone, 5 advice not possible here, 6 timeout, 7 system error,\n"
 "8 target busy (traced by another process, frozen, or running execve).\n",
-		progname, progname, progname);
+		progname, progname, progname, progname);
 }
 
 static int usage_error(const char *fmt, ...)
@@ -220,6 +225,9 @@ static int parse_one(struct cli_opts *o, int c, const char *arg)
 	case OPT_HOLD:
 		o->hold = true;
 		return 0;
+	case OPT_SKIP_HOLES:
+		o->flags |= PMADV_F_SKIP_UNMAPPED;
+		return 0;
 	case 'h':
 		usage(stdout);
 		return -1;
@@ -251,6 +259,10 @@ static int check_consistency(const struct cli_opts *o)
 	if (!o->nranges && !o->select)
 		return usage_error("%s", "say what to advise: --range, --anon, "
 				   "--file, --shared or --all");
+	if ((o->flags & PMADV_F_SKIP_UNMAPPED) && !o->nranges)
+		return usage_error("%s", "--skip-holes works on --range: VMAs "
+				   "from --anon, --file, --shared or --all "
+				   "have no holes");
 	if (o->min_size && !o->select)
 		return usage_error("%s", "--min-size works on VMAs: add --anon, "
 				   "--file, --shared or --all");
@@ -324,6 +336,8 @@ int main(int argc, char **argv)
 	o.advice = ADVICE_COLD;
 	if (argc > 1 && !strcmp(argv[1], "demo"))
 		return demo_main(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "reap"))
+		return reap_main(argc - 1, argv + 1);
 	ret = parse_args(&o, argc, argv);
 	if (ret == 0) {
 		signals_install();

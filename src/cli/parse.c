@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -194,4 +195,29 @@ int parse_pid(const char *s, pid_t *out)
 int parse_ms(const char *s, int *out)
 {
 	return parse_int(s, 0, out);
+}
+
+int parse_signal(const char *s, int *out)
+{
+	int v;
+
+	if (!s)
+		return -EINVAL;
+	if (parse_int(s, 1, &v) == 0) {
+		if (v >= NSIG)
+			return -EINVAL;
+		*out = v;
+		return 0;
+	}
+	if (!strncasecmp(s, "SIG", 3))
+		s += 3;
+	for (v = 1; v < NSIG; v++) {
+		const char *name = sigabbrev_np(v);
+
+		if (name && !strcasecmp(s, name)) {
+			*out = v;
+			return 0;
+		}
+	}
+	return -EINVAL;
 }

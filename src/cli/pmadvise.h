@@ -124,6 +124,8 @@ int parse_addr(const char *s, uintptr_t *out);
 int parse_range(const char *s, struct cli_range *out);
 int parse_pid(const char *s, pid_t *out);
 int parse_ms(const char *s, int *out);
+/* A signal: a number, or a name with or without SIG (KILL, SIGTERM). */
+int parse_signal(const char *s, int *out);
 
 /* util.c */
 extern const char *progname;
@@ -146,6 +148,8 @@ pid_t uninterruptible_thread(pid_t pid);
 pid_t read_tgid(pid_t tid);
 int read_exec_id(pid_t pid, struct exec_id *out);
 bool same_program(const struct exec_id *a, const struct exec_id *b);
+/* PF_KTHREAD in /proc/PID/stat: no user memory, no signals. */
+bool is_kernel_thread(pid_t pid);
 int swap_total_kb(long long *out);
 int read_cgroup_pids(const char *dir, pid_t **pids, size_t *n, char *path,
 		     size_t pathlen);
@@ -181,6 +185,10 @@ void select_finish(struct pmadv_target *t, const struct cli_opts *o,
 
 /* run.c */
 int run_advise(const struct cli_opts *o);
+/* The exit status so far, with one process's class added: 0 when
+ * everything worked; the shared class when every failure was of one kind
+ * (all "no permission", all "gone"...); 1 for a mix. */
+int combine_status(int status, int cls);
 
 /* report.c */
 struct report_state;
@@ -209,6 +217,9 @@ void json_hex(struct json *j, const char *key, uintptr_t v);
 
 /* demo.c */
 int demo_main(int argc, char **argv);
+
+/* reap.c: pmadvise reap */
+int reap_main(int argc, char **argv);
 
 /* zram.c */
 struct zram_swap {

@@ -225,6 +225,25 @@ int read_exec_id(pid_t pid, struct exec_id *out)
 	return 0;
 }
 
+bool is_kernel_thread(pid_t pid)
+{
+	char *text;
+	const char *p;
+	unsigned long flags = 0;
+	int err, field;
+
+	p = read_stat(pid, &text, &err);
+	if (!p)
+		return false;
+	for (field = 3; *p && field < 9; p++)
+		if (*p == ' ')
+			field++;
+	if (field == 9)
+		flags = strtoul(p, NULL, 10);
+	free(text);
+	return flags & 0x00200000; /* PF_KTHREAD */
+}
+
 bool same_program(const struct exec_id *a, const struct exec_id *b)
 {
 	return a->start_stack == b->start_stack &&

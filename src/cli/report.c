@@ -220,6 +220,12 @@ static void human_headline(const struct report_state *rs,
 	       p->res.calls == 1 ? "" : "s");
 	if (p->res.nfailed)
 		printf("; %zu failed", p->res.nfailed);
+	if (p->res.skipped) {
+		char sk[32];
+
+		human_size(p->res.skipped, sk, sizeof(sk));
+		printf("; %s skipped in holes", sk);
+	}
 	putchar('\n');
 }
 
@@ -314,6 +320,7 @@ static void report_json(struct report_state *rs, const struct proc_report *p)
 	json_uint(j, "ranges_failed", p->res.nfailed);
 	json_uint(j, "bytes_total", p->bytes_total);
 	json_uint(j, "bytes_advised", p->res.bytes);
+	json_uint(j, "bytes_skipped", p->res.skipped);
 	json_mem(j, "rss_kb_before", p->before.rss);
 	json_mem(j, "swap_kb_before", p->before.swap);
 	json_mem(j, "rss_kb_after", p->attempted ? p->after.rss : -1);

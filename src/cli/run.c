@@ -261,9 +261,7 @@ static int collect_targets(const struct cli_opts *o, pid_t **pids,
 	return 0;
 }
 
-/* 0 when everything worked; the shared class when every failure was of
- * one kind (all "no permission", all "gone"...); 1 for a mix. */
-static int combine(int status, int cls)
+int combine_status(int status, int cls)
 {
 	if (cls == EXIT_ALL_ADVISED)
 		return status;
@@ -293,7 +291,7 @@ int run_advise(const struct cli_opts *o)
 		report_progress(rs, i, pids[i]);
 		process_target(o, pids[i], &p);
 		report_process(rs, &p);
-		status = combine(status, p.exit_class);
+		status = combine_status(status, p.exit_class);
 		free_report(&p);
 	}
 	free(pids);

@@ -106,10 +106,9 @@ PMADV_API int pmadv_advice_from_name(const char *name)
 
 PMADV_API const char *pmadv_method_name(unsigned int method)
 {
-	for (size_t i = 0; i < PMADV_NRUNGS; i++)
-		if (pmadv_rungs[i]->method == method)
-			return pmadv_rungs[i]->name;
-	return NULL;
+	const struct pmadv_rung *r = pmadv_rung_of(method);
+
+	return r ? r->name : NULL;
 }
 
 PMADV_API int pmadv_methods_from_string(const char *s, unsigned int *mask)

@@ -38,7 +38,8 @@ static int check_opts(const struct pmadv_opts *o)
 {
 	if (!pmadv_struct_in_ok(o, o->size, OPTS_MIN_SIZE, sizeof(*o)))
 		return -EINVAL;
-	if (o->flags & ~(PMADV_F_CONTINUE | PMADV_F_DESTRUCTIVE))
+	if (o->flags & ~(PMADV_F_CONTINUE | PMADV_F_DESTRUCTIVE |
+			 PMADV_F_SKIP_UNMAPPED))
 		return -EINVAL;
 	if (o->methods & ~PMADV_METHOD_ALL)
 		return -EINVAL;
@@ -390,6 +391,9 @@ static ssize_t advise(struct pmadv_target *t, const struct iovec *iov,
 	int ret, refusal = 0, err = 0; /* refusal: the first rung's, if any */
 	unsigned int mask;
 
+	const struct pmadv_rung *const *rungs = pmadv_rungs;
+	unsigned int nrungs = PMADV_NRUNGS;
+
 	ret = validate(t, iov, vlen, advice, o, s, &mask);
 	if (ret < 0)
 		return ret;
@@ -398,6 +402,12 @@ static ssize_t advise(struct pmadv_target *t, const struct iovec *iov,
 	ret = pmadv_target_alive(t);
 	if (ret < 0)
 		return ret;
+	if (t->self) {
+		/* the vector call, then madvise; never ioctl or ptrace */
+		rungs = pmadv_self_rungs;
+		nrungs = PMADV_NSELF_RUNGS;
+		mask |= PMADV_METHOD_MADVISE;
+	}
 
 	s->call.t = t;
 	s->call.advice = advice;
@@ -410,8 +420,8 @@ static ssize_t advise(struct pmadv_target *t, const struct iovec *iov,
 	s->iov = iov;
 	s->vlen = vlen;
 
-	for (unsigned int i = 0; i < PMADV_NRUNGS; i++) {
-		const struct pmadv_rung *r = pmadv_rungs[i];
+	for (unsigned int i = 0; i < nrungs; i++) {
+		const struct pmadv_rung *r = rungs[i];
 		enum step st;
 
 		if (!(mask & r->method))
@@ -419,7 +429,7 @@ static ssize_t advise(struct pmadv_target *t, const struct iovec *iov,
 		ret = pmadv_rung_available(r);
 		if (ret < 0) {
 			pmadv_debug("%s: unavailable (%s)", r->name,
-				    strerror(-ret));
+				    pmadv_errdesc(-ret));
 			continue;
 		}
 		pmadv_debug("%s: trying %s on PID %d", r->name,
@@ -448,7 +458,7 @@ static ssize_t advise(struct pmadv_target *t, const struct iovec *iov,
 	err = refusal ? refusal : ENOSYS;
 	pmadv_debug("no rung could serve %s on PID %d: %s",
 		    pmadv_advice_name(advice), (int)t->pid,
-		    refusal ? strerror(refusal) : "no method available");
+		    refusal ? pmadv_errdesc(refusal) : "no method available");
 fail:
 	/* A target found gone before any method served (a zombie passes the
 	 * pidfd check: it is still in the process table): ESRCH, and the
@@ -463,6 +473,84 @@ out:
 	return s->r.bytes > SSIZE_MAX ? SSIZE_MAX : (ssize_t)s->r.bytes;
 }
 
+/* The pieces' outcome (perr, -1 where the run left it as it was) as the
+ * caller's elements': an element is done when all its pieces are, and
+ * carries the first error among them. */
+static void pieces_back(struct run *s, const struct pmadv_pieces *p,
+			const int *perr, size_t vlen, int *errors)
+{
+	struct pmadv_result in = s->r;
+	size_t k = 0;
+
+	s->r.done = s->r.nfailed = 0;
+	s->r.failed = in.failed == SIZE_MAX ? SIZE_MAX : p->owner[in.failed];
+	s->r.skipped = p->skipped;
+	for (size_t i = 0; i < vlen; i++) {
+		int err = 0;
+		bool untouched = true;
+
+		for (; k < p->n && p->owner[k] == i; k++) {
+			if (perr[k] != -1)
+				untouched = false;
+			if (!err && perr[k] > 0)
+				err = perr[k];
+		}
+		if (untouched)
+			continue;
+		if (!err)
+			s->r.done++;
+		else if (err != ECANCELED)
+			s->r.nfailed++;
+		if (errors)
+			errors[i] = err;
+	}
+}
+
+/* PMADV_F_SKIP_UNMAPPED: the mapped parts of the vector, advised as one
+ * request of their own, reported as the caller's elements. */
+static ssize_t advise_mapped(struct pmadv_target *t, const struct iovec *iov,
+			     size_t vlen, int advice,
+			     const struct pmadv_opts *o, struct run *s)
+{
+	struct pmadv_opts inner = PMADV_OPTS_INIT;
+	struct pmadv_pieces p;
+	unsigned int mask;
+	int *perr = NULL;
+	bool mapped = false;
+	ssize_t ret;
+
+	ret = validate(t, iov, vlen, advice, o, s, &mask);
+	if (ret < 0 || !vlen)
+		return ret;
+	ret = pmadv_target_alive(t);
+	if (ret < 0)
+		return ret;
+	ret = pmadv_mapped_pieces(t, iov, vlen, &p);
+	if (ret < 0)
+		return ret;
+	perr = malloc(p.n * sizeof(*perr));
+	if (!perr) {
+		pmadv_pieces_free(&p);
+		return -ENOMEM;
+	}
+	for (size_t k = 0; k < p.n; k++)
+		mapped |= p.iov[k].iov_len > 0;
+	/* -1: left as it was; nothing mapped: all done without a call */
+	memset(perr, mapped ? 0xff : 0, p.n * sizeof(*perr));
+	/* every field the caller set, this flag and its array aside */
+	memcpy(&inner, o, o->size < sizeof(inner) ? o->size : sizeof(inner));
+	inner.size = sizeof(inner);
+	inner.flags &= ~PMADV_F_SKIP_UNMAPPED;
+	inner.errors = perr;
+	pmadv_debug("skip unmapped: %zu elements, %zu mapped pieces, %zu bytes "
+		    "in holes", vlen, p.n, p.skipped);
+	ret = mapped ? advise(t, p.iov, p.n, advice, &inner, s) : 0;
+	pieces_back(s, &p, perr, vlen, o->errors);
+	free(perr);
+	pmadv_pieces_free(&p);
+	return ret;
+}
+
 PMADV_API ssize_t pmadv_advise(struct pmadv_target *t,
 			       const struct iovec *iov, size_t vlen,
 			       int advice, const struct pmadv_opts *opts,
@@ -474,7 +562,11 @@ PMADV_API ssize_t pmadv_advise(struct pmadv_target *t,
 
 	memset(&s, 0, sizeof(s));
 	s.r.failed = SIZE_MAX;
-	ret = advise(t, iov, vlen, advice, opts, &s);
+	if (opts && opts->size >= OPTS_MIN_SIZE &&
+	    (opts->flags & PMADV_F_SKIP_UNMAPPED))
+		ret = advise_mapped(t, iov, vlen, advice, opts, &s);
+	else
+		ret = advise(t, iov, vlen, advice, opts, &s);
 	if (ret < 0 && !s.r.error && s.r.failed == SIZE_MAX)
 		s.r.error = (int)-ret;
 	if (res)

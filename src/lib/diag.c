@@ -40,9 +40,16 @@ static int diagnose(const struct pmadv_target *t, int advice,
 		msg[0] = '\0';
 	if (!t || !pmadv_advice_known(advice))
 		return -EINVAL;
-	if (__builtin_popcount(method) != 1 || (method & ~PMADV_METHOD_ALL))
+	if (__builtin_popcount(method) != 1 || !pmadv_rung_of(method))
 		return -EINVAL;
 	/* what pmadv_advise would do with the environment first */
+	if (method == PMADV_METHOD_MADVISE) /* self handles: never narrowed */
+		return pmadv_rung_madvise.diagnose(t, advice, msg, len);
+	if (t->self && method != PMADV_METHOD_SYSCALL) {
+		pmadv_msg(msg, len, "a handle on the calling process uses only "
+			  "the system call and madvise");
+		return -ENOSYS;
+	}
 	ret = pmadv_methods_allowed(method, &allowed, msg, len);
 	if (ret < 0)
 		return ret;
@@ -51,10 +58,7 @@ static int diagnose(const struct pmadv_target *t, int advice,
 		pmadv_msg(msg, len, "PID %d has exited", (int)t->pid);
 		return ret;
 	}
-	for (unsigned int i = 0; i < PMADV_NRUNGS; i++)
-		if (pmadv_rungs[i]->method == method)
-			return pmadv_rungs[i]->diagnose(t, advice, msg, len);
-	return -EINVAL;
+	return pmadv_rung_of(method)->diagnose(t, advice, msg, len);
 }
 
 PMADV_API int pmadv_diagnose(const struct pmadv_target *t, int advice,

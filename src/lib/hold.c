@@ -595,7 +595,7 @@ static int hold(struct pmadv_target *t, unsigned int flags, int timeout_ms,
 	if (!t || !out || (flags & ~PMADV_HOLD_SIGSTOP) || timeout_ms < 0)
 		return -EINVAL;
 	/* Stopping ourselves would never come back. */
-	if (t->pid == getpid())
+	if (t->self || t->pid == getpid())
 		return -EINVAL;
 	ret = pmadv_target_alive(t);
 	/* a zombie is not a stopped process: it has nothing left to hold */

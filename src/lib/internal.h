@@ -26,7 +26,28 @@ struct pmadv_target {
 	pid_t pid;
 	int pidfd;                    /* -1 where the kernel lacks pidfd_open */
 	unsigned long long starttime; /* /proc/PID/stat field 22 */
+	int self;                     /* PMADV_SELF_*: pmadv_open_self */
 };
+
+/* How a handle on the calling process (pmadv_open_self) names it. */
+enum {
+	PMADV_SELF_NO = 0,     /* a handle on another process */
+	PMADV_SELF_SENTINEL,   /* PIDFD_SELF (6.14+): pid and pidfd unused */
+	PMADV_SELF_PIDFD,      /* a pidfd of PID pid; in a forked child
+				* (getpid() differs), each request opens
+				* one of its own for its duration */
+	PMADV_SELF_MADVISE,    /* neither: madvise per range */
+};
+#define PMADV_PIDFD_SELF (-10000) /* PIDFD_SELF, the calling thread */
+
+/* The pidfd a process_madvise of the handle goes through: PIDFD_SELF,
+ * the handle's pidfd, or -1 for none. A self handle is never written
+ * after it is opened: a vfork(2) or CLONE_VM child shares its memory, not
+ * its file descriptors. So a forked child whose PIDFD_SELF-less handle
+ * names its parent opens a pidfd of its own per request (the syscall
+ * rung's begin and end): *tmp, to be closed, or -1 when none was needed.
+ * -errno when it cannot. */
+int pmadv_self_pidfd(const struct pmadv_target *t, int *tmp) PMADV_HIDDEN;
 
 /* A small /proc file into buf (NUL-terminated): its bytes or -errno. No
  * lock, no allocation (the ptrace rung's tracer uses it). */
@@ -69,8 +90,10 @@ struct pmadv_sys {
 	long (*pidfd_open)(pid_t pid, unsigned int flags);
 	long (*process_madvise)(int pidfd, const struct iovec *iov, size_t vlen,
 				int advice, unsigned int flags);
-	/* signal 0 only: the identity check (pmadv_identity) */
+	/* signal 0: the identity check (pmadv_identity); any other: the
+	 * kill of pmadv_kill_reap */
 	long (*pidfd_send_signal)(int pidfd, int sig);
+	long (*process_mrelease)(int pidfd, unsigned int flags);
 };
 extern const struct pmadv_sys *pmadv_sys PMADV_HIDDEN;
 extern const struct pmadv_sys pmadv_sys_kernel PMADV_HIDDEN;
@@ -141,6 +164,14 @@ struct pmadv_rung {
 extern const struct pmadv_rung pmadv_rung_syscall PMADV_HIDDEN;
 extern const struct pmadv_rung pmadv_rung_ioctl PMADV_HIDDEN;
 extern const struct pmadv_rung pmadv_rung_ptrace PMADV_HIDDEN;
+/* Self handles only: after the vector call, in place of ioctl and ptrace */
+extern const struct pmadv_rung pmadv_rung_madvise PMADV_HIDDEN;
+/* The rungs of a self handle, in order. */
+#define PMADV_NSELF_RUNGS 2
+extern const struct pmadv_rung *const
+	pmadv_self_rungs[PMADV_NSELF_RUNGS] PMADV_HIDDEN;
+/* The rung of a PMADV_METHOD_* value (madvise included), or NULL. */
+const struct pmadv_rung *pmadv_rung_of(unsigned int method) PMADV_HIDDEN;
 
 /* The ladder in order; pmadv_rungs[i]->method == 1u << i. Writable only so
  * that the unit tests can put fake rungs in. */
@@ -152,6 +183,21 @@ extern const struct pmadv_rung *pmadv_rungs[PMADV_NRUNGS] PMADV_HIDDEN;
 int pmadv_rung_available(const struct pmadv_rung *r) PMADV_HIDDEN;
 /* Forget cached probes (tests that change what the process may do). */
 void pmadv_reset_probes(void) PMADV_HIDDEN;
+
+/* PMADV_F_SKIP_UNMAPPED (holes.c): the mapped parts of each element, in
+ * order, at least one piece per element (a zero-length one when nothing of
+ * it is mapped); owner[k] is the element piece k comes from. */
+struct pmadv_pieces {
+	struct iovec *iov;
+	size_t *owner;
+	size_t n;
+	size_t skipped; /* bytes of the elements no VMA covers */
+};
+/* 0, or -errno of the VMA enumeration, or -ENOMEM; free with
+ * pmadv_pieces_free. */
+int pmadv_mapped_pieces(struct pmadv_target *t, const struct iovec *iov,
+			size_t vlen, struct pmadv_pieces *p) PMADV_HIDDEN;
+void pmadv_pieces_free(struct pmadv_pieces *p) PMADV_HIDDEN;
 
 /* Advice classification. */
 bool pmadv_advice_known(int advice) PMADV_HIDDEN;

@@ -14,9 +14,27 @@ const struct pmadv_rung *pmadv_rungs[PMADV_NRUNGS] = {
 	&pmadv_rung_ptrace,
 };
 
+const struct pmadv_rung *const pmadv_self_rungs[PMADV_NSELF_RUNGS] = {
+	&pmadv_rung_syscall,
+	&pmadv_rung_madvise,
+};
+
+const struct pmadv_rung *pmadv_rung_of(unsigned int method)
+{
+	if (method == pmadv_rung_madvise.method)
+		return &pmadv_rung_madvise;
+	for (size_t i = 0; i < PMADV_NRUNGS; i++)
+		if (pmadv_rungs[i]->method == method)
+			return pmadv_rungs[i];
+	return NULL;
+}
+
 /* 0: not probed yet; 1: available; < 0: -errno of the probe. A race between
- * two first callers only probes twice: probes have no side effects. */
-static int probe_cache[PMADV_NRUNGS];
+ * two first callers only probes twice: probes have no side effects. One
+ * per method bit: the ladder's, and the madvise rung's. */
+static int probe_cache[PMADV_NRUNGS + 1];
+_Static_assert(PMADV_METHOD_MADVISE == 1u << PMADV_NRUNGS,
+	       "the madvise rung's bit follows the ladder's");
 
 int pmadv_rung_available(const struct pmadv_rung *r)
 {
@@ -34,6 +52,6 @@ int pmadv_rung_available(const struct pmadv_rung *r)
 
 void pmadv_reset_probes(void)
 {
-	for (unsigned int i = 0; i < PMADV_NRUNGS; i++)
+	for (unsigned int i = 0; i <= PMADV_NRUNGS; i++)
 		__atomic_store_n(&probe_cache[i], 0, __ATOMIC_RELEASE);
 }

@@ -6,7 +6,9 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -18,15 +20,46 @@ static int syscall_probe(void)
 	return errno == ENOSYS ? -ENOSYS : 0;
 }
 
+/* A forked child's own pidfd for a self handle without PIDFD_SELF, for
+ * the request (c->priv: the descriptor + 1). */
+static int syscall_begin(struct pmadv_call *c)
+{
+	int tmp, fd = pmadv_self_pidfd(c->t, &tmp);
+
+	c->priv = NULL;
+	if (fd < -1 && fd != PMADV_PIDFD_SELF)
+		return fd;
+	if (tmp >= 0)
+		c->priv = (void *)(intptr_t)(tmp + 1);
+	return 0;
+}
+
+static void syscall_end(struct pmadv_call *c)
+{
+	if (c->priv)
+		close((int)(intptr_t)c->priv - 1);
+}
+
+static int call_pidfd(const struct pmadv_call *c)
+{
+	int tmp;
+
+	if (c->priv)
+		return (int)(intptr_t)c->priv - 1;
+	/* needs no descriptor of its own: begin would have kept it */
+	return pmadv_self_pidfd(c->t, &tmp);
+}
+
 static ssize_t syscall_advise(struct pmadv_call *c, const struct iovec *iov,
 			      size_t n, int *err)
 {
+	int fd = call_pidfd(c);
 	long ret;
 
 	(void)err; /* the kernel loses the stopping element's errno */
-	if (c->t->pidfd < 0)
+	if (fd == -1)
 		return -ENOSYS;
-	ret = pmadv_sys->process_madvise(c->t->pidfd, iov, n, c->advice, 0);
+	ret = pmadv_sys->process_madvise(fd, iov, n, c->advice, 0);
 	return ret < 0 ? -errno : ret;
 }
 
@@ -63,7 +96,7 @@ static struct pmadv_judgement syscall_judge(struct pmadv_call *c, int err)
 	case EBADF:
 		return pmadv_judged(PMADV_STOP, err);
 	case EINVAL:
-		ret = zero_length_call(c->t->pidfd, c->advice);
+		ret = zero_length_call(call_pidfd(c), c->advice);
 		if (ret == -EINVAL) {
 			pmadv_debug("syscall: EINVAL: this kernel refuses %s "
 				    "for another process; next rung",
@@ -81,12 +114,17 @@ static struct pmadv_judgement syscall_judge(struct pmadv_call *c, int err)
 static int syscall_diagnose(const struct pmadv_target *t, int advice,
 			    char *msg, size_t len)
 {
+	int tmp, fd = pmadv_self_pidfd(t, &tmp);
 	int ret = pmadv_rung_available(&pmadv_rung_syscall);
 
-	if (ret == 0 && t->pidfd < 0)
+	if (ret == 0 && fd == -1)
 		ret = -ENOSYS;
+	else if (ret == 0 && fd < 0 && fd != PMADV_PIDFD_SELF)
+		ret = fd;
 	if (ret == 0)
-		ret = zero_length_call(t->pidfd, advice);
+		ret = zero_length_call(fd, advice);
+	if (tmp >= 0)
+		close(tmp);
 	switch (-ret) {
 	case 0:
 		pmadv_msg(msg, len, "process_madvise accepts %s for PID %d",
@@ -129,7 +167,9 @@ const struct pmadv_rung pmadv_rung_syscall = {
 	.method = PMADV_METHOD_SYSCALL,
 	.name = "syscall",
 	.probe = syscall_probe,
+	.begin = syscall_begin,
 	.advise = syscall_advise,
+	.end = syscall_end,
 	.judge = syscall_judge,
 	.diagnose = syscall_diagnose,
 };

@@ -23,6 +23,9 @@
 #ifndef SYS_pidfd_send_signal
 #define SYS_pidfd_send_signal 424
 #endif
+#ifndef SYS_process_mrelease
+#define SYS_process_mrelease 448
+#endif
 
 static long sys_pidfd_open(pid_t pid, unsigned int flags)
 {
@@ -40,10 +43,16 @@ static long sys_pidfd_send_signal(int pidfd, int sig)
 	return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
 }
 
+static long sys_process_mrelease(int pidfd, unsigned int flags)
+{
+	return syscall(SYS_process_mrelease, pidfd, flags);
+}
+
 const struct pmadv_sys pmadv_sys_kernel = {
 	.pidfd_open = sys_pidfd_open,
 	.process_madvise = sys_process_madvise,
 	.pidfd_send_signal = sys_pidfd_send_signal,
+	.process_mrelease = sys_process_mrelease,
 };
 
 const struct pmadv_sys *pmadv_sys = &pmadv_sys_kernel;
@@ -79,6 +88,11 @@ PMADV_API ssize_t pmadv_process_madvise(int pidfd, const struct iovec *iov,
 					unsigned int flags)
 {
 	return sys_process_madvise(pidfd, iov, vlen, advice, flags);
+}
+
+PMADV_API int pmadv_process_mrelease(int pidfd, unsigned int flags)
+{
+	return (int)sys_process_mrelease(pidfd, flags);
 }
 
 size_t pmadv_page_size(void)

@@ -11,9 +11,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "errnos.h"
@@ -91,6 +93,8 @@ int pmadv_identity(pid_t pid, int pidfd, unsigned long long starttime)
 
 int pmadv_target_alive(const struct pmadv_target *t)
 {
+	if (t->self) /* the caller: alive while it asks */
+		return 0;
 	return pmadv_identity(t->pid, t->pidfd, t->starttime);
 }
 
@@ -101,6 +105,8 @@ int pmadv_target_runs(const struct pmadv_target *t)
 	/* A pidfd is readable once the whole thread group has exited: not
 	 * while a thread execs (the old leader is briefly a zombie in /proc
 	 * then), nor for a main thread that called pthread_exit. */
+	if (t->self)
+		return 1;
 	if (t->pidfd >= 0 && poll(&p, 1, 0) >= 0 && !(p.revents & POLLNVAL))
 		return !(p.revents & (POLLIN | POLLHUP));
 	return pmadv_process_runs(t->pid);
@@ -295,6 +301,84 @@ static int open_pidfd(int pidfd, unsigned int flags,
 	return ret;
 }
 
+/*
+ * Self handles. PIDFD_SELF follows the caller across fork by itself; a
+ * pidfd names the process that opened it, and is wrong in a child.
+ */
+int pmadv_self_pidfd(const struct pmadv_target *t, int *tmp)
+{
+	*tmp = -1;
+	switch (t->self) {
+	case PMADV_SELF_SENTINEL:
+		return PMADV_PIDFD_SELF;
+	case PMADV_SELF_MADVISE:
+		return -1;
+	case PMADV_SELF_PIDFD:
+		if (getpid() == t->pid)
+			return t->pidfd;
+		*tmp = (int)pmadv_sys->pidfd_open(getpid(), 0);
+		return *tmp >= 0 ? *tmp : -errno;
+	default:
+		return t->pidfd;
+	}
+}
+
+/* Which way the calling process can name itself to process_madvise. */
+static int self_mode(int *pidfd)
+{
+	struct iovec none = { NULL, 0 };
+	long ret;
+
+	*pidfd = -1;
+	/* a zero-length vector: every check but the ranges' */
+	ret = pmadv_sys->process_madvise(PMADV_PIDFD_SELF, &none, 0,
+					 MADV_COLD, 0);
+	if (ret == 0)
+		return PMADV_SELF_SENTINEL;
+	if (errno == ENOSYS) {
+		pmadv_debug("self: no process_madvise: madvise per range");
+		return PMADV_SELF_MADVISE;
+	}
+	pmadv_debug("self: PIDFD_SELF refused (%s): a pidfd of PID %d",
+		    pmadv_errdesc(errno), (int)getpid());
+	*pidfd = (int)pmadv_sys->pidfd_open(getpid(), 0);
+	if (*pidfd >= 0)
+		return PMADV_SELF_PIDFD;
+	if (errno == ENOSYS)
+		return PMADV_SELF_MADVISE;
+	return -errno;
+}
+
+static int open_self(unsigned int flags, struct pmadv_target **out)
+{
+	struct pmadv_target *t;
+	int mode, pidfd;
+
+	if (!out || flags)
+		return -EINVAL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	mode = self_mode(&pidfd);
+	if (mode < 0) {
+		free(t);
+		return mode;
+	}
+	t->self = mode;
+	t->pid = getpid();
+	t->pidfd = pidfd;
+	*out = t;
+	return 0;
+}
+
+PMADV_API int pmadv_open_self(unsigned int flags, struct pmadv_target **out)
+{
+	int saved = errno, ret = open_self(flags, out);
+
+	errno = saved;
+	return (int)PMADV_RC(pmadv_open_self, ret);
+}
+
 PMADV_API int pmadv_open(pid_t pid, unsigned int flags,
 			 struct pmadv_target **out)
 {
@@ -327,13 +411,15 @@ PMADV_API void pmadv_close(struct pmadv_target *t)
 
 PMADV_API pid_t pmadv_target_pid(const struct pmadv_target *t)
 {
+	if (t && t->self)
+		return getpid();
 	return t ? t->pid : (pid_t)PMADV_RC(pmadv_target_pid, -EINVAL);
 }
 
 PMADV_API int pmadv_target_pidfd(const struct pmadv_target *t)
 {
 	return (int)PMADV_RC(pmadv_target_pidfd,
-			     !t		     ? -EINVAL
-			     : t->pidfd >= 0 ? t->pidfd
-					     : -ENOSYS);
+			     !t			     ? -EINVAL
+			     : !t->self && t->pidfd >= 0 ? t->pidfd
+							 : -ENOSYS);
 }

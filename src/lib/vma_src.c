@@ -65,7 +65,8 @@ static int open_proc(const struct pmadv_target *t, const char *file)
 	char path[96];
 	int fd;
 
-	pmadv_proc_path(t->pid, file, path, sizeof(path));
+	/* a self handle: the caller, which may be a child forked since */
+	pmadv_proc_path(t->self ? getpid() : t->pid, file, path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? -ESRCH : -errno;
@@ -88,7 +89,7 @@ int pmadv_vma_src_open(struct pmadv_vma_src *s, struct pmadv_target *t,
 						     : PMADV_SRC_QUERY;
 	}
 	s->kind = kind;
-	s->pid = t->pid;
+	s->pid = t->self ? getpid() : t->pid;
 	ret = open_proc(t, kind == PMADV_SRC_SMAPS ? "smaps" : "maps");
 	if (ret < 0)
 		return ret;

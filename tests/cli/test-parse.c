@@ -138,6 +138,27 @@ static void test_pids_and_ms(void **state)
 	assert_int_equal(parse_pid("0100", &p), -EINVAL);
 }
 
+static void test_signals(void **state)
+{
+	int s;
+
+	(void)state;
+	assert_int_equal(parse_signal("KILL", &s), 0);
+	assert_int_equal(s, SIGKILL);
+	assert_int_equal(parse_signal("sigterm", &s), 0);
+	assert_int_equal(s, SIGTERM);
+	assert_int_equal(parse_signal("SIGRTMIN", &s), -EINVAL);
+	assert_int_equal(parse_signal("9", &s), 0);
+	assert_int_equal(s, 9);
+	assert_int_equal(parse_signal("0", &s), -EINVAL);
+	assert_int_equal(parse_signal("65", &s), -EINVAL);
+	assert_int_equal(parse_signal("-9", &s), -EINVAL);
+	assert_int_equal(parse_signal("09", &s), -EINVAL);
+	assert_int_equal(parse_signal("SIG", &s), -EINVAL);
+	assert_int_equal(parse_signal("", &s), -EINVAL);
+	assert_int_equal(parse_signal("KILL ", &s), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -145,6 +166,7 @@ int main(void)
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_ranges),
 		cmocka_unit_test(test_pids_and_ms),
+		cmocka_unit_test(test_signals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

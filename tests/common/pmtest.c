@@ -12,6 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -318,4 +321,64 @@ void *pmtest_reap_all(void *arg)
 		sched_yield();
 	}
 	return NULL;
+}
+
+int pmtest_in_child(int (*fn)(void *), void *arg)
+{
+	int st;
+	pid_t pid = fork();
+
+	if (!pid)
+		_exit(fn(arg));
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int pmtest_seccomp_errno(long nr, int err, bool match_arg0, uint32_t arg0)
+{
+	/* without match_arg0, the jump over the argument test lands on the
+	 * refusal; arg0's low half is at the start of args[0] on the
+	 * little-endian x86_64 and arm64 */
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)nr,
+			 match_arg0 ? 0 : 2, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, args[0])),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arg0, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (unsigned)err),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return -1;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+int pmtest_spawn_as(pid_t want, struct pmtest_child *c, void *p, size_t len)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%d", (int)want - 1);
+	for (int tries = 0; tries < 100; tries++) {
+		int fd = open("/proc/sys/kernel/ns_last_pid",
+			      O_WRONLY | O_CLOEXEC);
+
+		if (fd < 0)
+			return -1;
+		if (write(fd, buf, strlen(buf)) < 0) {
+			close(fd);
+			return -1;
+		}
+		close(fd);
+		if (pmtest_spawn(c, &p, &len, 1, NULL, NULL))
+			return -1;
+		if (c->pid == want)
+			return want;
+		pmtest_reap(c);
+	}
+	return -1;
 }

@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Skip the current cmocka test when not root; under CI=true, fail instead:
@@ -41,6 +42,18 @@ int pmtest_spawn(struct pmtest_child *c, void *const *bases,
 		 const size_t *lens, size_t n, pmtest_step_fn step, void *arg);
 int pmtest_poke(struct pmtest_child *c);
 void pmtest_reap(struct pmtest_child *c);
+
+/* Forks until a child (as pmtest_spawn, over [p, p + len)) has PID want
+ * (root: through ns_last_pid); another process of the machine may take
+ * the PID first, so it tries again. want, or -1. */
+int pmtest_spawn_as(pid_t want, struct pmtest_child *c, void *p, size_t len);
+
+/* Runs fn(arg) in a forked child; its exit status, 128 + signal, or -1. */
+int pmtest_in_child(int (*fn)(void *), void *arg);
+/* A seccomp filter on the calling thread (and its later children): system
+ * call nr fails with err, when match_arg0 only if the low 32 bits of its
+ * first argument are arg0. 0 or -1. */
+int pmtest_seccomp_errno(long nr, int err, bool match_arg0, uint32_t arg0);
 
 /* A field of /proc/PID/smaps_rollup ("Rss", "Swap", "Referenced") in kB. */
 long pmtest_rollup_kb(pid_t pid, const char *field);

@@ -91,6 +91,8 @@ static void check_int(const char *s)
 	    (ms < 0 || strspn(s, "0123456789") != strlen(s) ||
 	     (s[0] == '0' && s[1])))
 		abort();
+	if (parse_signal(s, &ms) == 0 && (ms <= 0 || ms >= NSIG))
+		abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

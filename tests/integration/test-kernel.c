@@ -7,8 +7,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -31,6 +29,7 @@
 #include <cmocka.h>
 
 #include "internal.h"
+#include "allocount.h"
 #include "pmtest.h"
 
 #define PAGE 4096UL
@@ -535,33 +534,6 @@ static long enosys_pidfd_open(pid_t pid, unsigned int flags)
 	return -1;
 }
 
-/* Forks until a child has PID want (root: through ns_last_pid). Another
- * process of the machine may take the PID first: try again. */
-static pid_t fork_as(pid_t want, struct pmtest_child *c, void *p, size_t len)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%d", (int)want - 1);
-	for (int tries = 0; tries < 100; tries++) {
-		int fd = open("/proc/sys/kernel/ns_last_pid",
-			      O_WRONLY | O_CLOEXEC);
-
-		if (fd < 0)
-			return -1;
-		if (write(fd, buf, strlen(buf)) < 0) {
-			close(fd);
-			return -1;
-		}
-		close(fd);
-		if (pmtest_spawn(c, &p, &len, 1, NULL, NULL))
-			return -1;
-		if (c->pid == want)
-			return want;
-		pmtest_reap(c);
-	}
-	return -1;
-}
-
 static void pid_reuse(bool with_pidfd)
 {
 	size_t len = PAGE * 64;
@@ -585,7 +557,7 @@ static void pid_reuse(bool with_pidfd)
 	 * pmadv_open(3)). */
 	if (!with_pidfd)
 		usleep(30000);
-	assert_int_equal(fork_as(pmadv_target_pid(t), &b, p, len),
+	assert_int_equal(pmtest_spawn_as(pmadv_target_pid(t), &b, p, len),
 			 pmadv_target_pid(t));
 	assert_int_equal(pmtest_vma_kb(b.pid, p, "Referenced"), 256);
 	/* The handle names the old process: the stranger is left alone, and
@@ -612,18 +584,6 @@ static void test_pid_reuse(void **state)
 	pid_reuse(false);
 }
 
-/* Runs fn in a forked caller and returns its exit status. */
-static int in_child(int (*fn)(void *), void *arg)
-{
-	int st;
-	pid_t pid = fork();
-
-	if (!pid)
-		_exit(fn(arg));
-	waitpid(pid, &st, 0);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 struct seccomp_case {
 	int err;
 	bool fresh_probe; /* forget the probe our parent cached */
@@ -632,21 +592,6 @@ struct seccomp_case {
 	void *p;
 	size_t len;
 };
-
-static int refuse_process_madvise(int err)
-{
-	struct sock_filter f[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_process_madvise, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (unsigned)err),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
-
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
-		return -1;
-	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
-}
 
 /* Exit status 0 when the ladder left the syscall rung for the reason the
  * filter gave and said so on stderr. */
@@ -664,7 +609,7 @@ static int seccomp_caller(void *arg)
 	if (fd < 0 || pmadv_open(sc->target, 0, &t))
 		return 10;
 	unlink(log);
-	if (refuse_process_madvise(sc->err))
+	if (pmtest_seccomp_errno(SYS_process_madvise, sc->err, false, 0))
 		return 11;
 	if (sc->fresh_probe)
 		pmadv_reset_probes();
@@ -716,9 +661,9 @@ static void test_seccomp_fallback(void **state)
 	for (int fresh = 0; fresh < 2; fresh++) {
 		sc.fresh_probe = fresh;
 		sc.err = ENOSYS;
-		assert_int_equal(in_child(seccomp_caller, &sc), 0);
+		assert_int_equal(pmtest_in_child(seccomp_caller, &sc), 0);
 		sc.err = EPERM;
-		assert_int_equal(in_child(seccomp_caller, &sc), 0);
+		assert_int_equal(pmtest_in_child(seccomp_caller, &sc), 0);
 	}
 	/* Nothing reached the target, unless the ioctl rung served. */
 	if (sc.ioctl_up)
@@ -794,7 +739,7 @@ static void test_eperm_vs_eacces(void **state)
 	pmtest_require_root();
 	assert_int_equal(pmtest_spawn(&c, &p, &len, 1, NULL, NULL), 0);
 	u.root_target = c.pid;
-	assert_int_equal(in_child(unpriv_caller, &u), 0);
+	assert_int_equal(pmtest_in_child(unpriv_caller, &u), 0);
 	assert_int_equal(pmtest_vma_kb(c.pid, p, "Referenced"), (long)(len / 1024));
 	pmtest_reap(&c);
 	munmap(p, len);
@@ -905,64 +850,6 @@ static void test_cancel_from_another_thread(void **state)
 	munmap(area, 2 * n * PAGE);
 	free(v);
 }
-
-/* Counting allocator: the native path must not allocate. Under ASan, whose
- * allocator must stay in charge, through its hooks; elsewhere by
- * interposing malloc, calloc and realloc. */
-static volatile int counting, allocations;
-
-#ifdef __SANITIZE_ADDRESS__
-/* From the sanitizer runtime; gcc ships no header for it. */
-int __sanitizer_install_malloc_and_free_hooks(
-	void (*on_malloc)(const volatile void *, size_t),
-	void (*on_free)(const volatile void *));
-
-static void on_malloc(const volatile void *p, size_t n)
-{
-	(void)p, (void)n;
-	if (counting)
-		allocations++;
-}
-
-static void on_free(const volatile void *p)
-{
-	(void)p;
-}
-
-static void count_allocations(void)
-{
-	__sanitizer_install_malloc_and_free_hooks(on_malloc, on_free);
-}
-#else
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-
-void *malloc(size_t n)
-{
-	if (counting)
-		allocations++;
-	return __libc_malloc(n);
-}
-
-void *calloc(size_t a, size_t b)
-{
-	if (counting)
-		allocations++;
-	return __libc_calloc(a, b);
-}
-
-void *realloc(void *p, size_t n)
-{
-	if (counting)
-		allocations++;
-	return __libc_realloc(p, n);
-}
-
-static void count_allocations(void)
-{
-}
-#endif
 
 static void test_no_allocation(void **state)
 {

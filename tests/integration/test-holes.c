@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * PMADV_F_SKIP_UNMAPPED against the real kernel: one range over three
+ * VMAs and the two holes between them is advised where mapped (each VMA's
+ * Referenced drops, in a forked target; through a self handle, DONTNEED
+ * zeroes each VMA) and the skipped bytes equal the holes; without the
+ * flag the same range fails with ENOMEM.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "procmadvise.h"
+#include "pmtest.h"
+
+#define MiB (1024UL * 1024)
+
+/* Between PROT_NONE guards: A [1, 3) MiB, hole, B [4, 6), hole, C [7, 8)
+ * of a 9 MiB reservation. */
+struct layout {
+	char *base;
+	void *vma[3];
+	size_t len[3];
+	struct iovec span; /* [1, 8) MiB: the three VMAs and the holes */
+};
+
+#define HOLES (2 * MiB)
+#define MAPPED (5 * MiB)
+
+static void layout_map(struct layout *l)
+{
+	static const size_t at[3] = { 1, 4, 7 }, mib[3] = { 2, 2, 1 };
+
+	l->base = mmap(NULL, 9 * MiB, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	assert_true(l->base != MAP_FAILED);
+	for (int i = 0; i < 3; i++) {
+		l->vma[i] = l->base + at[i] * MiB;
+		l->len[i] = mib[i] * MiB;
+		assert_int_equal(mprotect(l->vma[i], l->len[i],
+					  PROT_READ | PROT_WRITE), 0);
+	}
+	assert_int_equal(munmap(l->base + 3 * MiB, MiB), 0);
+	assert_int_equal(munmap(l->base + 6 * MiB, MiB), 0);
+	l->span.iov_base = l->base + MiB;
+	l->span.iov_len = 7 * MiB;
+}
+
+static void layout_unmap(struct layout *l)
+{
+	munmap(l->base, 9 * MiB);
+}
+
+static void test_remote_cold(void **state)
+{
+	struct layout l;
+	struct pmtest_child c;
+	struct pmadv_target *t;
+	struct pmadv_opts o = PMADV_OPTS_INIT;
+	struct pmadv_result r;
+	struct iovec v[3];
+	int errs[3] = { -7, -7, -7 };
+
+	(void)state;
+	layout_map(&l);
+	assert_int_equal(pmtest_spawn(&c, l.vma, l.len, 3, NULL, NULL), 0);
+	assert_int_equal(pmadv_open(c.pid, 0, &t), 0);
+	for (int i = 0; i < 3; i++)
+		assert_true(pmtest_vma_kb(c.pid, l.vma[i], "Referenced") >=
+			    (long)(l.len[i] / 1024) - 64);
+	o.flags = PMADV_F_SKIP_UNMAPPED;
+	assert_int_equal(pmadv_advise(t, &l.span, 1, MADV_COLD, &o, &r),
+			 (ssize_t)MAPPED);
+	assert_int_equal(r.skipped, HOLES);
+	assert_int_equal(r.done, 1);
+	assert_int_equal(r.nfailed, 0);
+	assert_int_equal(r.failed, SIZE_MAX);
+	for (int i = 0; i < 3; i++) {
+		assert_true(pmtest_vma_kb(c.pid, l.vma[i], "Referenced") <
+			    (long)(l.len[i] / 1024 / 16));
+		assert_int_equal(pmtest_vma_kb(c.pid, l.vma[i], "Rss"),
+				 (long)(l.len[i] / 1024));
+	}
+	/* without the flag, one hole fails the range */
+	assert_int_equal(pmadv_advise(t, &l.span, 1, MADV_COLD, NULL, &r),
+			 -ENOMEM);
+	assert_int_equal(r.failed, 0);
+	assert_int_equal(r.skipped, 0);
+	/* three elements: the span, a hole alone, C: all done, per element */
+	v[0] = l.span;
+	v[1].iov_base = l.base + 3 * MiB;
+	v[1].iov_len = MiB;
+	v[2].iov_base = l.vma[2];
+	v[2].iov_len = l.len[2];
+	o.errors = errs;
+	assert_int_equal(pmadv_advise(t, v, 3, MADV_COLD, &o, &r),
+			 (ssize_t)(MAPPED + MiB));
+	assert_int_equal(r.done, 3);
+	assert_int_equal(r.skipped, HOLES + MiB);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(errs[i], 0);
+	/* a target that keeps its data */
+	assert_int_equal(pmtest_poke(&c), 0);
+	pmadv_close(t);
+	pmtest_reap(&c);
+	layout_unmap(&l);
+}
+
+static void test_self_dontneed(void **state)
+{
+	struct layout l;
+	struct pmadv_target *t;
+	struct pmadv_opts o = PMADV_OPTS_INIT;
+	struct pmadv_result r;
+
+	(void)state;
+	layout_map(&l);
+	for (int i = 0; i < 3; i++)
+		memset(l.vma[i], 0x5a, l.len[i]);
+	assert_int_equal(pmadv_open_self(0, &t), 0);
+	o.flags = PMADV_F_SKIP_UNMAPPED | PMADV_F_DESTRUCTIVE;
+	assert_int_equal(pmadv_advise(t, &l.span, 1, MADV_DONTNEED, &o, &r),
+			 (ssize_t)MAPPED);
+	assert_int_equal(r.skipped, HOLES);
+	for (int i = 0; i < 3; i++) {
+		const char *p = l.vma[i];
+
+		assert_int_equal(pmtest_resident_pages(l.vma[i], l.len[i]), 0);
+		for (size_t k = 0; k < l.len[i]; k += 4096)
+			assert_int_equal(p[k], 0);
+	}
+	/* the guards around the span are not touched: not in the range */
+	assert_int_equal(pmadv_advise(t, &l.span, 1, MADV_DONTNEED, NULL, &r),
+			 -EPERM);
+	pmadv_close(t);
+	layout_unmap(&l);
+}
+
+/* A window with nothing mapped: every element done, all skipped, no
+ * kernel call. */
+static void test_all_holes(void **state)
+{
+	struct layout l;
+	struct pmadv_target *t;
+	struct pmadv_opts o = PMADV_OPTS_INIT;
+	struct pmadv_result r;
+	struct iovec hole;
+
+	(void)state;
+	layout_map(&l);
+	hole.iov_base = l.base + 6 * MiB;
+	hole.iov_len = MiB;
+	assert_int_equal(pmadv_open_self(0, &t), 0);
+	o.flags = PMADV_F_SKIP_UNMAPPED;
+	assert_int_equal(pmadv_advise(t, &hole, 1, MADV_COLD, &o, &r), 0);
+	assert_int_equal(r.done, 1);
+	assert_int_equal(r.skipped, MiB);
+	assert_int_equal(r.calls, 0);
+	/* lengths that end inside a page: bytes + skipped == the lengths */
+	hole.iov_base = l.base + 5 * MiB + 4096;   /* B's tail, hole, C */
+	hole.iov_len = 2 * MiB + 4096 - 100;
+	assert_int_equal(pmadv_advise(t, &hole, 1, MADV_COLD, &o, &r),
+			 (ssize_t)(MiB - 4096 + 2 * 4096 - 100));
+	assert_int_equal(r.skipped, MiB);
+	assert_int_equal(r.bytes + r.skipped, hole.iov_len);
+	pmadv_close(t);
+	layout_unmap(&l);
+}
+
+/* What validation refuses, it refuses with the flag as without it: the
+ * caller's element is named. An empty element is done. */
+static void test_hostile_vectors(void **state)
+{
+	struct layout l;
+	struct pmadv_target *t;
+	struct pmadv_opts o = PMADV_OPTS_INIT;
+	struct pmadv_result r;
+	struct iovec v[3];
+
+	(void)state;
+	layout_map(&l);
+	assert_int_equal(pmadv_open_self(0, &t), 0);
+	o.flags = PMADV_F_SKIP_UNMAPPED;
+	v[0] = l.span;
+	v[1].iov_base = (char *)l.vma[1] + 1; /* not page aligned */
+	v[1].iov_len = 4096;
+	v[2].iov_base = l.vma[2];
+	v[2].iov_len = 0;
+	assert_int_equal(pmadv_advise(t, v, 3, MADV_COLD, &o, &r), -EINVAL);
+	assert_int_equal(r.failed, 1);
+	assert_int_equal(r.bytes, 0);
+	v[1] = v[2];
+	assert_int_equal(pmadv_advise(t, v, 2, MADV_COLD, &o, &r),
+			 (ssize_t)MAPPED);
+	assert_int_equal(r.done, 2);
+	assert_int_equal(pmadv_advise(t, NULL, 2, MADV_COLD, &o, &r), -EINVAL);
+	assert_int_equal(pmadv_advise(t, NULL, 0, MADV_COLD, &o, &r), 0);
+	/* past the end of user space: EFAULT, the element named */
+	v[1].iov_base = (void *)((uintptr_t)1 << 60);
+	v[1].iov_len = 4096;
+	assert_int_equal(pmadv_advise(t, v, 2, MADV_COLD, &o, &r), -EFAULT);
+	assert_int_equal(r.failed, 1);
+	pmadv_close(t);
+	layout_unmap(&l);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_remote_cold),
+		cmocka_unit_test(test_self_dontneed),
+		cmocka_unit_test(test_all_holes),
+		cmocka_unit_test(test_hostile_vectors),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
