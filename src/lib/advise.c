@@ -47,8 +47,7 @@ static int check_opts(const struct pmadv_opts *o)
 	return 0;
 }
 
-/* Element i's error, or -1 when the vector is well formed. */
-static ssize_t check_vector(const struct iovec *iov, size_t vlen)
+ssize_t pmadv_check_vector(const struct iovec *iov, size_t vlen)
 {
 	size_t page = pmadv_page_size();
 
@@ -68,8 +67,7 @@ static ssize_t check_vector(const struct iovec *iov, size_t vlen)
 	return -1;
 }
 
-/* The first element past the end of the user address space, or -1. */
-static ssize_t beyond_user(const struct iovec *iov, size_t vlen)
+ssize_t pmadv_beyond_user(const struct iovec *iov, size_t vlen)
 {
 	uint64_t end = pmadv_user_end();
 
@@ -365,7 +363,7 @@ static int validate(struct pmadv_target *t, const struct iovec *iov,
 	}
 	if ((ret = methods_wanted(o, mask)) < 0)
 		return ret;
-	bad = check_vector(iov, vlen);
+	bad = pmadv_check_vector(iov, vlen);
 	if (bad >= 0) {
 		s->r.failed = (size_t)bad;
 		s->r.error = EINVAL;
@@ -374,7 +372,7 @@ static int validate(struct pmadv_target *t, const struct iovec *iov,
 	/* Past the end of the user address space: EFAULT, whatever the
 	 * method (6.18's process_madvise says so for the whole vector;
 	 * 6.1's passes it on, and madvise answered otherwise) */
-	bad = beyond_user(iov, vlen);
+	bad = pmadv_beyond_user(iov, vlen);
 	if (bad >= 0) {
 		s->r.failed = (size_t)bad;
 		s->r.error = EFAULT;

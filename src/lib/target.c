@@ -285,3 +285,15 @@ PMADV_API int pmadv_target_pidfd(const struct pmadv_target *t)
 			     : t->pidfd >= 0 ? t->pidfd
 					     : -ENOSYS);
 }
+
+int pmadv_open_proc(const struct pmadv_target *t, const char *file)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)t->pid, file);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	return fd;
+}

@@ -59,18 +59,6 @@ static enum pmadv_vma_src_kind resolve(enum pmadv_vma_src_kind want)
 	return want;
 }
 
-static int open_proc(const struct pmadv_target *t, const char *file)
-{
-	char path[64];
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)t->pid, file);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? -ESRCH : -errno;
-	return fd;
-}
-
 int pmadv_vma_src_open(struct pmadv_vma_src *s, struct pmadv_target *t,
 		       enum pmadv_vma_src_kind want, uint64_t from)
 {
@@ -87,7 +75,7 @@ int pmadv_vma_src_open(struct pmadv_vma_src *s, struct pmadv_target *t,
 						     : PMADV_SRC_QUERY;
 	}
 	s->kind = kind;
-	ret = open_proc(t, kind == PMADV_SRC_SMAPS ? "smaps" : "maps");
+	ret = pmadv_open_proc(t, kind == PMADV_SRC_SMAPS ? "smaps" : "maps");
 	if (ret < 0)
 		return ret;
 	s->fd = ret;

@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * pmadv_residency: how much of given ranges of a target is resident,
+ * swapped, file-backed, anonymous and in huge pages, read from
+ * /proc/PID/pagemap. Where the kernel has the PAGEMAP_SCAN ioctl (6.7+) it
+ * hands back runs of pages with the same categories, so a GiB of ranges
+ * costs a few regions instead of 262,144 entries; elsewhere the 8-byte
+ * entries are read a PMD's worth at a time. Allocation-free: fixed
+ * buffers on the stack.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "errnos.h"
+#include "internal.h"
+
+/* The 0.2 layout: every field up to flags. */
+#define RES_MIN_SIZE \
+	(offsetof(struct pmadv_residency, flags) + sizeof(unsigned int))
+
+/* The PAGEMAP_SCAN UAPI (include/uapi/linux/fs.h, Linux 6.7), under our
+ * own names: the build host's headers may predate it. */
+struct scan_region {
+	uint64_t start, end, categories;
+};
+
+struct scan_arg {
+	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+	uint64_t category_inverted, category_mask, category_anyof_mask;
+	uint64_t return_mask;
+};
+
+#define SCAN_IOCTL _IOWR('f', 16, struct scan_arg)
+#define PAGE_IS_FILE    (1u << 2)
+#define PAGE_IS_PRESENT (1u << 3)
+#define PAGE_IS_SWAPPED (1u << 4)
+#define PAGE_IS_PFNZERO (1u << 5)
+#define PAGE_IS_HUGE    (1u << 6)
+
+/* A pagemap entry (Documentation/admin-guide/mm/pagemap.rst). */
+#define PM_PRESENT  (1ULL << 63)
+#define PM_SWAP     (1ULL << 62)
+#define PM_FILE     (1ULL << 61)
+#define PM_PFN_MASK ((1ULL << 55) - 1)
+/* /proc/kpageflags bits */
+#define KPF_HUGE 17
+#define KPF_THP  22
+
+#define SCAN_REGIONS 64
+
+/* -1: not known; 0: this kernel (or a seccomp filter) refuses the ioctl. */
+static int scan_ok = -1;
+
+struct count {
+	int fd;          /* /proc/PID/pagemap */
+	int kpf;         /* /proc/kpageflags, opened when first needed; -1 */
+	bool kpf_tried;
+	struct pmadv_residency r;
+};
+
+static void add_region(struct pmadv_residency *r, uint64_t len,
+		       uint64_t cat)
+{
+	if (cat & PAGE_IS_SWAPPED)
+		r->swapped += len;
+	if (!(cat & PAGE_IS_PRESENT) || (cat & PAGE_IS_PFNZERO))
+		return;
+	r->resident += len;
+	if (cat & PAGE_IS_FILE)
+		r->file += len;
+	else
+		r->anon += len;
+	if (cat & PAGE_IS_HUGE)
+		r->huge += len;
+}
+
+/* One range through PAGEMAP_SCAN: only pages present or swapped come
+ * back, merged into runs. -ENOTTY where the kernel lacks the ioctl. */
+static int count_scan(struct count *c, uint64_t start, uint64_t end)
+{
+	struct scan_region reg[SCAN_REGIONS];
+	struct scan_arg a;
+
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a);
+	a.start = start;
+	a.end = end;
+	a.vec = (uintptr_t)reg;
+	a.vec_len = SCAN_REGIONS;
+	a.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED;
+	a.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_FILE |
+			PAGE_IS_PFNZERO | PAGE_IS_HUGE;
+	for (;;) {
+		int n = ioctl(c->fd, SCAN_IOCTL, &a);
+
+		if (n < 0)
+			return -errno;
+		if (n > SCAN_REGIONS)
+			return -EIO;
+		for (int i = 0; i < n; i++) {
+			if (reg[i].end <= reg[i].start ||
+			    reg[i].start < a.start || reg[i].end > end)
+				return -EIO;
+			add_region(&c->r, reg[i].end - reg[i].start,
+				   reg[i].categories);
+		}
+		if (a.walk_end >= end)
+			return 0;
+		/* the vector was full: go on from where the walk stopped */
+		if (a.walk_end <= a.start)
+			return -EIO;
+		a.start = a.walk_end;
+	}
+}
+
+/* Whether the page frame starts a transparent huge page or a hugetlb
+ * page: 1, 0, or -1 when /proc/kpageflags cannot be read. */
+static int pfn_huge(struct count *c, uint64_t pfn)
+{
+	uint64_t kf;
+
+	if (!c->kpf_tried) {
+		c->kpf_tried = true;
+		c->kpf = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	}
+	if (c->kpf < 0 ||
+	    pread(c->kpf, &kf, sizeof(kf), (off_t)(pfn * sizeof(kf))) !=
+		    (ssize_t)sizeof(kf))
+		return -1;
+	return !!(kf & ((1ULL << KPF_THP) | (1ULL << KPF_HUGE)));
+}
+
+/* A PMD-sized block that is one huge page: every entry present, page
+ * frames consecutive from an aligned one that kpageflags calls huge.
+ * Without page frames (no CAP_SYS_ADMIN) huge is unknown. */
+static bool block_huge(struct count *c, const uint64_t *e, size_t n)
+{
+	uint64_t pfn0 = e[0] & PM_PFN_MASK;
+	int h;
+
+	if ((e[0] & PM_PRESENT) && !pfn0) {
+		c->r.flags |= PMADV_RESIDENCY_NOHUGE;
+		return false;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!(e[i] & PM_PRESENT) ||
+		    (e[i] & PM_PFN_MASK) != pfn0 + i)
+			return false;
+	if (pfn0 % n)
+		return false;
+	h = pfn_huge(c, pfn0);
+	if (h < 0)
+		c->r.flags |= PMADV_RESIDENCY_NOHUGE;
+	return h > 0;
+}
+
+/* One range from pagemap entries, a whole aligned PMD block per read so
+ * that a huge page is seen whole even where the range covers part of it. */
+static int count_pagemap(struct count *c, uint64_t start, uint64_t end)
+{
+	uint64_t page = pmadv_page_size();
+	uint64_t per = page / sizeof(uint64_t); /* entries per PMD block */
+	uint64_t e[4096 / sizeof(uint64_t)];
+	uint64_t blk_bytes = per * page;
+
+	if (per > sizeof(e) / sizeof(e[0])) { /* pages above 4 KiB */
+		per = sizeof(e) / sizeof(e[0]);
+		blk_bytes = 0;
+		c->r.flags |= PMADV_RESIDENCY_NOHUGE;
+	}
+	for (uint64_t blk = start - start % (per * page); blk < end;
+	     blk += per * page) {
+		uint64_t lo = blk > start ? blk : start;
+		uint64_t hi = end - blk > per * page ? blk + per * page : end;
+		ssize_t got = pread(c->fd, e, per * sizeof(uint64_t),
+				    (off_t)(blk / page * sizeof(uint64_t)));
+		size_t have;
+		bool huge;
+
+		if (got < 0)
+			return -errno;
+		have = (size_t)got / sizeof(uint64_t);
+		huge = blk_bytes && have == per && block_huge(c, e, per);
+		for (uint64_t a = lo; a < hi; a += page) {
+			size_t i = (size_t)((a - blk) / page);
+			uint64_t cat = 0;
+
+			if (i >= have)
+				break; /* past the end the kernel maps */
+			if (e[i] & PM_PRESENT)
+				cat |= PAGE_IS_PRESENT;
+			if (e[i] & PM_SWAP)
+				cat |= PAGE_IS_SWAPPED;
+			if (e[i] & PM_FILE)
+				cat |= PAGE_IS_FILE;
+			if (huge)
+				cat |= PAGE_IS_HUGE;
+			add_region(&c->r, page, cat);
+		}
+	}
+	return 0;
+}
+
+static int count_range(struct count *c, uint64_t start, uint64_t end)
+{
+	int ret;
+
+	if (__atomic_load_n(&scan_ok, __ATOMIC_RELAXED) != 0) {
+		ret = count_scan(c, start, end);
+		/* ENOTTY: pagemap has no ioctls before 6.7; ENOSYS or EPERM:
+		 * a seccomp filter refuses it. Anything else is real. */
+		if (ret != -ENOTTY && ret != -ENOSYS && ret != -EPERM) {
+			if (!ret)
+				c->r.method = PMADV_RESIDENCY_SCAN;
+			return ret;
+		}
+		pmadv_debug("residency: PAGEMAP_SCAN: %s; reading pagemap "
+			    "entries", pmadv_errdesc(-ret));
+		__atomic_store_n(&scan_ok, 0, __ATOMIC_RELAXED);
+		/* a partial scan of this range is discarded: recount it */
+	}
+	c->r.method = PMADV_RESIDENCY_PAGEMAP;
+	c->r.flags |= PMADV_RESIDENCY_ZEROPAGE;
+	return count_pagemap(c, start, end);
+}
+
+static int open_pagemap(struct pmadv_target *t)
+{
+	int fd = pmadv_open_proc(t, "pagemap"), ret;
+
+	/* ENOENT for a process that runs: no pagemap in this kernel */
+	if (fd == -ESRCH && pmadv_target_alive(t) == 0 &&
+	    pmadv_target_runs(t) > 0)
+		return -ENOSYS;
+	if (fd < 0)
+		return fd;
+	/* The file names the mm of whoever had the PID at the open. */
+	ret = pmadv_target_alive(t);
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+static int residency(struct pmadv_target *t, const struct iovec *iov,
+		     size_t vlen, struct count *c)
+{
+	uint64_t page = pmadv_page_size();
+	int ret = 0;
+
+	if (!t || (!iov && vlen))
+		return -EINVAL;
+	if (pmadv_check_vector(iov, vlen) >= 0)
+		return -EINVAL;
+	if (pmadv_beyond_user(iov, vlen) >= 0)
+		return -EFAULT;
+	c->fd = open_pagemap(t);
+	if (c->fd < 0)
+		return c->fd;
+	for (size_t i = 0; i < vlen && !ret; i++) {
+		uint64_t start = (uintptr_t)iov[i].iov_base;
+		uint64_t len = (iov[i].iov_len + page - 1) & ~(page - 1);
+
+		c->r.bytes += len;
+		if (len)
+			ret = count_range(c, start, start + len);
+	}
+	/* A zombie's pagemap reads as empty: not a count of its memory. */
+	if (!ret && pmadv_target_runs(t) == 0)
+		ret = -ESRCH;
+	close(c->fd);
+	if (c->kpf >= 0)
+		close(c->kpf);
+	return ret;
+}
+
+PMADV_API int pmadv_residency(struct pmadv_target *t, const struct iovec *iov,
+			      size_t vlen, struct pmadv_residency *out,
+			      size_t outsz)
+{
+	struct count c;
+	int saved = errno, ret;
+
+	memset(&c, 0, sizeof(c));
+	c.kpf = -1;
+	if (!out || outsz < RES_MIN_SIZE)
+		ret = -EINVAL;
+	else
+		ret = residency(t, iov, vlen, &c);
+	if (!ret)
+		pmadv_struct_out(out, outsz, &c.r, sizeof(c.r));
+	errno = saved;
+	return (int)PMADV_RC(pmadv_residency, ret);
+}
