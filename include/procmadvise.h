@@ -240,8 +240,9 @@ struct pmadv_residency {
  * Counts the residency of iov[0..vlen) in the target into *out, of which
  * the caller has outsz bytes (sizeof(struct pmadv_residency); at least the
  * 0.2 layout, zeros written past it). Reads /proc/PID/pagemap: the
- * PAGEMAP_SCAN ioctl where the kernel has it (6.7+), else its 8-byte
- * entries. Allocates nothing. Needs what reading the pagemap needs:
+ * PAGEMAP_SCAN ioctl where the kernel has it (6.7+; VMA by VMA with
+ * PROCMAP_QUERY on 6.11+, so that private anonymous VMAs skip the costly
+ * file test), else its 8-byte entries. Allocates nothing. Needs what reading the pagemap needs:
  * PTRACE_MODE_READ access to the target. 0, or:
  * -EINVAL   out NULL, outsz too small, iov NULL with vlen, a base not
  *           page aligned or a range that wraps;

@@ -108,6 +108,11 @@ struct proc_report {
 	size_t bytes_total;
 	struct pmadv_result res;
 	struct mem_kb before, after;
+	/* The chosen ranges' residency (pmadv_residency) before and after;
+	 * res_*_err: 0, or the positive errno that left it unknown. */
+	struct pmadv_residency res_before, res_after;
+	int res_before_err, res_after_err;
+	char note[512];         /* what the residency says of the effect */
 	double ms;
 	bool attempted;         /* pmadv_advise ran */
 	bool hold_failed;       /* the error is --hold's */

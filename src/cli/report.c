@@ -222,12 +222,36 @@ static void human_headline(const struct report_state *rs,
 	putchar('\n');
 }
 
+/* The advised ranges themselves, from pmadv_residency: what the advice
+ * did to them, apart from the rest of the process. */
+static void human_residency(const struct proc_report *p)
+{
+	const struct pmadv_residency *b = &p->res_before, *a = &p->res_after;
+	char rb[32], ra[32], sb[32], sa[32];
+
+	if (!p->n || p->res_before_err)
+		return;
+	human_size(b->resident, rb, sizeof(rb));
+	human_size(b->swapped, sb, sizeof(sb));
+	if (!p->attempted || p->res_after_err) {
+		printf("  ranges: %s resident, %s swapped\n", rb, sb);
+		return;
+	}
+	human_size(a->resident, ra, sizeof(ra));
+	human_size(a->swapped, sa, sizeof(sa));
+	printf("  ranges: resident %s -> %s, swapped %s -> %s\n", rb, ra, sb,
+	       sa);
+	if (p->note[0])
+		printf("  note: %s\n", p->note);
+}
+
 static void report_human(struct report_state *rs, const struct proc_report *p)
 {
 	human_headline(rs, p);
 	if (p->n)
 		human_ranges(rs, p);
 	human_changes(p);
+	human_residency(p);
 	human_memory(p);
 	fflush(stdout);
 }
@@ -238,6 +262,16 @@ static void json_mem(struct json *j, const char *key, long long kb)
 		json_null(j, key);
 	else
 		json_int(j, key, kb);
+}
+
+/* A byte count, or null when err (not 0) left it unknown. */
+static void json_bytes(struct json *j, const char *key, int err,
+		       unsigned long long v)
+{
+	if (err)
+		json_null(j, key);
+	else
+		json_uint(j, key, v);
 }
 
 static void json_ranges(struct json *j, const struct proc_report *p)
@@ -317,6 +351,15 @@ static void report_json(struct report_state *rs, const struct proc_report *p)
 	json_mem(j, "swap_kb_before", p->before.swap);
 	json_mem(j, "rss_kb_after", p->attempted ? p->after.rss : -1);
 	json_mem(j, "swap_kb_after", p->attempted ? p->after.swap : -1);
+	json_bytes(j, "resident_before", p->res_before_err,
+		   p->res_before.resident);
+	json_bytes(j, "swapped_before", p->res_before_err,
+		   p->res_before.swapped);
+	json_bytes(j, "resident_after", p->attempted ? p->res_after_err : -1,
+		   p->res_after.resident);
+	json_bytes(j, "swapped_after", p->attempted ? p->res_after_err : -1,
+		   p->res_after.swapped);
+	json_str(j, "note", p->note[0] ? p->note : NULL);
 	json_ranges(j, p);
 	json_changes(j, p);
 	json_close(j, '}');

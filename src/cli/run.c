@@ -126,6 +126,32 @@ static ssize_t advise_ranges(struct pmadv_target *t,
 
 static bool exec_meanwhile(const struct proc_report *p);
 
+/* PAGEOUT reported as done that left the advised ranges as resident as
+ * they were: say so, and why it may be, since the library cannot tell
+ * (the kernel accepts the advice and skips what it may not reclaim). */
+static void note_effect(struct proc_report *p)
+{
+	const struct pmadv_residency *b = &p->res_before, *a = &p->res_after;
+
+	if (p->advice != ADVICE_PAGEOUT || !p->res.bytes ||
+	    p->res_before_err || p->res_after_err || !b->resident ||
+	    a->resident < b->resident)
+		return;
+	if (p->res.method == PMADV_METHOD_PTRACE)
+		snprintf(p->note, sizeof(p->note), "pageout was given by the "
+			 "target itself (ptrace method) and none of the "
+			 "advised ranges' resident memory left it: the kernel "
+			 "pages file memory out only for a process that owns "
+			 "the file or may write to it, and checks the "
+			 "target's rights here, not ours");
+	else
+		snprintf(p->note, sizeof(p->note), "none of the advised "
+			 "ranges' resident memory left it: anonymous memory "
+			 "needs free swap, file memory a caller that owns the "
+			 "file or may write to it, and pages shared with other "
+			 "processes stay");
+}
+
 static void process_one(const struct cli_opts *o, pid_t pid,
 			struct proc_report *p)
 {
@@ -138,6 +164,7 @@ static void process_one(const struct cli_opts *o, pid_t pid,
 	p->res.failed = SIZE_MAX;
 	p->before.rss = p->before.swap = -1;
 	p->after = p->before;
+	p->res_before_err = p->res_after_err = ENODATA; /* not measured */
 	read_comm(pid, p->comm, sizeof(p->comm));
 	ret = pmadv_open(pid, 0, &t);
 	if (ret == -EINVAL && read_tgid(pid) > 0 && read_tgid(pid) != pid) {
@@ -162,6 +189,8 @@ static void process_one(const struct cli_opts *o, pid_t pid,
 		fail_process(p, t, o, (int)-ret);
 		goto out;
 	}
+	p->res_before_err = -pmadv_residency(t, p->iov, p->n, &p->res_before,
+					     sizeof(p->res_before));
 	if (o->dry_run) {
 		select_finish(t, o, p);
 		deadline_disarm();
@@ -172,7 +201,10 @@ static void process_one(const struct cli_opts *o, pid_t pid,
 	select_finish(t, o, p);
 	deadline_disarm();
 	read_mem(pid, &p->after);
+	p->res_after_err = -pmadv_residency(t, p->iov, p->n, &p->res_after,
+					    sizeof(p->res_after));
 	judge_result(p, t, o, ret);
+	note_effect(p);
 out:
 	p->exec_seen = exec_meanwhile(p);
 	pmadv_close(t);

@@ -17,6 +17,7 @@
 
 #include "errnos.h"
 #include "internal.h"
+#include "vma.h"
 
 /* The 0.2 layout: every field up to flags. */
 #define RES_MIN_SIZE \
@@ -50,13 +51,16 @@ struct scan_arg {
 #define KPF_HUGE 17
 #define KPF_THP  22
 
-#define SCAN_REGIONS 64
+#define SCAN_REGIONS 256
 
 /* -1: not known; 0: this kernel (or a seccomp filter) refuses the ioctl. */
 static int scan_ok = -1;
 
 struct count {
+	struct pmadv_target *t;
 	int fd;          /* /proc/PID/pagemap */
+	int maps;        /* /proc/PID/maps for PROCMAP_QUERY; -1 */
+	bool maps_tried;
 	int kpf;         /* /proc/kpageflags, opened when first needed; -1 */
 	bool kpf_tried;
 	struct pmadv_residency r;
@@ -79,8 +83,12 @@ static void add_region(struct pmadv_residency *r, uint64_t len,
 }
 
 /* One range through PAGEMAP_SCAN: only pages present or swapped come
- * back, merged into runs. -ENOTTY where the kernel lacks the ioctl. */
-static int count_scan(struct count *c, uint64_t start, uint64_t end)
+ * back, merged into runs. -ENOTTY where the kernel lacks the ioctl.
+ * Without file, every present page counts as anonymous: telling file
+ * from anonymous makes the kernel look at each page's struct page, which
+ * costs thirty times the walk itself (README). */
+static int count_scan(struct count *c, uint64_t start, uint64_t end,
+		      bool file)
 {
 	struct scan_region reg[SCAN_REGIONS];
 	struct scan_arg a;
@@ -92,8 +100,8 @@ static int count_scan(struct count *c, uint64_t start, uint64_t end)
 	a.vec = (uintptr_t)reg;
 	a.vec_len = SCAN_REGIONS;
 	a.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED;
-	a.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_FILE |
-			PAGE_IS_PFNZERO | PAGE_IS_HUGE;
+	a.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_PFNZERO |
+			PAGE_IS_HUGE | (file ? PAGE_IS_FILE : 0);
 	for (;;) {
 		int n = ioctl(c->fd, SCAN_IOCTL, &a);
 
@@ -205,12 +213,72 @@ static int count_pagemap(struct count *c, uint64_t start, uint64_t end)
 	return 0;
 }
 
+/* A VMA whose pages are all private anonymous memory: no file, not
+ * shared, and no special mapping ([vdso] has pages of the kernel's). */
+static bool anon_vma(struct count *c, const struct pmadv_procmap_query *q)
+{
+	struct pmadv_procmap_query n = *q;
+	char name[64] = "";
+
+	if (q->inode || (q->vma_flags & PMADV_PQ_SHARED))
+		return false;
+	n.query_flags = 0;
+	n.query_addr = q->vma_start;
+	n.vma_name_addr = (uintptr_t)name;
+	n.vma_name_size = sizeof(name);
+	if (ioctl(c->maps, PMADV_PROCMAP_QUERY, &n) < 0 ||
+	    n.vma_start != q->vma_start)
+		return false; /* a name too long, or the VMA changed */
+	return !name[0] || !strcmp(name, "[heap]") ||
+	       !strncmp(name, "[stack", 6) || !strncmp(name, "[anon:", 6);
+}
+
+/* The range VMA by VMA (PROCMAP_QUERY, 6.11+): private anonymous VMAs are
+ * scanned without the file test. Where the query fails (an older kernel,
+ * a seccomp filter), the rest of the range is scanned with it. */
+static int count_scan_vmas(struct count *c, uint64_t start, uint64_t end)
+{
+	uint64_t at = start;
+
+	if (!c->maps_tried) {
+		c->maps_tried = true;
+		c->maps = pmadv_open_proc(c->t, "maps");
+	}
+	while (c->maps >= 0 && at < end) {
+		struct pmadv_procmap_query q;
+		uint64_t hi;
+		int ret;
+
+		memset(&q, 0, sizeof(q));
+		q.size = sizeof(q);
+		q.query_flags = PMADV_PQ_COVERING_OR_NEXT;
+		q.query_addr = at;
+		if (ioctl(c->maps, PMADV_PROCMAP_QUERY, &q) < 0) {
+			if (errno == ENOENT)
+				return 0; /* no VMA from here on */
+			break;
+		}
+		if (q.vma_end <= at)
+			break; /* not an answer we understand */
+		if (q.vma_start >= end)
+			return 0;
+		if (q.vma_start > at)
+			at = q.vma_start; /* a hole: nothing to count */
+		hi = q.vma_end < end ? q.vma_end : end;
+		ret = count_scan(c, at, hi, !anon_vma(c, &q));
+		if (ret < 0)
+			return ret;
+		at = hi;
+	}
+	return at < end ? count_scan(c, at, end, true) : 0;
+}
+
 static int count_range(struct count *c, uint64_t start, uint64_t end)
 {
 	int ret;
 
 	if (__atomic_load_n(&scan_ok, __ATOMIC_RELAXED) != 0) {
-		ret = count_scan(c, start, end);
+		ret = count_scan_vmas(c, start, end);
 		/* ENOTTY: pagemap has no ioctls before 6.7; ENOSYS or EPERM:
 		 * a seccomp filter refuses it. Anything else is real. */
 		if (ret != -ENOTTY && ret != -ENOSYS && ret != -EPERM) {
@@ -276,6 +344,8 @@ static int residency(struct pmadv_target *t, const struct iovec *iov,
 	close(c->fd);
 	if (c->kpf >= 0)
 		close(c->kpf);
+	if (c->maps >= 0)
+		close(c->maps);
 	return ret;
 }
 
@@ -287,7 +357,8 @@ PMADV_API int pmadv_residency(struct pmadv_target *t, const struct iovec *iov,
 	int saved = errno, ret;
 
 	memset(&c, 0, sizeof(c));
-	c.kpf = -1;
+	c.t = t;
+	c.kpf = c.maps = -1;
 	if (!out || outsz < RES_MIN_SIZE)
 		ret = -EINVAL;
 	else

@@ -585,30 +585,9 @@ struct seccomp_case {
 	size_t len;
 };
 
-/* A seccomp filter that answers err for system call nr, and, when
- * with_arg, only when its second argument's low 32 bits are arg (an
- * ioctl's request). */
-static int refuse_syscall(int nr, bool with_arg, uint32_t arg, int err)
-{
-	struct sock_filter f[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 3),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-			 offsetof(struct seccomp_data, args[1])),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arg, 0, with_arg ? 1 : 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (unsigned)err),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
-
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
-		return -1;
-	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
-}
-
 static int refuse_process_madvise(int err)
 {
-	return refuse_syscall(SYS_process_madvise, false, 0, err);
+	return pmtest_refuse_syscall(SYS_process_madvise, false, 0, err);
 }
 
 /* Exit status 0 when the ladder left the syscall rung for the reason the
@@ -969,9 +948,6 @@ static void test_no_allocation(void **state)
 
 /* ---- pmadv_residency ---- */
 
-/* The PAGEMAP_SCAN request number (Linux 6.7 UAPI), for the filter that
- * makes the library read pagemap entries instead, as on older kernels. */
-#define PAGEMAP_SCAN_NR 0xc0606610u
 
 /* Whether this kernel answers PAGEMAP_SCAN: tried, not assumed. */
 static bool kernel_has_scan(void)
@@ -983,7 +959,7 @@ static bool kernel_has_scan(void)
 	assert_true(fd >= 0);
 	arg[2] = (uintptr_t)&arg & ~(PAGE - 1); /* start */
 	arg[3] = arg[2] + PAGE;                 /* end */
-	ok = ioctl(fd, PAGEMAP_SCAN_NR, arg) >= 0;
+	ok = ioctl(fd, PMTEST_PAGEMAP_SCAN, arg) >= 0;
 	close(fd);
 	return ok;
 }
@@ -1134,7 +1110,7 @@ static int res_check_pagemap(void *arg)
 {
 	struct res_case *rc = arg;
 
-	if (refuse_syscall(SYS_ioctl, true, PAGEMAP_SCAN_NR, ENOTTY))
+	if (pmtest_refuse_syscall(SYS_ioctl, true, PMTEST_PAGEMAP_SCAN, ENOTTY))
 		return 20;
 	return res_check(rc->pid, rc->l, PMADV_RESIDENCY_PAGEMAP, true);
 }
@@ -1164,6 +1140,102 @@ static void test_residency_counts(void **state)
 	res_layout_free(&l);
 }
 
+/* A private file mapping whose first half the target wrote (anonymous
+ * copies) and whose second half it read (page cache): file and anon as
+ * smaps' Anonymous says, by both methods; and one range over three VMAs
+ * (an anonymous one between PROT_NONE guards). */
+struct res_mixed {
+	char *file;   /* MAP_PRIVATE, 4 MiB */
+	struct iovec span;
+	void *anon;   /* 1 MiB isolated, written */
+};
+
+static void res_read_half(void *arg)
+{
+	struct res_mixed *m = arg;
+	volatile char sum = 0;
+
+	for (size_t off = 2 * MiB; off < 4 * MiB; off += PAGE)
+		sum += m->file[off];
+	(void)sum;
+}
+
+static int res_mixed_check(pid_t pid, const struct res_mixed *m,
+			   unsigned int method)
+{
+	struct iovec f = { m->file, 4 * MiB };
+	struct pmadv_residency r;
+	struct pmadv_target *t;
+	long anon_kb = pmtest_vma_kb(pid, m->file, "Anonymous");
+	long rss_kb = pmtest_vma_kb(pid, m->file, "Rss");
+	int ret = 0;
+
+	if (pmadv_open(pid, 0, &t))
+		return 50;
+	if (pmadv_residency(t, &f, 1, &r, sizeof(r)) || r.method != method)
+		ret = 51;
+	else if (kb_diff(r.anon, anon_kb) > 4 ||
+		 kb_diff(r.file, rss_kb - anon_kb) > 4 ||
+		 r.anon < 2 * MiB || r.file < 2 * MiB - 16 * PAGE)
+		ret = 52;
+	fprintf(stderr, "private file (method %u): anon %llu file %llu; smaps "
+		"Anonymous %ld Rss %ld kB\n", method,
+		(unsigned long long)r.anon, (unsigned long long)r.file,
+		anon_kb, rss_kb);
+	if (!ret && (pmadv_residency(t, &m->span, 1, &r, sizeof(r)) ||
+		     r.resident != 1 * MiB || r.anon != 1 * MiB ||
+		     r.bytes != m->span.iov_len))
+		ret = 53;
+	pmadv_close(t);
+	return ret;
+}
+
+struct res_mixed_case {
+	struct res_mixed *m;
+	pid_t pid;
+};
+
+static int res_mixed_pagemap(void *arg)
+{
+	struct res_mixed_case *mc = arg;
+
+	if (pmtest_refuse_syscall(SYS_ioctl, true, PMTEST_PAGEMAP_SCAN, ENOTTY))
+		return 20;
+	return res_mixed_check(mc->pid, mc->m, PMADV_RESIDENCY_PAGEMAP);
+}
+
+static void test_residency_mixed(void **state)
+{
+	struct res_mixed m;
+	struct res_mixed_case mc = { .m = &m };
+	struct pmtest_child c;
+	struct iovec w[2];
+	int fd = pmtest_cold_file(4 * MiB);
+
+	(void)state;
+	pmtest_require_root();
+	assert_true(fd >= 0);
+	m.file = mmap(NULL, 4 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	assert_true(m.file != MAP_FAILED);
+	m.anon = map_isolated(1 * MiB);
+	/* over the PROT_NONE guard VMAs on both sides: three VMAs */
+	m.span.iov_base = (char *)m.anon - PAGE;
+	m.span.iov_len = 1 * MiB + 2 * PAGE;
+	w[0] = (struct iovec){ m.file, 2 * MiB };
+	w[1] = (struct iovec){ m.anon, 1 * MiB };
+	assert_int_equal(spawn_on(&c, w, 2, res_read_half, &m), 0);
+	assert_int_equal(pmtest_poke(&c), 0);
+	assert_int_equal(res_mixed_check(c.pid, &m, kernel_has_scan() ?
+					 PMADV_RESIDENCY_SCAN :
+					 PMADV_RESIDENCY_PAGEMAP), 0);
+	mc.pid = c.pid;
+	assert_int_equal(in_child(res_mixed_pagemap, &mc), 0);
+	pmtest_reap(&c);
+	munmap(m.file, 4 * MiB);
+	munmap(m.anon, 1 * MiB);
+	close(fd);
+}
+
 /* PAGEOUT moves what was counted resident to swap, as counted again;
  * the target then reads all its data back. 0 or a code. */
 static int res_pageout(void *arg)
@@ -1177,7 +1249,7 @@ static int res_pageout(void *arg)
 	int ret = 0;
 
 	if (rc->nobody) { /* the pagemap method */
-		if (refuse_syscall(SYS_ioctl, true, PAGEMAP_SCAN_NR, ENOTTY))
+		if (pmtest_refuse_syscall(SYS_ioctl, true, PMTEST_PAGEMAP_SCAN, ENOTTY))
 			return 20;
 		method = PMADV_RESIDENCY_PAGEMAP;
 	} else if (!kernel_has_scan()) {
@@ -1261,7 +1333,7 @@ static int res_unpriv(void *arg)
 	pmadv_close(t);
 	if (spawn_on(&own, v, 1, NULL, NULL) || pmadv_open(own.pid, 0, &t))
 		return 23;
-	if (refuse_syscall(SYS_ioctl, true, PAGEMAP_SCAN_NR, ENOTTY))
+	if (pmtest_refuse_syscall(SYS_ioctl, true, PMTEST_PAGEMAP_SCAN, ENOTTY))
 		ret = 24;
 	else if (pmadv_residency(t, v, 1, &r, sizeof(r)))
 		ret = 25;
@@ -1353,6 +1425,7 @@ int main(void)
 		cmocka_unit_test(test_no_allocation),
 		cmocka_unit_test(test_cancel_from_another_thread),
 		cmocka_unit_test(test_residency_counts),
+		cmocka_unit_test(test_residency_mixed),
 		cmocka_unit_test(test_residency_pageout),
 		cmocka_unit_test(test_residency_errors),
 	};
