@@ -60,9 +60,26 @@ struct pmadv_opts {
 	/* bounds, in ms, each wait on a traced or held target (the ptrace
 	 * method): not a deadline for the whole request; 0: 5000 */
 	int timeout_ms;
+	/* Budgets (0.2+; 0: none). A request that reaches one stops at a
+	 * batch boundary with -EDQUOT (max_bytes) or -ETIME (deadline_ms),
+	 * its progress in pmadv_result (next, next_off say where to resume):
+	 * a budget, not an error of the target. */
+	size_t max_bytes;    /* advise at most this many bytes (rounded down
+			      * to whole pages): batches are cut to fit */
+	size_t batch_bytes;  /* at most this many bytes (rounded down to
+			      * pages, at least one page) per kernel call or
+			      * injection, bounding how long the target's
+			      * mmap_lock is held; 0: MAX_RW_COUNT */
+	int deadline_ms;     /* start no kernel call after this many ms
+			      * from the start of the request
+			      * (CLOCK_MONOTONIC); a call in progress
+			      * runs to its end */
+	/* a field added after deadline_ms starts at the next multiple of
+	 * sizeof(size_t): older callers' structures end in padding there */
 };
 
-#define PMADV_OPTS_INIT { sizeof(struct pmadv_opts), 0, 0, NULL, NULL, 0 }
+#define PMADV_OPTS_INIT \
+	{ sizeof(struct pmadv_opts), 0, 0, NULL, NULL, 0, 0, 0, 0 }
 
 struct pmadv_result {
 	size_t bytes;        /* bytes advised */
@@ -72,7 +89,12 @@ struct pmadv_result {
 	unsigned int method; /* PMADV_METHOD_* that did the work, 0 if none */
 	unsigned int calls;  /* kernel calls or injections made */
 	size_t nfailed;      /* elements that failed (PMADV_F_CONTINUE) */
-	unsigned long reserved[4];
+	/* Where the work stopped (0.2+): element next, of which next_off
+	 * bytes were advised; next == vlen when it ran to the end. To go on
+	 * after a budget or ECANCELED, advise from there. */
+	size_t next;
+	size_t next_off;
+	unsigned long reserved[2];
 };
 
 /* Thin raw-syscall wrappers: -1 and errno, exactly like glibc 2.36's

@@ -1313,6 +1313,66 @@ static void test_residency_pageout(void **state)
 	pmtest_zram_off(zram);
 }
 
+/* Budgets on the real kernel, seen in the target: PAGEOUT of 64 MiB with
+ * max_bytes 24 MiB in 1 MiB calls stops after exactly 24 calls with
+ * EDQUOT, and 24 MiB (not one batch more) left for swap; resuming at
+ * res.next pages out the rest. */
+static void test_budget_pageout(void **state)
+{
+	size_t len = 64 * MiB;
+	void *p = map_isolated(len);
+	struct pmadv_opts o = PMADV_OPTS_INIT;
+	struct pmadv_residency a, b;
+	struct pmadv_result r;
+	struct pmadv_target *t;
+	struct pmtest_child c;
+	struct iovec v = { p, len }, rest;
+	int zram = -1;
+
+	(void)state;
+	pmtest_require_root();
+	if (!pmtest_swap_free(80 * 1024)) {
+		zram = pmtest_zram_on("256M");
+		pmtest_require(zram >= 0, "no zram device for swap");
+	}
+	assert_int_equal(pmtest_spawn(&c, &p, &len, 1, NULL, NULL), 0);
+	assert_int_equal(pmadv_open(c.pid, 0, &t), 0);
+	assert_int_equal(pmadv_residency(t, &v, 1, &b, sizeof(b)), 0);
+	o.methods = PMADV_METHOD_SYSCALL;
+	o.max_bytes = 24 * MiB;
+	o.batch_bytes = 1 * MiB;
+	assert_int_equal(pmadv_advise(t, &v, 1, MADV_PAGEOUT, &o, &r), -EDQUOT);
+	assert_int_equal(pmadv_residency(t, &v, 1, &a, sizeof(a)), 0);
+	print_message("max_bytes 24 MiB: %zu bytes in %u calls; resident %llu "
+		      "-> %llu, swapped %llu -> %llu\n", r.bytes, r.calls,
+		      (unsigned long long)b.resident,
+		      (unsigned long long)a.resident,
+		      (unsigned long long)b.swapped,
+		      (unsigned long long)a.swapped);
+	assert_int_equal(r.bytes, 24 * MiB);
+	assert_int_equal(r.calls, 24);
+	assert_int_equal(r.next, 0);
+	assert_int_equal(r.next_off, 24 * MiB);
+	assert_true(b.resident >= len - PAGE);
+	/* the budget, within one batch */
+	assert_true(a.swapped >= 23 * MiB && a.swapped <= 25 * MiB);
+	assert_true(a.resident >= len - 25 * MiB);
+	rest.iov_base = (char *)p + r.next_off;
+	rest.iov_len = len - r.next_off;
+	o.max_bytes = 0;
+	o.batch_bytes = 0;
+	assert_int_equal(pmadv_advise(t, &rest, 1, MADV_PAGEOUT, &o, &r),
+			 (ssize_t)(40 * MiB));
+	assert_int_equal(r.calls, 1);
+	assert_int_equal(pmadv_residency(t, &v, 1, &a, sizeof(a)), 0);
+	assert_true(a.swapped >= len - MiB && a.resident <= MiB);
+	assert_int_equal(pmtest_poke(&c), 0);
+	pmadv_close(t);
+	pmtest_reap(&c);
+	munmap(p, len);
+	pmtest_zram_off(zram);
+}
+
 /* As nobody: root's target is out of reach (EACCES); our own is counted,
  * and the pagemap method, without CAP_SYS_ADMIN, cannot see huge pages. */
 static int res_unpriv(void *arg)
@@ -1428,6 +1488,7 @@ int main(void)
 		cmocka_unit_test(test_residency_mixed),
 		cmocka_unit_test(test_residency_pageout),
 		cmocka_unit_test(test_residency_errors),
+		cmocka_unit_test(test_budget_pageout),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
