@@ -133,6 +133,20 @@ static void test_cold_drops_referenced(void **state)
 	pmtest_reap(&c);
 }
 
+/* Swap for a test that pages out kb: the host's where it has room, else
+ * a zram device of the test's own, to pass to pmtest_zram_off (-1: the
+ * host's). Skips (fails under CI) when there is neither. */
+static int swap_for(long kb)
+{
+	int zram = -1;
+
+	if (!pmtest_swap_free(kb)) {
+		zram = pmtest_zram_on("256M");
+		pmtest_require(zram >= 0, "no zram device for swap");
+	}
+	return zram;
+}
+
 static void test_pageout_anon_to_zram(void **state)
 {
 	size_t len = 64 * MiB;
@@ -146,10 +160,7 @@ static void test_pageout_anon_to_zram(void **state)
 
 	(void)state;
 	pmtest_require_root();
-	if (!pmtest_swap_free(80 * 1024)) {
-		zram = pmtest_zram_on("256M");
-		pmtest_require(zram >= 0, "no zram device for swap");
-	}
+	zram = swap_for(80 * 1024);
 	assert_int_equal(pmtest_spawn(&c, &p, &len, 1, NULL, NULL), 0);
 	munmap(p, len);
 	assert_int_equal(pmadv_open(c.pid, 0, &t), 0);
@@ -1301,10 +1312,7 @@ static void test_residency_pageout(void **state)
 
 	(void)state;
 	pmtest_require_root();
-	if (!pmtest_swap_free(2 * 20 * 1024)) {
-		zram = pmtest_zram_on("256M");
-		pmtest_require(zram >= 0, "no zram device for swap");
-	}
+	zram = swap_for(2 * 20 * 1024);
 	res_layout_make(&l);
 	assert_int_equal(res_pageout(&rc), 0);
 	rc.nobody = true; /* here: the seccomp filter, in a child */
@@ -1331,10 +1339,7 @@ static void test_budget_pageout(void **state)
 
 	(void)state;
 	pmtest_require_root();
-	if (!pmtest_swap_free(80 * 1024)) {
-		zram = pmtest_zram_on("256M");
-		pmtest_require(zram >= 0, "no zram device for swap");
-	}
+	zram = swap_for(80 * 1024);
 	assert_int_equal(pmtest_spawn(&c, &p, &len, 1, NULL, NULL), 0);
 	assert_int_equal(pmadv_open(c.pid, 0, &t), 0);
 	assert_int_equal(pmadv_residency(t, &v, 1, &b, sizeof(b)), 0);
