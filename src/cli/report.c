@@ -28,6 +28,8 @@ struct report_state {
 	size_t nok, npartial, nfailed;
 	unsigned long long bytes;
 	double ms;
+	const char *stopped;   /* a budget of the run ended it */
+	size_t not_reached;    /* processes it left out */
 };
 
 static const char *status_name(enum proc_status s)
@@ -188,6 +190,15 @@ static void human_changes(const struct proc_report *p)
 	}
 }
 
+static const char *budget_words(const char *stopped)
+{
+	if (!strcmp(stopped, "max_bytes"))
+		return "--max-bytes reached";
+	if (!strcmp(stopped, "percent"))
+		return "--percent of its bytes reached";
+	return "--time is up";
+}
+
 static void human_headline(const struct report_state *rs,
 			   const struct proc_report *p)
 {
@@ -219,6 +230,8 @@ static void human_headline(const struct report_state *rs,
 	       p->res.calls == 1 ? "" : "s");
 	if (p->res.nfailed)
 		printf("; %zu failed", p->res.nfailed);
+	if (p->stopped)
+		printf("; stopped: %s", budget_words(p->stopped));
 	putchar('\n');
 }
 
@@ -360,6 +373,7 @@ static void report_json(struct report_state *rs, const struct proc_report *p)
 	json_bytes(j, "swapped_after", p->attempted ? p->res_after_err : -1,
 		   p->res_after.swapped);
 	json_str(j, "note", p->note[0] ? p->note : NULL);
+	json_str(j, "stopped", p->stopped);
 	json_ranges(j, p);
 	json_changes(j, p);
 	json_close(j, '}');
@@ -395,6 +409,17 @@ static void human_total(const struct report_state *rs)
 	       "in %.1f ms\n", rs->nok + rs->npartial + rs->nfailed, rs->nok,
 	       rs->o->dry_run ? "listed" : "advised", rs->npartial,
 	       rs->nfailed, sz, rs->ms);
+	if (rs->stopped)
+		printf("stopped: %s; %zu process%s not reached\n",
+		       budget_words(rs->stopped), rs->not_reached,
+		       rs->not_reached == 1 ? "" : "es");
+}
+
+void report_budget(struct report_state *rs, const char *stopped,
+		   size_t not_reached)
+{
+	rs->stopped = stopped;
+	rs->not_reached = not_reached;
 }
 
 int report_end(struct report_state *rs, int status)
@@ -411,9 +436,11 @@ int report_end(struct report_state *rs, int status)
 		json_uint(&rs->j, "bytes_advised", rs->bytes);
 		json_num(&rs->j, "time_ms", rs->ms);
 		json_int(&rs->j, "exit_status", status);
+		json_str(&rs->j, "stopped", rs->stopped);
+		json_uint(&rs->j, "processes_not_reached", rs->not_reached);
 		json_close(&rs->j, '}');
 		json_close(&rs->j, '}');
-	} else if (rs->ntargets > 1) {
+	} else if (rs->ntargets > 1 || rs->stopped) {
 		human_total(rs);
 	}
 	fflush(stdout);

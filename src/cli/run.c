@@ -103,7 +103,8 @@ static void judge_result(struct proc_report *p, struct pmadv_target *t,
 }
 
 static ssize_t advise_ranges(struct pmadv_target *t,
-			     const struct cli_opts *o, struct proc_report *p)
+			     const struct cli_opts *o, struct proc_report *p,
+			     struct pace *pc)
 {
 	struct pmadv_opts opts = PMADV_OPTS_INIT;
 	ssize_t ret;
@@ -118,7 +119,7 @@ static ssize_t advise_ranges(struct pmadv_target *t,
 	opts.cancel = &cli_cancel;
 	opts.timeout_ms = o->timeout_ms;
 	t0 = now_ms();
-	ret = pmadv_advise(t, p->iov, p->n, o->advice, &opts, &p->res);
+	ret = pace_advise(pc, t, o, p, &opts);
 	p->ms = now_ms() - t0;
 	p->attempted = true;
 	return ret;
@@ -153,7 +154,7 @@ static void note_effect(struct proc_report *p)
 }
 
 static void process_one(const struct cli_opts *o, pid_t pid,
-			struct proc_report *p)
+			struct proc_report *p, struct pace *pc)
 {
 	struct pmadv_target *t = NULL;
 	ssize_t ret;
@@ -197,7 +198,7 @@ static void process_one(const struct cli_opts *o, pid_t pid,
 		p->status = PROC_OK;
 		goto out;
 	}
-	ret = advise_ranges(t, o, p);
+	ret = advise_ranges(t, o, p, pc);
 	select_finish(t, o, p);
 	deadline_disarm();
 	read_mem(pid, &p->after);
@@ -234,16 +235,16 @@ static void free_report(struct proc_report *p)
 /* One process, asked once more if it ran execve meanwhile; a second
  * execve is reported as such, exit class 8. */
 static void process_target(const struct cli_opts *o, pid_t pid,
-			   struct proc_report *p)
+			   struct proc_report *p, struct pace *pc)
 {
 	char was[sizeof(p->comm)];
 
-	process_one(o, pid, p);
+	process_one(o, pid, p, pc);
 	if (!p->exec_seen)
 		return;
 	snprintf(was, sizeof(was), "%s", p->comm);
 	free_report(p);
-	process_one(o, pid, p);
+	process_one(o, pid, p, pc);
 	fprintf(stderr, "%s: PID %d (%s) ran execve (now %s) during the "
 		"request: asked again\n", progname, (int)pid, was, p->comm);
 	if (!p->exec_seen)
@@ -306,6 +307,7 @@ static int combine(int status, int cls)
 int run_advise(const struct cli_opts *o)
 {
 	struct report_state *rs;
+	struct pace pc;
 	int status = EXIT_ALL_ADVISED, ret;
 	pid_t *pids;
 	size_t n, i;
@@ -318,15 +320,17 @@ int run_advise(const struct cli_opts *o)
 			o->cgroup);
 	}
 	rs = report_begin(o, n);
-	for (i = 0; i < n && !cli_stopping(); i++) {
+	pace_init(&pc, o);
+	for (i = 0; i < n && !cli_stopping() && !pc.stopped; i++) {
 		struct proc_report p;
 
 		report_progress(rs, i, pids[i]);
-		process_target(o, pids[i], &p);
+		process_target(o, pids[i], &p, &pc);
 		report_process(rs, &p);
 		status = combine(status, p.exit_class);
 		free_report(&p);
 	}
+	report_budget(rs, pc.stopped, n - i);
 	free(pids);
 	signals_grace_disarm();
 	if (cli_stopping())
