@@ -268,6 +268,8 @@ struct pmadv_residency {
  * PTRACE_MODE_READ access to the target. 0, or:
  * -EINVAL   out NULL, outsz too small, iov NULL with vlen, a base not
  *           page aligned or a range that wraps;
+ * -EAGAIN   the target ran execve during each of 3 attempts (one
+ *           execve meanwhile is counted again, in the new program);
  * -EFAULT   a range past the end of the user address space;
  * -ESRCH    the target is gone (or a zombie), or its PID was reused;
  * -EACCES   the caller may not read the target's pagemap;

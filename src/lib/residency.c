@@ -191,6 +191,10 @@ static int count_pagemap(struct count *c, uint64_t start, uint64_t end)
 
 		if (got < 0)
 			return -errno;
+		/* Nothing below the end of user space: the mm the file
+		 * names is gone (an exit, or an execve since the open). */
+		if (!got)
+			return -ESRCH;
 		have = (size_t)got / sizeof(uint64_t);
 		huge = blk_bytes && have == per && block_huge(c, e, per);
 		for (uint64_t a = lo; a < hi; a += page) {
@@ -315,18 +319,14 @@ static int open_pagemap(struct pmadv_target *t)
 	return fd;
 }
 
-static int residency(struct pmadv_target *t, const struct iovec *iov,
-		     size_t vlen, struct count *c)
+/* One count, through files opened for it. */
+static int count_once(struct pmadv_target *t, const struct iovec *iov,
+		      size_t vlen, struct count *c)
 {
 	uint64_t page = pmadv_page_size();
 	int ret = 0;
 
-	if (!t || (!iov && vlen))
-		return -EINVAL;
-	if (pmadv_check_vector(iov, vlen) >= 0)
-		return -EINVAL;
-	if (pmadv_beyond_user(iov, vlen) >= 0)
-		return -EFAULT;
+	memset(&c->r, 0, sizeof(c->r));
 	c->fd = open_pagemap(t);
 	if (c->fd < 0)
 		return c->fd;
@@ -338,14 +338,47 @@ static int residency(struct pmadv_target *t, const struct iovec *iov,
 		if (len)
 			ret = count_range(c, start, start + len);
 	}
+	close(c->fd);
+	if (c->maps >= 0)
+		close(c->maps);
+	c->maps = -1;
+	c->maps_tried = false;
+	return ret;
+}
+
+/* An execve in the target between the open and the count leaves the
+ * files naming the old program's memory, gone (ESRCH from the ioctl,
+ * nothing read): count the new program's, a few times at most. */
+#define EXEC_RETRIES 3
+
+static int residency(struct pmadv_target *t, const struct iovec *iov,
+		     size_t vlen, struct count *c)
+{
+	int ret;
+
+	if (!t || (!iov && vlen))
+		return -EINVAL;
+	if (pmadv_check_vector(iov, vlen) >= 0)
+		return -EINVAL;
+	if (pmadv_beyond_user(iov, vlen) >= 0)
+		return -EFAULT;
+	for (int attempt = 1;; attempt++) {
+		ret = count_once(t, iov, vlen, c);
+		if (ret != -ESRCH || pmadv_target_alive(t) < 0 ||
+		    pmadv_target_runs(t) <= 0)
+			break;
+		if (attempt == EXEC_RETRIES) {
+			ret = -EAGAIN;
+			break;
+		}
+		pmadv_debug("residency: PID %d ran execve meanwhile: counting "
+			    "again", (int)t->pid);
+	}
 	/* A zombie's pagemap reads as empty: not a count of its memory. */
 	if (!ret && pmadv_target_runs(t) == 0)
 		ret = -ESRCH;
-	close(c->fd);
 	if (c->kpf >= 0)
 		close(c->kpf);
-	if (c->maps >= 0)
-		close(c->maps);
 	return ret;
 }
 

@@ -1378,6 +1378,79 @@ static void test_budget_pageout(void **state)
 	pmtest_zram_off(zram);
 }
 
+/* A target that runs execve again and again (this program with
+ * "exec-loop"), each time mapping 8 MiB at EXEC_AT and touching it: a
+ * count that meets an execve is counted again in the new program, never
+ * answered ESRCH for a process that lives. */
+#define EXEC_AT ((void *)0x200000000UL)
+
+static void exec_loop(char **argv)
+{
+	char *p = mmap(EXEC_AT, 8 * MiB, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE |
+		       MAP_POPULATE, -1, 0);
+
+	if (p == MAP_FAILED)
+		_exit(1);
+	usleep(200);
+	execv("/proc/self/exe", argv);
+	_exit(1);
+}
+
+struct exec_case {
+	pid_t pid;
+	bool pagemap;
+};
+
+static int res_exec(void *arg)
+{
+	struct exec_case *ec = arg;
+	struct iovec v = { EXEC_AT, 8 * MiB };
+	struct pmadv_residency r;
+	struct pmadv_target *t;
+	int full = 0, again = 0;
+
+	if (ec->pagemap &&
+	    pmtest_refuse_syscall(SYS_ioctl, true, PMTEST_PAGEMAP_SCAN, ENOTTY))
+		return 20;
+	if (pmadv_open(ec->pid, 0, &t))
+		return 21;
+	for (int i = 0; i < 2000; i++) {
+		int ret = pmadv_residency(t, &v, 1, &r, sizeof(r));
+
+		if (ret == -EAGAIN) {
+			again++;
+			continue;
+		}
+		if (ret) {
+			fprintf(stderr, "call %d: %s\n", i, strerror(-ret));
+			return 22;
+		}
+		full += r.resident == 8 * MiB;
+	}
+	fprintf(stderr, "exec loop (%s): 2000 counts, %d saw the 8 MiB, %d "
+		"EAGAIN\n", ec->pagemap ? "pagemap" : "default", full, again);
+	pmadv_close(t);
+	return full > 0 && again < 20 ? 0 : 23;
+}
+
+static void test_residency_exec(void **state)
+{
+	struct exec_case ec = { 0 };
+
+	(void)state;
+	ec.pid = fork();
+	if (!ec.pid) {
+		execl("/proc/self/exe", "test-kernel", "exec-loop", NULL);
+		_exit(1);
+	}
+	assert_int_equal(in_child(res_exec, &ec), 0);
+	ec.pagemap = true;
+	assert_int_equal(in_child(res_exec, &ec), 0);
+	kill(ec.pid, SIGKILL);
+	waitpid(ec.pid, NULL, 0);
+}
+
 /* As nobody: root's target is out of reach (EACCES); our own is counted,
  * and the pagemap method, without CAP_SYS_ADMIN, cannot see huge pages. */
 static int res_unpriv(void *arg)
@@ -1470,8 +1543,10 @@ static void test_residency_errors(void **state)
 	res_layout_free(&l);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	if (argc > 1 && !strcmp(argv[1], "exec-loop"))
+		exec_loop(argv);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cold_drops_referenced),
 		cmocka_unit_test(test_pageout_anon_to_zram),
@@ -1493,6 +1568,7 @@ int main(void)
 		cmocka_unit_test(test_residency_mixed),
 		cmocka_unit_test(test_residency_pageout),
 		cmocka_unit_test(test_residency_errors),
+		cmocka_unit_test(test_residency_exec),
 		cmocka_unit_test(test_budget_pageout),
 	};
 
