@@ -60,9 +60,26 @@ struct pmadv_opts {
 	/* bounds, in ms, each wait on a traced or held target (the ptrace
 	 * method): not a deadline for the whole request; 0: 5000 */
 	int timeout_ms;
+	/* Budgets (0.2+; 0: none). A request that reaches one stops at a
+	 * batch boundary with -EDQUOT (max_bytes) or -ETIME (deadline_ms),
+	 * its progress in pmadv_result (next, next_off say where to resume):
+	 * a budget, not an error of the target. */
+	size_t max_bytes;    /* advise at most this many bytes (rounded down
+			      * to whole pages): batches are cut to fit */
+	size_t batch_bytes;  /* at most this many bytes (rounded down to
+			      * pages, at least one page) per kernel call or
+			      * injection, bounding how long the target's
+			      * mmap_lock is held; 0: MAX_RW_COUNT */
+	int deadline_ms;     /* start no kernel call after this many ms
+			      * from the start of the request
+			      * (CLOCK_MONOTONIC); a call in progress
+			      * runs to its end */
+	/* a field added after deadline_ms starts at the next multiple of
+	 * sizeof(size_t): older callers' structures end in padding there */
 };
 
-#define PMADV_OPTS_INIT { sizeof(struct pmadv_opts), 0, 0, NULL, NULL, 0 }
+#define PMADV_OPTS_INIT \
+	{ sizeof(struct pmadv_opts), 0, 0, NULL, NULL, 0, 0, 0, 0 }
 
 struct pmadv_result {
 	size_t bytes;        /* bytes advised */
@@ -74,7 +91,12 @@ struct pmadv_result {
 	size_t nfailed;      /* elements that failed (PMADV_F_CONTINUE) */
 	size_t skipped;      /* bytes left out as unmapped holes
 			      * (PMADV_F_SKIP_UNMAPPED, 0.2+) */
-	unsigned long reserved[3];
+	/* Where the work stopped (0.2+): element next, of which next_off
+	 * bytes were advised; next == vlen when it ran to the end. To go on
+	 * after a budget or ECANCELED, advise from there. */
+	size_t next;
+	size_t next_off;
+	unsigned long reserved[1];
 };
 
 /* Thin raw-syscall wrappers: -1 and errno, exactly like glibc 2.36's
@@ -207,6 +229,61 @@ void pmadv_vma_close(struct pmadv_vma_iter *it);
 ssize_t pmadv_vma_ranges(struct pmadv_target *t,
 			 const struct pmadv_filter *filter, unsigned int flags,
 			 struct iovec **iov);
+
+/*
+ * Residency of ranges of a target (0.2+): what pmadv_residency() counts,
+ * in bytes, over exactly the ranges given (each rounded up to whole
+ * pages; ranges that overlap count twice). Pages in no VMA count in none.
+ */
+#define PMADV_RESIDENCY_SCAN    0x1u /* the PAGEMAP_SCAN ioctl (Linux 6.7+) */
+#define PMADV_RESIDENCY_PAGEMAP 0x2u /* 8-byte entries read from pagemap */
+/* pmadv_residency.flags */
+#define PMADV_RESIDENCY_NOHUGE  0x1u /* huge is unknown (left 0): the
+				      * pagemap method without the right to
+				      * see page frames (CAP_SYS_ADMIN) */
+#define PMADV_RESIDENCY_ZEROPAGE 0x2u /* resident may include pages that
+				       * map the shared zero page (the
+				       * pagemap method cannot tell them) */
+
+struct pmadv_residency {
+	uint64_t bytes;    /* of the ranges, each rounded up to pages */
+	uint64_t resident; /* in memory and mapped by the target; not the
+			    * shared zero page (as smaps' Rss) */
+	uint64_t swapped;  /* swap entries in the target's page tables */
+	uint64_t file;     /* resident and not private anonymous: page
+			    * cache and shared memory (shmem) */
+	uint64_t anon;     /* resident and private anonymous:
+			    * resident - file */
+	uint64_t huge;     /* resident in PMD-mapped transparent huge
+			    * pages or hugetlb pages */
+	unsigned int method; /* PMADV_RESIDENCY_SCAN or _PAGEMAP */
+	unsigned int flags;  /* PMADV_RESIDENCY_* flags */
+};
+
+/*
+ * Counts the residency of iov[0..vlen) in the target into *out, of which
+ * the caller has outsz bytes (sizeof(struct pmadv_residency); at least the
+ * 0.2 layout, zeros written past it). Reads /proc/PID/pagemap: the
+ * PAGEMAP_SCAN ioctl where the kernel has it (6.7+; VMA by VMA with
+ * PROCMAP_QUERY on 6.11+, so that private anonymous VMAs skip the costly
+ * file test), else its 8-byte entries. Allocates nothing. Needs what reading the pagemap needs:
+ * PTRACE_MODE_READ access to the target. 0, or:
+ * -EINVAL   out NULL, outsz too small, iov NULL with vlen, a base not
+ *           page aligned or a range that wraps;
+ * -EAGAIN   the target ran execve during each of 3 attempts (one
+ *           execve meanwhile is counted again, in the new program);
+ * -EFAULT   a range past the end of the user address space;
+ * -ESRCH    the target is gone (or a zombie), or its PID was reused;
+ * -EACCES   the caller may not read the target's pagemap;
+ * -EPERM    /proc hides the target (hidepid) from the caller;
+ * -ENOSYS   the kernel has no /proc/PID/pagemap (!CONFIG_PROC_PAGE_MONITOR);
+ * -EINTR    a fatal signal ended the kernel's walk;
+ * -EMFILE, -ENFILE, -ENOMEM: no descriptor or memory for the open;
+ * -EIO      the kernel returned something the library does not understand;
+ * -ENOTRECOVERABLE  any other error (a bug; PMADV_DEBUG=1 names it).
+ */
+int pmadv_residency(struct pmadv_target *t, const struct iovec *iov,
+		    size_t vlen, struct pmadv_residency *out, size_t outsz);
 
 /* Race control: hold the target still between pmadv_hold() and
  * pmadv_release(), then put it back in the state it was in. */

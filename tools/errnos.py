@@ -23,7 +23,7 @@ FILTERED = [
     "pmadv_diagnose", "pmadv_advice_from_name", "pmadv_advice_destructive",
     "pmadv_methods_from_string", "pmadv_vma_open", "pmadv_vma_next",
     "pmadv_vma_fill", "pmadv_vma_recheck", "pmadv_vma_ranges",
-    "pmadv_hold", "pmadv_release",
+    "pmadv_hold", "pmadv_release", "pmadv_residency",
     "pmadv_kill_reap", "pmadv_open_self",
 ]
 

@@ -238,12 +238,23 @@ static long resident_pages(const struct demo *d)
 struct snapshot {
 	struct mem_kb mem;
 	long file_pages;
+	/* the two advised ranges themselves (pmadv_residency), or err */
+	struct pmadv_residency anon, file;
+	int res_err;
 };
 
 static void take_snapshot(const struct demo *d, struct snapshot *s)
 {
+	struct iovec anon = { (void *)d->hello.anon, d->anon_size };
+	struct iovec file = { (void *)d->hello.file, d->file_size };
+
 	read_mem(d->child, &s->mem);
 	s->file_pages = resident_pages(d);
+	s->res_err = pmadv_residency(d->t, &anon, 1, &s->anon,
+				     sizeof(s->anon));
+	if (!s->res_err)
+		s->res_err = pmadv_residency(d->t, &file, 1, &s->file,
+					     sizeof(s->file));
 }
 
 static void demo_cleanup(struct demo *d)
@@ -310,6 +321,19 @@ static void print_result(const struct demo *d, const struct pmadv_result *r,
 	       r->calls == 1 ? "" : "s");
 	printf("  advised       %s in %zu of 2 ranges\n\n", adv, r->done);
 	printf("  %-14s %12s %12s\n", "", "before", "after");
+	if (!b->res_err && !a->res_err) {
+		/* the ranges advised, counted page by page */
+		print_kb_row("anon resident", (long long)(b->anon.resident >> 10),
+			     (long long)(a->anon.resident >> 10));
+		print_kb_row("anon swapped", (long long)(b->anon.swapped >> 10),
+			     (long long)(a->anon.swapped >> 10));
+		print_kb_row("file mapped", (long long)(b->file.resident >> 10),
+			     (long long)(a->file.resident >> 10));
+	} else {
+		printf("  (the ranges' residency is unknown: %s)\n",
+		       strerror(-(b->res_err ? b->res_err : a->res_err)));
+	}
+	/* the whole process, from smaps_rollup */
 	print_kb_row("Rss", b->mem.rss, a->mem.rss);
 	print_kb_row("Swap", b->mem.swap, a->mem.swap);
 	if (b->file_pages >= 0 && a->file_pages >= 0)

@@ -21,6 +21,10 @@ enum {
 	OPT_MIN_SIZE,
 	OPT_HOLD,
 	OPT_SKIP_HOLES,
+	OPT_MAX_BYTES,
+	OPT_TIME,
+	OPT_RATE,
+	OPT_PERCENT,
 };
 
 static const struct option long_opts[] = {
@@ -41,6 +45,10 @@ static const struct option long_opts[] = {
 	{ "min-size", required_argument, NULL, OPT_MIN_SIZE },
 	{ "hold", no_argument, NULL, OPT_HOLD },
 	{ "skip-holes", no_argument, NULL, OPT_SKIP_HOLES },
+	{ "max-bytes", required_argument, NULL, OPT_MAX_BYTES },
+	{ "time", required_argument, NULL, OPT_TIME },
+	{ "rate", required_argument, NULL, OPT_RATE },
+	{ "percent", required_argument, NULL, OPT_PERCENT },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -80,6 +88,11 @@ static void usage(FILE *f)
 "      --hold            hold each target still while its VMAs are read\n"
 "                        and advised, then restore its state\n"
 "  -t, --timeout MS      give up on a process after MS milliseconds\n"
+"Budgets (reaching one is not an error: exit 0 when nothing failed):\n"
+"      --max-bytes SIZE  advise at most SIZE bytes in all\n"
+"      --percent N       at most N%% of each process's chosen bytes\n"
+"      --time DURATION   start no call after DURATION (500ms, 10s, 2m)\n"
+"      --rate SIZE/s     pace the advice, across processes and calls\n"
 "Output:\n"
 "  -j, --json            one JSON document on stdout (see pmadvise(8))\n"
 "  -n, --dry-run         list the ranges; advise nothing\n"
@@ -227,6 +240,28 @@ static int parse_one(struct cli_opts *o, int c, const char *arg)
 		return 0;
 	case OPT_SKIP_HOLES:
 		o->flags |= PMADV_F_SKIP_UNMAPPED;
+		return 0;
+	case OPT_MAX_BYTES:
+		if (parse_size(arg, &o->max_bytes) < 0 || !o->max_bytes)
+			return usage_error("--max-bytes '%s': expected a size "
+					   "of at least one page, such as 64M",
+					   arg);
+		return 0;
+	case OPT_PERCENT:
+		if (parse_percent(arg, &o->percent) < 0)
+			return usage_error("--percent '%s': expected a whole "
+					   "number from 1 to 100", arg);
+		return 0;
+	case OPT_TIME:
+		if (parse_duration(arg, &o->time_ms) < 0)
+			return usage_error("--time '%s': expected a duration "
+					   "such as 500ms, 10s, 2m or 1h (no "
+					   "unit: seconds)", arg);
+		return 0;
+	case OPT_RATE:
+		if (parse_rate(arg, &o->rate) < 0)
+			return usage_error("--rate '%s': expected bytes per "
+					   "second such as 64M/s", arg);
 		return 0;
 	case 'h':
 		usage(stdout);

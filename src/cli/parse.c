@@ -221,3 +221,49 @@ int parse_signal(const char *s, int *out)
 	}
 	return -EINVAL;
 }
+
+int parse_duration(const char *s, int *ms)
+{
+	static const struct { const char *unit; unsigned long long ms; }
+	units[] = { { "", 1000 }, { "ms", 1 }, { "s", 1000 },
+		    { "m", 60000 }, { "h", 3600000 } };
+	unsigned long long v;
+	const char *rest;
+
+	if (!s || (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) ||
+	    scan_number(s, &v, &rest) < 0 || !v)
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (!strcmp(rest, units[i].unit)) {
+			if (v > INT_MAX / units[i].ms)
+				return -ERANGE;
+			*ms = (int)(v * units[i].ms);
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int parse_rate(const char *s, size_t *out)
+{
+	char buf[64];
+	size_t n;
+
+	if (!s || (n = strlen(s)) >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, n + 1);
+	if (n > 2 && !strcmp(buf + n - 2, "/s"))
+		buf[n - 2] = '\0';
+	if (parse_size(buf, out) < 0 || !*out)
+		return -EINVAL;
+	return 0;
+}
+
+int parse_percent(const char *s, unsigned int *out)
+{
+	int v;
+
+	if (parse_int(s, 1, &v) < 0 || v > 100)
+		return -EINVAL;
+	*out = (unsigned int)v;
+	return 0;
+}

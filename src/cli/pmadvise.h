@@ -66,6 +66,11 @@ struct cli_opts {
 	const char *cgroup;
 	pid_t *pids;
 	size_t npids;
+	/* budgets and pacing (pace.c); 0: none */
+	size_t max_bytes;       /* --max-bytes: the whole run */
+	unsigned int percent;   /* --percent: of each process's bytes */
+	int time_ms;            /* --time: the whole run */
+	size_t rate;            /* --rate: bytes per second */
 };
 
 /* Memory of a process from /proc/PID/smaps_rollup, in KiB; -1 unknown. */
@@ -108,6 +113,13 @@ struct proc_report {
 	size_t bytes_total;
 	struct pmadv_result res;
 	struct mem_kb before, after;
+	/* The chosen ranges' residency (pmadv_residency) before and after;
+	 * res_*_err: 0, or the positive errno that left it unknown. */
+	struct pmadv_residency res_before, res_after;
+	int res_before_err, res_after_err;
+	char note[512];         /* what the residency says of the effect */
+	const char *stopped;    /* the budget that ended it: "max_bytes",
+				 * "percent", "time"; NULL */
 	double ms;
 	bool attempted;         /* pmadv_advise ran */
 	bool hold_failed;       /* the error is --hold's */
@@ -126,6 +138,11 @@ int parse_pid(const char *s, pid_t *out);
 int parse_ms(const char *s, int *out);
 /* A signal: a number, or a name with or without SIG (KILL, SIGTERM). */
 int parse_signal(const char *s, int *out);
+/* A duration: digits with ms, s, m or h (none: seconds), in ms (> 0). */
+int parse_duration(const char *s, int *ms);
+/* SIZE or SIZE/s, > 0. */
+int parse_rate(const char *s, size_t *out);
+int parse_percent(const char *s, unsigned int *out);
 
 /* util.c */
 extern const char *progname;
@@ -183,6 +200,22 @@ int select_ranges(struct pmadv_target *t, const struct cli_opts *o,
 void select_finish(struct pmadv_target *t, const struct cli_opts *o,
 		   struct proc_report *p);
 
+/* pace.c: the run's budgets and pacing. */
+struct pace {
+	double t0, end;         /* now_ms() at the start; --time's end, 0 */
+	size_t left;            /* of --max-bytes; SIZE_MAX: none */
+	size_t rate, quantum;   /* --rate; the most bytes per call then */
+	unsigned long long done; /* bytes advised in the run */
+	const char *stopped;    /* a budget of the run ended it */
+};
+void pace_init(struct pace *pc, const struct cli_opts *o);
+/* pmadv_advise over p's ranges within the budgets, into p->res and
+ * p->errors: the bytes advised (also when a budget ended it, with
+ * p->stopped set), or the -errno that ended it. */
+ssize_t pace_advise(struct pace *pc, struct pmadv_target *t,
+		    const struct cli_opts *o, struct proc_report *p,
+		    struct pmadv_opts *opts);
+
 /* run.c */
 int run_advise(const struct cli_opts *o);
 /* The exit status so far, with one process's class added: 0 when
@@ -195,6 +228,10 @@ struct report_state;
 struct report_state *report_begin(const struct cli_opts *o, size_t ntargets);
 void report_process(struct report_state *rs, const struct proc_report *p);
 void report_progress(struct report_state *rs, size_t done, pid_t pid);
+/* A budget of the run (--max-bytes, --time) ended it, before the last
+ * not_reached processes. */
+void report_budget(struct report_state *rs, const char *stopped,
+		   size_t not_reached);
 int report_end(struct report_state *rs, int status);
 
 /* json.c: a tiny streaming JSON writer. */

@@ -28,6 +28,8 @@ struct report_state {
 	size_t nok, npartial, nfailed;
 	unsigned long long bytes;
 	double ms;
+	const char *stopped;   /* a budget of the run ended it */
+	size_t not_reached;    /* processes it left out */
 };
 
 static const char *status_name(enum proc_status s)
@@ -188,6 +190,15 @@ static void human_changes(const struct proc_report *p)
 	}
 }
 
+static const char *budget_words(const char *stopped)
+{
+	if (!strcmp(stopped, "max_bytes"))
+		return "--max-bytes reached";
+	if (!strcmp(stopped, "percent"))
+		return "--percent of its bytes reached";
+	return "--time is up";
+}
+
 static void human_headline(const struct report_state *rs,
 			   const struct proc_report *p)
 {
@@ -226,7 +237,32 @@ static void human_headline(const struct report_state *rs,
 		human_size(p->res.skipped, sk, sizeof(sk));
 		printf("; %s skipped in holes", sk);
 	}
+	if (p->stopped)
+		printf("; stopped: %s", budget_words(p->stopped));
 	putchar('\n');
+}
+
+/* The advised ranges themselves, from pmadv_residency: what the advice
+ * did to them, apart from the rest of the process. */
+static void human_residency(const struct proc_report *p)
+{
+	const struct pmadv_residency *b = &p->res_before, *a = &p->res_after;
+	char rb[32], ra[32], sb[32], sa[32];
+
+	if (!p->n || p->res_before_err)
+		return;
+	human_size(b->resident, rb, sizeof(rb));
+	human_size(b->swapped, sb, sizeof(sb));
+	if (!p->attempted || p->res_after_err) {
+		printf("  ranges: %s resident, %s swapped\n", rb, sb);
+		return;
+	}
+	human_size(a->resident, ra, sizeof(ra));
+	human_size(a->swapped, sa, sizeof(sa));
+	printf("  ranges: resident %s -> %s, swapped %s -> %s\n", rb, ra, sb,
+	       sa);
+	if (p->note[0])
+		printf("  note: %s\n", p->note);
 }
 
 static void report_human(struct report_state *rs, const struct proc_report *p)
@@ -235,6 +271,7 @@ static void report_human(struct report_state *rs, const struct proc_report *p)
 	if (p->n)
 		human_ranges(rs, p);
 	human_changes(p);
+	human_residency(p);
 	human_memory(p);
 	fflush(stdout);
 }
@@ -245,6 +282,16 @@ static void json_mem(struct json *j, const char *key, long long kb)
 		json_null(j, key);
 	else
 		json_int(j, key, kb);
+}
+
+/* A byte count, or null when err (not 0) left it unknown. */
+static void json_bytes(struct json *j, const char *key, int err,
+		       unsigned long long v)
+{
+	if (err)
+		json_null(j, key);
+	else
+		json_uint(j, key, v);
 }
 
 static void json_ranges(struct json *j, const struct proc_report *p)
@@ -325,6 +372,16 @@ static void report_json(struct report_state *rs, const struct proc_report *p)
 	json_mem(j, "swap_kb_before", p->before.swap);
 	json_mem(j, "rss_kb_after", p->attempted ? p->after.rss : -1);
 	json_mem(j, "swap_kb_after", p->attempted ? p->after.swap : -1);
+	json_bytes(j, "resident_before", p->res_before_err,
+		   p->res_before.resident);
+	json_bytes(j, "swapped_before", p->res_before_err,
+		   p->res_before.swapped);
+	json_bytes(j, "resident_after", p->attempted ? p->res_after_err : -1,
+		   p->res_after.resident);
+	json_bytes(j, "swapped_after", p->attempted ? p->res_after_err : -1,
+		   p->res_after.swapped);
+	json_str(j, "note", p->note[0] ? p->note : NULL);
+	json_str(j, "stopped", p->stopped);
 	json_ranges(j, p);
 	json_changes(j, p);
 	json_close(j, '}');
@@ -360,6 +417,17 @@ static void human_total(const struct report_state *rs)
 	       "in %.1f ms\n", rs->nok + rs->npartial + rs->nfailed, rs->nok,
 	       rs->o->dry_run ? "listed" : "advised", rs->npartial,
 	       rs->nfailed, sz, rs->ms);
+	if (rs->stopped)
+		printf("stopped: %s; %zu process%s not reached\n",
+		       budget_words(rs->stopped), rs->not_reached,
+		       rs->not_reached == 1 ? "" : "es");
+}
+
+void report_budget(struct report_state *rs, const char *stopped,
+		   size_t not_reached)
+{
+	rs->stopped = stopped;
+	rs->not_reached = not_reached;
 }
 
 int report_end(struct report_state *rs, int status)
@@ -376,9 +444,11 @@ int report_end(struct report_state *rs, int status)
 		json_uint(&rs->j, "bytes_advised", rs->bytes);
 		json_num(&rs->j, "time_ms", rs->ms);
 		json_int(&rs->j, "exit_status", status);
+		json_str(&rs->j, "stopped", rs->stopped);
+		json_uint(&rs->j, "processes_not_reached", rs->not_reached);
 		json_close(&rs->j, '}');
 		json_close(&rs->j, '}');
-	} else if (rs->ntargets > 1) {
+	} else if (rs->ntargets > 1 || rs->stopped) {
 		human_total(rs);
 	}
 	fflush(stdout);

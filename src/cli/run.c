@@ -103,7 +103,8 @@ static void judge_result(struct proc_report *p, struct pmadv_target *t,
 }
 
 static ssize_t advise_ranges(struct pmadv_target *t,
-			     const struct cli_opts *o, struct proc_report *p)
+			     const struct cli_opts *o, struct proc_report *p,
+			     struct pace *pc)
 {
 	struct pmadv_opts opts = PMADV_OPTS_INIT;
 	ssize_t ret;
@@ -118,7 +119,7 @@ static ssize_t advise_ranges(struct pmadv_target *t,
 	opts.cancel = &cli_cancel;
 	opts.timeout_ms = o->timeout_ms;
 	t0 = now_ms();
-	ret = pmadv_advise(t, p->iov, p->n, o->advice, &opts, &p->res);
+	ret = pace_advise(pc, t, o, p, &opts);
 	p->ms = now_ms() - t0;
 	p->attempted = true;
 	return ret;
@@ -126,8 +127,34 @@ static ssize_t advise_ranges(struct pmadv_target *t,
 
 static bool exec_meanwhile(const struct proc_report *p);
 
+/* PAGEOUT reported as done that left the advised ranges as resident as
+ * they were: say so, and why it may be, since the library cannot tell
+ * (the kernel accepts the advice and skips what it may not reclaim). */
+static void note_effect(struct proc_report *p)
+{
+	const struct pmadv_residency *b = &p->res_before, *a = &p->res_after;
+
+	if (p->advice != ADVICE_PAGEOUT || !p->res.bytes ||
+	    p->res_before_err || p->res_after_err || !b->resident ||
+	    a->resident < b->resident)
+		return;
+	if (p->res.method == PMADV_METHOD_PTRACE)
+		snprintf(p->note, sizeof(p->note), "pageout was given by the "
+			 "target itself (ptrace method) and none of the "
+			 "advised ranges' resident memory left it: the kernel "
+			 "pages file memory out only for a process that owns "
+			 "the file or may write to it, and checks the "
+			 "target's rights here, not ours");
+	else
+		snprintf(p->note, sizeof(p->note), "none of the advised "
+			 "ranges' resident memory left it: anonymous memory "
+			 "needs free swap, file memory a caller that owns the "
+			 "file or may write to it, and pages shared with other "
+			 "processes stay");
+}
+
 static void process_one(const struct cli_opts *o, pid_t pid,
-			struct proc_report *p)
+			struct proc_report *p, struct pace *pc)
 {
 	struct pmadv_target *t = NULL;
 	ssize_t ret;
@@ -138,6 +165,7 @@ static void process_one(const struct cli_opts *o, pid_t pid,
 	p->res.failed = SIZE_MAX;
 	p->before.rss = p->before.swap = -1;
 	p->after = p->before;
+	p->res_before_err = p->res_after_err = ENODATA; /* not measured */
 	read_comm(pid, p->comm, sizeof(p->comm));
 	ret = pmadv_open(pid, 0, &t);
 	if (ret == -EINVAL && read_tgid(pid) > 0 && read_tgid(pid) != pid) {
@@ -162,17 +190,22 @@ static void process_one(const struct cli_opts *o, pid_t pid,
 		fail_process(p, t, o, (int)-ret);
 		goto out;
 	}
+	p->res_before_err = -pmadv_residency(t, p->iov, p->n, &p->res_before,
+					     sizeof(p->res_before));
 	if (o->dry_run) {
 		select_finish(t, o, p);
 		deadline_disarm();
 		p->status = PROC_OK;
 		goto out;
 	}
-	ret = advise_ranges(t, o, p);
+	ret = advise_ranges(t, o, p, pc);
 	select_finish(t, o, p);
 	deadline_disarm();
 	read_mem(pid, &p->after);
+	p->res_after_err = -pmadv_residency(t, p->iov, p->n, &p->res_after,
+					    sizeof(p->res_after));
 	judge_result(p, t, o, ret);
+	note_effect(p);
 out:
 	p->exec_seen = exec_meanwhile(p);
 	pmadv_close(t);
@@ -202,16 +235,16 @@ static void free_report(struct proc_report *p)
 /* One process, asked once more if it ran execve meanwhile; a second
  * execve is reported as such, exit class 8. */
 static void process_target(const struct cli_opts *o, pid_t pid,
-			   struct proc_report *p)
+			   struct proc_report *p, struct pace *pc)
 {
 	char was[4 * sizeof(p->comm)], now[4 * sizeof(p->comm)];
 
-	process_one(o, pid, p);
+	process_one(o, pid, p, pc);
 	if (!p->exec_seen)
 		return;
 	human_str(was, sizeof(was), p->comm);
 	free_report(p);
-	process_one(o, pid, p);
+	process_one(o, pid, p, pc);
 	human_str(now, sizeof(now), p->comm);
 	fprintf(stderr, "%s: PID %d (%s) ran execve (now %s) during the "
 		"request: asked again\n", progname, (int)pid, was, now);
@@ -273,6 +306,7 @@ int combine_status(int status, int cls)
 int run_advise(const struct cli_opts *o)
 {
 	struct report_state *rs;
+	struct pace pc;
 	int status = EXIT_ALL_ADVISED, ret;
 	pid_t *pids;
 	size_t n, i;
@@ -285,15 +319,17 @@ int run_advise(const struct cli_opts *o)
 			o->cgroup);
 	}
 	rs = report_begin(o, n);
-	for (i = 0; i < n && !cli_stopping(); i++) {
+	pace_init(&pc, o);
+	for (i = 0; i < n && !cli_stopping() && !pc.stopped; i++) {
 		struct proc_report p;
 
 		report_progress(rs, i, pids[i]);
-		process_target(o, pids[i], &p);
+		process_target(o, pids[i], &p, &pc);
 		report_process(rs, &p);
 		status = combine_status(status, p.exit_class);
 		free_report(&p);
 	}
+	report_budget(rs, pc.stopped, n - i);
 	free(pids);
 	signals_grace_disarm();
 	if (cli_stopping())

@@ -71,6 +71,7 @@ const char *errno_name(int err)
 		{ ENXIO, "ENXIO" },       { EEXIST, "EEXIST" },
 		{ EISDIR, "EISDIR" },     { ENOTDIR, "ENOTDIR" },
 		{ ENOEXEC, "ENOEXEC" },   { ENAMETOOLONG, "ENAMETOOLONG" },
+		{ EDQUOT, "EDQUOT" },     { ETIME, "ETIME" },
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)

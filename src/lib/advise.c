@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "errnos.h"
 #include "internal.h"
@@ -21,6 +22,9 @@
 
 /* The fields a caller built against the first version sets. */
 #define OPTS_MIN_SIZE (offsetof(struct pmadv_opts, timeout_ms) + sizeof(int))
+/* Whether a caller's opts hold a field added later (0.2's budgets). */
+#define OPTS_HAS(o, field) \
+	((o)->size >= offsetof(struct pmadv_opts, field) + sizeof((o)->field))
 
 struct run {
 	struct pmadv_call call;
@@ -32,6 +36,10 @@ struct run {
 	size_t idx; /* next element */
 	size_t off; /* bytes of iov[idx] already advised */
 	bool first; /* no call of this rung has returned yet */
+	/* budgets (opts 0.2+): 0 when none */
+	bool budgeted;   /* max_bytes applies (it may round down to 0) */
+	size_t max_bytes, batch_bytes;
+	double deadline; /* CLOCK_MONOTONIC ms */
 };
 
 static int check_opts(const struct pmadv_opts *o)
@@ -45,11 +53,65 @@ static int check_opts(const struct pmadv_opts *o)
 		return -EINVAL;
 	if (o->timeout_ms < 0)
 		return -EINVAL;
+	if (OPTS_HAS(o, deadline_ms) && o->deadline_ms < 0)
+		return -EINVAL;
 	return 0;
 }
 
-/* Element i's error, or -1 when the vector is well formed. */
-static ssize_t check_vector(const struct iovec *iov, size_t vlen)
+static double mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* The budgets of a caller's opts, as far as its size holds them. */
+static void take_budgets(struct run *s, const struct pmadv_opts *o)
+{
+	size_t page = pmadv_page_size();
+
+	if (OPTS_HAS(o, max_bytes) && o->max_bytes) {
+		s->budgeted = true;
+		s->max_bytes = o->max_bytes & ~(page - 1);
+	}
+	if (OPTS_HAS(o, batch_bytes) && o->batch_bytes)
+		s->batch_bytes = o->batch_bytes < page
+					 ? page : o->batch_bytes & ~(page - 1);
+	if (OPTS_HAS(o, deadline_ms) && o->deadline_ms)
+		s->deadline = mono_ms() + o->deadline_ms;
+}
+
+/* Bytes one call may carry now: MAX_RW_COUNT, batch_bytes, and what is
+ * left of max_bytes, in whole pages. 0: the byte budget is spent. */
+static size_t batch_cap(const struct run *s)
+{
+	size_t cap = pmadv_max_rw_count();
+
+	if (s->batch_bytes && s->batch_bytes < cap)
+		cap = s->batch_bytes;
+	if (s->budgeted) {
+		size_t left = s->r.bytes < s->max_bytes
+				      ? s->max_bytes - s->r.bytes : 0;
+
+		left &= ~(pmadv_page_size() - 1);
+		if (left < cap)
+			cap = left;
+	}
+	return cap;
+}
+
+/* Before a batch: a budget reached ends the request (EDQUOT, ETIME). */
+static int budget_reached(const struct run *s)
+{
+	if (s->budgeted && !batch_cap(s))
+		return EDQUOT;
+	if (s->deadline && mono_ms() >= s->deadline)
+		return ETIME;
+	return 0;
+}
+
+ssize_t pmadv_check_vector(const struct iovec *iov, size_t vlen)
 {
 	size_t page = pmadv_page_size();
 
@@ -69,8 +131,7 @@ static ssize_t check_vector(const struct iovec *iov, size_t vlen)
 	return -1;
 }
 
-/* The first element past the end of the user address space, or -1. */
-static ssize_t beyond_user(const struct iovec *iov, size_t vlen)
+ssize_t pmadv_beyond_user(const struct iovec *iov, size_t vlen)
 {
 	uint64_t end = pmadv_user_end();
 
@@ -140,7 +201,7 @@ static int element_failed(struct run *s, int err)
 static size_t next_batch(const struct run *s, struct iovec *chunk,
 			 const struct iovec **batch)
 {
-	size_t max = pmadv_max_rw_count();
+	size_t max = batch_cap(s);
 	const struct iovec *e = &s->iov[s->idx];
 	size_t n, bytes = 0;
 
@@ -229,8 +290,10 @@ static int recover_errno(struct run *s)
 
 	one.iov_base = (char *)e->iov_base + s->off;
 	one.iov_len = e->iov_len - s->off;
-	if (one.iov_len > pmadv_max_rw_count())
-		one.iov_len = pmadv_max_rw_count();
+	if (one.iov_len > batch_cap(s))
+		one.iov_len = batch_cap(s);
+	if (!one.iov_len)
+		return 0; /* the byte budget is spent: the loop stops */
 	ret = s->rung->advise(&s->call, &one, 1, &err);
 	s->r.calls++;
 	if (ret < 0)
@@ -254,6 +317,14 @@ static enum step run_rung(struct run *s, int *err)
 
 		if (cancelled(s)) {
 			*err = ECANCELED;
+			return STEP_STOP;
+		}
+		e = budget_reached(s);
+		if (e) {
+			pmadv_debug("%s: budget reached (%s) after %zu bytes",
+				    s->rung->name, e == EDQUOT ? "max_bytes"
+				    : "deadline_ms", s->r.bytes);
+			*err = e;
 			return STEP_STOP;
 		}
 		n = next_batch(s, &chunk, &batch);
@@ -366,7 +437,7 @@ static int validate(struct pmadv_target *t, const struct iovec *iov,
 	}
 	if ((ret = methods_wanted(o, mask)) < 0)
 		return ret;
-	bad = check_vector(iov, vlen);
+	bad = pmadv_check_vector(iov, vlen);
 	if (bad >= 0) {
 		s->r.failed = (size_t)bad;
 		s->r.error = EINVAL;
@@ -375,7 +446,7 @@ static int validate(struct pmadv_target *t, const struct iovec *iov,
 	/* Past the end of the user address space: EFAULT, whatever the
 	 * method (6.18's process_madvise says so for the whole vector;
 	 * 6.1's passes it on, and madvise answered otherwise) */
-	bad = beyond_user(iov, vlen);
+	bad = pmadv_beyond_user(iov, vlen);
 	if (bad >= 0) {
 		s->r.failed = (size_t)bad;
 		s->r.error = EFAULT;
@@ -416,6 +487,7 @@ static ssize_t advise(struct pmadv_target *t, const struct iovec *iov,
 		s->call.timeout_ms = o->timeout_ms;
 		s->call.cancel = o->cancel;
 		s->errors = o->errors;
+		take_budgets(s, o);
 	}
 	s->iov = iov;
 	s->vlen = vlen;
@@ -569,6 +641,8 @@ PMADV_API ssize_t pmadv_advise(struct pmadv_target *t,
 		ret = advise(t, iov, vlen, advice, opts, &s);
 	if (ret < 0 && !s.r.error && s.r.failed == SIZE_MAX)
 		s.r.error = (int)-ret;
+	s.r.next = s.idx;
+	s.r.next_off = s.off;
 	if (res)
 		*res = s.r;
 	errno = saved;

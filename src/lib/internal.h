@@ -239,6 +239,18 @@ long pmadv_rc(long ret, const int *errs, size_t n, const char *fn) PMADV_HIDDEN;
  * tables); 0 where the library knows no such rule. */
 uint64_t pmadv_user_end(void) PMADV_HIDDEN;
 
+/* Checks of a vector before any kernel call (advise.c), shared by every
+ * function that takes ranges. pmadv_check_vector: the first element whose
+ * base is not page aligned or that wraps, or -1. pmadv_beyond_user: the
+ * first element past the end of the user address space, or -1. */
+ssize_t pmadv_check_vector(const struct iovec *iov, size_t vlen) PMADV_HIDDEN;
+ssize_t pmadv_beyond_user(const struct iovec *iov, size_t vlen) PMADV_HIDDEN;
+
+/* Opens /proc/PID/file of the target read-only: the fd, or -errno (-ESRCH
+ * for ENOENT). It may belong to a process that took a reused PID: check
+ * pmadv_target_alive() after it. */
+int pmadv_open_proc(const struct pmadv_target *t, const char *file) PMADV_HIDDEN;
+
 /* The library's environment variables (PMADV_*), read with secure_getenv:
  * NULL in a set-user-ID, set-group-ID or capability-gaining program. */
 const char *pmadv_env(const char *name) PMADV_HIDDEN;

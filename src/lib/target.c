@@ -423,3 +423,16 @@ PMADV_API int pmadv_target_pidfd(const struct pmadv_target *t)
 			     : !t->self && t->pidfd >= 0 ? t->pidfd
 							 : -ENOSYS);
 }
+
+int pmadv_open_proc(const struct pmadv_target *t, const char *file)
+{
+	char path[96];
+	int fd;
+
+	/* a self handle: the caller, which may be a child forked since */
+	pmadv_proc_path(t->self ? getpid() : t->pid, file, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	return fd;
+}

@@ -60,19 +60,6 @@ static enum pmadv_vma_src_kind resolve(enum pmadv_vma_src_kind want)
 	return want;
 }
 
-static int open_proc(const struct pmadv_target *t, const char *file)
-{
-	char path[96];
-	int fd;
-
-	/* a self handle: the caller, which may be a child forked since */
-	pmadv_proc_path(t->self ? getpid() : t->pid, file, path, sizeof(path));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? -ESRCH : -errno;
-	return fd;
-}
-
 int pmadv_vma_src_open(struct pmadv_vma_src *s, struct pmadv_target *t,
 		       enum pmadv_vma_src_kind want, uint64_t from)
 {
@@ -90,7 +77,7 @@ int pmadv_vma_src_open(struct pmadv_vma_src *s, struct pmadv_target *t,
 	}
 	s->kind = kind;
 	s->pid = t->self ? getpid() : t->pid;
-	ret = open_proc(t, kind == PMADV_SRC_SMAPS ? "smaps" : "maps");
+	ret = pmadv_open_proc(t, kind == PMADV_SRC_SMAPS ? "smaps" : "maps");
 	if (ret < 0)
 		return ret;
 	s->fd = ret;

@@ -159,6 +159,44 @@ static void test_signals(void **state)
 	assert_int_equal(parse_signal("KILL ", &s), -EINVAL);
 }
 
+static void test_budgets(void **state)
+{
+	unsigned int pct;
+	size_t rate;
+	int ms;
+
+	(void)state;
+	assert_int_equal(parse_duration("10", &ms), 0);
+	assert_int_equal(ms, 10000);
+	assert_int_equal(parse_duration("500ms", &ms), 0);
+	assert_int_equal(ms, 500);
+	assert_int_equal(parse_duration("2m", &ms), 0);
+	assert_int_equal(ms, 120000);
+	assert_int_equal(parse_duration("1h", &ms), 0);
+	assert_int_equal(ms, 3600000);
+	assert_int_equal(parse_duration("1000h", &ms), -ERANGE);
+	assert_int_equal(parse_duration("0", &ms), -EINVAL);
+	assert_int_equal(parse_duration("-1s", &ms), -EINVAL);
+	assert_int_equal(parse_duration("010s", &ms), -EINVAL);
+	assert_int_equal(parse_duration("5x", &ms), -EINVAL);
+	assert_int_equal(parse_duration("1.5s", &ms), -EINVAL);
+	assert_int_equal(parse_duration("0x10s", &ms), -EINVAL);
+	assert_int_equal(parse_rate("64M/s", &rate), 0);
+	assert_int_equal(rate, 64u << 20);
+	assert_int_equal(parse_rate("4096", &rate), 0);
+	assert_int_equal(rate, 4096);
+	assert_int_equal(parse_rate("0/s", &rate), -EINVAL);
+	assert_int_equal(parse_rate("/s", &rate), -EINVAL);
+	assert_int_equal(parse_rate("64M/m", &rate), -EINVAL);
+	assert_int_equal(parse_rate(" 1M/s", &rate), -EINVAL);
+	assert_int_equal(parse_percent("1", &pct), 0);
+	assert_int_equal(parse_percent("100", &pct), 0);
+	assert_int_equal(pct, 100);
+	assert_int_equal(parse_percent("0", &pct), -EINVAL);
+	assert_int_equal(parse_percent("101", &pct), -EINVAL);
+	assert_int_equal(parse_percent("50%", &pct), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -167,6 +205,7 @@ int main(void)
 		cmocka_unit_test(test_ranges),
 		cmocka_unit_test(test_pids_and_ms),
 		cmocka_unit_test(test_signals),
+		cmocka_unit_test(test_budgets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

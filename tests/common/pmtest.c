@@ -7,7 +7,10 @@
 #include <errno.h>
 #include <sched.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -335,19 +338,19 @@ int pmtest_in_child(int (*fn)(void *), void *arg)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-int pmtest_seccomp_errno(long nr, int err, bool match_arg0, uint32_t arg0)
+/* Refuses system call nr with errno err, for this thread and those it
+ * creates after: every call, or (argi 0..5) only those whose argument
+ * argi's low 32 bits are val (little-endian x86_64 and arm64). */
+static int seccomp_refuse(long nr, int argi, uint32_t val, int err)
 {
-	/* without match_arg0, the jump over the argument test lands on the
-	 * refusal; arg0's low half is at the start of args[0] on the
-	 * little-endian x86_64 and arm64 */
 	struct sock_filter f[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
 			 offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)nr,
-			 match_arg0 ? 0 : 2, 3),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)nr, 0, 3),
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-			 offsetof(struct seccomp_data, args[0])),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arg0, 0, 1),
+			 offsetof(struct seccomp_data,
+				  args[argi < 0 ? 0 : argi])),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, val, 0, argi < 0 ? 0 : 1),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (unsigned)err),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
@@ -356,6 +359,16 @@ int pmtest_seccomp_errno(long nr, int err, bool match_arg0, uint32_t arg0)
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		return -1;
 	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+int pmtest_seccomp_errno(long nr, int err, bool match_arg0, uint32_t arg0)
+{
+	return seccomp_refuse(nr, match_arg0 ? 0 : -1, arg0, err);
+}
+
+int pmtest_refuse_syscall(int nr, bool with_arg, uint32_t arg, int err)
+{
+	return seccomp_refuse(nr, with_arg ? 1 : -1, arg, err);
 }
 
 int pmtest_spawn_as(pid_t want, struct pmtest_child *c, void *p, size_t len)

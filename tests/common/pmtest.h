@@ -73,6 +73,14 @@ void pmtest_zram_off(int dev);
 /* True when the kernel has swap that can take size_kb more. */
 bool pmtest_swap_free(long size_kb);
 
+/* Installs a seccomp filter (with no_new_privs) that answers err for
+ * system call nr, and, when with_arg, only when the low 32 bits of its
+ * second argument (an ioctl's request) are arg. 0 or -1. */
+int pmtest_refuse_syscall(int nr, bool with_arg, uint32_t arg, int err);
+/* The PAGEMAP_SCAN request (Linux 6.7 UAPI): refused with ENOTTY, it
+ * makes pmadv_residency read pagemap entries, as on an older kernel. */
+#define PMTEST_PAGEMAP_SCAN 0xc0606610u
+
 /* A file of len bytes under /var/tmp filled with a pattern, not in the page
  * cache; its fd (unlinked), or -1. */
 int pmtest_cold_file(size_t len);

@@ -18,6 +18,7 @@
 #include <grp.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -133,6 +134,20 @@ static void test_cold_drops_referenced(void **state)
 	pmtest_reap(&c);
 }
 
+/* Swap for a test that pages out kb: the host's where it has room, else
+ * a zram device of the test's own, to pass to pmtest_zram_off (-1: the
+ * host's). Skips (fails under CI) when there is neither. */
+static int swap_for(long kb)
+{
+	int zram = -1;
+
+	if (!pmtest_swap_free(kb)) {
+		zram = pmtest_zram_on("256M");
+		pmtest_require(zram >= 0, "no zram device for swap");
+	}
+	return zram;
+}
+
 static void test_pageout_anon_to_zram(void **state)
 {
 	size_t len = 64 * MiB;
@@ -146,10 +161,7 @@ static void test_pageout_anon_to_zram(void **state)
 
 	(void)state;
 	pmtest_require_root();
-	if (!pmtest_swap_free(80 * 1024)) {
-		zram = pmtest_zram_on("256M");
-		pmtest_require(zram >= 0, "no zram device for swap");
-	}
+	zram = swap_for(80 * 1024);
 	assert_int_equal(pmtest_spawn(&c, &p, &len, 1, NULL, NULL), 0);
 	munmap(p, len);
 	assert_int_equal(pmadv_open(c.pid, 0, &t), 0);
@@ -593,6 +605,11 @@ struct seccomp_case {
 	size_t len;
 };
 
+static int refuse_process_madvise(int err)
+{
+	return pmtest_refuse_syscall(SYS_process_madvise, false, 0, err);
+}
+
 /* Exit status 0 when the ladder left the syscall rung for the reason the
  * filter gave and said so on stderr. */
 static int seccomp_caller(void *arg)
@@ -891,8 +908,596 @@ static void test_no_allocation(void **state)
 	free(v);
 }
 
-int main(void)
+/* ---- pmadv_residency ---- */
+
+
+/* Whether this kernel answers PAGEMAP_SCAN: tried, not assumed. */
+static bool kernel_has_scan(void)
 {
+	uint64_t arg[12] = { sizeof(arg) };
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	bool ok;
+
+	assert_true(fd >= 0);
+	arg[2] = (uintptr_t)&arg & ~(PAGE - 1); /* start */
+	arg[3] = arg[2] + PAGE;                 /* end */
+	ok = ioctl(fd, PMTEST_PAGEMAP_SCAN, arg) >= 0;
+	close(fd);
+	return ok;
+}
+
+/* The target's own view, written into memory it shares with the test:
+ * mincore per range, and pages whose data it did not find as written. */
+struct res_view {
+	long pages[4];
+	long bad;
+};
+
+struct res_layout {
+	struct iovec v[4]; /* anon written, shared file written, anon never
+			    * touched, THP-eligible anon written */
+	bool wrote[4];     /* by the target, which checks them */
+	int fd;
+	struct res_view *view;
+};
+
+static void res_look(void *arg)
+{
+	struct res_layout *l = arg;
+
+	l->view->bad = 0;
+	for (int i = 0; i < 4; i++) {
+		l->view->pages[i] = pmtest_resident_pages(l->v[i].iov_base,
+							  l->v[i].iov_len);
+		if (!l->wrote[i])
+			continue;
+		for (size_t off = 0; off < l->v[i].iov_len; off += PAGE)
+			if (((volatile char *)l->v[i].iov_base)[off] !=
+			    (char)(off >> 12 | 1))
+				l->view->bad++;
+	}
+}
+
+static void res_layout_make(struct res_layout *l)
+{
+	void *p;
+
+	l->v[0] = (struct iovec){ map_isolated(16 * MiB), 16 * MiB };
+	l->fd = pmtest_cold_file(8 * MiB);
+	assert_true(l->fd >= 0);
+	p = mmap(NULL, 8 * MiB, PROT_READ | PROT_WRITE, MAP_SHARED, l->fd, 0);
+	assert_true(p != MAP_FAILED);
+	l->v[1] = (struct iovec){ p, 8 * MiB };
+	l->v[2] = (struct iovec){ map_isolated(4 * MiB), 4 * MiB };
+	l->v[3] = (struct iovec){ map_isolated(8 * MiB), 8 * MiB };
+	madvise(l->v[3].iov_base, 8 * MiB, MADV_HUGEPAGE); /* may fail: no THP */
+	l->view = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(l->view != MAP_FAILED);
+}
+
+static void res_layout_free(struct res_layout *l)
+{
+	munmap(l->v[0].iov_base, l->v[0].iov_len);
+	munmap(l->v[1].iov_base, l->v[1].iov_len);
+	munmap(l->v[2].iov_base, l->v[2].iov_len);
+	munmap(l->v[3].iov_base, l->v[3].iov_len);
+	munmap(l->view, PAGE);
+	close(l->fd);
+}
+
+static int res_spawn(struct pmtest_child *c, struct res_layout *l)
+{
+	struct iovec w[3] = { l->v[0], l->v[1], l->v[3] };
+
+	l->wrote[0] = l->wrote[1] = l->wrote[3] = true;
+	l->wrote[2] = false;
+	return spawn_on(c, w, 3, res_look, l);
+}
+
+static long kb_diff(uint64_t bytes, long kb)
+{
+	long d = (long)(bytes / 1024) - kb;
+
+	return d < 0 ? -d : d;
+}
+
+/* The counts of each range against smaps (Rss, Swap, AnonHugePages of the
+ * VMA, which is exactly the range) and the target's own mincore, within
+ * one page; and one call over all four is the sum. 0 or a code. */
+static int res_check(pid_t pid, struct res_layout *l, unsigned int method,
+		     bool huge_known)
+{
+	struct pmadv_residency r, all, sum = { 0 };
+	struct pmadv_target *t;
+
+	if (pmadv_open(pid, 0, &t))
+		return 30;
+	for (int i = 0; i < 4; i++) {
+		void *b = l->v[i].iov_base;
+		long kb = PAGE / 1024;
+
+		memset(&r, 0xa5, sizeof(r));
+		if (pmadv_residency(t, &l->v[i], 1, &r, sizeof(r)))
+			return 31;
+		fprintf(stderr, "range %d: method %u flags %#x bytes %llu "
+			"resident %llu swapped %llu file %llu anon %llu huge "
+			"%llu; smaps Rss %ld Swap %ld AnonHugePages %ld kB; "
+			"mincore %ld pages\n", i, r.method, r.flags,
+			(unsigned long long)r.bytes,
+			(unsigned long long)r.resident,
+			(unsigned long long)r.swapped,
+			(unsigned long long)r.file, (unsigned long long)r.anon,
+			(unsigned long long)r.huge,
+			pmtest_vma_kb(pid, b, "Rss"),
+			pmtest_vma_kb(pid, b, "Swap"),
+			pmtest_vma_kb(pid, b, "AnonHugePages"),
+			l->view->pages[i]);
+		if (r.method != method || r.bytes != l->v[i].iov_len)
+			return 32;
+		if (kb_diff(r.resident, pmtest_vma_kb(pid, b, "Rss")) > kb ||
+		    kb_diff(r.swapped, pmtest_vma_kb(pid, b, "Swap")) > kb)
+			return 33;
+		if (labs((long)(r.resident / PAGE) - l->view->pages[i]) > 1)
+			return 34;
+		if (r.anon + r.file != r.resident ||
+		    (i == 1 ? r.anon : r.file) != 0)
+			return 35;
+		if (huge_known != !(r.flags & PMADV_RESIDENCY_NOHUGE))
+			return 36;
+		if (huge_known &&
+		    kb_diff(r.huge, pmtest_vma_kb(pid, b, "AnonHugePages") +
+					    pmtest_vma_kb(pid, b, "FilePmdMapped")) > kb)
+			return 37;
+		sum.bytes += r.bytes;
+		sum.resident += r.resident;
+		sum.swapped += r.swapped;
+	}
+	if (pmadv_residency(t, l->v, 4, &all, sizeof(all)) ||
+	    all.bytes != sum.bytes || all.resident != sum.resident ||
+	    all.swapped != sum.swapped)
+		return 38;
+	pmadv_close(t);
+	return 0;
+}
+
+struct res_case {
+	struct res_layout *l;
+	pid_t pid;
+	bool nobody;
+};
+
+/* The pagemap method, as on a kernel before 6.7: the ioctl refused. */
+static int res_check_pagemap(void *arg)
+{
+	struct res_case *rc = arg;
+
+	if (pmtest_refuse_syscall(SYS_ioctl, true, PMTEST_PAGEMAP_SCAN, ENOTTY))
+		return 20;
+	return res_check(rc->pid, rc->l, PMADV_RESIDENCY_PAGEMAP, true);
+}
+
+static void test_residency_counts(void **state)
+{
+	struct res_layout l;
+	struct res_case rc = { .l = &l };
+	struct pmtest_child c;
+
+	(void)state;
+	pmtest_require_root();
+	res_layout_make(&l);
+	assert_int_equal(res_spawn(&c, &l), 0);
+	assert_int_equal(pmtest_poke(&c), 0);
+	assert_int_equal(l.view->bad, 0);
+	/* The layout is what the test meant: touched, untouched, file. */
+	assert_true(l.view->pages[0] == 16 * MiB / PAGE);
+	assert_true(l.view->pages[1] == 8 * MiB / PAGE);
+	assert_true(l.view->pages[2] == 0);
+	assert_int_equal(res_check(c.pid, &l, kernel_has_scan() ?
+				   PMADV_RESIDENCY_SCAN : PMADV_RESIDENCY_PAGEMAP,
+				   kernel_has_scan()), 0);
+	rc.pid = c.pid;
+	assert_int_equal(in_child(res_check_pagemap, &rc), 0);
+	pmtest_reap(&c);
+	res_layout_free(&l);
+}
+
+/* A private file mapping whose first half the target wrote (anonymous
+ * copies) and whose second half it read (page cache): file and anon as
+ * smaps' Anonymous says, by both methods; and one range over three VMAs
+ * (an anonymous one between PROT_NONE guards). */
+struct res_mixed {
+	char *file;   /* MAP_PRIVATE, 4 MiB */
+	struct iovec span;
+	void *anon;   /* 1 MiB isolated, written */
+};
+
+static void res_read_half(void *arg)
+{
+	struct res_mixed *m = arg;
+	volatile char sum = 0;
+
+	for (size_t off = 2 * MiB; off < 4 * MiB; off += PAGE)
+		sum += m->file[off];
+	(void)sum;
+}
+
+static int res_mixed_check(pid_t pid, const struct res_mixed *m,
+			   unsigned int method)
+{
+	struct iovec f = { m->file, 4 * MiB };
+	struct pmadv_residency r;
+	struct pmadv_target *t;
+	long anon_kb = pmtest_vma_kb(pid, m->file, "Anonymous");
+	long rss_kb = pmtest_vma_kb(pid, m->file, "Rss");
+	int ret = 0;
+
+	if (pmadv_open(pid, 0, &t))
+		return 50;
+	if (pmadv_residency(t, &f, 1, &r, sizeof(r)) || r.method != method)
+		ret = 51;
+	else if (kb_diff(r.anon, anon_kb) > 4 ||
+		 kb_diff(r.file, rss_kb - anon_kb) > 4 ||
+		 r.anon < 2 * MiB || r.file < 2 * MiB - 16 * PAGE)
+		ret = 52;
+	fprintf(stderr, "private file (method %u): anon %llu file %llu; smaps "
+		"Anonymous %ld Rss %ld kB\n", method,
+		(unsigned long long)r.anon, (unsigned long long)r.file,
+		anon_kb, rss_kb);
+	if (!ret && (pmadv_residency(t, &m->span, 1, &r, sizeof(r)) ||
+		     r.resident != 1 * MiB || r.anon != 1 * MiB ||
+		     r.bytes != m->span.iov_len))
+		ret = 53;
+	pmadv_close(t);
+	return ret;
+}
+
+struct res_mixed_case {
+	struct res_mixed *m;
+	pid_t pid;
+};
+
+static int res_mixed_pagemap(void *arg)
+{
+	struct res_mixed_case *mc = arg;
+
+	if (pmtest_refuse_syscall(SYS_ioctl, true, PMTEST_PAGEMAP_SCAN, ENOTTY))
+		return 20;
+	return res_mixed_check(mc->pid, mc->m, PMADV_RESIDENCY_PAGEMAP);
+}
+
+static void test_residency_mixed(void **state)
+{
+	struct res_mixed m;
+	struct res_mixed_case mc = { .m = &m };
+	struct pmtest_child c;
+	struct iovec w[2];
+	int fd = pmtest_cold_file(4 * MiB);
+
+	(void)state;
+	pmtest_require_root();
+	assert_true(fd >= 0);
+	m.file = mmap(NULL, 4 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	assert_true(m.file != MAP_FAILED);
+	m.anon = map_isolated(1 * MiB);
+	/* over the PROT_NONE guard VMAs on both sides: three VMAs */
+	m.span.iov_base = (char *)m.anon - PAGE;
+	m.span.iov_len = 1 * MiB + 2 * PAGE;
+	w[0] = (struct iovec){ m.file, 2 * MiB };
+	w[1] = (struct iovec){ m.anon, 1 * MiB };
+	assert_int_equal(spawn_on(&c, w, 2, res_read_half, &m), 0);
+	assert_int_equal(pmtest_poke(&c), 0);
+	assert_int_equal(res_mixed_check(c.pid, &m, kernel_has_scan() ?
+					 PMADV_RESIDENCY_SCAN :
+					 PMADV_RESIDENCY_PAGEMAP), 0);
+	mc.pid = c.pid;
+	assert_int_equal(in_child(res_mixed_pagemap, &mc), 0);
+	pmtest_reap(&c);
+	munmap(m.file, 4 * MiB);
+	munmap(m.anon, 1 * MiB);
+	close(fd);
+}
+
+/* PAGEOUT moves what was counted resident to swap, as counted again;
+ * the target then reads all its data back. 0 or a code. */
+static int res_pageout(void *arg)
+{
+	struct res_case *rc = arg;
+	struct iovec *v = &rc->l->v[0];
+	struct pmadv_residency b, a;
+	struct pmadv_target *t;
+	struct pmtest_child c;
+	unsigned int method = PMADV_RESIDENCY_SCAN;
+	int ret = 0;
+
+	if (rc->nobody) { /* the pagemap method */
+		if (pmtest_refuse_syscall(SYS_ioctl, true, PMTEST_PAGEMAP_SCAN, ENOTTY))
+			return 20;
+		method = PMADV_RESIDENCY_PAGEMAP;
+	} else if (!kernel_has_scan()) {
+		method = PMADV_RESIDENCY_PAGEMAP;
+	}
+	memset(rc->l->wrote, 0, sizeof(rc->l->wrote));
+	rc->l->wrote[0] = true;
+	if (spawn_on(&c, v, 1, res_look, rc->l) || pmadv_open(c.pid, 0, &t))
+		return 40;
+	if (pmadv_residency(t, v, 1, &b, sizeof(b)) || b.method != method)
+		ret = 41;
+	else if (pmadv_advise(t, v, 1, MADV_PAGEOUT, NULL, NULL) !=
+		 (ssize_t)v->iov_len)
+		ret = 42;
+	else if (pmadv_residency(t, v, 1, &a, sizeof(a)))
+		ret = 43;
+	fprintf(stderr, "pageout (method %u): resident %llu -> %llu, swapped "
+		"%llu -> %llu; smaps Rss %ld Swap %ld kB\n", method,
+		(unsigned long long)b.resident, (unsigned long long)a.resident,
+		(unsigned long long)b.swapped, (unsigned long long)a.swapped,
+		pmtest_vma_kb(c.pid, v->iov_base, "Rss"),
+		pmtest_vma_kb(c.pid, v->iov_base, "Swap"));
+	if (ret)
+		goto out;
+	if (b.resident < v->iov_len - PAGE || b.swapped > PAGE)
+		ret = 44; /* all resident before */
+	else if (a.resident > v->iov_len / 16)
+		ret = 45; /* gone from memory after */
+	else if (a.swapped + a.resident < b.resident + b.swapped - PAGE)
+		ret = 46; /* and every byte of it counted in swap */
+	else if (kb_diff(a.swapped, pmtest_vma_kb(c.pid, v->iov_base,
+						  "Swap")) > 4 ||
+		 kb_diff(a.resident, pmtest_vma_kb(c.pid, v->iov_base,
+						   "Rss")) > 4)
+		ret = 47;
+	else if (pmtest_poke(&c) || rc->l->view->bad)
+		ret = 48; /* the target found its data intact */
+out:
+	pmadv_close(t);
+	pmtest_reap(&c);
+	return ret;
+}
+
+static void test_residency_pageout(void **state)
+{
+	struct res_layout l;
+	struct res_case rc = { .l = &l };
+	int zram = -1;
+
+	(void)state;
+	pmtest_require_root();
+	zram = swap_for(2 * 20 * 1024);
+	res_layout_make(&l);
+	assert_int_equal(res_pageout(&rc), 0);
+	rc.nobody = true; /* here: the seccomp filter, in a child */
+	assert_int_equal(in_child(res_pageout, &rc), 0);
+	res_layout_free(&l);
+	pmtest_zram_off(zram);
+}
+
+/* Budgets on the real kernel, seen in the target: PAGEOUT of 64 MiB with
+ * max_bytes 24 MiB in 1 MiB calls stops after exactly 24 calls with
+ * EDQUOT, and 24 MiB (not one batch more) left for swap; resuming at
+ * res.next pages out the rest. */
+static void test_budget_pageout(void **state)
+{
+	size_t len = 64 * MiB;
+	void *p = map_isolated(len);
+	struct pmadv_opts o = PMADV_OPTS_INIT;
+	struct pmadv_residency a, b;
+	struct pmadv_result r;
+	struct pmadv_target *t;
+	struct pmtest_child c;
+	struct iovec v = { p, len }, rest;
+	int zram = -1;
+
+	(void)state;
+	pmtest_require_root();
+	zram = swap_for(80 * 1024);
+	assert_int_equal(pmtest_spawn(&c, &p, &len, 1, NULL, NULL), 0);
+	assert_int_equal(pmadv_open(c.pid, 0, &t), 0);
+	assert_int_equal(pmadv_residency(t, &v, 1, &b, sizeof(b)), 0);
+	o.methods = PMADV_METHOD_SYSCALL;
+	o.max_bytes = 24 * MiB;
+	o.batch_bytes = 1 * MiB;
+	assert_int_equal(pmadv_advise(t, &v, 1, MADV_PAGEOUT, &o, &r), -EDQUOT);
+	assert_int_equal(pmadv_residency(t, &v, 1, &a, sizeof(a)), 0);
+	print_message("max_bytes 24 MiB: %zu bytes in %u calls; resident %llu "
+		      "-> %llu, swapped %llu -> %llu\n", r.bytes, r.calls,
+		      (unsigned long long)b.resident,
+		      (unsigned long long)a.resident,
+		      (unsigned long long)b.swapped,
+		      (unsigned long long)a.swapped);
+	assert_int_equal(r.bytes, 24 * MiB);
+	assert_int_equal(r.calls, 24);
+	assert_int_equal(r.next, 0);
+	assert_int_equal(r.next_off, 24 * MiB);
+	assert_true(b.resident >= len - PAGE);
+	/* the budget, within one batch */
+	assert_true(a.swapped >= 23 * MiB && a.swapped <= 25 * MiB);
+	assert_true(a.resident >= len - 25 * MiB);
+	rest.iov_base = (char *)p + r.next_off;
+	rest.iov_len = len - r.next_off;
+	o.max_bytes = 0;
+	o.batch_bytes = 0;
+	assert_int_equal(pmadv_advise(t, &rest, 1, MADV_PAGEOUT, &o, &r),
+			 (ssize_t)(40 * MiB));
+	assert_int_equal(r.calls, 1);
+	assert_int_equal(pmadv_residency(t, &v, 1, &a, sizeof(a)), 0);
+	assert_true(a.swapped >= len - MiB && a.resident <= MiB);
+	assert_int_equal(pmtest_poke(&c), 0);
+	pmadv_close(t);
+	pmtest_reap(&c);
+	munmap(p, len);
+	pmtest_zram_off(zram);
+}
+
+/* A target that runs execve again and again (this program with
+ * "exec-loop"), each time mapping 8 MiB at EXEC_AT and touching it: a
+ * count that meets an execve is counted again in the new program, never
+ * answered ESRCH for a process that lives. */
+#define EXEC_AT ((void *)0x200000000UL)
+
+static void exec_loop(char **argv)
+{
+	char *p = mmap(EXEC_AT, 8 * MiB, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE |
+		       MAP_POPULATE, -1, 0);
+
+	if (p == MAP_FAILED)
+		_exit(1);
+	usleep(200);
+	execv("/proc/self/exe", argv);
+	_exit(1);
+}
+
+struct exec_case {
+	pid_t pid;
+	bool pagemap;
+};
+
+static int res_exec(void *arg)
+{
+	struct exec_case *ec = arg;
+	struct iovec v = { EXEC_AT, 8 * MiB };
+	struct pmadv_residency r;
+	struct pmadv_target *t;
+	int full = 0, again = 0;
+
+	if (ec->pagemap &&
+	    pmtest_refuse_syscall(SYS_ioctl, true, PMTEST_PAGEMAP_SCAN, ENOTTY))
+		return 20;
+	if (pmadv_open(ec->pid, 0, &t))
+		return 21;
+	for (int i = 0; i < 2000; i++) {
+		int ret = pmadv_residency(t, &v, 1, &r, sizeof(r));
+
+		if (ret == -EAGAIN) {
+			again++;
+			continue;
+		}
+		if (ret) {
+			fprintf(stderr, "call %d: %s\n", i, strerror(-ret));
+			return 22;
+		}
+		full += r.resident == 8 * MiB;
+	}
+	fprintf(stderr, "exec loop (%s): 2000 counts, %d saw the 8 MiB, %d "
+		"EAGAIN\n", ec->pagemap ? "pagemap" : "default", full, again);
+	pmadv_close(t);
+	return full > 0 && again < 20 ? 0 : 23;
+}
+
+static void test_residency_exec(void **state)
+{
+	struct exec_case ec = { 0 };
+
+	(void)state;
+	ec.pid = fork();
+	if (!ec.pid) {
+		execl("/proc/self/exe", "test-kernel", "exec-loop", NULL);
+		_exit(1);
+	}
+	assert_int_equal(in_child(res_exec, &ec), 0);
+	ec.pagemap = true;
+	assert_int_equal(in_child(res_exec, &ec), 0);
+	kill(ec.pid, SIGKILL);
+	waitpid(ec.pid, NULL, 0);
+}
+
+/* As nobody: root's target is out of reach (EACCES); our own is counted,
+ * and the pagemap method, without CAP_SYS_ADMIN, cannot see huge pages. */
+static int res_unpriv(void *arg)
+{
+	struct res_case *rc = arg;
+	struct iovec *v = &rc->l->v[0];
+	struct pmadv_residency r;
+	struct pmadv_target *t;
+	struct pmtest_child own;
+	int ret = 0;
+
+	if (drop_to_nobody())
+		return 20;
+	if (pmadv_open(rc->pid, 0, &t))
+		return 21;
+	if (pmadv_residency(t, v, 1, &r, sizeof(r)) != -EACCES)
+		return 22;
+	pmadv_close(t);
+	if (spawn_on(&own, v, 1, NULL, NULL) || pmadv_open(own.pid, 0, &t))
+		return 23;
+	if (pmtest_refuse_syscall(SYS_ioctl, true, PMTEST_PAGEMAP_SCAN, ENOTTY))
+		ret = 24;
+	else if (pmadv_residency(t, v, 1, &r, sizeof(r)))
+		ret = 25;
+	else if (r.method != PMADV_RESIDENCY_PAGEMAP ||
+		 !(r.flags & PMADV_RESIDENCY_NOHUGE) || r.huge ||
+		 r.resident < v->iov_len - PAGE)
+		ret = 26;
+	pmadv_close(t);
+	pmtest_reap(&own);
+	return ret;
+}
+
+static void test_residency_errors(void **state)
+{
+	struct res_layout l;
+	struct res_case rc = { .l = &l };
+	struct pmadv_residency r, big[2];
+	struct pmtest_child c;
+	struct pmadv_target *t;
+	struct iovec bad;
+	pid_t z;
+
+	(void)state;
+	pmtest_require_root();
+	res_layout_make(&l);
+	assert_int_equal(res_spawn(&c, &l), 0);
+	assert_int_equal(pmadv_open(c.pid, 0, &t), 0);
+	/* sized output: too small refused, larger zero-filled past ours */
+	assert_int_equal(pmadv_residency(t, l.v, 1, &r, sizeof(r) - 1), -EINVAL);
+	assert_int_equal(pmadv_residency(t, l.v, 1, NULL, sizeof(r)), -EINVAL);
+	memset(big, 0xa5, sizeof(big));
+	assert_int_equal(pmadv_residency(t, l.v, 1, big, sizeof(big)), 0);
+	for (size_t i = 0; i < sizeof(r); i++)
+		assert_int_equal(((unsigned char *)&big[1])[i], 0);
+	assert_int_equal(big[0].bytes, l.v[0].iov_len);
+	/* ranges */
+	bad = (struct iovec){ (char *)l.v[0].iov_base + 1, PAGE };
+	assert_int_equal(pmadv_residency(t, &bad, 1, &r, sizeof(r)), -EINVAL);
+	bad = (struct iovec){ (void *)(pmadv_user_end() & ~(PAGE - 1)), 2 * PAGE };
+	assert_int_equal(pmadv_residency(t, &bad, 1, &r, sizeof(r)), -EFAULT);
+	assert_int_equal(pmadv_residency(t, NULL, 1, &r, sizeof(r)), -EINVAL);
+	assert_int_equal(pmadv_residency(t, NULL, 0, &r, sizeof(r)), 0);
+	assert_int_equal(r.bytes, 0);
+	/* a hole counts in nothing but bytes */
+	bad = (struct iovec){ (char *)l.v[0].iov_base - PAGE, PAGE };
+	assert_int_equal(pmadv_residency(t, &bad, 1, &r, sizeof(r)), 0);
+	assert_true(r.bytes == PAGE && !r.resident && !r.swapped);
+	/* allocation-free */
+	counting = 1;
+	allocations = 0;
+	assert_int_equal(pmadv_residency(t, l.v, 4, &r, sizeof(r)), 0);
+	counting = 0;
+	assert_int_equal(allocations, 0);
+	rc.pid = c.pid;
+	assert_int_equal(in_child(res_unpriv, &rc), 0);
+	/* gone: reaped, then a zombie */
+	pmtest_reap(&c);
+	assert_int_equal(pmadv_residency(t, l.v, 1, &r, sizeof(r)), -ESRCH);
+	pmadv_close(t);
+	z = fork();
+	if (!z)
+		_exit(0);
+	assert_int_equal(pmadv_open(z, 0, &t), 0);
+	while (pmtest_state(z, 0) != 'Z')
+		usleep(1000);
+	assert_int_equal(pmadv_residency(t, l.v, 1, &r, sizeof(r)), -ESRCH);
+	pmadv_close(t);
+	waitpid(z, NULL, 0);
+	res_layout_free(&l);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "exec-loop"))
+		exec_loop(argv);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cold_drops_referenced),
 		cmocka_unit_test(test_pageout_anon_to_zram),
@@ -911,6 +1516,12 @@ int main(void)
 		cmocka_unit_test(test_wrappers),
 		cmocka_unit_test(test_no_allocation),
 		cmocka_unit_test(test_cancel_from_another_thread),
+		cmocka_unit_test(test_residency_counts),
+		cmocka_unit_test(test_residency_mixed),
+		cmocka_unit_test(test_residency_pageout),
+		cmocka_unit_test(test_residency_errors),
+		cmocka_unit_test(test_residency_exec),
+		cmocka_unit_test(test_budget_pageout),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -609,6 +609,121 @@ static unsigned long long own_starttime(void)
 	return v;
 }
 
+/* batch_bytes caps each call, splitting elements: it shows in res.calls;
+ * max_bytes stops at exactly the budget (rounded down to pages), with
+ * EDQUOT and where to resume; resuming there finishes the rest once. */
+static void test_budget_bytes(void **state)
+{
+	struct iovec *v = pages(8, 4 * PAGE); /* 8 elements of 16 KiB */
+	struct pmadv_opts o = PMADV_OPTS_INIT;
+	struct pmadv_result r;
+	struct iovec rest[8];
+	int errs[8];
+	size_t n;
+
+	(void)state;
+	o.batch_bytes = 3 * PAGE + 100; /* rounded down: 3 pages */
+	assert_int_equal(pmadv_advise(&tgt, v, 8, MADV_COLD, &o, &r),
+			 (ssize_t)(32 * PAGE));
+	assert_int_equal(fk.max_bytes, 3 * PAGE);
+	/* an element longer than a call goes in pieces of its own: 3 + 1
+	 * pages, two calls for each of the 8 */
+	assert_int_equal(r.calls, 16);
+	assert_int_equal(fk.calls, 16);
+	assert_int_equal(r.next, 8);
+	assert_int_equal(r.next_off, 0);
+	assert_log_covers(v, 8, SIZE_MAX);
+
+	/* a budget in the middle of element 2, not a page multiple */
+	memset(&fk, 0, sizeof(fk));
+	o.batch_bytes = 0;
+	o.max_bytes = 10 * PAGE + 123;
+	o.errors = errs;
+	assert_int_equal(pmadv_advise(&tgt, v, 8, MADV_COLD, &o, &r), -EDQUOT);
+	assert_int_equal(r.bytes, 10 * PAGE);
+	assert_int_equal(r.done, 2);
+	assert_int_equal(r.failed, SIZE_MAX);
+	assert_int_equal(r.error, EDQUOT);
+	assert_int_equal(r.next, 2);
+	assert_int_equal(r.next_off, 2 * PAGE);
+	assert_int_equal(errs[1], 0);
+	assert_int_equal(errs[2], ECANCELED);
+	assert_int_equal(errs[7], ECANCELED);
+	/* resume from there, no budget: every byte advised exactly once */
+	n = 8 - r.next;
+	memcpy(rest, v + r.next, n * sizeof(*rest));
+	rest[0].iov_base = (char *)rest[0].iov_base + r.next_off;
+	rest[0].iov_len -= r.next_off;
+	o.max_bytes = 0;
+	assert_int_equal(pmadv_advise(&tgt, rest, n, MADV_COLD, &o, &r),
+			 (ssize_t)(22 * PAGE));
+	assert_log_covers(v, 8, SIZE_MAX);
+	/* a budget that the whole vector fits is no stop */
+	memset(&fk, 0, sizeof(fk));
+	o.max_bytes = 32 * PAGE;
+	assert_int_equal(pmadv_advise(&tgt, v, 8, MADV_COLD, &o, &r),
+			 (ssize_t)(32 * PAGE));
+	/* less than a page: nothing, EDQUOT at once */
+	o.max_bytes = PAGE - 1;
+	assert_int_equal(pmadv_advise(&tgt, v, 8, MADV_COLD, &o, &r), -EDQUOT);
+	assert_int_equal(r.bytes, 0);
+	free(v);
+}
+
+/* deadline_ms: calls stop once it has passed (the fake kernel call that
+ * lasts 30 ms makes time pass); negative refused; a 0.1 caller's size
+ * leaves every budget out. */
+static int slow_calls;
+
+static ssize_t slow_advise(struct pmadv_call *c, const struct iovec *iov,
+			   size_t n, int *err)
+{
+	slow_calls++;
+	usleep(30000);
+	return fake_rung_advise(c, iov, n, err, &fr[0]);
+}
+
+static const struct pmadv_rung slow_ioctl = {
+	.method = PMADV_METHOD_IOCTL, .name = "ioctl",
+	.probe = fake_probe_ioctl, .advise = slow_advise,
+	.judge = fake_judge,
+};
+
+static void test_budget_deadline(void **state)
+{
+	struct iovec *v = pages(100, PAGE);
+	struct pmadv_opts o = PMADV_OPTS_INIT;
+	struct pmadv_result r;
+
+	(void)state;
+	pmadv_rungs[1] = &slow_ioctl;
+	fr[0].probe = 0;
+	o.methods = PMADV_METHOD_IOCTL;
+	o.batch_bytes = PAGE; /* one call per element */
+	o.deadline_ms = 100;
+	slow_calls = 0;
+	assert_int_equal(pmadv_advise(&tgt, v, 100, MADV_COLD, &o, &r), -ETIME);
+	/* 30 ms a call: the 4th or 5th starts after 100 ms; a loaded
+	 * machine only makes calls slower, so fewer */
+	assert_true(slow_calls >= 1 && slow_calls <= 4);
+	assert_int_equal(r.bytes, (size_t)slow_calls * PAGE);
+	assert_int_equal(r.next, (size_t)slow_calls);
+	assert_int_equal(r.error, ETIME);
+	o.deadline_ms = -1;
+	assert_int_equal(pmadv_advise(&tgt, v, 100, MADV_COLD, &o, &r), -EINVAL);
+	/* a 0.1 caller: its struct ends at timeout_ms, budgets unseen */
+	o.deadline_ms = 1;
+	o.max_bytes = PAGE;
+	o.size = offsetof(struct pmadv_opts, timeout_ms) + sizeof(int);
+	o.batch_bytes = 0;
+	slow_calls = 0;
+	v[0].iov_len = 10 * PAGE;
+	assert_int_equal(pmadv_advise(&tgt, v, 1, MADV_COLD, &o, &r),
+			 (ssize_t)(10 * PAGE));
+	assert_int_equal(slow_calls, 1);
+	free(v);
+}
+
 static void test_no_pidfd(void **state)
 {
 	struct pmadv_target *t = NULL;
@@ -775,6 +890,8 @@ int main(void)
 		cmocka_unit_test_setup(test_eintr_resumes, setup),
 		cmocka_unit_test_setup(test_cancel, setup),
 		cmocka_unit_test_setup(test_ladder, setup),
+		cmocka_unit_test_setup(test_budget_bytes, setup),
+		cmocka_unit_test_setup(test_budget_deadline, setup),
 		cmocka_unit_test_setup(test_no_pidfd, setup),
 		cmocka_unit_test_setup(test_errno_untouched, setup),
 		cmocka_unit_test_setup(test_names, setup),

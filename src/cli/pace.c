@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Budgets and pacing of the advise command: --max-bytes (the whole run),
+ * --percent (each process's share of its chosen bytes), --time (the whole
+ * run) and --rate (bytes per second, across processes and calls). Each
+ * process's ranges go to pmadv_advise in calls whose opts.max_bytes is
+ * the smallest budget left (a tenth of a second's worth under --rate),
+ * resuming where the library says it stopped (res.next, res.next_off);
+ * between calls, --rate sleeps until the run's bytes so far are due.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pmadvise.h"
+
+void pace_init(struct pace *pc, const struct cli_opts *o)
+{
+	memset(pc, 0, sizeof(*pc));
+	pc->t0 = now_ms();
+	pc->left = o->max_bytes ? o->max_bytes : SIZE_MAX;
+	pc->end = o->time_ms ? pc->t0 + o->time_ms : 0;
+	pc->rate = o->rate;
+	if (o->rate) {
+		pc->quantum = (o->rate / 10) & ~(page_size() - 1);
+		if (pc->quantum < page_size())
+			pc->quantum = page_size();
+	}
+}
+
+static size_t min_size(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
+/* Sleeps until the run's bytes so far are due at --rate, or --time's end
+ * comes first; 0, or -ECANCELED when a signal stops pmadvise. */
+static int pace_wait(const struct pace *pc)
+{
+	double due;
+
+	if (!pc->rate)
+		return 0;
+	due = pc->t0 + (double)pc->done * 1e3 / (double)pc->rate;
+	if (pc->end && due > pc->end)
+		due = pc->end;
+	for (;;) {
+		double now = now_ms(), left = due - now;
+		struct timespec ts;
+
+		if (cli_stopping() ||
+		    __atomic_load_n(&cli_cancel, __ATOMIC_ACQUIRE))
+			return -ECANCELED;
+		if (left <= 0)
+			return 0;
+		ts.tv_sec = (time_t)(left / 1e3);
+		ts.tv_nsec = (long)((left - ts.tv_sec * 1e3) * 1e6);
+		nanosleep(&ts, NULL); /* a signal wakes it: checked above */
+	}
+}
+
+/* Adds one call's result (over the vector from element base) to the
+ * process's. */
+static void merge(struct pmadv_result *m, const struct pmadv_result *r,
+		  size_t base)
+{
+	m->bytes += r->bytes;
+	m->done += r->done;
+	m->calls += r->calls;
+	m->nfailed += r->nfailed;
+	if (r->method)
+		m->method = r->method;
+	if (m->failed == SIZE_MAX && r->failed != SIZE_MAX) {
+		m->failed = base + r->failed;
+		m->error = r->error;
+	}
+}
+
+/* Which budget ends the work now, if any. */
+static const char *spent(const struct pace *pc, size_t proc_left)
+{
+	if (pc->end && now_ms() >= pc->end)
+		return "time";
+	if (pc->left < page_size())
+		return "max_bytes";
+	if (proc_left < page_size())
+		return "percent";
+	return NULL;
+}
+
+ssize_t pace_advise(struct pace *pc, struct pmadv_target *t,
+		    const struct cli_opts *o, struct proc_report *p,
+		    struct pmadv_opts *opts)
+{
+	struct iovec *work = xcalloc(p->n, sizeof(*work));
+	size_t idx = 0, proc_left = SIZE_MAX;
+	ssize_t ret = 0;
+
+	memcpy(work, p->iov, p->n * sizeof(*work));
+	memset(&p->res, 0, sizeof(p->res));
+	p->res.failed = SIZE_MAX;
+	if (o->percent)
+		proc_left = (size_t)((unsigned long long)p->bytes_total *
+				     o->percent / 100) & ~(page_size() - 1);
+	while (idx < p->n) {
+		struct pmadv_result r;
+		size_t budget = min_size(min_size(pc->left, proc_left),
+					 pc->quantum ? pc->quantum : SIZE_MAX);
+
+		p->stopped = spent(pc, proc_left);
+		if (p->stopped) {
+			ret = !strcmp(p->stopped, "time") ? -ETIME : -EDQUOT;
+			break;
+		}
+		ret = pace_wait(pc);
+		if (ret < 0)
+			break;
+		opts->max_bytes = budget == SIZE_MAX ? 0 : budget;
+		opts->deadline_ms = 0;
+		if (pc->end)
+			opts->deadline_ms = pc->end - now_ms() < 1
+						    ? 1 : (int)(pc->end - now_ms());
+		opts->errors = p->errors + idx;
+		ret = pmadv_advise(t, work + idx, p->n - idx, o->advice, opts,
+				   &r);
+		merge(&p->res, &r, idx);
+		pc->done += r.bytes;
+		if (pc->left != SIZE_MAX)
+			pc->left -= min_size(r.bytes, pc->left);
+		if (proc_left != SIZE_MAX)
+			proc_left -= min_size(r.bytes, proc_left);
+		if (ret != -EDQUOT) {
+			if (ret == -ETIME)
+				p->stopped = "time";
+			else if (ret < 0 && !p->res.error &&
+				 p->res.failed == SIZE_MAX)
+				p->res.error = (int)-ret;
+			break;
+		}
+		/* a budget of this call: go on from where it stopped */
+		idx += r.next;
+		if (idx < p->n) {
+			work[idx].iov_base = (char *)work[idx].iov_base +
+					     r.next_off;
+			work[idx].iov_len -= r.next_off;
+		}
+	}
+	free(work);
+	/* --time and --max-bytes end the run, also when this process used
+	 * up exactly what was left of them; --percent only this process */
+	if (p->stopped && strcmp(p->stopped, "percent"))
+		pc->stopped = p->stopped;
+	else if (!pc->stopped)
+		pc->stopped = spent(pc, SIZE_MAX);
+	if (ret >= 0 || p->stopped || ret == -EDQUOT)
+		return (ssize_t)p->res.bytes;
+	return ret;
+}

@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""End to end: pmadvise's budgets and pacing.
+- --rate 64M/s over 512 MiB takes about 8 s: at least 7.8 s (the last
+  call is due at (512 MiB - one call) / 64 MiB/s = 7.9 s), at most 12 s
+  (a loaded machine only makes it slower; the measured time is printed).
+- --max-bytes 96M over two processes of 64 MiB pages out 64 MiB of the
+  first and 32 MiB of the second (their Swap in smaps_rollup, within
+  one 6.4 MiB call), then stops: exit 0, "stopped": "max_bytes".
+- --percent 25 pages out a quarter of a process.
+- --time ends the run at a call boundary and leaves the rest out.
+- bad values are usage errors (exit 2)."""
+
+import subprocess
+import sys
+import time
+
+from clitest import (ZramSwap, check, fail, mem_kb, need_root,
+                     on_sigterm_exit, run, run_json)
+
+MiB = 1 << 20
+
+# Maps SIZE MiB of private anonymous memory, writes a pattern on every
+# page, says "ready PID"; each line of stdin checks the pattern ("ok").
+TARGET = r"""
+import mmap, os, sys
+n = int(sys.argv[1]) << 20
+m = mmap.mmap(-1, n, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+for off in range(0, n, 4096):
+    m[off:off + 8] = (off // 4096 + 1).to_bytes(8, "little")
+print("ready", os.getpid(), flush=True)
+for line in sys.stdin:
+    bad = sum(1 for off in range(0, n, 4096)
+              if m[off:off + 8] != (off // 4096 + 1).to_bytes(8, "little"))
+    print("ok" if not bad else "bad %d" % bad, flush=True)
+"""
+
+
+class Target:
+    def __init__(self, mib):
+        self.mib = mib
+
+    def __enter__(self):
+        self.p = subprocess.Popen([sys.executable, "-c", TARGET,
+                                   str(self.mib)], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+        words = self.p.stdout.readline().split()
+        if len(words) != 2 or words[0] != "ready":
+            self.p.kill()
+            fail("target did not start: %r" % words)
+        self.pid = int(words[1])
+        return self
+
+    def intact(self):
+        self.p.stdin.write("check\n")
+        self.p.stdin.flush()
+        return self.p.stdout.readline().strip() == "ok"
+
+    def __exit__(self, *exc):
+        self.p.kill()
+        self.p.wait()
+        return False
+
+
+SEL = ["--anon", "--min-size", "16M"]
+
+
+def test_rate():
+    with Target(512) as t:
+        t0 = time.monotonic()
+        p, doc = run_json(SEL + ["-a", "cold", "--rate", "64M/s", t.pid],
+                          check_rc=0, timeout=120)
+        took = time.monotonic() - t0
+        proc = doc["processes"][0]
+        print("measured: 512 MiB at 64 MiB/s took %.2f s in %d calls" %
+              (took, proc["calls"]))
+        check(proc["bytes_advised"] == 512 * MiB,
+              "--rate: all 512 MiB advised")
+        check(7.8 <= took <= 12.0,
+              "--rate 64M/s over 512 MiB took %.2f s (about 8 s: 7.8 to "
+              "12 allowed)" % took)
+        # a tenth of a second's worth per call: 6.4 MiB, 81 calls
+        check(80 <= proc["calls"] <= 83,
+              "--rate: paced in calls of 6.4 MiB (%d calls)" %
+              proc["calls"])
+        check(proc["stopped"] is None and doc["summary"]["stopped"] is None,
+              "--rate alone stops nothing")
+
+
+def test_max_bytes():
+    with Target(64) as a, Target(64) as b:
+        sa0, sb0 = mem_kb(a.pid)[1], mem_kb(b.pid)[1]
+        p, doc = run_json(SEL + ["-a", "pageout", "--max-bytes", "96M",
+                                 a.pid, b.pid], check_rc=0)
+        sa1, sb1 = mem_kb(a.pid)[1], mem_kb(b.pid)[1]
+        pa, pb = doc["processes"]
+        check(pa["bytes_advised"] == 64 * MiB and pa["stopped"] is None,
+              "--max-bytes: the first process whole (64 MiB)")
+        check(pb["bytes_advised"] == 32 * MiB and
+              pb["stopped"] == "max_bytes" and pb["status"] == "ok",
+              "--max-bytes: the second stopped at the budget, 32 MiB")
+        check(doc["summary"]["bytes_advised"] == 96 * MiB and
+              doc["summary"]["stopped"] == "max_bytes",
+              "--max-bytes: 96 MiB in all, the run stopped by it")
+        check((sa1 - sa0) >= 62 * 1024,
+              "the first process's Swap rose by 64 MiB (%d kB)" %
+              (sa1 - sa0))
+        check(30 * 1024 <= (sb1 - sb0) <= 34 * 1024,
+              "the second's by 32 MiB, not more (%d kB)" % (sb1 - sb0))
+        check(pb["swapped_after"] - pb["swapped_before"] == 32 * MiB,
+              "its residency counts 32 MiB moved to swap")
+        check(a.intact() and b.intact(), "both targets read their data back")
+        # a budget spent before the last process: it is not reached
+        p, doc = run_json(SEL + ["-a", "cold", "--max-bytes", "64M",
+                                 a.pid, b.pid], check_rc=0)
+        check(len(doc["processes"]) == 1 and
+              doc["summary"]["processes_not_reached"] == 1,
+              "--max-bytes spent on the first: the second not reached")
+
+
+def test_percent():
+    with Target(64) as t:
+        s0 = mem_kb(t.pid)[1]
+        p, doc = run_json(SEL + ["-a", "pageout", "--percent", "25", t.pid],
+                          check_rc=0)
+        s1 = mem_kb(t.pid)[1]
+        proc = doc["processes"][0]
+        check(proc["bytes_advised"] == proc["bytes_total"] // 4 // 4096 *
+              4096 and proc["stopped"] == "percent",
+              "--percent 25: a quarter of its %d bytes" % proc["bytes_total"])
+        check(15 * 1024 <= s1 - s0 <= 17 * 1024,
+              "--percent 25: Swap rose by 16 MiB (%d kB)" % (s1 - s0))
+        check(t.intact(), "the target reads its data back")
+
+
+def test_time():
+    with Target(64) as a, Target(64) as b:
+        t0 = time.monotonic()
+        p = run(SEL + ["-a", "cold", "--rate", "32M/s", "--time", "1s",
+                       a.pid, b.pid], check_rc=0)
+        took = time.monotonic() - t0
+        check(took < 4.0, "--time 1s ended the run in %.2f s" % took)
+        check("stopped: --time is up; 1 process not reached" in p.stdout,
+              "--time: the human summary says so")
+
+
+def test_usage():
+    for bad in (["--percent", "0"], ["--percent", "101"], ["--time", "0"],
+                ["--time", "5x"], ["--rate", "0"], ["--rate", "-1M/s"],
+                ["--max-bytes", "0"]):
+        run(SEL + bad + ["1"], check_rc=2)
+    check(True, "bad budgets are usage errors")
+
+
+def main():
+    need_root()
+    on_sigterm_exit()
+    test_usage()
+    test_rate()
+    test_time()
+    with ZramSwap(512 * MiB):
+        test_max_bytes()
+        test_percent()
+
+
+main()
