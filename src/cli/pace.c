@@ -67,6 +67,7 @@ static void merge(struct pmadv_result *m, const struct pmadv_result *r,
 		  size_t base)
 {
 	m->bytes += r->bytes;
+	m->skipped += r->skipped;
 	m->done += r->done;
 	m->calls += r->calls;
 	m->nfailed += r->nfailed;

@@ -605,11 +605,6 @@ struct seccomp_case {
 	size_t len;
 };
 
-static int refuse_process_madvise(int err)
-{
-	return pmtest_refuse_syscall(SYS_process_madvise, false, 0, err);
-}
-
 /* Exit status 0 when the ladder left the syscall rung for the reason the
  * filter gave and said so on stderr. */
 static int seccomp_caller(void *arg)
@@ -1097,7 +1092,7 @@ static void test_residency_counts(void **state)
 				   PMADV_RESIDENCY_SCAN : PMADV_RESIDENCY_PAGEMAP,
 				   kernel_has_scan()), 0);
 	rc.pid = c.pid;
-	assert_int_equal(in_child(res_check_pagemap, &rc), 0);
+	assert_int_equal(pmtest_in_child(res_check_pagemap, &rc), 0);
 	pmtest_reap(&c);
 	res_layout_free(&l);
 }
@@ -1191,7 +1186,7 @@ static void test_residency_mixed(void **state)
 					 PMADV_RESIDENCY_SCAN :
 					 PMADV_RESIDENCY_PAGEMAP), 0);
 	mc.pid = c.pid;
-	assert_int_equal(in_child(res_mixed_pagemap, &mc), 0);
+	assert_int_equal(pmtest_in_child(res_mixed_pagemap, &mc), 0);
 	pmtest_reap(&c);
 	munmap(m.file, 4 * MiB);
 	munmap(m.anon, 1 * MiB);
@@ -1267,7 +1262,7 @@ static void test_residency_pageout(void **state)
 	res_layout_make(&l);
 	assert_int_equal(res_pageout(&rc), 0);
 	rc.nobody = true; /* here: the seccomp filter, in a child */
-	assert_int_equal(in_child(res_pageout, &rc), 0);
+	assert_int_equal(pmtest_in_child(res_pageout, &rc), 0);
 	res_layout_free(&l);
 	pmtest_zram_off(zram);
 }
@@ -1395,9 +1390,9 @@ static void test_residency_exec(void **state)
 		execl("/proc/self/exe", "test-kernel", "exec-loop", NULL);
 		_exit(1);
 	}
-	assert_int_equal(in_child(res_exec, &ec), 0);
+	assert_int_equal(pmtest_in_child(res_exec, &ec), 0);
 	ec.pagemap = true;
-	assert_int_equal(in_child(res_exec, &ec), 0);
+	assert_int_equal(pmtest_in_child(res_exec, &ec), 0);
 	kill(ec.pid, SIGKILL);
 	waitpid(ec.pid, NULL, 0);
 }
@@ -1477,7 +1472,7 @@ static void test_residency_errors(void **state)
 	counting = 0;
 	assert_int_equal(allocations, 0);
 	rc.pid = c.pid;
-	assert_int_equal(in_child(res_unpriv, &rc), 0);
+	assert_int_equal(pmtest_in_child(res_unpriv, &rc), 0);
 	/* gone: reaped, then a zombie */
 	pmtest_reap(&c);
 	assert_int_equal(pmadv_residency(t, l.v, 1, &r, sizeof(r)), -ESRCH);
