@@ -86,6 +86,8 @@ struct pmadv_hold {
 	unsigned int flags;
 	pid_t owner;        /* the thread that took it */
 	bool sent_stop;     /* SIGSTOP mode: we stopped it, so we continue it */
+	int watch_fd;       /* SIGSTOP mode: the watchdog's pipe, or -1 */
+	pid_t watch_pid;    /* and the watchdog */
 	struct held *hd;    /* ptrace mode */
 };
 
@@ -545,6 +547,65 @@ static int all_stopped(const struct pmadv_target *t)
 	return ret;
 }
 
+/*
+ * A SIGSTOP hold must end with its caller, however the caller ends
+ * (SIGKILL, the OOM killer): a watchdog process, forked with exit signal
+ * 0 (so the caller's waitpid(-1) does not see it), blocks on a pipe whose
+ * only write end the caller keeps. The caller's death closes it: read()
+ * answers 0 and the watchdog continues the target. A release writes one
+ * byte first, after its own SIGCONT: the watchdog then leaves the target
+ * alone. The child runs only async-signal-safe calls (the caller may have
+ * other threads).
+ */
+static int spawn_watchdog(struct pmadv_hold *h)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid = (pid_t)syscall(SYS_clone, 0UL, 0UL, 0UL, 0UL, 0UL);
+	if (pid < 0) {
+		int err = errno;
+
+		close(p[0]);
+		close(p[1]);
+		return -err;
+	}
+	if (pid == 0) {
+		sigset_t all;
+		ssize_t n;
+		char c;
+
+		sigfillset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		close(p[1]);
+		do
+			n = read(p[0], &c, 1);
+		while (n < 0 && errno == EINTR);
+		if (n <= 0) /* the caller is gone (or exec'd) holding it */
+			send_signal(h->t, SIGCONT);
+		_exit(0);
+	}
+	close(p[0]);
+	h->watch_fd = p[1];
+	h->watch_pid = pid;
+	return 0;
+}
+
+static void end_watchdog(struct pmadv_hold *h)
+{
+	if (h->watch_fd < 0)
+		return;
+	if (write(h->watch_fd, "r", 1) < 0)
+		(void)0; /* it is gone already: nothing waits for the byte */
+	close(h->watch_fd);
+	h->watch_fd = -1;
+	/* ECHILD: a waitid(P_ALL, __WALL) of the caller reaped it */
+	while (waitpid(h->watch_pid, NULL, __WALL) < 0 && errno == EINTR)
+		;
+}
+
 static int hold_sigstop(struct pmadv_hold *h, int64_t deadline)
 {
 	int ret = all_stopped(h->t);
@@ -553,6 +614,9 @@ static int hold_sigstop(struct pmadv_hold *h, int64_t deadline)
 		return ret;
 	if (ret) /* already stopped: not ours to continue later */
 		return 0;
+	ret = spawn_watchdog(h);
+	if (ret < 0)
+		return ret;
 	ret = send_signal(h->t, SIGSTOP);
 	if (ret < 0)
 		return ret;
@@ -575,6 +639,7 @@ static int release(struct pmadv_hold *h)
 		/* A target that died meanwhile has nothing to restore. */
 		if (h->sent_stop && (ret = send_signal(h->t, SIGCONT)) == -ESRCH)
 			ret = 0;
+		end_watchdog(h);
 	} else if (h->hd) {
 		holds_remove(h);
 		/* -ETIMEDOUT: the tracer did not finish within the timeout;
@@ -608,6 +673,7 @@ static int hold(struct pmadv_target *t, unsigned int flags, int timeout_ms,
 		return -ENOMEM;
 	h->t = t;
 	h->flags = flags;
+	h->watch_fd = -1;
 	h->owner = (pid_t)syscall(SYS_gettid);
 	if (!timeout_ms)
 		timeout_ms = DEFAULT_TIMEOUT_MS;

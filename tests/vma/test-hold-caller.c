@@ -325,15 +325,19 @@ static void test_reaper_waitid_wall(void **state)
 
 /* ---- a caller SIGKILLed at random moments ---- */
 
-static void test_caller_killed(void **state)
+/* Callers SIGKILLed at random points of hold/release loops, with the
+ * given hold flags: a SIGSTOP hold's watchdog continues the target as the
+ * ptrace hold's tracer lets go of it. */
+static void caller_killed(unsigned int flags)
 {
 	const char *env = getenv("PMADV_HOLD_TRIALS");
 	int trials = env ? atoi(env) : 60;
 	unsigned int seed = (unsigned int)time(NULL);
 	pid_t target = start_target(16);
 
-	(void)state;
-	print_message("seed %u, %d trials\n", seed, trials);
+	print_message("%s: seed %u, %d trials\n",
+		      flags & PMADV_HOLD_SIGSTOP ? "SIGSTOP" : "ptrace", seed,
+		      trials);
 	srand(seed);
 	for (int i = 0; i < trials; i++) {
 		pid_t caller = fork();
@@ -348,7 +352,7 @@ static void test_caller_killed(void **state)
 			for (;;) {
 				struct pmadv_hold *h;
 
-				if (pmadv_hold(t, 0, 1000, &h) == 0)
+				if (pmadv_hold(t, flags, 1000, &h) == 0)
 					pmadv_release(h);
 			}
 		}
@@ -362,15 +366,26 @@ static void test_caller_killed(void **state)
 	stop_target(target);
 }
 
+static void test_caller_killed(void **state)
+{
+	(void)state;
+	caller_killed(0);
+}
+
+static void test_caller_killed_sigstop(void **state)
+{
+	(void)state;
+	caller_killed(PMADV_HOLD_SIGSTOP);
+}
+
 /* ---- a caller that dies while it holds ---- */
 
-static void test_caller_dies_holding(void **state)
+static void caller_dies_holding(unsigned int flags)
 {
 	pid_t target = start_target(4), caller;
 	int p[2], st;
 	char c;
 
-	(void)state;
 	assert_int_equal(pipe(p), 0);
 	caller = fork();
 	assert_true(caller >= 0);
@@ -379,7 +394,7 @@ static void test_caller_dies_holding(void **state)
 		struct pmadv_hold *h;
 
 		if (pmadv_open(target, 0, &t) < 0 ||
-		    pmadv_hold(t, 0, 2000, &h) < 0)
+		    pmadv_hold(t, flags, 2000, &h) < 0)
 			_exit(1);
 		c = 'h';
 		if (write(p[1], &c, 1) != 1)
@@ -389,11 +404,31 @@ static void test_caller_dies_holding(void **state)
 	close(p[1]);
 	assert_int_equal(read(p[0], &c, 1), 1);
 	close(p[0]);
-	assert_true(held_right(target, caller));
+	if (flags & PMADV_HOLD_SIGSTOP) {
+		struct census cs;
+
+		census(target, caller, &cs);
+		assert_true(cs.threads > 0 && cs.stopped == cs.threads);
+	} else {
+		assert_true(held_right(target, caller));
+	}
 	kill(caller, SIGKILL);
 	assert_int_equal(waitpid(caller, &st, 0), caller);
 	assert_target_fine(target, 1);
 	stop_target(target);
+}
+
+static void test_caller_dies_holding(void **state)
+{
+	(void)state;
+	caller_dies_holding(0);
+}
+
+/* The same with a SIGSTOP hold: its watchdog sends SIGCONT. */
+static void test_caller_dies_holding_sigstop(void **state)
+{
+	(void)state;
+	caller_dies_holding(PMADV_HOLD_SIGSTOP);
 }
 
 /* ---- a target that re-execs itself all the time ---- */
@@ -907,7 +942,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_reaper_waitpid),
 		cmocka_unit_test(test_reaper_waitid_wall),
 		cmocka_unit_test(test_caller_dies_holding),
+		cmocka_unit_test(test_caller_dies_holding_sigstop),
 		cmocka_unit_test(test_caller_killed),
+		cmocka_unit_test(test_caller_killed_sigstop),
 		cmocka_unit_test(test_exec_storm),
 		cmocka_unit_test(test_vfork_parent),
 		cmocka_unit_test(test_frozen_cgroup),
