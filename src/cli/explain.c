@@ -128,12 +128,26 @@ static int explain_no_memory(struct pmadv_target *t, pid_t pid, int advice,
 	/* The ptrace rung's preflight reads the target's flags: its words
 	 * say "kernel thread" when it is one. */
 	d = pmadv_diagnose(t, advice, PMADV_METHOD_PTRACE, why, sizeof(why));
-	if (d < 0 && d != -ESRCH && why[0])
+	if (d < 0 && d != -ESRCH && why[0]) {
 		snprintf(msg, len, "nothing to advise in PID %d: %s", (int)pid,
 			 why);
-	else
+	} else if (is_kernel_thread(pid)) {
 		snprintf(msg, len, "nothing to advise in PID %d: it has no "
 			 "user memory (a kernel thread)", (int)pid);
+	} else if (!thread_in_state(pid, "RSDTtWPI")) {
+		/* every thread a zombie, kept unreaped (by a tracer) */
+		snprintf(msg, len, "PID %d has exited: its threads are "
+			 "zombies, not yet reaped, with no memory left",
+			 (int)pid);
+		return EXIT_TARGET_GONE;
+	} else {
+		/* its main thread exited, the others came and went while the
+		 * memory map was read through them */
+		snprintf(msg, len, "PID %d: its memory map could not be read: "
+			 "its main thread has exited and the threads it was "
+			 "read through exited meanwhile; try again", (int)pid);
+		return EXIT_TARGET_BUSY;
+	}
 	return EXIT_NOT_SUPPORTED;
 }
 
@@ -219,7 +233,7 @@ int explain_target_error(struct pmadv_target *t, pid_t pid, int advice,
 			append_diagnosis(t, advice, methods, msg, len);
 		break;
 	case ETIMEDOUT:
-		if (held && (d = uninterruptible_thread(pid)) > 0)
+		if (held && (d = thread_in_state(pid, "D")) > 0)
 			snprintf(msg, len, "PID %d: --hold could not stop it "
 				 "within --timeout: its thread %d is in "
 				 "uninterruptible sleep (state D: waiting on "

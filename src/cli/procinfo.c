@@ -165,10 +165,9 @@ char read_state(pid_t pid)
 	return st;
 }
 
-/* A thread of process pid in uninterruptible sleep (state D), which no
- * signal stops until the kernel wakes it (I/O, a vfork parent waiting for
- * its child): its ID, or 0. */
-pid_t uninterruptible_thread(pid_t pid)
+/* A thread of process pid whose state letter is one of states ("D":
+ * uninterruptible sleep, which no stop signal interrupts): its ID, or 0. */
+pid_t thread_in_state(pid_t pid, const char *states)
 {
 	char path[64];
 	struct dirent *d;
@@ -179,8 +178,9 @@ pid_t uninterruptible_thread(pid_t pid)
 	dir = opendir(path);
 	while (dir && !found && (d = readdir(dir))) {
 		pid_t tid = (pid_t)atoi(d->d_name);
+		char st = tid > 0 ? read_state(tid) : 0;
 
-		if (tid > 0 && read_state(tid) == 'D')
+		if (st && strchr(states, st))
 			found = tid;
 	}
 	if (dir)
@@ -278,8 +278,12 @@ static int parse_ids(const char *path, const char *text, pid_t **ids,
 		pid_t id;
 
 		if (parse_pid(l, &id) < 0) {
+			char path_h[4 * 4096], l_h[4 * 64];
+
+			human_str(path_h, sizeof(path_h), path);
+			human_str(l_h, sizeof(l_h), l);
 			fprintf(stderr, "%s: %s: '%s' is not an ID\n",
-				progname, path, l);
+				progname, path_h, l_h);
 			free(copy);
 			free(v);
 			return -EIO;
@@ -326,7 +330,7 @@ static int processes_of_threads(const char *dir, pid_t **pids, size_t *n,
 {
 	pid_t *tids = NULL;
 	size_t ntids = 0, cnt = 0;
-	char *text = NULL;
+	char *text = NULL, dir_h[4 * 4096];
 	int ret;
 
 	snprintf(path, pathlen, "%s/cgroup.threads", dir);
@@ -360,9 +364,10 @@ static int processes_of_threads(const char *dir, pid_t **pids, size_t *n,
 		return ret;
 	}
 	*n = cnt;
+	human_str(dir_h, sizeof(dir_h), dir);
 	fprintf(stderr, "%s: %s is a threaded cgroup (its cgroup.procs "
 		"cannot be read): its %zu thread%s belong%s to %zu "
-		"process%s, each advised whole\n", progname, dir, ntids,
+		"process%s, each advised whole\n", progname, dir_h, ntids,
 		ntids == 1 ? "" : "s", ntids == 1 ? "s" : "", cnt,
 		cnt == 1 ? "" : "es");
 	return 0;

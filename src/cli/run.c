@@ -276,9 +276,13 @@ static int collect_targets(const struct cli_opts *o, pid_t **pids,
 		ret = read_cgroup_pids(o->cgroup, &cg, &ncg, path,
 				       sizeof(path));
 		if (ret < 0) {
+			char cg_h[4 * 256], path_h[4 * 4096];
+
+			human_str(cg_h, sizeof(cg_h), o->cgroup);
+			human_str(path_h, sizeof(path_h), path);
 			fprintf(stderr, "%s: --cgroup %s: cannot read %s: %s "
 				"(%s); no process advised\n", progname,
-				o->cgroup, path, strerror(-ret),
+				cg_h, path_h, strerror(-ret),
 				errno_name(-ret));
 			return ret == -ENOENT || ret == -ENOTDIR ? EXIT_USAGE
 								: EXIT_SYSTEM;
@@ -315,8 +319,11 @@ int run_advise(const struct cli_opts *o)
 	if (ret)
 		return ret;
 	if (!n) {
+		char cg_h[4 * 4096];
+
+		human_str(cg_h, sizeof(cg_h), o->cgroup);
 		fprintf(stderr, "%s: cgroup %s has no processes\n", progname,
-			o->cgroup);
+			cg_h);
 	}
 	rs = report_begin(o, n);
 	pace_init(&pc, o);

@@ -97,7 +97,10 @@ static int open_window(struct pmadv_target *t, const struct cli_opts *o,
 		f.start = o->ranges[w].start;
 		f.end = o->ranges[w].start + o->ranges[w].len;
 	}
-	ret = pmadv_vma_open(t, &f, PMADV_VMA_F_RECORD, &it);
+	/* collapse keeps each VMA's own whole huge pages: no merging */
+	ret = pmadv_vma_open(t, &f, PMADV_VMA_F_RECORD |
+			     (o->advice == ADVICE_COLLAPSE ? PMADV_VMA_F_NOMERGE
+							   : 0), &it);
 	if (ret < 0)
 		return ret;
 	st->its[st->nits++] = it;

@@ -55,29 +55,12 @@ double now_ms(void)
 
 /* The errnos pmadvise can meet; spelled out because strerrorname_np is
  * glibc-only and too new for some systems. */
+/* glibc's own table (2.32+), which knows every errno the kernel has. */
 const char *errno_name(int err)
 {
-	static const struct { int e; const char *n; } names[] = {
-		{ EPERM, "EPERM" },       { ENOENT, "ENOENT" },
-		{ ESRCH, "ESRCH" },       { EINTR, "EINTR" },
-		{ EIO, "EIO" },           { EBADF, "EBADF" },
-		{ EAGAIN, "EAGAIN" },     { ENOMEM, "ENOMEM" },
-		{ EACCES, "EACCES" },     { EFAULT, "EFAULT" },
-		{ EBUSY, "EBUSY" },       { EINVAL, "EINVAL" },
-		{ ENOSPC, "ENOSPC" },     { ERANGE, "ERANGE" },
-		{ ENOSYS, "ENOSYS" },     { ENOTSUP, "ENOTSUP" },
-		{ ETIMEDOUT, "ETIMEDOUT" }, { ECANCELED, "ECANCELED" },
-		{ EHWPOISON, "EHWPOISON" }, { ENODEV, "ENODEV" },
-		{ ENXIO, "ENXIO" },       { EEXIST, "EEXIST" },
-		{ EISDIR, "EISDIR" },     { ENOTDIR, "ENOTDIR" },
-		{ ENOEXEC, "ENOEXEC" },   { ENAMETOOLONG, "ENAMETOOLONG" },
-		{ EDQUOT, "EDQUOT" },     { ETIME, "ETIME" },
-	};
+	const char *n = strerrorname_np(err);
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (names[i].e == err)
-			return names[i].n;
-	return "EUNKNOWN";
+	return n ? n : "EUNKNOWN";
 }
 
 void human_size(size_t bytes, char *buf, size_t len)

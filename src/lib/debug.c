@@ -43,17 +43,37 @@ const char *pmadv_env(const char *name)
 }
 
 /* Messages quote what a target or the kernel named (command names,
- * cgroup paths): a control character there (C0, DEL, C1 in UTF-8) becomes
+ * cgroup paths): a control character there (C0, DEL, C1 in UTF-8) and
+ * each byte outside well-formed UTF-8 (a lone 0x9b is an 8-bit CSI) become
  * '?', so that a message stays one line and cannot drive a terminal. */
 static void scrub(char *s)
 {
 	unsigned char *p = (unsigned char *)s;
 
-	for (; *p; p++) {
-		if (*p < 0x20 || *p == 0x7f)
-			*p = '?';
-		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] < 0xa0)
-			p[0] = p[1] = '?';
+	while (*p) {
+		/* the length of a well-formed sequence (no overlong forms,
+		 * surrogates, or values past U+10FFFF), else 0 */
+		size_t n = *p < 0x80			 ? 1
+			   : *p >= 0xc2 && *p <= 0xdf ? 2
+			   : *p >= 0xe0 && *p <= 0xef ? 3
+			   : *p >= 0xf0 && *p <= 0xf4 ? 4
+						      : 0;
+
+		for (size_t i = 1; i < n; i++)
+			if ((p[i] & 0xc0) != 0x80 ||
+			    (i == 1 && ((*p == 0xe0 && p[1] < 0xa0) ||
+					(*p == 0xed && p[1] > 0x9f) ||
+					(*p == 0xf0 && p[1] < 0x90) ||
+					(*p == 0xf4 && p[1] > 0x8f))))
+				n = 0;
+		if (n == 1 && (*p < 0x20 || *p == 0x7f))
+			n = 0; /* C0 and DEL */
+		if (n == 2 && *p == 0xc2 && p[1] < 0xa0)
+			p[0] = p[1] = '?'; /* C1 */
+		if (!n)
+			*p++ = '?'; /* and resynchronise on the next byte */
+		else
+			p += n;
 	}
 }
 

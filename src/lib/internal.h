@@ -54,10 +54,10 @@ int pmadv_self_pidfd(const struct pmadv_target *t, int *tmp) PMADV_HIDDEN;
 ssize_t pmadv_read_proc(const char *path, char *buf, size_t len) PMADV_HIDDEN;
 /* The path of /proc/PID/<file> as the process sees it: through a live
  * thread's /proc/PID/task/TID/ when the main thread called pthread_exit
- * (its own maps and smaps are empty then). Allocates (opendir) only in
- * that case. */
-void pmadv_proc_path(pid_t pid, const char *file, char *buf,
-		     size_t len) PMADV_HIDDEN;
+ * (its own maps and smaps are empty then): returns that TID, or 0.
+ * Allocates (opendir) only in that case. */
+pid_t pmadv_proc_path(pid_t pid, const char *file, char *buf,
+		      size_t len) PMADV_HIDDEN;
 /* Reads field 22 of /proc/PID/stat; 0 or -errno (-ESRCH when gone). */
 int pmadv_read_starttime(pid_t pid, unsigned long long *out) PMADV_HIDDEN;
 /*
@@ -246,10 +246,12 @@ uint64_t pmadv_user_end(void) PMADV_HIDDEN;
 ssize_t pmadv_check_vector(const struct iovec *iov, size_t vlen) PMADV_HIDDEN;
 ssize_t pmadv_beyond_user(const struct iovec *iov, size_t vlen) PMADV_HIDDEN;
 
-/* Opens /proc/PID/file of the target read-only: the fd, or -errno (-ESRCH
- * for ENOENT). It may belong to a process that took a reused PID: check
- * pmadv_target_alive() after it. */
-int pmadv_open_proc(const struct pmadv_target *t, const char *file) PMADV_HIDDEN;
+/* Opens /proc/PID/file of the target read-only (through a live thread,
+ * whose TID goes to *via unless NULL, where pmadv_proc_path says): the
+ * fd, or -errno (-ESRCH for ENOENT). It may belong to a process that took
+ * a reused PID: check pmadv_target_alive() after it. */
+int pmadv_open_proc(const struct pmadv_target *t, const char *file,
+		    pid_t *via) PMADV_HIDDEN;
 
 /* The library's environment variables (PMADV_*), read with secure_getenv:
  * NULL in a set-user-ID, set-group-ID or capability-gaining program. */

@@ -246,7 +246,7 @@ static int count_scan_vmas(struct count *c, uint64_t start, uint64_t end)
 
 	if (!c->maps_tried) {
 		c->maps_tried = true;
-		c->maps = pmadv_open_proc(c->t, "maps");
+		c->maps = pmadv_open_proc(c->t, "maps", NULL);
 	}
 	while (c->maps >= 0 && at < end) {
 		struct pmadv_procmap_query q;
@@ -302,7 +302,7 @@ static int count_range(struct count *c, uint64_t start, uint64_t end)
 
 static int open_pagemap(struct pmadv_target *t)
 {
-	int fd = pmadv_open_proc(t, "pagemap"), ret;
+	int fd = pmadv_open_proc(t, "pagemap", NULL), ret;
 
 	/* ENOENT for a process that runs: no pagemap in this kernel */
 	if (fd == -ESRCH && pmadv_target_alive(t) == 0 &&

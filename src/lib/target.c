@@ -145,7 +145,7 @@ static char task_state(pid_t pid, pid_t tid)
 	return p && p[1] == ' ' ? p[2] : 0;
 }
 
-void pmadv_proc_path(pid_t pid, const char *file, char *buf, size_t len)
+pid_t pmadv_proc_path(pid_t pid, const char *file, char *buf, size_t len)
 {
 	char task[64];
 	struct dirent *d;
@@ -155,13 +155,13 @@ void pmadv_proc_path(pid_t pid, const char *file, char *buf, size_t len)
 	snprintf(buf, len, "/proc/%d/%s", (int)pid, file);
 	st = task_state(pid, pid);
 	if (st != 'Z' && st != 'X')
-		return;
+		return 0;
 	/* The leader called pthread_exit: /proc/PID/maps is empty, a live
 	 * thread's view is the process's. */
 	snprintf(task, sizeof(task), "/proc/%d/task", (int)pid);
 	dir = opendir(task);
 	if (!dir)
-		return;
+		return 0;
 	while ((d = readdir(dir))) {
 		pid_t tid = (pid_t)atoi(d->d_name);
 
@@ -169,10 +169,12 @@ void pmadv_proc_path(pid_t pid, const char *file, char *buf, size_t len)
 		if (st && st != 'Z' && st != 'X') {
 			snprintf(buf, len, "/proc/%d/task/%d/%s", (int)pid,
 				 (int)tid, file);
-			break;
+			closedir(dir);
+			return tid;
 		}
 	}
 	closedir(dir);
+	return 0;
 }
 
 static int target_new(pid_t pid, int pidfd, struct pmadv_target **out)
@@ -424,13 +426,18 @@ PMADV_API int pmadv_target_pidfd(const struct pmadv_target *t)
 							 : -ENOSYS);
 }
 
-int pmadv_open_proc(const struct pmadv_target *t, const char *file)
+int pmadv_open_proc(const struct pmadv_target *t, const char *file,
+		    pid_t *via)
 {
 	char path[96];
+	pid_t tid;
 	int fd;
 
 	/* a self handle: the caller, which may be a child forked since */
-	pmadv_proc_path(t->self ? getpid() : t->pid, file, path, sizeof(path));
+	tid = pmadv_proc_path(t->self ? getpid() : t->pid, file, path,
+			      sizeof(path));
+	if (via)
+		*via = tid;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? -ESRCH : -errno;

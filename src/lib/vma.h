@@ -101,6 +101,9 @@ struct pmadv_vma_src {
 	enum pmadv_vma_src_kind kind; /* after resolution: never AUTO */
 	int fd;
 	pid_t pid;
+	pid_t via;          /* the live thread read through, or 0 */
+	uint64_t resume;    /* the end of the last record returned */
+	struct pmadv_target *t;
 	bool eof;
 	bool may_fallback;  /* QUERY chosen by probe: text if it fails */
 	uint64_t next_addr; /* QUERY: where the next query starts */

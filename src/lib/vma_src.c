@@ -76,8 +76,10 @@ int pmadv_vma_src_open(struct pmadv_vma_src *s, struct pmadv_target *t,
 						     : PMADV_SRC_QUERY;
 	}
 	s->kind = kind;
+	s->t = t;
 	s->pid = t->self ? getpid() : t->pid;
-	ret = pmadv_open_proc(t, kind == PMADV_SRC_SMAPS ? "smaps" : "maps");
+	ret = pmadv_open_proc(t, kind == PMADV_SRC_SMAPS ? "smaps" : "maps",
+			      &s->via);
 	if (ret < 0)
 		return ret;
 	s->fd = ret;
@@ -188,7 +190,7 @@ static int text_room(struct pmadv_vma_src *s)
 static void resolve_newline(const struct pmadv_vma_src *s,
 			    struct pmadv_vma_rec *r)
 {
-	char file[64], path[128], exact[PMADV_VMA_NAME_MAX + 1];
+	char file[64], path[128], exact[PMADV_VMA_NAME_MAX + 2];
 	ssize_t n;
 
 	if (!r->inode || !memchr(r->name, '\n', r->name_len))
@@ -196,9 +198,17 @@ static void resolve_newline(const struct pmadv_vma_src *s,
 	snprintf(file, sizeof(file), "map_files/%" PRIx64 "-%" PRIx64,
 		 r->start, r->end);
 	pmadv_proc_path(s->pid, file, path, sizeof(path));
-	n = readlink(path, exact, PMADV_VMA_NAME_MAX);
-	if (n <= 0 || n >= PMADV_VMA_NAME_MAX)
+	n = readlink(path, exact, sizeof(exact));
+	if (n <= 0)
 		return;
+	if (n > PMADV_VMA_NAME_MAX) {
+		/* longer than a name can be: "" and long_name, as the
+		 * ioctl reports it (the decoded text was shorter) */
+		r->name[0] = '\0';
+		r->name_len = 0;
+		r->long_name = true;
+		return;
+	}
 	memcpy(r->name, exact, (size_t)n);
 	r->name[n] = '\0';
 	r->name_len = (size_t)n;
@@ -278,12 +288,67 @@ static int src_next(struct pmadv_vma_src *s, struct pmadv_vma_rec *r)
 	return text_next(s, r);
 }
 
+/* Whether the thread the source reads through (a process whose main
+ * thread has exited) is gone: the kernel ends its maps with EOF or ESRCH
+ * then, though the process runs on. */
+static bool via_gone(const struct pmadv_vma_src *s)
+{
+	char path[96], buf[512];
+	const char *p;
+
+	if (!s->via)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)s->pid,
+		 (int)s->via);
+	if (pmadv_read_proc(path, buf, sizeof(buf)) <= 0)
+		return true;
+	p = strrchr(buf, ')');
+	return !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
+}
+
+/* The same source again through another live thread, from the end of the
+ * last record returned: 0, or -errno (-ESRCH when none lives). */
+static int reopen_via(struct pmadv_vma_src *s)
+{
+	int fd = pmadv_open_proc(s->t, s->kind == PMADV_SRC_SMAPS ? "smaps"
+								    : "maps",
+				 &s->via);
+
+	if (fd < 0)
+		return fd;
+	close(s->fd);
+	s->fd = fd;
+	s->eof = false;
+	s->len = s->pos = 0;
+	s->next_addr = s->resume;
+	pmadv_maps_parser_init(&s->parser, s->kind == PMADV_SRC_SMAPS);
+	pmadv_debug("maps of PID %d: the thread read through exited, reading "
+		    "on through thread %d from %#llx", (int)s->pid,
+		    (int)s->via, (unsigned long long)s->resume);
+	return s->via ? 0 : -ESRCH;
+}
+
 int pmadv_vma_src_next(struct pmadv_vma_src *s, struct pmadv_vma_rec *r)
 {
-	int ret = src_next(s, r);
+	int ret;
 
-	if (ret > 0)
+	for (int tries = 0;; tries++) {
+		ret = src_next(s, r);
+		if (ret > 0 && r->end <= s->resume)
+			continue; /* returned before the source was reopened */
+		if ((ret == 0 || ret == -ESRCH) && tries < 16 && via_gone(s) &&
+		    pmadv_target_runs(s->t) == 1) {
+			ret = reopen_via(s);
+			if (ret < 0)
+				return ret;
+			continue;
+		}
+		break;
+	}
+	if (ret > 0) {
 		s->count++;
+		s->resume = r->end;
+	}
 	/* No VMA at all: the process has no mm any more (a zombie) or never
 	 * had one (a kernel thread). The ioctl says ESRCH; so does
 	 * process_madvise; the text, empty, would say nothing. */

@@ -63,7 +63,7 @@ static int ptrace_probe(void)
 #endif
 }
 
-static int ptrace_begin(struct pmadv_call *c)
+static int begin_once(struct pmadv_call *c)
 {
 	struct session *s;
 	struct tinfo ti;
@@ -127,6 +127,25 @@ static int ptrace_begin(struct pmadv_call *c)
 	}
 	c->priv = s;
 	return 0;
+}
+
+/* The thread chosen may exit before it is seized or armed, while its
+ * process runs on (a main thread gone, short-lived workers): another
+ * thread is chosen, a few times. */
+static int ptrace_begin(struct pmadv_call *c)
+{
+	int ret = begin_once(c);
+
+	for (int tries = 0; ret == -ESRCH && tries < 8 &&
+			    pmadv_target_alive(c->t) == 0 &&
+			    pmadv_target_runs(c->t) == 1;
+	     tries++) {
+		pmadv_debug("ptrace: the thread of PID %d chosen has exited, "
+			    "its process runs: choosing again",
+			    (int)c->t->pid);
+		ret = begin_once(c);
+	}
+	return ret;
 }
 
 static ssize_t ptrace_advise(struct pmadv_call *c, const struct iovec *iov,
