@@ -189,6 +189,7 @@ int explain_target_error(struct pmadv_target *t, pid_t pid, int advice,
 			 unsigned int methods, int err, bool held, char *msg,
 			 size_t len)
 {
+	pid_t d;
 	int cls;
 
 	msg[0] = '\0';
@@ -218,8 +219,21 @@ int explain_target_error(struct pmadv_target *t, pid_t pid, int advice,
 			append_diagnosis(t, advice, methods, msg, len);
 		break;
 	case ETIMEDOUT:
-		snprintf(msg, len, "PID %d: timed out (--timeout); what was "
-			 "advised before stays advised", (int)pid);
+		if (held && (d = uninterruptible_thread(pid)) > 0)
+			snprintf(msg, len, "PID %d: --hold could not stop it "
+				 "within --timeout: its thread %d is in "
+				 "uninterruptible sleep (state D: waiting on "
+				 "I/O, or a vfork parent waiting for its "
+				 "child), which no stop signal interrupts; "
+				 "nothing was advised", (int)pid, (int)d);
+		else if (held)
+			snprintf(msg, len, "PID %d: --hold could not stop it "
+				 "within --timeout; nothing was advised",
+				 (int)pid);
+		else
+			snprintf(msg, len, "PID %d: timed out (--timeout); "
+				 "what was advised before stays advised",
+				 (int)pid);
 		break;
 	case ECANCELED:
 		snprintf(msg, len, "PID %d: interrupted before the end",

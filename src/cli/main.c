@@ -272,17 +272,24 @@ static int check_consistency(const struct cli_opts *o)
 /* The library reads PMADV_METHODS on every request and fails each one with
  * EINVAL when it is not a list of rungs: one usage error up front names
  * the variable instead. */
-static int check_environment(void)
+static int check_environment(const struct cli_opts *o)
 {
 	const char *env = getenv("PMADV_METHODS");
 	unsigned int m;
 
-	if (!env || !*env || pmadv_methods_from_string(env, &m) == 0)
+	if (!env || !*env)
 		return 0;
-	return usage_error("environment variable PMADV_METHODS='%s': "
-			   "expected syscall, ioctl, ptrace, all or a "
-			   "comma-separated list of them (it narrows "
-			   "--method)", env);
+	if (pmadv_methods_from_string(env, &m) < 0)
+		return usage_error("environment variable PMADV_METHODS='%s': "
+				   "expected syscall, ioctl, ptrace, all or a "
+				   "comma-separated list of them (it narrows "
+				   "--method)", env);
+	if (!effective_methods(o->methods))
+		return usage_error("environment variable PMADV_METHODS='%s' "
+				   "and --method leave no method in common: "
+				   "it narrows --method, so nothing could "
+				   "advise", env);
+	return 0;
 }
 
 /* Destructive advice is refused before any target is touched. */
@@ -316,7 +323,7 @@ static int parse_args(struct cli_opts *o, int argc, char **argv)
 	if (!ret)
 		ret = check_force(o);
 	if (!ret)
-		ret = check_environment();
+		ret = check_environment(o);
 	return ret;
 }
 

@@ -134,6 +134,8 @@ void *xreallocarray(void *p, size_t n, size_t size);
 double now_ms(void);
 const char *errno_name(int err);
 void human_size(size_t bytes, char *buf, size_t len);
+size_t utf8_len(const unsigned char *p);
+void human_str(char *out, size_t len, const char *in);
 size_t page_size(void);
 int write_all(int fd, const void *buf, size_t len);
 
@@ -141,6 +143,7 @@ int write_all(int fd, const void *buf, size_t len);
 int read_mem(pid_t pid, struct mem_kb *out);
 void read_comm(pid_t pid, char *buf, size_t len);
 char read_state(pid_t pid);
+pid_t uninterruptible_thread(pid_t pid);
 /* The process (thread group) task tid belongs to, or -errno. */
 pid_t read_tgid(pid_t tid);
 int read_exec_id(pid_t pid, struct exec_id *out);

@@ -7,6 +7,7 @@
  * Read errors are returned, never taken for an empty file.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -68,14 +69,11 @@ static int read_all(const char *path, char **out)
 	return 0;
 }
 
-int read_mem(pid_t pid, struct mem_kb *out)
+static int read_rollup(const char *path, struct mem_kb *out)
 {
-	char path[64], *text;
-	int ret;
+	char *text;
+	int ret = read_all(path, &text);
 
-	out->rss = out->swap = -1;
-	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
-	ret = read_all(path, &text);
 	if (ret < 0)
 		return ret;
 	/* A kernel thread or a zombie has an empty rollup: no numbers. */
@@ -83,6 +81,36 @@ int read_mem(pid_t pid, struct mem_kb *out)
 	out->swap = field_kb(text, "Swap");
 	free(text);
 	return out->rss < 0 ? -ENODATA : 0;
+}
+
+int read_mem(pid_t pid, struct mem_kb *out)
+{
+	char path[96];
+	struct dirent *d;
+	DIR *dir;
+	int ret;
+
+	out->rss = out->swap = -1;
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+	ret = read_rollup(path, out);
+	if (ret != -ENODATA && ret != -ESRCH)
+		return ret;
+	/* A main thread that called pthread_exit has no rollup (ESRCH)
+	 * while its process runs: the numbers are in any live thread's. */
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	while (dir && ret < 0 && (d = readdir(dir))) {
+		int tid = atoi(d->d_name);
+
+		if (tid <= 0 || tid == (int)pid)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/smaps_rollup",
+			 (int)pid, tid);
+		ret = read_rollup(path, out); /* that thread went: the next */
+	}
+	if (dir)
+		closedir(dir);
+	return ret;
 }
 
 void read_comm(pid_t pid, char *buf, size_t len)
@@ -94,7 +122,10 @@ void read_comm(pid_t pid, char *buf, size_t len)
 		snprintf(buf, len, "?");
 		return;
 	}
-	text[strcspn(text, "\n")] = '\0';
+	/* the kernel ends the name with a newline; the name itself may hold
+	 * one (PR_SET_NAME takes any byte but NUL) */
+	if (text[0] && text[strlen(text) - 1] == '\n')
+		text[strlen(text) - 1] = '\0';
 	snprintf(buf, len, "%s", text[0] ? text : "?");
 	free(text);
 }
@@ -132,6 +163,29 @@ char read_state(pid_t pid)
 	st = *p;
 	free(text);
 	return st;
+}
+
+/* A thread of process pid in uninterruptible sleep (state D), which no
+ * signal stops until the kernel wakes it (I/O, a vfork parent waiting for
+ * its child): its ID, or 0. */
+pid_t uninterruptible_thread(pid_t pid)
+{
+	char path[64];
+	struct dirent *d;
+	pid_t found = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	while (dir && !found && (d = readdir(dir))) {
+		pid_t tid = (pid_t)atoi(d->d_name);
+
+		if (tid > 0 && read_state(tid) == 'D')
+			found = tid;
+	}
+	if (dir)
+		closedir(dir);
+	return found;
 }
 
 /* Fields 28 (startstack), 48 (arg_start) and 51 (env_end) of

@@ -192,11 +192,12 @@ static void human_headline(const struct report_state *rs,
 			   const struct proc_report *p)
 {
 	const char *adv = pmadv_advice_name(rs->o->advice);
-	char total[32], done[32];
+	char total[32], done[32], comm[4 * 64];
 
 	human_size(p->bytes_total, total, sizeof(total));
 	human_size(p->res.bytes, done, sizeof(done));
-	printf("PID %d (%s): ", (int)p->pid, p->comm);
+	human_str(comm, sizeof(comm), p->comm);
+	printf("PID %d (%s): ", (int)p->pid, comm);
 	if (p->status == PROC_FAILED && p->exit_class != EXIT_SOME_FAILED) {
 		printf("nothing advised: %s (%s)\n",
 		       class_words(p->exit_class), errno_name(p->error));

@@ -204,16 +204,17 @@ static void free_report(struct proc_report *p)
 static void process_target(const struct cli_opts *o, pid_t pid,
 			   struct proc_report *p)
 {
-	char was[sizeof(p->comm)];
+	char was[4 * sizeof(p->comm)], now[4 * sizeof(p->comm)];
 
 	process_one(o, pid, p);
 	if (!p->exec_seen)
 		return;
-	snprintf(was, sizeof(was), "%s", p->comm);
+	human_str(was, sizeof(was), p->comm);
 	free_report(p);
 	process_one(o, pid, p);
+	human_str(now, sizeof(now), p->comm);
 	fprintf(stderr, "%s: PID %d (%s) ran execve (now %s) during the "
-		"request: asked again\n", progname, (int)pid, was, p->comm);
+		"request: asked again\n", progname, (int)pid, was, now);
 	if (!p->exec_seen)
 		return;
 	/* Whatever the kernel answered, the cause is the execve, and the
@@ -221,7 +222,7 @@ static void process_target(const struct cli_opts *o, pid_t pid,
 	snprintf(p->message, sizeof(p->message), "PID %d ran execve during "
 		 "the request, twice (now %s): its memory map changed under "
 		 "it%s. Try again when it has settled, or hold it with --hold",
-		 (int)pid, p->comm, p->res.bytes ? "; what was advised was "
+		 (int)pid, now, p->res.bytes ? "; what was advised was "
 		 "the old program's" : "; nothing advised");
 	p->error = EAGAIN;
 	p->status = status_after_failure(p);

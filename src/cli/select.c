@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,12 +106,38 @@ static int open_window(struct pmadv_target *t, const struct cli_opts *o,
 
 /* A ptrace hold makes us the target's tracer, which the ptrace rung
  * needs to be itself: when only that rung may work (--method, or
- * PMADV_METHODS narrowing it), hold with SIGSTOP. */
-static unsigned int hold_flags(const struct cli_opts *o)
+ * PMADV_METHODS narrowing it), or the rungs before it would all refuse
+ * (no CAP_SYS_NICE, no module), hold with SIGSTOP. */
+static unsigned int hold_flags(struct pmadv_target *t,
+			       const struct cli_opts *o)
 {
-	return effective_methods(o->methods) == PMADV_METHOD_PTRACE
-		       ? PMADV_HOLD_SIGSTOP
-		       : 0;
+	unsigned int m = effective_methods(o->methods);
+
+	if (!(m & PMADV_METHOD_PTRACE))
+		return 0;
+	if (m == PMADV_METHOD_PTRACE)
+		return PMADV_HOLD_SIGSTOP;
+	for (unsigned int r = 1; r < PMADV_METHOD_PTRACE; r <<= 1)
+		if ((m & r) && pmadv_diagnose(t, o->advice, r, NULL, 0) == 0)
+			return 0;
+	/* no rung can serve: the ptrace hold's refusal says why */
+	if (pmadv_diagnose(t, o->advice, PMADV_METHOD_PTRACE, NULL, 0) < 0)
+		return 0;
+	return PMADV_HOLD_SIGSTOP;
+}
+
+/* SIGSTOP refused: the ptrace rung must trace the target itself, so the
+ * hold can only stop it, and stopping another user's process needs
+ * CAP_KILL. The cause, in p->message. */
+static void explain_sigstop_refused(struct proc_report *p)
+{
+	snprintf(p->message, sizeof(p->message),
+		 "no permission to hold PID %d: only the ptrace rung can "
+		 "advise it here, and it must be its tracer itself, so --hold "
+		 "stops it with SIGSTOP instead of tracing it; sending a "
+		 "signal to another user's process needs CAP_KILL (or the "
+		 "same uid). Give pmadvise CAP_KILL, or run it without --hold",
+		 (int)p->pid);
 }
 
 static void release_state(struct sel_state *st)
@@ -156,6 +183,48 @@ static int refuse_droppable(struct pmadv_target *t, const struct cli_opts *o,
 	return 0;
 }
 
+/* The PMD size a huge page takes (2 MiB on x86_64 and 4 KiB-page arm64),
+ * from sysfs; 2 MiB where the file is missing (THP compiled out). */
+static uint64_t pmd_size(void)
+{
+	unsigned long long v = 0;
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size",
+			"re");
+
+	if (f) {
+		if (fscanf(f, "%llu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v && !(v & (v - 1)) ? v : 2u << 20;
+}
+
+/* MADV_COLLAPSE works on whole aligned PMDs and answers 0 for a range
+ * that holds none: each enumerated range keeps only its aligned interior,
+ * and one smaller than that is left out, so that what is reported as
+ * advised could be collapsed. */
+static void collapse_interiors(struct proc_report *p)
+{
+	uint64_t pmd = pmd_size();
+	size_t k = 0;
+
+	p->bytes_total = 0;
+	for (size_t i = 0; i < p->n; i++) {
+		uint64_t s = (uintptr_t)p->iov[i].iov_base;
+		uint64_t e = s + p->iov[i].iov_len;
+
+		s = (s + pmd - 1) & ~(pmd - 1);
+		e &= ~(pmd - 1);
+		if (s >= e)
+			continue;
+		p->iov[k].iov_base = (void *)(uintptr_t)s;
+		p->iov[k].iov_len = (size_t)(e - s);
+		p->bytes_total += e - s;
+		k++;
+	}
+	p->n = k;
+}
+
 int select_ranges(struct pmadv_target *t, const struct cli_opts *o,
 		  struct proc_report *p)
 {
@@ -172,12 +241,15 @@ int select_ranges(struct pmadv_target *t, const struct cli_opts *o,
 	if (o->hold) {
 		/* A target that SIGSTOP stops here must run again if a signal
 		 * ends pmadvise before the release (signals.c). */
-		if (hold_flags(o) & PMADV_HOLD_SIGSTOP &&
-		    read_state(p->pid) != 'T')
+		unsigned int hf = hold_flags(t, o);
+
+		if (hf & PMADV_HOLD_SIGSTOP && read_state(p->pid) != 'T')
 			cli_resume_pid = p->pid;
-		ret = pmadv_hold(t, hold_flags(o), o->timeout_ms, &st->hold);
+		ret = pmadv_hold(t, hf, o->timeout_ms, &st->hold);
 		if (ret < 0) {
 			p->hold_failed = true;
+			if (ret == -EPERM && (hf & PMADV_HOLD_SIGSTOP))
+				explain_sigstop_refused(p);
 			goto fail;
 		}
 	}
@@ -187,6 +259,8 @@ int select_ranges(struct pmadv_target *t, const struct cli_opts *o,
 		ret = open_window(t, o, w, st, p, &cap);
 	if (ret < 0)
 		goto fail;
+	if (o->select && o->advice == ADVICE_COLLAPSE)
+		collapse_interiors(p);
 	p->sel = st;
 	return 0;
 fail:

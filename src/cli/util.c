@@ -2,10 +2,13 @@
 /*
  * Small helpers of the pmadvise tool: allocation that ends the program
  * when memory runs out (a CLI has nothing better to do), a monotonic clock,
- * errno names for messages and JSON, and human-readable sizes.
+ * errno names for messages and JSON, human-readable sizes, and the
+ * UTF-8 check and escaping for bytes that come from a target.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -119,4 +122,66 @@ int write_all(int fd, const void *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF), or 0. */
+size_t utf8_len(const unsigned char *p)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (p[0] == 0xe0)
+		lo = 0xa0; /* overlong */
+	else if (p[0] == 0xed)
+		hi = 0x9f; /* surrogates */
+	else if (p[0] == 0xf0)
+		lo = 0x90; /* overlong */
+	else if (p[0] == 0xf4)
+		hi = 0x8f; /* above U+10FFFF */
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/* Bytes from a target or the kernel, for a terminal: a control
+ * character (C0, DEL, or C1 written in UTF-8), a byte outside well-formed
+ * UTF-8 and the backslash itself become \xNN, so that a command name
+ * cannot end a line or move the cursor. Truncated to fit len. */
+void human_str(char *out, size_t len, const char *in)
+{
+	const unsigned char *p = (const unsigned char *)in;
+	size_t o = 0;
+
+	while (*p && len - o > 4) {
+		size_t n = utf8_len(p);
+		bool c1 = n == 2 && p[0] == 0xc2 && p[1] < 0xa0;
+
+		if (n == 1 && *p >= 0x20 && *p != 0x7f && *p != '\\') {
+			out[o++] = (char)*p++;
+		} else if (n > 1 && !c1 && len - o > n) {
+			memcpy(out + o, p, n);
+			o += n;
+			p += n;
+		} else if (n > 1 && !c1) {
+			break;
+		} else {
+			snprintf(out + o, len - o, "\\x%02x", *p++);
+			o += 4;
+		}
+	}
+	out[o] = '\0';
 }

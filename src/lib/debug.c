@@ -42,6 +42,21 @@ const char *pmadv_env(const char *name)
 	return secure_getenv(name);
 }
 
+/* Messages quote what a target or the kernel named (command names,
+ * cgroup paths): a control character there (C0, DEL, C1 in UTF-8) becomes
+ * '?', so that a message stays one line and cannot drive a terminal. */
+static void scrub(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+
+	for (; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] < 0xa0)
+			p[0] = p[1] = '?';
+	}
+}
+
 void pmadv_debug(const char *fmt, ...)
 {
 	const char *env = pmadv_env("PMADV_DEBUG");
@@ -60,6 +75,8 @@ void pmadv_debug(const char *fmt, ...)
 		n = 0;
 	at += (size_t)n < sizeof(line) - at - 1 ? (size_t)n
 						: sizeof(line) - at - 2;
+	line[at] = '\0';
+	scrub(line);
 	line[at++] = '\n';
 	/* one write: lines from several threads do not interleave */
 	if (write(STDERR_FILENO, line, at) < 0)
@@ -88,4 +105,5 @@ void pmadv_msg(char *msg, size_t len, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, len, fmt, ap);
 	va_end(ap);
+	scrub(msg);
 }

@@ -52,6 +52,12 @@ int pmadv_self_pidfd(const struct pmadv_target *t, int *tmp) PMADV_HIDDEN;
 /* A small /proc file into buf (NUL-terminated): its bytes or -errno. No
  * lock, no allocation (the ptrace rung's tracer uses it). */
 ssize_t pmadv_read_proc(const char *path, char *buf, size_t len) PMADV_HIDDEN;
+/* The path of /proc/PID/<file> as the process sees it: through a live
+ * thread's /proc/PID/task/TID/ when the main thread called pthread_exit
+ * (its own maps and smaps are empty then). Allocates (opendir) only in
+ * that case. */
+void pmadv_proc_path(pid_t pid, const char *file, char *buf,
+		     size_t len) PMADV_HIDDEN;
 /* Reads field 22 of /proc/PID/stat; 0 or -errno (-ESRCH when gone). */
 int pmadv_read_starttime(pid_t pid, unsigned long long *out) PMADV_HIDDEN;
 /*

@@ -7,6 +7,7 @@
  * rungs, the VMA sources and pmadv_hold use.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -130,6 +131,50 @@ int pmadv_process_runs(pid_t pid)
 	       : strtol(threads + 10, NULL, 10) > 1;
 }
 
+/* The state letter of task tid of process pid, or 0 when unreadable. */
+static char task_state(pid_t pid, pid_t tid)
+{
+	char path[96], buf[1024];
+	const char *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid,
+		 (int)tid);
+	if (pmadv_read_proc(path, buf, sizeof(buf)) <= 0)
+		return 0;
+	p = strrchr(buf, ')'); /* the command name may hold ") " */
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+void pmadv_proc_path(pid_t pid, const char *file, char *buf, size_t len)
+{
+	char task[64];
+	struct dirent *d;
+	DIR *dir;
+	char st;
+
+	snprintf(buf, len, "/proc/%d/%s", (int)pid, file);
+	st = task_state(pid, pid);
+	if (st != 'Z' && st != 'X')
+		return;
+	/* The leader called pthread_exit: /proc/PID/maps is empty, a live
+	 * thread's view is the process's. */
+	snprintf(task, sizeof(task), "/proc/%d/task", (int)pid);
+	dir = opendir(task);
+	if (!dir)
+		return;
+	while ((d = readdir(dir))) {
+		pid_t tid = (pid_t)atoi(d->d_name);
+
+		st = tid > 0 && tid != pid ? task_state(pid, tid) : 0;
+		if (st && st != 'Z' && st != 'X') {
+			snprintf(buf, len, "/proc/%d/task/%d/%s", (int)pid,
+				 (int)tid, file);
+			break;
+		}
+	}
+	closedir(dir);
+}
+
 static int target_new(pid_t pid, int pidfd, struct pmadv_target **out)
 {
 	struct pmadv_target *t;
@@ -201,7 +246,9 @@ static int open_pid(pid_t pid, unsigned int flags, struct pmadv_target **out)
 }
 
 /* The PID a pidfd refers to, from its fdinfo: -1 once the process is gone
- * (-ESRCH), no Pid line when the fd is not a pidfd (-EBADF). */
+ * (-ESRCH), 0 for a live process outside the caller's PID namespace
+ * (-EXDEV: it has no /proc/PID here), no Pid line when the fd is not a
+ * pidfd (-EBADF). */
 static int pidfd_pid(int pidfd, pid_t *pid)
 {
 	char path[64], buf[2048];
@@ -217,7 +264,12 @@ static int pidfd_pid(int pidfd, pid_t *pid)
 	if (!p)
 		return -EBADF;
 	v = strtol(p + 5, NULL, 10);
-	if (v <= 0)
+	if (v == 0) {
+		pmadv_debug("pidfd %d: its process is outside this PID "
+			    "namespace (fdinfo Pid: 0)", pidfd);
+		return -EXDEV;
+	}
+	if (v < 0)
 		return -ESRCH;
 	*pid = (pid_t)v;
 	return 0;

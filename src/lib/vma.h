@@ -100,6 +100,7 @@ enum pmadv_vma_src_kind {
 struct pmadv_vma_src {
 	enum pmadv_vma_src_kind kind; /* after resolution: never AUTO */
 	int fd;
+	pid_t pid;
 	bool eof;
 	bool may_fallback;  /* QUERY chosen by probe: text if it fails */
 	uint64_t next_addr; /* QUERY: where the next query starts */

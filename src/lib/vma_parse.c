@@ -114,10 +114,13 @@ unsigned int pmadv_vma_classify(bool shared, uint64_t inode,
 	return PMADV_VMA_ANON;
 }
 
-/* Copies the name, turning the kernel's octal escapes (mangle_path writes
- * '\n' as "\012") back into bytes, so both sources report the same name;
- * one longer than PMADV_VMA_NAME_MAX bytes becomes "" and long_name, as
- * PROCMAP_QUERY cannot return it. */
+/* Copies the name, turning the kernel's one escape (show_map_vma's
+ * mangle_path writes '\n' as "\012", and nothing else) back into a
+ * newline, so both sources report the same name. A path holding the four
+ * characters \012 reads the same: the text source resolves that case
+ * (vma_src.c). Any other backslash is a byte of the name. One longer than
+ * PMADV_VMA_NAME_MAX bytes becomes "" and long_name, as PROCMAP_QUERY
+ * cannot return it. */
 static void copy_name(struct pmadv_vma_rec *r, const char *s, size_t len)
 {
 	size_t i = 0, o = 0;
@@ -129,12 +132,8 @@ static void copy_name(struct pmadv_vma_rec *r, const char *s, size_t len)
 			o = 0;
 			break;
 		}
-		if (s[i] == '\\' && len - i >= 4 && s[i + 1] >= '0' &&
-		    s[i + 1] <= '3' && s[i + 2] >= '0' && s[i + 2] <= '7' &&
-		    s[i + 3] >= '0' && s[i + 3] <= '7') {
-			r->name[o++] = (char)((s[i + 1] - '0') << 6 |
-					      (s[i + 2] - '0') << 3 |
-					      (s[i + 3] - '0'));
+		if (len - i >= 4 && !memcmp(s + i, "\\012", 4)) {
+			r->name[o++] = '\n';
 			i += 4;
 			continue;
 		}

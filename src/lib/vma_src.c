@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,12 +62,11 @@ static enum pmadv_vma_src_kind resolve(enum pmadv_vma_src_kind want)
 
 static int open_proc(const struct pmadv_target *t, const char *file)
 {
-	char path[64];
+	char path[96];
 	int fd;
 
 	/* a self handle: the caller, which may be a child forked since */
-	snprintf(path, sizeof(path), "/proc/%d/%s",
-		 (int)(t->self ? getpid() : t->pid), file);
+	pmadv_proc_path(t->self ? getpid() : t->pid, file, path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? -ESRCH : -errno;
@@ -89,6 +89,7 @@ int pmadv_vma_src_open(struct pmadv_vma_src *s, struct pmadv_target *t,
 						     : PMADV_SRC_QUERY;
 	}
 	s->kind = kind;
+	s->pid = t->self ? getpid() : t->pid;
 	ret = open_proc(t, kind == PMADV_SRC_SMAPS ? "smaps" : "maps");
 	if (ret < 0)
 		return ret;
@@ -190,6 +191,32 @@ static int text_room(struct pmadv_vma_src *s)
 	return 0;
 }
 
+/*
+ * /proc/PID/maps writes a newline in a path as \012, and a path that holds
+ * those four characters the same way. For a file mapping whose decoded
+ * name has a newline, /proc/PID/map_files/START-END (CAP_SYS_ADMIN) names
+ * the file exactly, as PROCMAP_QUERY does; without that right the newline
+ * stands.
+ */
+static void resolve_newline(const struct pmadv_vma_src *s,
+			    struct pmadv_vma_rec *r)
+{
+	char file[64], path[128], exact[PMADV_VMA_NAME_MAX + 1];
+	ssize_t n;
+
+	if (!r->inode || !memchr(r->name, '\n', r->name_len))
+		return;
+	snprintf(file, sizeof(file), "map_files/%" PRIx64 "-%" PRIx64,
+		 r->start, r->end);
+	pmadv_proc_path(s->pid, file, path, sizeof(path));
+	n = readlink(path, exact, PMADV_VMA_NAME_MAX);
+	if (n <= 0 || n >= PMADV_VMA_NAME_MAX)
+		return;
+	memcpy(r->name, exact, (size_t)n);
+	r->name[n] = '\0';
+	r->name_len = (size_t)n;
+}
+
 static int text_next(struct pmadv_vma_src *s, struct pmadv_vma_rec *r)
 {
 	for (;;) {
@@ -205,8 +232,10 @@ static int text_next(struct pmadv_vma_src *s, struct pmadv_vma_rec *r)
 						     (size_t)(nl - line), r);
 			if (ret < 0)
 				return -EIO; /* not the format we know */
-			if (ret > 0)
+			if (ret > 0) {
+				resolve_newline(s, r);
 				return 1;
+			}
 			continue;
 		}
 		if (s->eof) {
@@ -214,7 +243,10 @@ static int text_next(struct pmadv_vma_src *s, struct pmadv_vma_rec *r)
 			 * kernel writes: treat it as a torn read. */
 			if (s->len > s->pos)
 				return -EIO;
-			return pmadv_maps_parser_end(&s->parser, r);
+			ret = pmadv_maps_parser_end(&s->parser, r);
+			if (ret > 0)
+				resolve_newline(s, r);
+			return ret;
 		}
 		if ((ret = text_room(s)) < 0)
 			return ret;

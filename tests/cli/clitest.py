@@ -113,9 +113,10 @@ def rmdir_cgroup(path):
 
 
 def mem_kb(pid):
-    """(Rss, Swap) in kB from /proc/PID/smaps_rollup."""
+    """(Rss, Swap) in kB from /proc/PID/smaps_rollup; pid may be a string
+    such as "PID/task/TID"."""
     vals = {}
-    with open("/proc/%d/smaps_rollup" % pid) as f:
+    with open("/proc/%s/smaps_rollup" % pid) as f:
         for line in f:
             k, _, rest = line.partition(":")
             if k in ("Rss", "Swap"):

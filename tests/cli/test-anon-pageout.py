@@ -8,7 +8,10 @@ must keep working (same checksum), --dry-run must advise nothing, and the
 shorter than one kernel call stops a 2.2 GiB pageout half way, with
 status 6."""
 
+import os
 import re
+import subprocess
+import sys
 import time
 
 from clitest import (Holder, ZramSwap, check, fail, mem_kb, need_root,
@@ -138,6 +141,56 @@ def test_timeout():
         p.wait()
 
 
+# A process whose main thread called pthread_exit: /proc/PID/maps and
+# smaps_rollup are empty or refused for it, yet it runs, with 64 MiB of
+# pattern in a mapping, and answers "check" from its other thread.
+ZOMBIE_LEADER = r"""
+import ctypes, mmap, os, sys, threading
+m = mmap.mmap(-1, 64 << 20, flags=mmap.MAP_PRIVATE)
+m.write(b"\x5a" * (64 << 20))
+def worker():
+    for line in sys.stdin:
+        if line.strip() == "check":
+            print("count", m[:].count(b"\x5a"), flush=True)
+threading.Thread(target=worker).start()
+print("ready", os.getpid(), flush=True)
+ctypes.CDLL(None).pthread_exit(None)
+"""
+
+
+def test_zombie_leader():
+    p = subprocess.Popen([sys.executable, "-c", ZOMBIE_LEADER],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         text=True)
+    try:
+        check(p.stdout.readline().startswith("ready"), "target started")
+        for _ in range(500):
+            with open("/proc/%d/stat" % p.pid) as f:
+                if f.read().rpartition(")")[2].split()[0] == "Z":
+                    break
+            time.sleep(0.01)
+        else:
+            fail("the target's main thread did not exit")
+        tid = [t for t in os.listdir("/proc/%d/task" % p.pid)
+               if int(t) != p.pid][0]
+        rss0, swap0 = mem_kb("%d/task/%s" % (p.pid, tid))
+        out = run(["--anon", "--advice", "pageout", p.pid], check_rc=0).stdout
+        rss1, swap1 = mem_kb("%d/task/%s" % (p.pid, tid))
+        check(rss0 - rss1 > 48 * MiB and swap1 - swap0 > 48 * MiB,
+              "the leaderless process's memory went to swap "
+              "(Rss %d -> %d kB, Swap %d -> %d kB)" %
+              (rss0, rss1, swap0, swap1))
+        check(re.search(r"Rss \d+ kB -> \d+ kB", out),
+              "its Rss is reported: %r" % out)
+        p.stdin.write("check\n")
+        p.stdin.flush()
+        check(p.stdout.readline().split() == ["count", str(64 << 20)],
+              "its data read back intact")
+    finally:
+        p.kill()
+        p.wait()
+
+
 def main():
     on_sigterm_exit()
     need_root()
@@ -147,6 +200,8 @@ def main():
         test_json_matches(h, human, mem)
         check(h.checksum() == h.sum,
               "the program recomputed its checksum after pageout: intact")
+    with ZramSwap(1 << 30):
+        test_zombie_leader()
     with ZramSwap(3 << 30):
         test_timeout()
     print("PASS")

@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 
-from clitest import check, fail, on_sigterm_exit, run_json
+from clitest import check, fail, on_sigterm_exit, run, run_json
 
 # Sets its own name to the bytes given in hex, then waits on stdin.
 RENAME = r"""
@@ -40,19 +40,46 @@ def comm_of_json(pid, expect_rc=0):
     return procs[0]["comm"]
 
 
-def test_pr_set_name():
-    name = b"\xff\xfeodd\xc3\x28"  # two stray bytes, a bad 2-byte sequence
+def start_named(name):
+    """A target that named itself with the bytes name (checked)."""
     p = subprocess.Popen([sys.executable, "-c", RENAME, name.hex()],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    if p.stdout.readline().strip() != b"named":
+        p.kill()
+        p.wait()
+        fail("the renaming target did not start")
+    check(comm_bytes(p.pid) == name, "the kernel kept the bytes %r" % name)
+    return p
+
+
+def test_pr_set_name():
+    name = b"\xff\xfeodd\xc3\x28"  # two stray bytes, a bad 2-byte sequence
+    p = start_named(name)
     try:
-        if p.stdout.readline().strip() != b"named":
-            fail("the renaming target did not start")
-        check(comm_bytes(p.pid) == name, "the kernel kept the bytes %r" %
-              name)
         comm = comm_of_json(p.pid)
         check(comm == "\ufffd\ufffdodd\ufffd(",
               "PR_SET_NAME bytes \\xff\\xfe: each stray byte is U+FFFD "
               "(%r)" % comm)
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_control_characters():
+    """A name with a newline and a terminal escape: JSON carries it whole
+    (escaped by JSON's rules), the human summary shows \\xNN for each
+    control byte and stays on one line."""
+    name = b"a\nb\x1b[31mc\\"
+    p = start_named(name)
+    try:
+        comm = comm_of_json(p.pid)
+        check(comm == name.decode(), "JSON keeps the whole name, newline "
+              "included (%r)" % comm)
+        out = run(["--anon", "--dry-run", p.pid], check_rc=0).stdout
+        head = out.splitlines()[0]
+        check(head.startswith("PID %d (a\\x0ab\\x1b[31mc\\x5c): " %
+                              p.pid) and "\x1b" not in out,
+              "the human summary escapes control bytes: %r" % head)
     finally:
         p.kill()
         p.wait()
@@ -86,6 +113,7 @@ def test_cut_cyrillic():
 def main():
     on_sigterm_exit()
     test_pr_set_name()
+    test_control_characters()
     test_cut_cyrillic()
     print("PASS")
 

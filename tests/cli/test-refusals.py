@@ -187,6 +187,92 @@ def test_hold_ptrace_by_env():
         s.wait()
 
 
+def test_hold_uninterruptible():
+    # a vfork parent waits for its child in state D: no signal stops it,
+    # so --hold times out; the message names the thread and the state,
+    # not a bare "timed out"
+    p = subprocess.Popen([os.environ["PMADV_TEST_VFORK"]],
+                         stdout=subprocess.PIPE, text=True)
+    child = None
+    try:
+        pid = int(p.stdout.readline().split()[1])
+        for _ in range(500):
+            kids = open("/proc/%d/task/%d/children" % (pid, pid)).read()
+            if kids.split() and status_field(pid, "State")[0] == "D":
+                child = int(kids.split()[0])
+                break
+            time.sleep(0.01)
+        else:
+            fail("the vfork parent never reached state D")
+        q = run(["--hold", "-t", "500", "--anon", "-a", "cold", pid],
+                check_rc=6)
+        check("thread %d is in uninterruptible sleep" % pid in q.stderr and
+              "nothing was advised" in q.stderr,
+              "a --hold timeout on a D-state target names the thread and "
+              "why: %r" % q.stderr)
+        check(status_field(pid, "TracerPid") == "0",
+              "the target is left untraced")
+    finally:
+        if child:
+            os.kill(child, 9)
+        p.kill()
+        p.wait()
+
+
+def as_uid1000(caps, args):
+    """pmadvise as uid 1000 with only the capabilities caps (setpriv)."""
+    cmd = ["setpriv", "--reuid", "1000", "--regid", "1000", "--clear-groups",
+           "--inh-caps", "-all," + caps, "--ambient-caps", caps,
+           os.path.abspath(sys.argv[1])] + [str(a) for a in args]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60,
+                       cwd="/")
+    print("$ %s -> %d\n%s%s" % (" ".join(cmd), p.returncode, p.stdout,
+                                p.stderr))
+    return p
+
+
+def test_capabilities():
+    # A uid-1000 caller with CAP_SYS_PTRACE, toward a uid-1001 target:
+    # - alone, the ptrace rung cannot open /proc/PID/mem (its mode): the
+    #   message names CAP_DAC_OVERRIDE;
+    # - with CAP_DAC_OVERRIDE it advises, but --hold must stop the target
+    #   with SIGSTOP (the rung traces it itself), which needs CAP_KILL:
+    #   named, exit 3, not EBUSY;
+    # - with CAP_KILL too, --hold works and the target runs again.
+    s = subprocess.Popen(["setpriv", "--reuid", "1001", "--regid", "1001",
+                          "--clear-groups", "sleep", "120"])
+    try:
+        for _ in range(200):
+            if status_field(s.pid, "Uid") == "1001" and \
+                    os.readlink("/proc/%d/exe" % s.pid).endswith("sleep"):
+                break
+            time.sleep(0.01)
+        p = as_uid1000("+sys_ptrace", ["--anon", s.pid])
+        check(p.returncode == 3 and "CAP_DAC_OVERRIDE" in p.stderr,
+              "CAP_SYS_PTRACE alone: exit 3, CAP_DAC_OVERRIDE named")
+        caps = "+sys_ptrace,+dac_override"
+        p = as_uid1000(caps, ["--anon", s.pid])
+        check(p.returncode == 0 and "by ptrace" in p.stdout,
+              "with CAP_DAC_OVERRIDE the ptrace rung advises")
+        p = as_uid1000(caps, ["--hold", "--anon", s.pid])
+        check(p.returncode == 3 and "CAP_KILL" in p.stderr and
+              "busy" not in p.stderr,
+              "--hold without CAP_KILL: exit 3, CAP_KILL named, not busy")
+        p = as_uid1000(caps + ",+kill", ["--hold", "--anon", s.pid])
+        check(p.returncode == 0 and "by ptrace" in p.stdout,
+              "with CAP_KILL, --hold and the ptrace rung advise")
+        for _ in range(200):
+            if status_field(s.pid, "State") in ("S", "R"):
+                break
+            time.sleep(0.01)
+        check(status_field(s.pid, "State") in ("S", "R") and
+              status_field(s.pid, "TracerPid") == "0",
+              "the target runs again, untraced")
+    finally:
+        s.kill()
+        s.wait()
+
+
 def test_user_namespace():
     s = sleeper()
     try:
@@ -215,6 +301,8 @@ def main():
     test_kernel_thread()
     test_thread_id()
     test_hold_ptrace_by_env()
+    test_hold_uninterruptible()
+    test_capabilities()
     test_user_namespace()
     test_frozen()
     print("PASS")

@@ -82,6 +82,14 @@ def test_usage(pid):
               "PMADV_METHODS=%r is a usage error naming the variable" % bad)
     env = dict(os.environ, PMADV_METHODS="syscall,ptrace")
     run(["--anon", "--dry-run", pid], check_rc=0, env=env)
+    # It only narrows: narrowed to nothing is a usage error, not a
+    # refusal with an empty cause.
+    env = dict(os.environ, PMADV_METHODS="ptrace")
+    p = run(["-m", "syscall", "--anon", pid], check_rc=2, env=env)
+    check("PMADV_METHODS='ptrace'" in p.stderr and
+          "no method in common" in p.stderr,
+          "PMADV_METHODS disjoint from --method is a usage error naming "
+          "both: %r" % p.stderr)
     p = run(["-a", "MADV_PAGEOUT", "--dry-run", "-r", "1000+4K", pid],
             check_rc=0)
     check("would advise pageout" in p.stdout, "advice by MADV_ name")

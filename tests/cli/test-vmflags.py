@@ -7,7 +7,8 @@
 - pageout over MAP_DROPPABLE memory (6.11+), whose data it drops: the
   filters leave it out without --force and the data stays; an explicit
   range over it is refused without --force, naming why; with --force it is
-  paged out."""
+  paged out;
+- collapse lists only the whole, aligned huge pages inside VMAs."""
 
 import os
 import subprocess
@@ -83,6 +84,15 @@ def main():
               % (proc["status"], proc["bytes_advised"]))
         check(anon_huge_kb(p.pid, base, base + 8 * MIB) >= 2048,
               "it is backed by huge pages afterwards")
+        # every VMA of the process: only whole 2 MiB-aligned huge pages
+        # are listed (a smaller VMA holds none, and the kernel would answer
+        # 0 for it, collapsing nothing)
+        _, doc = run_json(["--anon", "-a", "collapse", "--dry-run", p.pid])
+        rs = doc["processes"][0]["ranges"]
+        check(rs and all(int(r["start"], 16) % (2 * MIB) == 0 and
+                         r["bytes"] % (2 * MIB) == 0 for r in rs),
+              "collapse lists only whole aligned PMDs: %s" %
+              [(r["start"], r["bytes"]) for r in rs])
         # an explicit range over the MADV_NOHUGEPAGE part: refused, and
         # the reason says huge pages, not "locked or PFN-mapped"
         _, doc = run_json(["-a", "collapse", "-r",

@@ -17,7 +17,9 @@
 #include <string.h>
 #include <grp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -478,6 +480,53 @@ static void test_thread_pidfd(void **state)
 	pthread_join(th, NULL);
 }
 
+/*
+ * A pidfd of a process outside the caller's PID namespace (passed into a
+ * container): alive, but with no /proc/PID there. pmadv_open_pidfd says
+ * EXDEV, not ESRCH, which would mean it exited. Root only (unshare).
+ */
+static void test_pidfd_other_pidns(void **state)
+{
+	int fd, st;
+	pid_t outer;
+
+	(void)state;
+	pmtest_require(geteuid() == 0, "needs root (CLONE_NEWPID)");
+	fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	assert_true(fd >= 0);
+	/* in a child, so that this process's later children stay in its
+	 * namespace */
+	outer = fork();
+	if (outer == 0) {
+		pid_t inner;
+
+		if (unshare(CLONE_NEWPID))
+			_exit(2);
+		inner = fork(); /* PID 1 of a namespace that cannot see us */
+		if (inner == 0) {
+			struct pmadv_target *t = NULL;
+			int ret;
+
+			/* its own /proc, so fdinfo speaks for its namespace */
+			if (unshare(CLONE_NEWNS) ||
+			    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+			    mount("proc", "/proc", "proc", 0, NULL))
+				_exit(3);
+			ret = pmadv_open_pidfd(fd, 0, &t);
+			_exit(ret == -EXDEV && !t ? 0 : 10 + (-ret & 0x3f));
+		}
+		if (inner < 0 || waitpid(inner, &st, 0) != inner ||
+		    !WIFEXITED(st))
+			_exit(4);
+		_exit(WEXITSTATUS(st));
+	}
+	assert_true(outer > 0);
+	assert_int_equal(waitpid(outer, &st, 0), outer);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	close(fd);
+}
+
 static long enosys_pidfd_open(pid_t pid, unsigned int flags)
 {
 	(void)pid, (void)flags;
@@ -854,6 +903,7 @@ int main(void)
 		cmocka_unit_test(test_vanished_vma_continue),
 		cmocka_unit_test(test_dead_target),
 		cmocka_unit_test(test_thread_pidfd),
+		cmocka_unit_test(test_pidfd_other_pidns),
 		cmocka_unit_test(test_pid_reuse),
 		cmocka_unit_test(test_seccomp_fallback),
 		cmocka_unit_test(test_eperm_vs_eacces),

@@ -67,11 +67,12 @@ const char *pt_target32(void)
 	int err;
 
 	PT_REQUIRE(path && *path && access(path, X_OK) == 0,
-		   "no 32-bit target (gcc-multilib)");
+		   "no 32-bit target (gcc-i686-linux-gnu or "
+		   "gcc-arm-linux-gnueabihf)");
 	err = pt_exec_error(path);
 	if (err == 0)
 		return path;
-	print_message("this kernel cannot run 32-bit x86 programs: execve "
+	print_message("this kernel cannot run 32-bit programs: execve "
 		      "of %s: %s\n", path, strerror(err));
 	if (err == ENOEXEC && vm && *vm) {
 		print_message("skipped here; the '%s' test runs this case in "

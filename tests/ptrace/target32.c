@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * A 32-bit target for test-ptrace (built with -m32): prints the address of
+ * A 32-bit target for test-ptrace (i386 or 32-bit ARM, built with a cross
+ * compiler; tests/ptrace/meson.build): prints the address of
  * a private page filled with 0x5a, then on each command from stdin prints
  * the page's first byte and the result of a loop, to show it still runs
  * correctly: 'x' reports, 'f' refills and reports, EOF exits.

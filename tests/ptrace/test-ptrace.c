@@ -1261,6 +1261,45 @@ static void test_identity_eperm(void **state)
 	close(out[1]);
 }
 
+/*
+ * Out of file descriptors in the caller (EMFILE): the ptrace rung's
+ * diagnosis names that, with its errno, and never says the target exited.
+ * In a child, so that the descriptors it fills are its own.
+ */
+static void test_emfile_not_exited(void **state)
+{
+	pid_t target, caller;
+	int st;
+
+	(void)state;
+	target = pt_fork(sleeper, NULL);
+	caller = fork();
+	if (caller == 0) {
+		struct pmadv_target *t;
+		char msg[256];
+		int ret;
+
+		if (pmadv_open(target, 0, &t) < 0)
+			_exit(2);
+		while (dup(0) >= 0)
+			;
+		if (errno != EMFILE)
+			_exit(3);
+		ret = pmadv_diagnose(t, MADV_COLD, PMADV_METHOD_PTRACE, msg,
+				     sizeof(msg));
+		printf("out of descriptors: %s, \"%s\"\n",
+		       strerrorname_np(-ret), msg);
+		fflush(stdout);
+		_exit((ret == -EMFILE || ret == -ENFILE) &&
+		      !strstr(msg, "exited") && !strstr(msg, "zombie")
+		      ? 0 : 4);
+	}
+	assert_int_equal(waitpid(caller, &st, 0), caller);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	pt_kill(target);
+}
+
 /* A range past the end of the user address space: EFAULT before any
  * method takes the request (0.1's ptrace method gave ENOMEM, per element,
  * so PMADV_F_CONTINUE went on past it; 6.1's process_madvise let it
@@ -2004,6 +2043,7 @@ int main(void)
 		T(test_frozen_cgroup),
 		T(test_seccomp),
 		T(test_identity_eperm),
+		T(test_emfile_not_exited),
 		T(test_beyond_user_space),
 		T(test_timeout),
 		T(test_zombie_leader),

@@ -8,7 +8,7 @@
 set -eu
 
 PKGS="qemu-system-x86 linux-headers-amd64 busybox-static cpio gzip
-build-essential gcc-multilib binutils dpkg apt"
+build-essential gcc-i686-linux-gnu libc6-dev-i386-cross binutils dpkg apt"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps.sh: run as root (apt-get)" >&2

@@ -73,12 +73,14 @@ if readelf -l "$busybox" | grep -q 'Requesting program interpreter'; then
 	unavailable "$busybox is dynamically linked (install busybox-static)"
 fi
 [ -f /usr/lib/x86_64-linux-gnu/libc.a ] || unavailable "no static libc (libc6-dev)"
-# One guest test is a 32-bit program, for the module's compat path.
+# One guest test is a 32-bit program, for the module's compat path, built
+# by the i386 cross compiler (gcc-multilib cannot sit beside the others).
+cc32=i686-linux-gnu-gcc
 probe_dir=$(mktemp -d "${TMPDIR:-/tmp}/pmadv-vm-probe.XXXXXX")
 echo 'int main(void) { return 0; }' > "$probe_dir/m32.c"
-if ! gcc -m32 -static -o "$probe_dir/m32" "$probe_dir/m32.c" 2>/dev/null; then
+if ! "$cc32" -static -o "$probe_dir/m32" "$probe_dir/m32.c" 2>/dev/null; then
 	rm -rf "$probe_dir"
-	unavailable "gcc cannot build static 32-bit programs (gcc-multilib)"
+	unavailable "$cc32 cannot build static 32-bit programs (gcc-i686-linux-gnu, libc6-dev-i386-cross)"
 fi
 rm -rf "$probe_dir"
 
@@ -187,9 +189,9 @@ module_tests="t_input:240 t_effects:240 t_perm:120 t_compat:60 t_unload:300 t_re
 [ "${PMADV_VM_MODULE_TESTS:-1}" != 0 ] || module_tests=
 for t in $module_tests; do
 	name=${t%%:*}
-	extra=
-	[ "$name" != t_compat ] || extra=-m32
-	gcc $cflags $extra -o "$root/tests/$name" "$here/guest/$name.c" ||
+	tcc=gcc
+	[ "$name" != t_compat ] || tcc=$cc32
+	"$tcc" $cflags -o "$root/tests/$name" "$here/guest/$name.c" ||
 		{ echo "run-vm-tests: cannot build $name" >&2; exit 1; }
 	echo "$name ${t#*:}" >> "$root/tests/list"
 done
@@ -343,6 +345,13 @@ case $qemu_rc in
 124) echo "run-vm-tests: the VM timed out" >&2 ;;
 *) echo "run-vm-tests: the guest ended without a verdict (crash or panic?)" >&2 ;;
 esac
+# meson shows only a long log's tail: repeat what each failing test printed
+# there, so the cause is on screen and not a hundred lines up.
+grep -a ': FAIL' "$work/verdicts" | sed -n 's/^PMADV-TEST \([^:]*\): FAIL.*/\1/p' |
+	while read -r t; do
+		echo "run-vm-tests: $t failed; its last lines:"
+		grep -aF "[$t] " "$work/console.log" | tail -n 40
+	done
 [ "$nfail" != 0 ] || nfail=1
 echo "vm: $npass passed, $nfail failed, $nskip skipped"
 exit 1

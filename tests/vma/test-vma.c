@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
@@ -437,6 +438,19 @@ static bool kernel_has_query(void)
 	 * gives for our own maps. */
 	assert_int_equal(err, ENOTTY);
 	return false;
+}
+
+/* Both sources' lists of T's VMAs (the ioctl's only where the kernel has
+ * it), checked to agree: free q->v and x->v. */
+static void read_both(struct list *q, struct list *x)
+{
+	q->v = NULL;
+	q->n = 0;
+	if (kernel_has_query())
+		read_all(PMADV_SRC_QUERY, q);
+	read_all(PMADV_SRC_TEXT, x);
+	if (q->n)
+		same_lists(q, x, 0);
 }
 
 /* The ioctl and the text parser see the same VMAs of the same process;
@@ -866,11 +880,7 @@ static void test_long_path(void **state)
 	pid = map_and_wait(fd, 4096);
 	assert_int_equal(pmadv_open(pid, 0, &t), 0);
 	T = t;
-	if (kernel_has_query())
-		read_all(PMADV_SRC_QUERY, &q);
-	read_all(PMADV_SRC_TEXT, &x);
-	if (q.n)
-		same_lists(&q, &x, 0);
+	read_both(&q, &x);
 	for (size_t i = 0; i < x.n; i++) {
 		if (x.v[i].inode == st.st_ino) {
 			found++;
@@ -982,6 +992,149 @@ static void test_vmflags_advice(void **state)
 	waitpid(pid, NULL, 0);
 }
 
+/*
+ * Paths the text of /proc/PID/maps cannot tell apart: a newline (written
+ * \012) and the four characters \012; and a backslash that is no escape.
+ * Both sources give each file its exact name.
+ */
+static void test_escaped_names(void **state)
+{
+	static const char *const names[] = { "a\nb", "a\\012b", "a\\101b" };
+	char dir[] = "/tmp/pmadv-esc-XXXXXX", path[128];
+	struct pmadv_target *saved = T, *t;
+	struct list q = { NULL, 0 }, x = { NULL, 0 };
+	int fds[3], p[2], found = 0;
+	pid_t pid;
+	char c;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		fds[i] = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+		assert_true(fds[i] >= 0);
+		assert_int_equal(ftruncate(fds[i], 4096), 0);
+	}
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	if (pid == 0) {
+		/* dies with the test, even when an assertion ends it early */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+			_exit(1);
+		for (int i = 0; i < 3; i++)
+			if (mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fds[i],
+				 0) == MAP_FAILED)
+				_exit(1);
+		if (write(p[1], "r", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	assert_int_equal(read(p[0], &c, 1), 1);
+	assert_int_equal(pmadv_open(pid, 0, &t), 0);
+	T = t;
+	read_both(&q, &x);
+	for (size_t i = 0; i < x.n; i++)
+		for (int k = 0; k < 3; k++) {
+			snprintf(path, sizeof(path), "%s/%s", dir, names[k]);
+			found += !strcmp(x.v[i].name, path);
+		}
+	assert_int_equal(found, 3);
+	T = saved;
+	pmadv_close(t);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	free(q.v);
+	free(x.v);
+	for (int i = 0; i < 3; i++) {
+		close(fds[i]);
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		unlink(path);
+	}
+	close(p[0]);
+	close(p[1]);
+	rmdir(dir);
+}
+
+static int zl_pipe[2];
+
+static void *zl_thread(void *arg)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	char *a = mmap(NULL, 8 * page, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t at = (uintptr_t)a;
+
+	(void)arg;
+	/* dies with the test, even when an assertion ends it early */
+	if (a == MAP_FAILED || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		_exit(1);
+	memset(a, 1, 8 * page);
+	if (write(zl_pipe[1], &at, sizeof(at)) != sizeof(at))
+		_exit(1);
+	for (;;)
+		pause();
+	return NULL;
+}
+
+/*
+ * A process whose main thread called pthread_exit: its /proc/PID/maps is
+ * empty, yet it runs and has memory. Both sources list it, through a live
+ * thread's view, and agree.
+ */
+static void test_zombie_leader(void **state)
+{
+	struct pmadv_target *saved = T, *t;
+	struct pmadv_filter f = PMADV_FILTER_INIT;
+	struct list q = { NULL, 0 }, x = { NULL, 0 };
+	struct iovec *iov = NULL;
+	uint64_t at;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(pipe(zl_pipe), 0);
+	pid = fork();
+	if (pid == 0) {
+		pthread_t th;
+
+		if (pthread_create(&th, NULL, zl_thread, NULL))
+			_exit(1);
+		pthread_exit(NULL);
+	}
+	assert_int_equal(read(zl_pipe[0], &at, sizeof(at)), sizeof(at));
+	close(zl_pipe[0]);
+	close(zl_pipe[1]);
+	for (int i = 0; i < 1000; i++) {
+		char path[64], buf[512], *p;
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		fp = fopen(path, "r");
+		assert_non_null(fp);
+		assert_non_null(fgets(buf, sizeof(buf), fp));
+		fclose(fp);
+		p = strrchr(buf, ')');
+		if (p && p[2] == 'Z')
+			break;
+		usleep(10000);
+	}
+	assert_int_equal(pmadv_open(pid, 0, &t), 0);
+	T = t;
+	read_both(&q, &x);
+	assert_true(x.n > 0);
+	f.start = at;
+	f.end = at + 8 * (uint64_t)sysconf(_SC_PAGESIZE);
+	assert_int_equal(pmadv_vma_ranges(t, &f, 0, &iov), 1);
+	assert_int_equal((uintptr_t)iov[0].iov_base, at);
+	free(iov);
+	T = saved;
+	pmadv_close(t);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	free(q.v);
+	free(x.v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -997,6 +1150,8 @@ int main(void)
 		cmocka_unit_test(test_hugetlb),
 		cmocka_unit_test(test_long_path),
 		cmocka_unit_test(test_vmflags_advice),
+		cmocka_unit_test(test_zombie_leader),
+		cmocka_unit_test(test_escaped_names),
 		/* Last: it changes the layout. */
 		cmocka_unit_test(test_recheck),
 	};

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ptrace.h"
@@ -139,7 +140,9 @@ static void comm_of(pid_t pid, char *comm, size_t len)
 	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
 	if (pmadv_read_proc(path, comm, len) <= 0)
 		snprintf(comm, len, "?");
-	comm[strcspn(comm, "\n")] = '\0';
+	/* the kernel's newline ends it; the name may hold one of its own */
+	if (comm[0] && comm[strlen(comm) - 1] == '\n')
+		comm[strlen(comm) - 1] = '\0';
 }
 
 /* Mount points of the cgroup v2 hierarchy and of a v1 freezer, from
@@ -303,7 +306,7 @@ static int choose_thread(pid_t pid, int *suspend_ok, struct tinfo *ti)
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
 	dir = opendir(path);
 	if (!dir)
-		return best >= 0 ? 0 : -ESRCH;
+		return best >= 0 ? 0 : errno == ENOENT ? -ESRCH : -errno;
 	while ((d = readdir(dir))) {
 		pid_t tid = (pid_t)atoi(d->d_name);
 		struct tinfo cand;
@@ -319,6 +322,19 @@ static int choose_thread(pid_t pid, int *suspend_ok, struct tinfo *ti)
 	}
 	closedir(dir);
 	return best >= 0 ? 0 : -ESRCH;
+}
+
+/* Whether the mem file was refused for its mode, not by ptrace's check:
+ * a caller with CAP_SYS_PTRACE, without CAP_DAC_OVERRIDE, another owner. */
+static bool mem_needs_dac(pid_t pid)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	return stat(path, &st) == 0 && st.st_uid != geteuid() &&
+	       pmadv_have_cap(CAP_SYS_PTRACE) == 1 &&
+	       pmadv_have_cap(CAP_DAC_OVERRIDE) == 0;
 }
 
 /* Everything that can be said without touching the target. */
@@ -341,11 +357,22 @@ int pt_preflight(const struct pmadv_target *t, struct tinfo *ti, bool *suspend,
 		return -EPERM;
 	}
 	ret = pt_read_tinfo(t->pid, t->pid, ti);
-	if (ret < 0) {
+	if (ret == -ESRCH || ret == -ENOENT) {
 		pmadv_msg(msg, len, "PID %d has exited", (int)t->pid);
+		return -ESRCH;
+	}
+	if (ret < 0) { /* EMFILE, ENOMEM...: ours, not the target's */
+		pmadv_msg(msg, len, "cannot read the state of PID %d in "
+			  "/proc: %s", (int)t->pid, pmadv_errdesc(-ret));
 		return ret;
 	}
-	if (choose_thread(t->pid, &suspend_ok, ti) < 0) {
+	ret = choose_thread(t->pid, &suspend_ok, ti);
+	if (ret < 0 && ret != -ESRCH) {
+		pmadv_msg(msg, len, "cannot list the threads of PID %d in "
+			  "/proc: %s", (int)t->pid, pmadv_errdesc(-ret));
+		return ret;
+	}
+	if (ret < 0) {
 		pmadv_msg(msg, len, "PID %d is a zombie: it has no memory left "
 			  "to advise", (int)t->pid);
 		return -ESRCH;
@@ -394,6 +421,20 @@ int pt_preflight(const struct pmadv_target *t, struct tinfo *ti, bool *suspend,
 		    pt_exiting(t->pid, ti->tid)) {
 			pmadv_msg(msg, len, "PID %d has exited", (int)t->pid);
 			return -ESRCH;
+		}
+		if (ret != EACCES && ret != EPERM) {
+			pmadv_msg(msg, len, "cannot open /proc/%d/task/%d/mem "
+				  "(the ptrace attach check): %s", (int)t->pid,
+				  (int)ti->tid, pmadv_errdesc(ret));
+			return -ret;
+		}
+		if (mem_needs_dac(t->pid)) {
+			pmadv_msg(msg, len, "the rung reaches PID %d's memory "
+				  "through /proc/PID/mem, which belongs to its "
+				  "owner: CAP_SYS_PTRACE alone does not open "
+				  "it, CAP_DAC_OVERRIDE must come with it",
+				  (int)t->pid);
+			return -EPERM;
 		}
 		pmadv_msg(msg, len, "no ptrace permission over PID %d (other "
 			  "owner, not dumpable, or a Yama/LSM policy)",

@@ -418,7 +418,8 @@ static bool scratch_intact(const struct session *s)
 	struct cover c = { s->scratch, s->scratch + s->scratch_len };
 	char path[64];
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)s->pid);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/maps", (int)s->pid,
+		 (int)s->tid);
 	return pt_each_line(path, cover_line, &c);
 }
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * A 32-bit caller on the 64-bit guest kernel (built with -m32): the
- * request layout is the same, but the vector is an array of 32-bit
- * iovecs, which the module must read as such. Checks results, partial
+ * A 32-bit caller on the 64-bit guest kernel (built with the i386 cross
+ * compiler, i686-linux-gnu-gcc): the request layout is the same, but the
+ * vector is an array of 32-bit iovecs, which the module must read as such. Checks results, partial
  * progress and a bad vector pointer through the compat path.
  */
 #include "vmtest.h"
@@ -25,7 +25,7 @@ int main(void)
 	int fd;
 
 	if (sizeof(void *) != 4) {
-		fprintf(stderr, "t_compat must be built with -m32\n");
+		fprintf(stderr, "t_compat must be built for i386\n");
 		return 1;
 	}
 	fd = vt_open_dev(O_RDWR);
