@@ -107,7 +107,12 @@ static int reap_parse(struct reap_opts *o, int argc, char **argv)
 				(int)tgid);
 			return EXIT_USAGE;
 		}
-		o->pids[o->npids++] = pid;
+		/* twice the same PID: one kill, not a "gone" after it */
+		for (size_t k = 0; k < o->npids; k++)
+			if (o->pids[k] == pid)
+				pid = 0;
+		if (pid)
+			o->pids[o->npids++] = pid;
 	}
 	return 0;
 }
