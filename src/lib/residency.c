@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "errnos.h"
@@ -304,10 +305,21 @@ static int open_pagemap(struct pmadv_target *t)
 {
 	int fd = pmadv_open_proc(t, "pagemap", NULL), ret;
 
-	/* ENOENT for a process that runs: no pagemap in this kernel */
-	if (fd == -ESRCH && pmadv_target_alive(t) == 0 &&
-	    pmadv_target_runs(t) > 0)
-		return -ENOSYS;
+	/* No pagemap in this kernel: our own is missing too. Else ESRCH for
+	 * a process that runs is an execve under way (its mm is being
+	 * replaced): open again, a few times. */
+	for (int tries = 0; fd == -ESRCH && pmadv_target_alive(t) == 0 &&
+			    pmadv_target_runs(t) > 0;
+	     tries++) {
+		struct timespec nap = { 0, 1000000 };
+
+		if (access("/proc/self/pagemap", F_OK) < 0)
+			return -ENOSYS;
+		if (tries == 20)
+			return -EAGAIN;
+		nanosleep(&nap, NULL);
+		fd = pmadv_open_proc(t, "pagemap", NULL);
+	}
 	if (fd < 0)
 		return fd;
 	/* The file names the mm of whoever had the PID at the open. */

@@ -7,7 +7,7 @@ kept as a case:
                         SIGKILL of pmadvise leaves the target stopped.
   sigkill_root_leaderless  the same as root on a leaderless process (the
                         syscall rung answers ESRCH there, so SIGSTOP).
-  leaderless_relay      main thread gone, the live thread changes: the
+  leaderless_relay      main thread gone, a new thread every 10 ms: the
                         VMA source is bound to one thread's lifetime; ESRCH
                         on a live process, called "a kernel thread" (exit 5).
   all_zombie            leader and only thread both zombies (the thread is
@@ -174,7 +174,7 @@ def t_sigkill_root_leaderless():
 
 def t_leaderless_relay():
     exe = build("relay", RELAY_C)
-    tgt, line = start([exe, "2000"])
+    tgt, line = start([exe, "10000"])  # a thread every 10 ms
     pid = int(line)
     try:
         bad = []
