@@ -107,7 +107,8 @@ static void permission_hint(int err, char *msg, size_t len)
 
 /* Whether the target lives on although the kernel finds no memory in it
  * (process_madvise's own check answers ESRCH): a kernel thread, whose
- * pidfd does not report an exit. */
+ * pidfd does not report an exit. A process between letting go of its
+ * memory and becoming a zombie looks the same but for PF_KTHREAD. */
 static bool without_user_memory(struct pmadv_target *t, int advice)
 {
 	struct pollfd pfd = { .fd = t ? pmadv_target_pidfd(t) : -1,
@@ -115,6 +116,8 @@ static bool without_user_memory(struct pmadv_target *t, int advice)
 
 	if (pfd.fd < 0 || poll(&pfd, 1, 0) != 0)
 		return false; /* no pidfd, or the process has exited */
+	if (!is_kernel_thread(pmadv_target_pid(t)))
+		return false; /* exiting */
 	return pmadv_diagnose(t, advice, PMADV_METHOD_SYSCALL, NULL, 0) ==
 	       -ESRCH;
 }

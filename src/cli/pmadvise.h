@@ -156,6 +156,7 @@ int write_all(int fd, const void *buf, size_t len);
 int read_mem(pid_t pid, struct mem_kb *out);
 void read_comm(pid_t pid, char *buf, size_t len);
 char read_state(pid_t pid);
+bool is_kernel_thread(pid_t pid);
 /* The process (thread group) task tid belongs to, or -errno. */
 pid_t read_tgid(pid_t tid);
 int read_exec_id(pid_t pid, struct exec_id *out);
