@@ -304,9 +304,11 @@ static int open_pagemap(struct pmadv_target *t)
 {
 	int fd = pmadv_open_proc(t, "pagemap"), ret;
 
-	/* ENOENT for a process that runs: no pagemap in this kernel */
-	if (fd == -ESRCH && pmadv_target_alive(t) == 0 &&
-	    pmadv_target_runs(t) > 0)
+	/* ENOENT: no pagemap in this kernel, when we have none either;
+	 * else the target is gone or between two programs (execve), which
+	 * the caller tries again */
+	if (fd == -ESRCH && access("/proc/self/pagemap", F_OK) < 0 &&
+	    errno == ENOENT && pmadv_target_alive(t) == 0)
 		return -ENOSYS;
 	if (fd < 0)
 		return fd;
