@@ -1394,7 +1394,8 @@ static void exec_loop(char **argv)
 
 	if (p == MAP_FAILED)
 		_exit(1);
-	usleep(200);
+	/* long enough to be seen under ASan, whose start takes longer */
+	usleep(2000);
 	execv("/proc/self/exe", argv);
 	_exit(1);
 }
