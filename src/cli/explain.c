@@ -105,16 +105,24 @@ static void permission_hint(int err, char *msg, size_t len)
 		       "the seccomp profile may also need process_madvise");
 }
 
+/* Whether the handle's pidfd has not reported an exit. */
+static bool pid_runs(struct pmadv_target *t)
+{
+	struct pollfd pfd = { .fd = pmadv_target_pidfd(t), .events = POLLIN };
+
+	return pfd.fd >= 0 && poll(&pfd, 1, 0) == 0;
+}
+
 /* Whether the target lives on although the kernel finds no memory in it
  * (process_madvise's own check answers ESRCH): a kernel thread, whose
- * pidfd does not report an exit. */
+ * pidfd does not report an exit. A process between letting go of its
+ * memory and becoming a zombie looks the same but for PF_KTHREAD. */
 static bool without_user_memory(struct pmadv_target *t, int advice)
 {
-	struct pollfd pfd = { .fd = t ? pmadv_target_pidfd(t) : -1,
-			      .events = POLLIN };
-
-	if (pfd.fd < 0 || poll(&pfd, 1, 0) != 0)
+	if (!t || !pid_runs(t))
 		return false; /* no pidfd, or the process has exited */
+	if (!is_kernel_thread(pmadv_target_pid(t)))
+		return false; /* exiting */
 	return pmadv_diagnose(t, advice, PMADV_METHOD_SYSCALL, NULL, 0) ==
 	       -ESRCH;
 }
@@ -131,22 +139,9 @@ static int explain_no_memory(struct pmadv_target *t, pid_t pid, int advice,
 	if (d < 0 && d != -ESRCH && why[0]) {
 		snprintf(msg, len, "nothing to advise in PID %d: %s", (int)pid,
 			 why);
-	} else if (is_kernel_thread(pid)) {
+	} else {
 		snprintf(msg, len, "nothing to advise in PID %d: it has no "
 			 "user memory (a kernel thread)", (int)pid);
-	} else if (!thread_in_state(pid, "RSDTtWPI")) {
-		/* every thread a zombie, kept unreaped (by a tracer) */
-		snprintf(msg, len, "PID %d has exited: its threads are "
-			 "zombies, not yet reaped, with no memory left",
-			 (int)pid);
-		return EXIT_TARGET_GONE;
-	} else {
-		/* its main thread exited, the others came and went while the
-		 * memory map was read through them */
-		snprintf(msg, len, "PID %d: its memory map could not be read: "
-			 "its main thread has exited and the threads it was "
-			 "read through exited meanwhile; try again", (int)pid);
-		return EXIT_TARGET_BUSY;
 	}
 	return EXIT_NOT_SUPPORTED;
 }
@@ -218,6 +213,16 @@ int explain_target_error(struct pmadv_target *t, pid_t pid, int advice,
 		return cls;
 	switch (err) {
 	case ESRCH:
+		if (t && pid_runs(t) && read_state(pid) == 'Z' &&
+		    thread_in_state(pid, "RSDTtWPI")) {
+			/* its main thread exited; the others came and went
+			 * while its memory map was read through them */
+			snprintf(msg, len, "PID %d runs, but its memory could "
+				 "not be reached: its main thread has exited "
+				 "and the threads it was reached through "
+				 "exited meanwhile; try again", (int)pid);
+			return EXIT_TARGET_BUSY;
+		}
 		snprintf(msg, len, "PID %d has exited (or never existed)",
 			 (int)pid);
 		break;

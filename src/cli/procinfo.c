@@ -150,6 +150,28 @@ static const char *read_stat(pid_t pid, char **text, int *err)
 	return NULL;
 }
 
+/* Whether PID is a kernel thread: PF_KTHREAD in the flags of
+ * /proc/PID/stat (field 9). A process on its way out has no memory
+ * either, and is not one. */
+bool is_kernel_thread(pid_t pid)
+{
+	unsigned long long flags = 0;
+	char *text;
+	const char *p;
+	int err, field;
+
+	p = read_stat(pid, &text, &err);
+	if (!p)
+		return false;
+	for (field = 3; *p && field < 9; p++)
+		if (*p == ' ')
+			field++;
+	if (field == 9)
+		flags = strtoull(p, NULL, 10);
+	free(text);
+	return flags & 0x00200000ull; /* PF_KTHREAD */
+}
+
 /* The state letter of /proc/PID/stat ('R', 'S', 'T'...), or 0. */
 char read_state(pid_t pid)
 {
@@ -217,31 +239,16 @@ int read_exec_id(pid_t pid, struct exec_id *out)
 	free(text);
 	if (field != 51)
 		return -EIO;
+	/* No memory map (zeros): a process on its way out, from the moment
+	 * it let go of its memory, which no execve explains. */
+	if (!out->start_stack && !out->arg_start && !out->env_end)
+		return -ESRCH;
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
 	if (stat(path, &st) == 0) {
 		out->dev = st.st_dev;
 		out->ino = st.st_ino;
 	}
 	return 0;
-}
-
-bool is_kernel_thread(pid_t pid)
-{
-	char *text;
-	const char *p;
-	unsigned long flags = 0;
-	int err, field;
-
-	p = read_stat(pid, &text, &err);
-	if (!p)
-		return false;
-	for (field = 3; *p && field < 9; p++)
-		if (*p == ' ')
-			field++;
-	if (field == 9)
-		flags = strtoul(p, NULL, 10);
-	free(text);
-	return flags & 0x00200000; /* PF_KTHREAD */
 }
 
 bool same_program(const struct exec_id *a, const struct exec_id *b)

@@ -13,7 +13,6 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "errnos.h"
@@ -305,21 +304,12 @@ static int open_pagemap(struct pmadv_target *t)
 {
 	int fd = pmadv_open_proc(t, "pagemap", NULL), ret;
 
-	/* No pagemap in this kernel: our own is missing too. Else ESRCH for
-	 * a process that runs is an execve under way (its mm is being
-	 * replaced): open again, a few times. */
-	for (int tries = 0; fd == -ESRCH && pmadv_target_alive(t) == 0 &&
-			    pmadv_target_runs(t) > 0;
-	     tries++) {
-		struct timespec nap = { 0, 1000000 };
-
-		if (access("/proc/self/pagemap", F_OK) < 0)
-			return -ENOSYS;
-		if (tries == 20)
-			return -EAGAIN;
-		nanosleep(&nap, NULL);
-		fd = pmadv_open_proc(t, "pagemap", NULL);
-	}
+	/* ENOENT: no pagemap in this kernel, when we have none either;
+	 * else the target is gone or between two programs (execve), which
+	 * the caller tries again */
+	if (fd == -ESRCH && access("/proc/self/pagemap", F_OK) < 0 &&
+	    errno == ENOENT && pmadv_target_alive(t) == 0)
+		return -ENOSYS;
 	if (fd < 0)
 		return fd;
 	/* The file names the mm of whoever had the PID at the open. */

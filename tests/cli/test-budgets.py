@@ -11,6 +11,7 @@
 - --time ends the run at a call boundary and leaves the rest out.
 - bad values are usage errors (exit 2)."""
 
+import json
 import subprocess
 import sys
 import time
@@ -144,6 +145,46 @@ def test_time():
               "--time: the human summary says so")
 
 
+def test_signal():
+    """SIGTERM while --rate sleeps: pmadvise ends at once, 128 + 15."""
+    with Target(64) as t:
+        cmd = [sys.argv[1]] + SEL + ["-a", "cold", "--rate", "1M/s",
+                                     str(t.pid)]
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        time.sleep(1.0)
+        t0 = time.monotonic()
+        p.terminate()
+        p.communicate(timeout=30)
+        took = time.monotonic() - t0
+        check(p.returncode == 143 and took < 1.5,
+              "SIGTERM during --rate: exit %d after %.2f s" %
+              (p.returncode, took))
+
+
+def test_target_dies():
+    """A target killed between paced calls is reported gone; the next
+    process is advised."""
+    with Target(64) as a, Target(32) as b:
+        cmd = [sys.argv[1]] + SEL + ["-a", "cold", "--rate", "32M/s",
+                                     "--json", str(a.pid), str(b.pid)]
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        time.sleep(0.5)
+        a.p.kill()
+        a.p.wait()
+        out, err = p.communicate(timeout=60)
+        doc = json.loads(out)
+        pa, pb = doc["processes"]
+        print(err)
+        check(pa["error"] and pa["error"]["name"] == "ESRCH" and
+              0 < pa["bytes_advised"] < 64 * MiB,
+              "the killed target: gone after %d bytes" % pa["bytes_advised"])
+        check(pb["status"] == "ok" and pb["bytes_advised"] == 32 * MiB,
+              "the next target advised whole")
+        check(p.returncode == 4, "exit 4: a target gone (%d)" % p.returncode)
+
+
 def test_usage():
     for bad in (["--percent", "0"], ["--percent", "101"], ["--time", "0"],
                 ["--time", "5x"], ["--rate", "0"], ["--rate", "-1M/s"],
@@ -158,6 +199,8 @@ def main():
     test_usage()
     test_rate()
     test_time()
+    test_signal()
+    test_target_dies()
     with ZramSwap(512 * MiB):
         test_max_bytes()
         test_percent()
