@@ -618,6 +618,19 @@ static ssize_t advise_mapped(struct pmadv_target *t, const struct iovec *iov,
 		    "in holes", vlen, p.n, p.skipped);
 	ret = mapped ? advise(t, p.iov, p.n, advice, &inner, s) : 0;
 	pieces_back(s, &p, perr, vlen, o->errors);
+	/* where the run stopped, in the caller's elements: the element of
+	 * the next piece, and the bytes of it before that point (holes
+	 * included), so that advising from there goes on */
+	if (!mapped || s->idx >= p.n) {
+		s->idx = vlen;
+		s->off = 0;
+	} else {
+		size_t e = p.owner[s->idx];
+
+		s->off += (size_t)((const char *)p.iov[s->idx].iov_base -
+				   (const char *)iov[e].iov_base);
+		s->idx = e;
+	}
 	free(perr);
 	pmadv_pieces_free(&p);
 	return ret;

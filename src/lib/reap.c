@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "errnos.h"
 #include "internal.h"
@@ -44,17 +46,61 @@ static uint64_t now_ns(void)
  * process or its memory is gone (no such lines, or no file). */
 static void read_mem(pid_t pid, struct mem *m)
 {
-	char path[64], buf[4096];
+	char path[64], small[4096], *buf = small;
+	size_t cap = sizeof(small);
 	const char *p;
+	ssize_t n;
 
 	m->rss = m->swap = 0;
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if (pmadv_read_proc(path, buf, sizeof(buf)) <= 0)
-		return;
-	if ((p = strstr(buf, "\nVmRSS:")))
-		m->rss = strtoull(p + 7, NULL, 10) * 1024;
-	if ((p = strstr(buf, "\nVmSwap:")))
-		m->swap = strtoull(p + 8, NULL, 10) * 1024;
+	/* The Groups line comes first and holds up to 65536 IDs: read the
+	 * whole file, in a larger buffer when it fills this one. */
+	while ((n = pmadv_read_proc(path, buf, cap)) > 0 &&
+	       (size_t)n == cap - 1 && cap < (4u << 20)) {
+		char *bigger = realloc(buf == small ? NULL : buf, cap * 4);
+
+		if (!bigger)
+			break;
+		buf = bigger;
+		cap *= 4;
+	}
+	if (n > 0) {
+		if ((p = strstr(buf, "\nVmRSS:")))
+			m->rss = strtoull(p + 7, NULL, 10) * 1024;
+		if ((p = strstr(buf, "\nVmSwap:")))
+			m->swap = strtoull(p + 8, NULL, 10) * 1024;
+	}
+	if (buf != small)
+		free(buf);
+}
+
+/* Whether process pid shares its memory with its parent or a child
+ * (vfork, clone with CLONE_VM), as kcmp(KCMP_VM) tells: then its exit
+ * frees none of it. Where kcmp is refused, false. */
+static bool shares_mm(pid_t pid)
+{
+	char path[96], buf[4096], *p, *end;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (pmadv_read_proc(path, buf, sizeof(buf)) > 0 &&
+	    (p = strstr(buf, "\nPPid:")) &&
+	    syscall(SYS_kcmp, pid, (pid_t)strtol(p + 6, NULL, 10),
+		    1 /* KCMP_VM */, 0UL, 0UL) == 0)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid,
+		 (int)pid);
+	n = pmadv_read_proc(path, buf, sizeof(buf));
+	for (p = buf; n > 0; p = end) {
+		long child = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		if (syscall(SYS_kcmp, pid, (pid_t)child, 1 /* KCMP_VM */, 0UL,
+			    0UL) == 0)
+			return true;
+	}
+	return false;
 }
 
 /* 1 once the whole thread group has exited (its memory with it), 0 when
@@ -96,10 +142,12 @@ static int kill_reap(struct pmadv_target *t, int sig, unsigned int flags,
 		     struct pmadv_reap_result *r)
 {
 	struct mem before, after;
+	bool shared;
 	uint64_t t0;
 	int ret;
 
-	if (!t || t->self || sig <= 0 || sig >= NSIG ||
+	/* not the caller: a self handle, or its own PID opened by number */
+	if (!t || t->self || t->pid == getpid() || sig <= 0 || sig >= NSIG ||
 	    (flags & ~PMADV_REAP_NOWAIT))
 		return -EINVAL;
 	if (t->pidfd < 0) {
@@ -111,10 +159,15 @@ static int kill_reap(struct pmadv_target *t, int sig, unsigned int flags,
 	 * this process, not of a stranger that took its PID. */
 	read_mem(t->pid, &before);
 	ret = pmadv_target_alive(t);
+	/* a zombie is still in the process table, and takes the signal:
+	 * it exited before it, nothing to kill or free */
+	if (ret == 0 && pmadv_target_runs(t) == 0)
+		ret = -ESRCH;
 	if (ret < 0)
 		return ret;
 	r->rss_before = before.rss;
 	r->swap_before = before.swap;
+	shared = shares_mm(t->pid);
 	t0 = now_ns();
 	if (pmadv_sys->pidfd_send_signal(t->pidfd, sig) < 0)
 		return -errno;
@@ -141,6 +194,17 @@ static int kill_reap(struct pmadv_target *t, int sig, unsigned int flags,
 	r->swap_after = after.swap;
 	if (before.rss + before.swap > after.rss + after.swap)
 		r->released = before.rss + before.swap - after.rss - after.swap;
+	if (shared) {
+		/* another process keeps the memory: the victim is gone,
+		 * nothing was freed */
+		pmadv_debug("reap: PID %d shared its memory with its parent "
+			    "or a child: nothing freed", (int)t->pid);
+		if (!r->freed_by && !(flags & PMADV_REAP_NOWAIT))
+			return -ETIMEDOUT;
+		r->freed_by = PMADV_FREED_NONE;
+		r->released = 0;
+		return 0;
+	}
 	if (!r->freed_by && !(flags & PMADV_REAP_NOWAIT))
 		return -ETIMEDOUT;
 	return 0;

@@ -212,6 +212,48 @@ static void test_hostile_vectors(void **state)
 	layout_unmap(&l);
 }
 
+/*
+ * A byte budget that ends the work inside the vector: next and next_off
+ * name the caller's element and the bytes into it (holes included) where
+ * advising goes on, never a position in the library's mapped pieces.
+ * 16 pages, holes at 4-7 and 12-13.
+ */
+static void test_budget_resume(void **state)
+{
+	static const struct { size_t budget, next, off; } want[] = {
+		{ 4, 0, 8 }, { 5, 0, 9 }, { 8, 0, 14 }, { 9, 0, 15 },
+		{ 10, 1, 0 },
+	};
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	struct pmadv_target *t;
+	char *m;
+
+	(void)state;
+	assert_int_equal(pmadv_open_self(0, &t), 0);
+	m = mmap(NULL, 16 * pg, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(m != MAP_FAILED);
+	memset(m, 1, 16 * pg);
+	assert_int_equal(munmap(m + 4 * pg, 4 * pg), 0);
+	assert_int_equal(munmap(m + 12 * pg, 2 * pg), 0);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct iovec v = { m, 16 * pg };
+		struct pmadv_opts o = PMADV_OPTS_INIT;
+		struct pmadv_result r;
+
+		o.flags = PMADV_F_SKIP_UNMAPPED;
+		o.max_bytes = want[i].budget * pg;
+		pmadv_advise(t, &v, 1, MADV_COLD, &o, &r);
+		assert_int_equal(r.bytes, want[i].budget * pg);
+		assert_int_equal(r.next, want[i].next);
+		assert_int_equal(r.next_off, want[i].off * pg);
+	}
+	munmap(m, 4 * pg);
+	munmap(m + 8 * pg, 4 * pg);
+	munmap(m + 14 * pg, 2 * pg);
+	pmadv_close(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -219,6 +261,7 @@ int main(void)
 		cmocka_unit_test(test_self_dontneed),
 		cmocka_unit_test(test_all_holes),
 		cmocka_unit_test(test_hostile_vectors),
+		cmocka_unit_test(test_budget_resume),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
