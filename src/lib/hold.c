@@ -39,6 +39,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -86,7 +87,7 @@ struct pmadv_hold {
 	unsigned int flags;
 	pid_t owner;        /* the thread that took it */
 	bool sent_stop;     /* SIGSTOP mode: we stopped it, so we continue it */
-	int watch_fd;       /* SIGSTOP mode: the watchdog's pipe, or -1 */
+	int watch_fd;       /* SIGSTOP mode: the watchdog's socket, or -1 */
 	pid_t watch_pid;    /* and the watchdog */
 	struct held *hd;    /* ptrace mode */
 };
@@ -550,8 +551,8 @@ static int all_stopped(const struct pmadv_target *t)
 /*
  * A SIGSTOP hold must end with its caller, however the caller ends
  * (SIGKILL, the OOM killer): a watchdog process, forked with exit signal
- * 0 (so the caller's waitpid(-1) does not see it), blocks on a pipe whose
- * only write end the caller keeps. The caller's death closes it: read()
+ * 0 (so the caller's waitpid(-1) does not see it), blocks on a socket
+ * whose only peer the caller keeps. The caller's death closes it: read()
  * answers 0 and the watchdog continues the target. A release writes one
  * byte first, after its own SIGCONT: the watchdog then leaves the target
  * alone. The child runs only async-signal-safe calls (the caller may have
@@ -562,7 +563,9 @@ static int spawn_watchdog(struct pmadv_hold *h)
 	int p[2];
 	pid_t pid;
 
-	if (pipe2(p, O_CLOEXEC) < 0)
+	/* a socket pair, not a pipe: the release's send() with MSG_NOSIGNAL
+	 * never raises SIGPIPE in the caller when the watchdog is gone */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0)
 		return -errno;
 	pid = (pid_t)syscall(SYS_clone, 0UL, 0UL, 0UL, 0UL, 0UL);
 	if (pid < 0) {
@@ -597,7 +600,7 @@ static void end_watchdog(struct pmadv_hold *h)
 {
 	if (h->watch_fd < 0)
 		return;
-	if (write(h->watch_fd, "r", 1) < 0)
+	if (send(h->watch_fd, "r", 1, MSG_NOSIGNAL) < 0)
 		(void)0; /* it is gone already: nothing waits for the byte */
 	close(h->watch_fd);
 	h->watch_fd = -1;

@@ -424,6 +424,64 @@ static void test_caller_dies_holding(void **state)
 	caller_dies_holding(0);
 }
 
+/* The caller's children, from /proc/self/task/TID/children. */
+static int children_of_self(pid_t *out, int max)
+{
+	char path[96], buf[512], *p, *end;
+	FILE *f;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/children",
+		 (int)getpid());
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fgets(buf, sizeof(buf), f))
+		for (p = buf; n < max; p = end) {
+			long v = strtol(p, &end, 10);
+
+			if (end == p)
+				break;
+			out[n++] = (pid_t)v;
+		}
+	fclose(f);
+	return n;
+}
+
+/* A SIGSTOP hold whose watchdog was killed (by the OOM killer, say): the
+ * release still continues the target, and the caller, whose SIGPIPE
+ * keeps its default action, survives telling the watchdog. */
+static void test_watchdog_killed(void **state)
+{
+	pid_t target = start_target(2), caller;
+	int st;
+
+	(void)state;
+	caller = fork();
+	assert_true(caller >= 0);
+	if (caller == 0) {
+		struct pmadv_target *t;
+		struct pmadv_hold *h;
+		pid_t kids[8];
+		int n;
+
+		signal(SIGPIPE, SIG_DFL);
+		if (pmadv_open(target, 0, &t) < 0 ||
+		    pmadv_hold(t, PMADV_HOLD_SIGSTOP, 2000, &h) < 0)
+			_exit(1);
+		n = children_of_self(kids, 8);
+		if (n != 1 || kill(kids[0], SIGKILL) < 0)
+			_exit(2);
+		nap_ms(50);
+		_exit(pmadv_release(h) == 0 ? 0 : 3);
+	}
+	assert_int_equal(waitpid(caller, &st, 0), caller);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_target_fine(target, 1);
+	stop_target(target);
+}
+
 /* The same with a SIGSTOP hold: its watchdog sends SIGCONT. */
 static void test_caller_dies_holding_sigstop(void **state)
 {
@@ -943,6 +1001,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_reaper_waitid_wall),
 		cmocka_unit_test(test_caller_dies_holding),
 		cmocka_unit_test(test_caller_dies_holding_sigstop),
+		cmocka_unit_test(test_watchdog_killed),
 		cmocka_unit_test(test_caller_killed),
 		cmocka_unit_test(test_caller_killed_sigstop),
 		cmocka_unit_test(test_exec_storm),
