@@ -23,6 +23,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -376,7 +377,8 @@ struct list {
 	size_t n;
 };
 
-static void read_all(enum pmadv_vma_src_kind kind, struct list *out)
+static void read_all(struct pmadv_target *t, enum pmadv_vma_src_kind kind,
+		     struct list *out)
 {
 	struct pmadv_vma_src src;
 	struct pmadv_vma_rec *r = malloc(sizeof(*r));
@@ -385,7 +387,7 @@ static void read_all(enum pmadv_vma_src_kind kind, struct list *out)
 	assert_non_null(r);
 	out->v = NULL;
 	out->n = 0;
-	assert_int_equal(pmadv_vma_src_open(&src, T, kind, 0), 0);
+	assert_int_equal(pmadv_vma_src_open(&src, t, kind, 0), 0);
 	while ((ret = pmadv_vma_src_next(&src, r)) == 1) {
 		if (r->attrs & PMADV_VMA_VSYSCALL)
 			continue; /* only the text shows the gate area */
@@ -442,13 +444,13 @@ static bool kernel_has_query(void)
 
 /* Both sources' lists of T's VMAs (the ioctl's only where the kernel has
  * it), checked to agree: free q->v and x->v. */
-static void read_both(struct list *q, struct list *x)
+static void read_both(struct pmadv_target *t, struct list *q, struct list *x)
 {
 	q->v = NULL;
 	q->n = 0;
 	if (kernel_has_query())
-		read_all(PMADV_SRC_QUERY, q);
-	read_all(PMADV_SRC_TEXT, x);
+		read_all(t, PMADV_SRC_QUERY, q);
+	read_all(t, PMADV_SRC_TEXT, x);
 	if (q->n)
 		same_lists(q, x, 0);
 }
@@ -470,7 +472,7 @@ static void test_query_vs_text(void **state)
 		      has ? "present" : "absent",
 		      L.anon_named ? "yes" : "no");
 	if (has) {
-		read_all(PMADV_SRC_QUERY, &q);
+		read_all(T, PMADV_SRC_QUERY, &q);
 		/* The kernel has it: it must have been used. */
 		assert_int_equal(pmadv_vma_query_probed(), 1);
 	} else {
@@ -491,8 +493,8 @@ static void test_query_vs_text(void **state)
 						    0), -EOPNOTSUPP);
 		free(r);
 	}
-	read_all(PMADV_SRC_TEXT, &t);
-	read_all(PMADV_SRC_SMAPS, &s);
+	read_all(T, PMADV_SRC_TEXT, &t);
+	read_all(T, PMADV_SRC_SMAPS, &s);
 	assert_true(t.n > 10);
 	if (has)
 		same_lists(&q, &t, 0);
@@ -854,7 +856,7 @@ static void test_long_path(void **state)
 {
 	char base[] = "/tmp/pmadv-long-XXXXXX", comp[201];
 	int dirs[LONG_LEVELS + 1], fd, found = 0;
-	struct pmadv_target *saved = T, *t;
+	struct pmadv_target *t;
 	struct list q = { NULL, 0 }, x = { NULL, 0 };
 	bool stack = false;
 	struct stat st;
@@ -879,10 +881,11 @@ static void test_long_path(void **state)
 	assert_int_equal(fstat(fd, &st), 0);
 	pid = map_and_wait(fd, 4096);
 	assert_int_equal(pmadv_open(pid, 0, &t), 0);
-	T = t;
-	read_both(&q, &x);
+	read_both(t, &q, &x);
 	for (size_t i = 0; i < x.n; i++) {
-		if (x.v[i].inode == st.st_ino) {
+		if (x.v[i].inode == st.st_ino &&
+		    x.v[i].dev_major == major(st.st_dev) &&
+		    x.v[i].dev_minor == minor(st.st_dev)) {
 			found++;
 			assert_true(x.v[i].attrs & PMADV_VMA_LONGNAME);
 			assert_true(x.v[i].attrs & PMADV_VMA_FILE);
@@ -897,7 +900,6 @@ static void test_long_path(void **state)
 	assert_true(stack);
 	/* the public iterator, with the default source, the same */
 	assert_int_equal(count_vmas(t, PMADV_VMA_LONGNAME, 0, 0, &st), 1);
-	T = saved;
 	pmadv_close(t);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
@@ -1001,7 +1003,7 @@ static void test_escaped_names(void **state)
 {
 	static const char *const names[] = { "a\nb", "a\\012b", "a\\101b" };
 	char dir[] = "/tmp/pmadv-esc-XXXXXX", path[128];
-	struct pmadv_target *saved = T, *t;
+	struct pmadv_target *t;
 	struct list q = { NULL, 0 }, x = { NULL, 0 };
 	int fds[3], p[2], found = 0;
 	pid_t pid;
@@ -1032,15 +1034,13 @@ static void test_escaped_names(void **state)
 	}
 	assert_int_equal(read(p[0], &c, 1), 1);
 	assert_int_equal(pmadv_open(pid, 0, &t), 0);
-	T = t;
-	read_both(&q, &x);
+	read_both(t, &q, &x);
 	for (size_t i = 0; i < x.n; i++)
 		for (int k = 0; k < 3; k++) {
 			snprintf(path, sizeof(path), "%s/%s", dir, names[k]);
 			found += !strcmp(x.v[i].name, path);
 		}
 	assert_int_equal(found, 3);
-	T = saved;
 	pmadv_close(t);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
@@ -1084,7 +1084,7 @@ static void *zl_thread(void *arg)
  */
 static void test_zombie_leader(void **state)
 {
-	struct pmadv_target *saved = T, *t;
+	struct pmadv_target *t;
 	struct pmadv_filter f = PMADV_FILTER_INIT;
 	struct list q = { NULL, 0 }, x = { NULL, 0 };
 	struct iovec *iov = NULL;
@@ -1119,15 +1119,13 @@ static void test_zombie_leader(void **state)
 		usleep(10000);
 	}
 	assert_int_equal(pmadv_open(pid, 0, &t), 0);
-	T = t;
-	read_both(&q, &x);
+	read_both(t, &q, &x);
 	assert_true(x.n > 0);
 	f.start = at;
 	f.end = at + 8 * (uint64_t)sysconf(_SC_PAGESIZE);
 	assert_int_equal(pmadv_vma_ranges(t, &f, 0, &iov), 1);
 	assert_int_equal((uintptr_t)iov[0].iov_base, at);
 	free(iov);
-	T = saved;
 	pmadv_close(t);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
