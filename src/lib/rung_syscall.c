@@ -78,6 +78,16 @@ static struct pmadv_judgement syscall_judge(struct pmadv_call *c, int err)
 {
 	int ret;
 
+	/* The calling process itself: an error that an empty vector gets too
+	 * is a refusal of the call (a seccomp filter, an LSM), not of the
+	 * ranges, and madvise, the next rung, can always serve. */
+	if (c->t->self && err != ENOSYS && err != EPERM && err != EINVAL &&
+	    zero_length_call(call_pidfd(c), c->advice) == -err) {
+		pmadv_debug("syscall: \"%s\" for the calling process even with no "
+			    "ranges (seccomp filter or LSM); madvise next",
+			    pmadv_errdesc(err));
+		return pmadv_judged(PMADV_NEXT, err);
+	}
 	switch (err) {
 	case ENOSYS:
 		pmadv_debug("syscall: ENOSYS: no process_madvise here (old "

@@ -170,6 +170,7 @@ struct fork_case {
 	int mode_filter; /* 0: none; EBADF: no PIDFD_SELF; ENOSYS: no
 			  * process_madvise */
 	unsigned int method;
+	bool every_call; /* mode_filter answers every process_madvise */
 };
 
 /* Parent ('P') and child ('C', its own copy-on-write pages) share the
@@ -184,7 +185,11 @@ static int fork_caller(void *arg)
 	int st, ret;
 
 	area_map(&a);
-	if (fc->mode_filter == EBADF &&
+	if (fc->every_call &&
+	    pmtest_seccomp_errno(SYS_process_madvise, fc->mode_filter, false,
+				 0))
+		return 10;
+	if (!fc->every_call && fc->mode_filter == EBADF &&
 	    pmtest_seccomp_errno(SYS_process_madvise, EBADF, true,
 				 (uint32_t)PMADV_PIDFD_SELF))
 		return 10;
@@ -220,7 +225,7 @@ static int fork_caller(void *arg)
 
 static void test_fork(void **state)
 {
-	struct fork_case fc = { 0, dontneed_method() };
+	struct fork_case fc = { 0, dontneed_method(), false };
 
 	(void)state;
 	assert_int_equal(pmtest_in_child(fork_caller, &fc), 0);
@@ -229,7 +234,7 @@ static void test_fork(void **state)
 /* Without PIDFD_SELF: a pidfd, which the child replaces by its own. */
 static void test_fork_without_pidfd_self(void **state)
 {
-	struct fork_case fc = { EBADF, dontneed_method() };
+	struct fork_case fc = { EBADF, dontneed_method(), false };
 
 	(void)state;
 	assert_int_equal(pmtest_in_child(fork_caller, &fc), 0);
@@ -287,10 +292,25 @@ static void test_vfork_child(void **state)
 /* Without process_madvise: madvise per range. */
 static void test_fork_without_process_madvise(void **state)
 {
-	struct fork_case fc = { ENOSYS, PMADV_METHOD_MADVISE };
+	struct fork_case fc = { ENOSYS, PMADV_METHOD_MADVISE, false };
 
 	(void)state;
 	assert_int_equal(pmtest_in_child(fork_caller, &fc), 0);
+}
+
+/* A filter (or LSM) that answers every process_madvise with an error the
+ * kernel would give for bad ranges or a bad pidfd: an empty vector gets it
+ * too, so it is the call that is refused, and madvise serves. */
+static void test_every_call_refused(void **state)
+{
+	static const int errs[] = { EBADF, EACCES, ENOMEM, EFAULT };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+		struct fork_case fc = { errs[i], PMADV_METHOD_MADVISE, true };
+
+		assert_int_equal(pmtest_in_child(fork_caller, &fc), 0);
+	}
 }
 
 static struct pmadv_target *sig_handle;
@@ -347,6 +367,7 @@ int main(void)
 		cmocka_unit_test(test_fork),
 		cmocka_unit_test(test_fork_without_pidfd_self),
 		cmocka_unit_test(test_fork_without_process_madvise),
+		cmocka_unit_test(test_every_call_refused),
 		cmocka_unit_test(test_vfork_child),
 		cmocka_unit_test(test_allocation_free),
 	};
