@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "ptrace.h"
+#include "../vma.h"
 
 /*
  * Where the sequences were in the last targets: searching a libc's text
@@ -115,24 +116,12 @@ static bool find_restorer(struct session *s)
 	return false;
 }
 
-/* PROCMAP_QUERY (Linux 6.11): the VMA at an address, without reading the
- * whole of maps (<linux/fs.h> of older systems lacks it). */
-struct procmap_query {
-	uint64_t size, query_flags, query_addr, vma_start, vma_end, vma_flags;
-	uint64_t vma_page_size, vma_offset, inode;
-	uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
-	uint64_t vma_name_addr, build_id_addr;
-};
-#define PROCMAP_QUERY _IOWR('f', 17, struct procmap_query)
-#define PROCMAP_QUERY_VMA_READABLE 0x01
-#define PROCMAP_QUERY_VMA_WRITABLE 0x02
-#define PROCMAP_QUERY_VMA_SHARED 0x08
-
 /* 1: the VMA holding sp - 1 is private, readable and writable and starts
  * at or below lo; 0: it does not; -1: no answer from the kernel. */
 static int stack_query(const struct session *s, uint64_t lo, uint64_t sp)
 {
-	struct procmap_query q = { .size = sizeof(q), .query_addr = sp - 1 };
+	struct pmadv_procmap_query q = { .size = sizeof(q),
+					 .query_addr = sp - 1 };
 	char path[64];
 	int fd, ret;
 
@@ -141,14 +130,14 @@ static int stack_query(const struct session *s, uint64_t lo, uint64_t sp)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	ret = ioctl(fd, PROCMAP_QUERY, &q);
+	ret = ioctl(fd, PMADV_PROCMAP_QUERY, &q);
 	close(fd);
 	if (ret < 0)
 		return errno == ENOENT ? 0 : -1; /* ENOENT: no VMA there */
 	return q.vma_start <= lo && q.vma_start < sp && sp - 1 < q.vma_end &&
-	       (q.vma_flags & PROCMAP_QUERY_VMA_READABLE) &&
-	       (q.vma_flags & PROCMAP_QUERY_VMA_WRITABLE) &&
-	       !(q.vma_flags & PROCMAP_QUERY_VMA_SHARED);
+	       (q.vma_flags & PMADV_PQ_READ) &&
+	       (q.vma_flags & PMADV_PQ_WRITE) &&
+	       !(q.vma_flags & PMADV_PQ_SHARED);
 }
 
 struct stack_vma {
