@@ -3,6 +3,7 @@
 skipping (exit 77, or failing when CI=true), reading smaps_rollup, a
 temporary zram swap device of the test's own, and target programs."""
 
+import fcntl
 import json
 import os
 import signal
@@ -135,19 +136,40 @@ def on_sigterm_exit():
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
 
 
+class SwapLock:
+    """The lock tests/common/pmtest.c takes for a test's swap device
+    (flock on /run/pmadv-zram.lock, held until the device is gone). Tests
+    run two at a time: another's swapoff would pull this test's target's
+    pages back from that device, and its hot_add would change the swap
+    list a test compares before and after."""
+
+    def __enter__(self):
+        self.fd = os.open("/run/pmadv-zram.lock", os.O_RDWR | os.O_CREAT |
+                          os.O_CLOEXEC, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        os.close(self.fd)
+        return False
+
+
 class ZramSwap:
     """A fresh zram swap device from hot_add: never zram0, which other tests
-    use. Removed on exit of the with block, whatever happened."""
+    use. Removed on exit of the with block, whatever happened; other
+    tests' swap devices wait for that (SwapLock)."""
 
     def __init__(self, size=1 << 30):
         self.size = size
         self.id = None
         self.on = False
+        self.lock = SwapLock()
 
     def __enter__(self):
         ctl = "/sys/class/zram-control/hot_add"
         if not os.path.exists(ctl):
             skip("no zram (/sys/class/zram-control)")
+        self.lock.__enter__()
         with open(ctl) as f:
             self.id = int(f.read())
         self.dev = "/dev/zram%d" % self.id
@@ -180,6 +202,9 @@ class ZramSwap:
                 except OSError:
                     time.sleep(0.1)
             self.id = None
+        if self.lock is not None:
+            self.lock.__exit__()
+            self.lock = None
         return False
 
 

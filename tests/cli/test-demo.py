@@ -11,8 +11,8 @@ import signal
 import subprocess
 import time
 
-from clitest import (NO_CAPS, check, fail, need_root, on_sigterm_exit,
-                     pmadvise_path, run)
+from clitest import (NO_CAPS, SwapLock, check, fail, need_root,
+                     on_sigterm_exit, pmadvise_path, run)
 
 
 def swaps():
@@ -186,11 +186,14 @@ def test_no_permission():
 def main():
     on_sigterm_exit()
     need_root()
-    test_plain()
-    test_zram()
-    test_sigint()
-    test_sigkill()
-    test_no_permission()
+    # The demo makes and removes swap devices, and these tests compare the
+    # swap list before and after: no other test's device meanwhile.
+    with SwapLock():
+        test_plain()
+        test_zram()
+        test_sigint()
+        test_sigkill()
+        test_no_permission()
     print("PASS")
 
 

@@ -187,15 +187,28 @@ static int run(const char *cmd)
 /* Serialises zram setup between test programs that run at once. */
 static int zram_lock = -1;
 
+static int swap_lock(void)
+{
+	if (zram_lock >= 0)
+		return 0;
+	zram_lock = open("/run/pmadv-zram.lock", O_RDWR | O_CREAT | O_CLOEXEC,
+			 0600);
+	if (zram_lock < 0 || flock(zram_lock, LOCK_EX) < 0) {
+		if (zram_lock >= 0)
+			close(zram_lock);
+		zram_lock = -1;
+		return -1;
+	}
+	return 0;
+}
+
 int pmtest_zram_on(const char *size)
 {
 	char buf[32], path[96], cmd[160];
 	int fd, dev;
 	ssize_t n;
 
-	zram_lock = open("/run/pmadv-zram.lock", O_RDWR | O_CREAT | O_CLOEXEC,
-			 0600);
-	if (zram_lock < 0 || flock(zram_lock, LOCK_EX) < 0)
+	if (swap_lock() < 0)
 		goto fail;
 	fd = open("/sys/class/zram-control/hot_add", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -263,6 +276,18 @@ char pmtest_state(pid_t pid, pid_t tid)
 	buf[n] = '\0';
 	p = strrchr(buf, ')');
 	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+int pmtest_swap_for(long size_kb, const char *zram_size)
+{
+	int dev;
+
+	if (swap_lock() < 0)
+		return -2;
+	if (pmtest_swap_free(size_kb))
+		return -1;
+	dev = pmtest_zram_on(zram_size);
+	return dev >= 0 ? dev : -2;
 }
 
 bool pmtest_swap_free(long size_kb)

@@ -70,6 +70,11 @@ char pmtest_state(pid_t pid, pid_t tid);
  * device number or -1. Off resets and removes it. */
 int pmtest_zram_on(const char *size);
 void pmtest_zram_off(int dev);
+/* Swap for a test that pages out size_kb, under the same lock (another
+ * test's swapoff would pull this test's pages back): the host's where it
+ * has room (-1), else a zram device of zram_size (its number), else -2.
+ * Either way pmtest_zram_off ends it. */
+int pmtest_swap_for(long size_kb, const char *zram_size);
 /* True when the kernel has swap that can take size_kb more. */
 bool pmtest_swap_free(long size_kb);
 

@@ -139,12 +139,9 @@ static void test_cold_drops_referenced(void **state)
  * host's). Skips (fails under CI) when there is neither. */
 static int swap_for(long kb)
 {
-	int zram = -1;
+	int zram = pmtest_swap_for(kb, "256M");
 
-	if (!pmtest_swap_free(kb)) {
-		zram = pmtest_zram_on("256M");
-		pmtest_require(zram >= 0, "no zram device for swap");
-	}
+	pmtest_require(zram >= -1, "no zram device for swap");
 	return zram;
 }
 
