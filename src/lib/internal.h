@@ -246,10 +246,21 @@ uint64_t pmadv_user_end(void) PMADV_HIDDEN;
 ssize_t pmadv_check_vector(const struct iovec *iov, size_t vlen) PMADV_HIDDEN;
 ssize_t pmadv_beyond_user(const struct iovec *iov, size_t vlen) PMADV_HIDDEN;
 
+/* Whether thread tid of process pid is alive and still has the process's
+ * address space (an exiting thread lets go of it before it is a zombie:
+ * its /proc maps then read empty). */
+bool pmadv_task_has_mm(pid_t pid, pid_t tid) PMADV_HIDDEN;
+
+/* How many times a thread is chosen again when the one chosen, in a
+ * process whose main thread has exited, exits before it is used (procfs
+ * opens and reads, the ptrace rung's seize) while its process runs. */
+#define PMADV_THREAD_TRIES 64
+
 /* Opens /proc/PID/file of the target read-only (through a live thread,
- * whose TID goes to *via unless NULL, where pmadv_proc_path says): the
- * fd, or -errno (-ESRCH for ENOENT). It may belong to a process that took
- * a reused PID: check pmadv_target_alive() after it. */
+ * whose TID goes to *via unless NULL, where pmadv_proc_path says; chosen
+ * again when it exits first): the fd, or -errno (-ESRCH for ENOENT). It
+ * may belong to a process that took a reused PID: check
+ * pmadv_target_alive() after it. */
 int pmadv_open_proc(const struct pmadv_target *t, const char *file,
 		    pid_t *via) PMADV_HIDDEN;
 

@@ -131,8 +131,10 @@ int pmadv_process_runs(pid_t pid)
 	       : strtol(threads + 10, NULL, 10) > 1;
 }
 
-/* The state letter of task tid of process pid, or 0 when unreadable. */
-static char task_state(pid_t pid, pid_t tid)
+/* The state letter of task tid of process pid, or 0 when unreadable;
+ * *vsize (unless NULL) its address space's size in bytes, 0 once the
+ * exiting task has let go of it (before it is a zombie). */
+static char task_state(pid_t pid, pid_t tid, unsigned long long *vsize)
 {
 	char path[96], buf[1024];
 	const char *p;
@@ -142,7 +144,24 @@ static char task_state(pid_t pid, pid_t tid)
 	if (pmadv_read_proc(path, buf, sizeof(buf)) <= 0)
 		return 0;
 	p = strrchr(buf, ')'); /* the command name may hold ") " */
-	return p && p[1] == ' ' ? p[2] : 0;
+	if (!p || p[1] != ' ')
+		return 0;
+	if (vsize) { /* field 23; the state is field 3 */
+		const char *f = p + 2;
+
+		for (int i = 3; i < 23 && f; i++)
+			f = strchr(f, ' '), f = f ? f + 1 : NULL;
+		*vsize = f ? strtoull(f, NULL, 10) : 0;
+	}
+	return p[2];
+}
+
+bool pmadv_task_has_mm(pid_t pid, pid_t tid)
+{
+	unsigned long long vsize = 0;
+	char st = task_state(pid, tid, &vsize);
+
+	return st && st != 'Z' && st != 'X' && vsize;
 }
 
 pid_t pmadv_proc_path(pid_t pid, const char *file, char *buf, size_t len)
@@ -153,7 +172,7 @@ pid_t pmadv_proc_path(pid_t pid, const char *file, char *buf, size_t len)
 	char st;
 
 	snprintf(buf, len, "/proc/%d/%s", (int)pid, file);
-	st = task_state(pid, pid);
+	st = task_state(pid, pid, NULL);
 	if (st != 'Z' && st != 'X')
 		return 0;
 	/* The leader called pthread_exit: /proc/PID/maps is empty, a live
@@ -165,8 +184,7 @@ pid_t pmadv_proc_path(pid_t pid, const char *file, char *buf, size_t len)
 	while ((d = readdir(dir))) {
 		pid_t tid = (pid_t)atoi(d->d_name);
 
-		st = tid > 0 && tid != pid ? task_state(pid, tid) : 0;
-		if (st && st != 'Z' && st != 'X') {
+		if (tid > 0 && tid != pid && pmadv_task_has_mm(pid, tid)) {
 			snprintf(buf, len, "/proc/%d/task/%d/%s", (int)pid,
 				 (int)tid, file);
 			closedir(dir);
@@ -433,13 +451,22 @@ int pmadv_open_proc(const struct pmadv_target *t, const char *file,
 	pid_t tid;
 	int fd;
 
-	/* a self handle: the caller, which may be a child forked since */
-	tid = pmadv_proc_path(t->self ? getpid() : t->pid, file, path,
-			      sizeof(path));
-	if (via)
-		*via = tid;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? -ESRCH : -errno;
-	return fd;
+	/* A thread chosen for a process whose main thread has exited may
+	 * exit before the open: choose again while the process runs. */
+	for (int tries = 0;; tries++) {
+		/* a self handle: the caller, maybe a child forked since */
+		tid = pmadv_proc_path(t->self ? getpid() : t->pid, file, path,
+				      sizeof(path));
+		if (via)
+			*via = tid;
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+		if (errno != ENOENT)
+			return -errno;
+		if (!tid || tries >= PMADV_THREAD_TRIES ||
+		    pmadv_target_runs(t) != 1)
+			return -ESRCH;
+		sched_yield();
+	}
 }

@@ -289,21 +289,12 @@ static int src_next(struct pmadv_vma_src *s, struct pmadv_vma_rec *r)
 }
 
 /* Whether the thread the source reads through (a process whose main
- * thread has exited) is gone: the kernel ends its maps with EOF or ESRCH
- * then, though the process runs on. */
+ * thread has exited) is gone, or going (its address space let go): the
+ * kernel ends its maps with EOF or ESRCH then, though the process runs
+ * on. */
 static bool via_gone(const struct pmadv_vma_src *s)
 {
-	char path[96], buf[512];
-	const char *p;
-
-	if (!s->via)
-		return false;
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)s->pid,
-		 (int)s->via);
-	if (pmadv_read_proc(path, buf, sizeof(buf)) <= 0)
-		return true;
-	p = strrchr(buf, ')');
-	return !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
+	return s->via && !pmadv_task_has_mm(s->pid, s->via);
 }
 
 /* The same source again through another live thread, from the end of the
@@ -336,10 +327,12 @@ int pmadv_vma_src_next(struct pmadv_vma_src *s, struct pmadv_vma_rec *r)
 		ret = src_next(s, r);
 		if (ret > 0 && r->end <= s->resume)
 			continue; /* returned before the source was reopened */
-		if ((ret == 0 || ret == -ESRCH) && tries < 16 && via_gone(s) &&
+		if ((ret == 0 || ret == -ESRCH) &&
+		    tries < PMADV_THREAD_TRIES && via_gone(s) &&
 		    pmadv_target_runs(s->t) == 1) {
+			/* the thread chosen next may be gone too: again */
 			ret = reopen_via(s);
-			if (ret < 0)
+			if (ret < 0 && ret != -ESRCH)
 				return ret;
 			continue;
 		}

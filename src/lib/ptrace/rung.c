@@ -136,7 +136,7 @@ static int ptrace_begin(struct pmadv_call *c)
 {
 	int ret = begin_once(c);
 
-	for (int tries = 0; ret == -ESRCH && tries < 8 &&
+	for (int tries = 0; ret == -ESRCH && tries < PMADV_THREAD_TRIES &&
 			    pmadv_target_alive(c->t) == 0 &&
 			    pmadv_target_runs(c->t) == 1;
 	     tries++) {
