@@ -242,7 +242,8 @@ static int parse_one(struct cli_opts *o, int c, const char *arg)
 		o->flags |= PMADV_F_SKIP_UNMAPPED;
 		return 0;
 	case OPT_MAX_BYTES:
-		if (parse_size(arg, &o->max_bytes) < 0 || !o->max_bytes)
+		if (parse_size(arg, &o->max_bytes) < 0 ||
+		    o->max_bytes < page_size())
 			return usage_error("--max-bytes '%s': expected a size "
 					   "of at least one page, such as 64M",
 					   arg);

@@ -16,6 +16,9 @@
 
 #include "pmadvise.h"
 
+/* --rate's unit of work: each call advises at most this long's worth. */
+#define PACE_QUANTUM_MS 100.0
+
 void pace_init(struct pace *pc, const struct cli_opts *o)
 {
 	memset(pc, 0, sizeof(*pc));
@@ -23,8 +26,10 @@ void pace_init(struct pace *pc, const struct cli_opts *o)
 	pc->left = o->max_bytes ? o->max_bytes : SIZE_MAX;
 	pc->end = o->time_ms ? pc->t0 + o->time_ms : 0;
 	pc->rate = o->rate;
+	pc->due = pc->t0;
 	if (o->rate) {
-		pc->quantum = (o->rate / 10) & ~(page_size() - 1);
+		pc->quantum = (size_t)((double)o->rate * PACE_QUANTUM_MS / 1e3) &
+			      ~(page_size() - 1);
 		if (pc->quantum < page_size())
 			pc->quantum = page_size();
 	}
@@ -35,15 +40,15 @@ static size_t min_size(size_t a, size_t b)
 	return a < b ? a : b;
 }
 
-/* Sleeps until the run's bytes so far are due at --rate, or --time's end
- * comes first; 0, or -ECANCELED when a signal stops pmadvise. */
+/* Sleeps until the next call is due at --rate, or --time's end comes
+ * first; 0, or -ECANCELED when a signal stops pmadvise. */
 static int pace_wait(const struct pace *pc)
 {
 	double due;
 
 	if (!pc->rate)
 		return 0;
-	due = pc->t0 + (double)pc->done * 1e3 / (double)pc->rate;
+	due = pc->due;
 	if (pc->end && due > pc->end)
 		due = pc->end;
 	for (;;) {
@@ -59,6 +64,24 @@ static int pace_wait(const struct pace *pc)
 		ts.tv_nsec = (long)((left - ts.tv_sec * 1e3) * 1e6);
 		nanosleep(&ts, NULL); /* a signal wakes it: checked above */
 	}
+}
+
+/*
+ * The next call is due when the bytes advised so far have had their time
+ * at --rate, counted from when the previous call was due, or from a
+ * tenth of a second ago if that is later: a run that fell behind (a slow
+ * call, pmadvise stopped by SIGSTOP) catches up by one call's worth at
+ * most, never in a burst.
+ */
+static void pace_charge(struct pace *pc, size_t bytes)
+{
+	double floor = now_ms() - PACE_QUANTUM_MS;
+
+	if (!pc->rate)
+		return;
+	if (pc->due < floor)
+		pc->due = floor;
+	pc->due += (double)bytes * 1e3 / (double)pc->rate;
 }
 
 /* Adds one call's result (over the vector from element base) to the
@@ -91,6 +114,16 @@ static const char *spent(const struct pace *pc, size_t proc_left)
 	return NULL;
 }
 
+/* 0, or -ETIME / -EDQUOT with p->stopped when a budget ends the work. */
+static int stop_now(const struct pace *pc, size_t proc_left,
+		    struct proc_report *p)
+{
+	p->stopped = spent(pc, proc_left);
+	if (!p->stopped)
+		return 0;
+	return !strcmp(p->stopped, "time") ? -ETIME : -EDQUOT;
+}
+
 ssize_t pace_advise(struct pace *pc, struct pmadv_target *t,
 		    const struct cli_opts *o, struct proc_report *p,
 		    struct pmadv_opts *opts)
@@ -110,12 +143,13 @@ ssize_t pace_advise(struct pace *pc, struct pmadv_target *t,
 		size_t budget = min_size(min_size(pc->left, proc_left),
 					 pc->quantum ? pc->quantum : SIZE_MAX);
 
-		p->stopped = spent(pc, proc_left);
-		if (p->stopped) {
-			ret = !strcmp(p->stopped, "time") ? -ETIME : -EDQUOT;
-			break;
-		}
-		ret = pace_wait(pc);
+		/* before the wait, and after it: --time may have ended during
+		 * it, and no call starts after that */
+		ret = stop_now(pc, proc_left, p);
+		if (!ret)
+			ret = pace_wait(pc);
+		if (!ret)
+			ret = stop_now(pc, proc_left, p);
 		if (ret < 0)
 			break;
 		opts->max_bytes = budget == SIZE_MAX ? 0 : budget;
@@ -128,6 +162,7 @@ ssize_t pace_advise(struct pace *pc, struct pmadv_target *t,
 				   &r);
 		merge(&p->res, &r, idx);
 		pc->done += r.bytes;
+		pace_charge(pc, r.bytes);
 		if (pc->left != SIZE_MAX)
 			pc->left -= min_size(r.bytes, pc->left);
 		if (proc_left != SIZE_MAX)

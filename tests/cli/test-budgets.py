@@ -8,10 +8,13 @@
   first and 32 MiB of the second (their Swap in smaps_rollup, within
   one 6.4 MiB call), then stops: exit 0, "stopped": "max_bytes".
 - --percent 25 pages out a quarter of a process.
-- --time ends the run at a call boundary and leaves the rest out.
+- --time ends the run at a call boundary and leaves the rest out; with
+  --rate, no call starts at or after its end.
+- --rate after pmadvise was stopped catches up by one call, not in a burst.
 - bad values are usage errors (exit 2)."""
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -145,6 +148,52 @@ def test_time():
               "--time: the human summary says so")
 
 
+def test_time_with_rate():
+    """--time with --rate: no call starts at or after the end. At
+    16 MiB/s a call is 1,675,264 bytes (a tenth of a second's worth, in
+    whole pages: 99.85 ms), due at 0, 99.85, 199.7 and 299.55 ms: four
+    calls before the end at 300 ms; a fifth, started at the end, was the
+    fault."""
+    with Target(64) as t:
+        p, doc = run_json(SEL + ["-a", "cold", "--time", "300ms", "--rate",
+                                 "16M/s", t.pid], check_rc=0)
+        proc = doc["processes"][0]
+        check(proc["stopped"] == "time" and
+              proc["bytes_advised"] <= 4 * 1675264,
+              "--time 300ms --rate 16M/s: %d bytes in %d calls, none "
+              "after the end" % (proc["bytes_advised"], proc["calls"]))
+
+
+def test_rate_after_stop():
+    """pmadvise stopped (SIGSTOP) for 3 s under --rate 8M/s, then
+    continued: the target's Swap, sampled every 20 ms, rises by at most
+    8 MiB in any second after SIGCONT plus the two calls of 0.8 MiB that
+    may straddle it, never by the 24 MiB the stop left "due"."""
+    with Target(64) as t:
+        s0 = mem_kb(t.pid)[1]
+        cmd = [sys.argv[1]] + SEL + ["-a", "pageout", "--rate", "8M/s",
+                                     str(t.pid)]
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        time.sleep(1.0)
+        p.send_signal(signal.SIGSTOP)
+        time.sleep(3.0)
+        samples = [(time.monotonic(), mem_kb(t.pid)[1])]
+        p.send_signal(signal.SIGCONT)
+        while p.poll() is None and samples[-1][0] - samples[0][0] < 2.0:
+            time.sleep(0.02)
+            samples.append((time.monotonic(), mem_kb(t.pid)[1]))
+        p.communicate(timeout=60)
+        worst = max(b - a for (ta, a) in samples for (tb, b) in samples
+                    if ta <= tb <= ta + 1.0)
+        check(p.returncode == 0 and mem_kb(t.pid)[1] - s0 >= 60 * 1024,
+              "--rate 8M/s after a stop: all 64 MiB paged out in the end")
+        check(worst <= 8 * 1024 + 2 * 820,
+              "--rate 8M/s after a 3 s stop: at most %d kB in a second "
+              "(no burst)" % worst)
+        check(t.intact(), "the target reads its data back")
+
+
 def test_signal():
     """SIGTERM while --rate sleeps: pmadvise ends at once, 128 + 15."""
     with Target(64) as t:
@@ -188,7 +237,8 @@ def test_target_dies():
 def test_usage():
     for bad in (["--percent", "0"], ["--percent", "101"], ["--time", "0"],
                 ["--time", "5x"], ["--rate", "0"], ["--rate", "-1M/s"],
-                ["--max-bytes", "0"]):
+                ["--max-bytes", "0"], ["--max-bytes", "1"],
+                ["--max-bytes", "4095"], ["--max-bytes", "0x10"]):
         run(SEL + bad + ["1"], check_rc=2)
     check(True, "bad budgets are usage errors")
 
@@ -199,11 +249,13 @@ def main():
     test_usage()
     test_rate()
     test_time()
+    test_time_with_rate()
     test_signal()
     test_target_dies()
     with ZramSwap(512 * MiB):
         test_max_bytes()
         test_percent()
+        test_rate_after_stop()
 
 
 main()
