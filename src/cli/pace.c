@@ -114,6 +114,19 @@ static const char *spent(const struct pace *pc, size_t proc_left)
 	return NULL;
 }
 
+/* Moves *idx and work[*idx] to where a call that a budget stopped says
+ * the work goes on (res.next, res.next_off). */
+static void resume(struct iovec *work, size_t n, size_t *idx,
+		   const struct pmadv_result *r)
+{
+	*idx += r->next;
+	if (*idx < n) {
+		work[*idx].iov_base = (char *)work[*idx].iov_base +
+				      r->next_off;
+		work[*idx].iov_len -= r->next_off;
+	}
+}
+
 /* 0, or -ETIME / -EDQUOT with p->stopped when a budget ends the work. */
 static int stop_now(const struct pace *pc, size_t proc_left,
 		    struct proc_report *p)
@@ -168,20 +181,24 @@ ssize_t pace_advise(struct pace *pc, struct pmadv_target *t,
 		if (proc_left != SIZE_MAX)
 			proc_left -= min_size(r.bytes, proc_left);
 		if (ret != -EDQUOT) {
-			if (ret == -ETIME)
+			if (ret == -ETIME) {
 				p->stopped = "time";
+				resume(work, p->n, &idx, &r);
+			}
 			else if (ret < 0 && !p->res.error &&
 				 p->res.failed == SIZE_MAX)
 				p->res.error = (int)-ret;
 			break;
 		}
 		/* a budget of this call: go on from where it stopped */
-		idx += r.next;
-		if (idx < p->n) {
-			work[idx].iov_base = (char *)work[idx].iov_base +
-					     r.next_off;
-			work[idx].iov_len -= r.next_off;
-		}
+		resume(work, p->n, &idx, &r);
+	}
+	/* a budget ended the work inside a range: how much of it was done */
+	if (p->stopped && idx < p->n &&
+	    work[idx].iov_base != p->iov[idx].iov_base) {
+		p->partial = idx;
+		p->partial_bytes = (size_t)((char *)work[idx].iov_base -
+					    (char *)p->iov[idx].iov_base);
 	}
 	free(work);
 	/* --time and --max-bytes end the run, also when this process used

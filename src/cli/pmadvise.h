@@ -120,6 +120,10 @@ struct proc_report {
 	char note[512];         /* what the residency says of the effect */
 	const char *stopped;    /* the budget that ended it: "max_bytes",
 				 * "percent", "time"; NULL */
+	size_t partial;         /* the range a budget stopped inside, whose
+				 * first partial_bytes were advised (when
+				 * partial_bytes is not 0) */
+	size_t partial_bytes;
 	double ms;
 	bool attempted;         /* pmadv_advise ran */
 	bool hold_failed;       /* the error is --hold's */

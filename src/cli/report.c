@@ -48,6 +48,8 @@ static const char *range_status(const struct proc_report *p, size_t i)
 {
 	if (!p->attempted)
 		return "listed";
+	if (p->partial_bytes && i == p->partial)
+		return "partial";
 	if (p->errors[i] == 0)
 		return "advised";
 	if (p->errors[i] < 0 || p->errors[i] == ECANCELED)
@@ -145,6 +147,10 @@ static void human_range(const struct proc_report *p, size_t i)
 	printf("  %#14lx-%#-14lx %10s  %s", (unsigned long)s,
 	       (unsigned long)(s + p->iov[i].iov_len), sz,
 	       strcmp(st, "not_attempted") ? st : "not attempted");
+	if (!strcmp(st, "partial")) {
+		human_size(p->partial_bytes, sz, sizeof(sz));
+		printf(": the first %s advised (stopped: %s)", sz, p->stopped);
+	}
 	if (p->attempted && p->errors[i] > 0 && p->errors[i] != ECANCELED)
 		printf(": %s: %s", errno_name(p->errors[i]),
 		       range_reason(p->errors[i], p->advice));
@@ -307,6 +313,10 @@ static void json_ranges(struct json *j, const struct proc_report *p)
 		json_hex(j, "end", s + p->iov[i].iov_len);
 		json_uint(j, "bytes", p->iov[i].iov_len);
 		json_str(j, "status", range_status(p, i));
+		if (p->partial_bytes && i == p->partial)
+			json_uint(j, "bytes_advised", p->partial_bytes);
+		else
+			json_null(j, "bytes_advised");
 		json_str(j, "error", failed ? errno_name(e) : NULL);
 		json_str(j, "reason",
 			 failed ? range_reason(e, p->advice) : NULL);

@@ -134,7 +134,9 @@ static void note_effect(struct proc_report *p)
 {
 	const struct pmadv_residency *b = &p->res_before, *a = &p->res_after;
 
-	if (p->advice != ADVICE_PAGEOUT || !p->res.bytes ||
+	/* under a budget the figures cover all the chosen ranges, of
+	 * which only a part was advised: they cannot say */
+	if (p->advice != ADVICE_PAGEOUT || !p->res.bytes || p->stopped ||
 	    p->res_before_err || p->res_after_err || !b->resident ||
 	    a->resident < b->resident)
 		return;
