@@ -69,6 +69,7 @@ static void usage(FILE *f)
 	fprintf(f,
 "Usage: %s [options] PID...\n"
 "       %s [options] --cgroup PATH [PID...]\n"
+"       %s --list-columns [-J|-r]\n"
 "       %s demo [--zram] [--size SIZE]\n"
 "       %s reap [--signal SIG] [--no-wait] [--json] PID...\n"
 "\n"
@@ -120,7 +121,7 @@ static void usage(FILE *f)
 "Exit status: 0 all advised, 1 some failed, 2 usage, 3 no permission,\n"
 "4 target gone, 5 advice not possible here, 6 timeout, 7 system error,\n"
 "8 target busy (traced by another process, frozen, or running execve).\n",
-		progname, progname, progname, progname);
+		progname, progname, progname, progname, progname);
 }
 
 static int usage_error(const char *fmt, ...)

@@ -194,12 +194,14 @@ static void reap_one(const struct reap_opts *o, pid_t pid,
 
 static void human_one(const struct reap_opts *o, const struct reap_report *p)
 {
-	char rel[32], before[32], after[32];
+	char rel[32], before[32], after[32], comm[4 * 64];
 
 	human_size(p->r.released, rel, sizeof(rel));
 	human_size(p->r.rss_before + p->r.swap_before, before, sizeof(before));
 	human_size(p->r.rss_after + p->r.swap_after, after, sizeof(after));
-	printf("PID %d (%s): ", (int)p->pid, p->comm);
+	/* a name with control bytes stays on its line (as in the tables) */
+	human_str(comm, sizeof(comm), p->comm);
+	printf("PID %d (%s): ", (int)p->pid, comm);
 	if (!p->signalled) {
 		printf("%s (%s)\n", failure_words(p->error),
 		       errno_name(p->error));

@@ -87,6 +87,10 @@ def test_control_characters():
                   check_rc=0).stdout
         check(out == "COMM\na\\x0ab\\x1b[31mc\\x5c\n",
               "--raw escapes the backslash too: %r" % out)
+        out = run(["reap", p.pid], check_rc=0).stdout
+        check(out.startswith("PID %d (a\\x0ab\\x1b[31mc\\x5c): " % p.pid)
+              and "\x1b" not in out,
+              "pmadvise reap escapes control bytes too: %r" % out)
     finally:
         p.kill()
         p.wait()
