@@ -5,15 +5,16 @@
 set -eu
 
 PKGS="build-essential meson ninja-build pkg-config libcap-dev libcmocka-dev
-groff-base valgrind python3 perl clang libclang-rt-14-dev dkms"
+groff-base valgrind python3 perl clang libclang-rt-14-dev dkms
+libsmartcols-dev"
 # Cross compilers: the 32-bit test targets (i386 beside x86_64, 32-bit ARM
 # beside aarch64) and the cross builds (cross/*.ini). Not gcc-multilib:
-# it conflicts with every cross compiler package on Debian 12. cmocka and
-# libcap for the aarch64 build come from Debian's arm64 packages,
-# installed beside the host's (multiarch).
+# it conflicts with every cross compiler package on Debian 12. cmocka,
+# libcap and libsmartcols for the aarch64 build come from Debian's arm64
+# packages, installed beside the host's (multiarch).
 CROSS="gcc-i686-linux-gnu libc6-dev-i386-cross gcc-aarch64-linux-gnu
 libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
-libcmocka-dev:arm64 libcap-dev:arm64"
+libcmocka-dev:arm64 libcap-dev:arm64 libsmartcols-dev:arm64"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps.sh: run as root (apt-get)" >&2

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <locale.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,17 +26,26 @@ enum {
 	OPT_TIME,
 	OPT_RATE,
 	OPT_PERCENT,
+	OPT_DRY_RUN,
+	OPT_OUTPUT_ALL,
+	OPT_LIST_COLUMNS,
+	OPT_NOHEADINGS,
 };
 
 static const struct option long_opts[] = {
 	{ "advice", required_argument, NULL, 'a' },
-	{ "range", required_argument, NULL, 'r' },
+	{ "range", required_argument, NULL, 'R' },
 	{ "method", required_argument, NULL, 'm' },
 	{ "continue", no_argument, NULL, 'c' },
 	{ "force", no_argument, NULL, 'f' },
 	{ "timeout", required_argument, NULL, 't' },
-	{ "json", no_argument, NULL, 'j' },
-	{ "dry-run", no_argument, NULL, 'n' },
+	{ "json", no_argument, NULL, 'J' },
+	{ "raw", no_argument, NULL, 'r' },
+	{ "noheadings", no_argument, NULL, OPT_NOHEADINGS },
+	{ "output", required_argument, NULL, 'o' },
+	{ "output-all", no_argument, NULL, OPT_OUTPUT_ALL },
+	{ "list-columns", no_argument, NULL, OPT_LIST_COLUMNS },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "cgroup", required_argument, NULL, 'g' },
 	{ "anon", no_argument, NULL, OPT_ANON },
@@ -59,6 +69,7 @@ static void usage(FILE *f)
 	fprintf(f,
 "Usage: %s [options] PID...\n"
 "       %s [options] --cgroup PATH [PID...]\n"
+"       %s --list-columns [-J|-r]\n"
 "       %s demo [--zram] [--size SIZE]\n"
 "       %s reap [--signal SIG] [--no-wait] [--json] PID...\n"
 "\n"
@@ -66,7 +77,7 @@ static void usage(FILE *f)
 "with fallbacks), and report what was advised, how, and what failed.\n"
 "\n"
 "What to advise (at least one):\n"
-"  -r, --range START-END|START+LEN  hex addresses, LEN with K/M/G suffix;\n"
+"  -R, --range START-END|START+LEN  hex addresses, LEN with K/M/G suffix;\n"
 "                        repeatable; with a filter below, a window\n"
 "      --anon            private anonymous memory\n"
 "      --file            private file-backed memory\n"
@@ -94,8 +105,15 @@ static void usage(FILE *f)
 "      --time DURATION   start no call after DURATION (500ms, 10s, 2m)\n"
 "      --rate SIZE/s     pace the advice, across processes and calls\n"
 "Output:\n"
-"  -j, --json            one JSON document on stdout (see pmadvise(8))\n"
-"  -n, --dry-run         list the ranges; advise nothing\n"
+"      --dry-run         list the ranges; advise nothing\n"
+"Output (a line per process, as util-linux's tools):\n"
+"  -o, --output LIST     the columns to show (+LIST: added to the default)\n"
+"      --output-all      every column\n"
+"      --list-columns    the columns, with what they show\n"
+"  -J, --json            one JSON document on stdout (see pmadvise(8))\n"
+"  -r, --raw             raw lines: no alignment, exact byte counts\n"
+"  -n, --noheadings      no header line (-n alone: refused, it was\n"
+"                        --dry-run before 0.2)\n"
 "  -v, --verbose         list every range, not only failures\n"
 "  -h, --help            this help\n"
 "  -V, --version         version\n"
@@ -103,7 +121,7 @@ static void usage(FILE *f)
 "Exit status: 0 all advised, 1 some failed, 2 usage, 3 no permission,\n"
 "4 target gone, 5 advice not possible here, 6 timeout, 7 system error,\n"
 "8 target busy (traced by another process, frozen, or running execve).\n",
-		progname, progname, progname, progname);
+		progname, progname, progname, progname, progname);
 }
 
 static int usage_error(const char *fmt, ...)
@@ -188,7 +206,7 @@ static int parse_one(struct cli_opts *o, int c, const char *arg)
 	switch (c) {
 	case 'a':
 		return set_advice(o, arg);
-	case 'r':
+	case 'R':
 		return add_range(o, arg);
 	case 'm':
 		return set_method(o, arg);
@@ -204,10 +222,29 @@ static int parse_one(struct cli_opts *o, int c, const char *arg)
 					   "milliseconds, decimal digits "
 					   "without a leading zero", arg);
 		return 0;
-	case 'j':
-		o->json = true;
+	case 'J':
+	case 'j': /* before 0.2; not in --help */
+		o->out.json = true;
+		return 0;
+	case 'r':
+		o->out.raw = true;
 		return 0;
 	case 'n':
+		o->short_n = true;
+		/* fall through */
+	case OPT_NOHEADINGS:
+		o->out.noheadings = true;
+		return 0;
+	case 'o':
+		o->out.columns = arg;
+		return 0;
+	case OPT_OUTPUT_ALL:
+		o->out.all = true;
+		return 0;
+	case OPT_LIST_COLUMNS:
+		o->out.list = true;
+		return 0;
+	case OPT_DRY_RUN:
 		o->dry_run = true;
 		return 0;
 	case 'v':
@@ -281,10 +318,35 @@ static int parse_one(struct cli_opts *o, int c, const char *arg)
 static int parse_pids(struct cli_opts *o, int argc, char **argv)
 {
 	o->pids = xcalloc((size_t)argc, sizeof(pid_t));
-	for (int i = 0; i < argc; i++)
-		if (parse_pid(argv[i], &o->pids[o->npids++]) < 0)
-			return usage_error("'%s' is not a process ID", argv[i]);
+	struct cli_range r;
+
+	for (int i = 0; i < argc; i++) {
+		if (parse_pid(argv[i], &o->pids[o->npids++]) >= 0)
+			continue;
+		/* -r was --range before 0.2 (now --raw, as util-linux). */
+		if (parse_range(argv[i], &r) >= 0)
+			return usage_error("'%s' is not a process ID: to "
+					   "advise a range, give -R or --range "
+					   "(-r means --raw since 0.2)",
+					   argv[i]);
+		return usage_error("'%s' is not a process ID", argv[i]);
+	}
 	return 0;
+}
+
+/* -n was --dry-run before 0.2. Alone, it is refused rather than taken as
+ * --noheadings, so that an old "pmadvise -n ..." never advises for real;
+ * with another output option it can only mean --noheadings. */
+static int check_short_n(const struct cli_opts *o)
+{
+	const struct out_opts *oo = &o->out;
+
+	if (!o->short_n || oo->columns || oo->all || oo->raw || oo->json ||
+	    oo->list)
+		return 0;
+	return usage_error("%s", "-n is --noheadings since 0.2 (it was "
+			   "--dry-run): give --dry-run to advise nothing, or "
+			   "--noheadings, or -n with -o, -r or -J");
 }
 
 /* Combinations that cannot mean anything. */
@@ -347,12 +409,17 @@ static int parse_args(struct cli_opts *o, int argc, char **argv)
 {
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "a:r:m:cft:jnvg:hV", long_opts,
-				NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "a:R:m:cft:Jjrno:vg:hV",
+				long_opts, NULL)) != -1) {
 		ret = parse_one(o, c, optarg);
 		if (ret)
 			return ret;
 	}
+	ret = check_short_n(o);
+	if (!ret)
+		ret = report_check_columns(o);
+	if (ret || o->out.list)
+		return ret;
 	ret = parse_pids(o, argc - optind, argv + optind);
 	if (!ret)
 		ret = check_consistency(o);
@@ -369,13 +436,18 @@ int main(int argc, char **argv)
 	int ret;
 
 	memset(&o, 0, sizeof(o));
+	/* libsmartcols shows characters the locale can print, and \xNN for
+	 * the rest. */
+	setlocale(LC_CTYPE, "");
 	o.advice = ADVICE_COLD;
 	if (argc > 1 && !strcmp(argv[1], "demo"))
 		return demo_main(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "reap"))
 		return reap_main(argc - 1, argv + 1);
 	ret = parse_args(&o, argc, argv);
-	if (ret == 0) {
+	if (ret == 0 && o.out.list) {
+		report_list_columns(&o);
+	} else if (ret == 0) {
 		signals_install();
 		if (signals_grace() < 0)
 			fprintf(stderr, "%s: no grace timer (%s): a signal "

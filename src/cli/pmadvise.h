@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <libsmartcols/libsmartcols.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -50,12 +51,23 @@ enum {
 	SEL_ALL = 0x8,
 };
 
+/* How tables print (output.c): the options util-linux's tools share. */
+struct out_opts {
+	bool json;              /* -J, --json */
+	bool raw;               /* -r, --raw */
+	bool noheadings;        /* -n, --noheadings */
+	bool all;               /* --output-all */
+	bool list;              /* --list-columns */
+	const char *columns;    /* -o, --output: NULL for the default */
+};
+
 struct cli_opts {
 	int advice;
 	unsigned int methods;   /* 0: every rung (auto) */
 	unsigned int flags;     /* PMADV_F_* */
 	int timeout_ms;         /* 0: none */
-	bool json;
+	struct out_opts out;
+	bool short_n;           /* -n itself, not --noheadings */
 	bool dry_run;
 	bool verbose;
 	bool hold;
@@ -150,6 +162,7 @@ int parse_percent(const char *s, unsigned int *out);
 
 /* util.c */
 extern const char *progname;
+void out_of_memory(void) __attribute__((noreturn));
 void *xcalloc(size_t n, size_t size);
 void *xreallocarray(void *p, size_t n, size_t size);
 double now_ms(void);
@@ -230,6 +243,9 @@ int combine_status(int status, int cls);
 
 /* report.c */
 struct report_state;
+/* 0, or EXIT_USAGE after naming an unknown column of -o. */
+int report_check_columns(const struct cli_opts *o);
+void report_list_columns(const struct cli_opts *o);
 struct report_state *report_begin(const struct cli_opts *o, size_t ntargets);
 void report_process(struct report_state *rs, const struct proc_report *p);
 void report_progress(struct report_state *rs, size_t done, pid_t pid);
@@ -239,23 +255,37 @@ void report_budget(struct report_state *rs, const char *stopped,
 		   size_t not_reached);
 int report_end(struct report_state *rs, int status);
 
-/* json.c: a tiny streaming JSON writer. */
-struct json {
-	FILE *f;
-	int depth;
-	bool first[16];
-	bool after_key;
+/* output.c: tables, raw lines and JSON through libsmartcols. */
+/* OUT_LIST: items separated by newlines; a JSON array. */
+enum { OUT_STR, OUT_NUM, OUT_BOOL, OUT_LIST };
+struct out_column {
+	const char *key;        /* JSON key; upper case in a table */
+	int type;               /* OUT_* */
+	int flags;              /* SCOLS_FL_* of its table column */
+	bool deflt;             /* in a table without -o */
+	const char *help;       /* for --list-columns */
 };
-void json_init(struct json *j, FILE *f);
-void json_open(struct json *j, const char *key, char brace);
-void json_close(struct json *j, char brace);
-void json_str(struct json *j, const char *key, const char *v);
-void json_int(struct json *j, const char *key, long long v);
-void json_uint(struct json *j, const char *key, unsigned long long v);
-void json_num(struct json *j, const char *key, double v);
-void json_bool(struct json *j, const char *key, bool v);
-void json_null(struct json *j, const char *key);
-void json_hex(struct json *j, const char *key, uintptr_t v);
+/* The columns -o/--output-all/the default pick, as indexes into cols
+ * (sel has room for ncols); -1 after a usage message naming the column. */
+int out_select(const struct out_opts *oo, const struct out_column *cols,
+	       size_t ncols, int *sel, size_t *nsel);
+void out_list_columns(const struct out_opts *oo,
+		      const struct out_column *cols, size_t ncols);
+struct libscols_table *out_table(const struct out_opts *oo, const char *name);
+void out_add_columns(struct libscols_table *tb, const struct out_column *cols,
+		     const int *sel, size_t nsel);
+struct libscols_line *out_line(struct libscols_table *tb);
+/* Cell i of a line; a NULL string stays empty (null in JSON). */
+void out_str(const struct out_opts *oo, struct libscols_line *ln, size_t i,
+	     const char *s);
+void out_fmt(struct libscols_line *ln, size_t i, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* A byte count: exact in raw and JSON, "1.5 MiB" in a table. */
+void out_size(const struct out_opts *oo, struct libscols_line *ln, size_t i,
+	      unsigned long long bytes);
+/* The table as one more key of a JSON object being written to f:
+ * ',\n   "name": [...]'. */
+void out_json_table(FILE *f, struct libscols_table *tb);
 
 /* demo.c */
 int demo_main(int argc, char **argv);

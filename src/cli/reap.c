@@ -41,7 +41,7 @@ static void reap_usage(FILE *f)
 "\n"
 "  -s, --signal SIG      KILL (default), TERM, ... or a number\n"
 "      --no-wait         without process_mrelease, do not wait for the exit\n"
-"  -j, --json            one JSON document on stdout (see pmadvise(8))\n"
+"  -J, --json            one JSON document on stdout (see pmadvise(8))\n"
 "  -h, --help            this help\n"
 "\n"
 "Exit status: 0 all freed (or signalled, with --no-wait), 1 mixed\n"
@@ -62,13 +62,13 @@ static int reap_parse(struct reap_opts *o, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "signal", required_argument, NULL, 's' },
 		{ "no-wait", no_argument, NULL, 'W' },
-		{ "json", no_argument, NULL, 'j' },
+		{ "json", no_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "s:jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:Jjh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			if (parse_signal(optarg, &o->sig) < 0)
@@ -78,7 +78,8 @@ static int reap_parse(struct reap_opts *o, int argc, char **argv)
 		case 'W':
 			o->flags |= PMADV_REAP_NOWAIT;
 			break;
-		case 'j':
+		case 'J':
+		case 'j': /* before 0.2; not in --help */
 			o->json = true;
 			break;
 		case 'h':
@@ -193,12 +194,14 @@ static void reap_one(const struct reap_opts *o, pid_t pid,
 
 static void human_one(const struct reap_opts *o, const struct reap_report *p)
 {
-	char rel[32], before[32], after[32];
+	char rel[32], before[32], after[32], comm[4 * 64];
 
 	human_size(p->r.released, rel, sizeof(rel));
 	human_size(p->r.rss_before + p->r.swap_before, before, sizeof(before));
 	human_size(p->r.rss_after + p->r.swap_after, after, sizeof(after));
-	printf("PID %d (%s): ", (int)p->pid, p->comm);
+	/* a name with control bytes stays on its line (as in the tables) */
+	human_str(comm, sizeof(comm), p->comm);
+	printf("PID %d (%s): ", (int)p->pid, comm);
 	if (!p->signalled) {
 		printf("%s (%s)\n", failure_words(p->error),
 		       errno_name(p->error));
@@ -221,39 +224,87 @@ static void human_one(const struct reap_opts *o, const struct reap_report *p)
 	printf(" (Rss+Swap %s before, %s after)\n", before, after);
 }
 
-static void json_errno(struct json *j, const char *key, int err,
-		       const char *words)
+/* The columns of --json, in order: the schema in pmadvise(8). */
+enum { P_PID, P_COMM, P_STATUS, P_EXIT_CLASS, P_ERROR, P_ERRNO, P_MESSAGE,
+       P_SIGNALLED, P_FREED_BY, P_MR_ERROR, P_MR_ERRNO, P_MR_MESSAGE,
+       P_TIME_MS, P_RSS_BEFORE, P_SWAP_BEFORE, P_RSS_AFTER, P_SWAP_AFTER,
+       P_RELEASED, NPCOLS };
+static const struct out_column reap_cols[NPCOLS] = {
+	[P_PID] = { "pid", OUT_NUM, 0, true, "process ID" },
+	[P_COMM] = { "comm", OUT_STR, 0, true, "command name" },
+	[P_STATUS] = { "status", OUT_STR, 0, true, "freed, signalled, failed" },
+	[P_EXIT_CLASS] = { "exit_class", OUT_NUM, 0, true, "exit status" },
+	[P_ERROR] = { "error", OUT_STR, 0, true, "errno name" },
+	[P_ERRNO] = { "errno", OUT_NUM, 0, true, "errno number" },
+	[P_MESSAGE] = { "message", OUT_STR, 0, true, "the failure" },
+	[P_SIGNALLED] = { "signalled", OUT_BOOL, 0, true, "signal sent" },
+	[P_FREED_BY] = { "freed_by", OUT_STR, 0, true, "how it was freed" },
+	[P_MR_ERROR] = { "mrelease_error", OUT_STR, 0, true,
+			 "errno name of process_mrelease" },
+	[P_MR_ERRNO] = { "mrelease_errno", OUT_NUM, 0, true,
+			 "errno number of process_mrelease" },
+	[P_MR_MESSAGE] = { "mrelease_message", OUT_STR, 0, true,
+			   "process_mrelease's failure" },
+	[P_TIME_MS] = { "time_ms", OUT_NUM, 0, true, "milliseconds" },
+	[P_RSS_BEFORE] = { "rss_kb_before", OUT_NUM, 0, true, "KiB" },
+	[P_SWAP_BEFORE] = { "swap_kb_before", OUT_NUM, 0, true, "KiB" },
+	[P_RSS_AFTER] = { "rss_kb_after", OUT_NUM, 0, true, "KiB" },
+	[P_SWAP_AFTER] = { "swap_kb_after", OUT_NUM, 0, true, "KiB" },
+	[P_RELEASED] = { "bytes_released", OUT_NUM, 0, true, "bytes" },
+};
+
+/* An errno as three cells, name, number and words; all null when 0. */
+static void cells_errno(const struct out_opts *oo, struct libscols_line *ln,
+			size_t i, int err, const char *words)
 {
-	if (!err) {
-		json_null(j, key);
+	if (!err)
 		return;
-	}
-	json_open(j, key, '{');
-	json_str(j, "name", errno_name(err));
-	json_int(j, "errno", err);
-	json_str(j, "message", words);
-	json_close(j, '}');
+	out_str(oo, ln, i, errno_name(err));
+	out_fmt(ln, i + 1, "%d", err);
+	out_str(oo, ln, i + 2, words);
 }
 
-static void json_one(struct json *j, const struct reap_report *p)
+static void json_one(const struct out_opts *oo, struct libscols_table *tb,
+		     const struct reap_report *p)
 {
-	json_open(j, NULL, '{');
-	json_int(j, "pid", p->pid);
-	json_str(j, "comm", p->comm);
-	json_str(j, "status", reap_status(p));
-	json_int(j, "exit_class", p->exit_class);
-	json_errno(j, "error", p->error, failure_words(p->error));
-	json_bool(j, "signalled", p->signalled);
-	json_str(j, "freed_by", freed_by_name(p->r.freed_by));
-	json_errno(j, "mrelease_error", p->r.error,
-		   mrelease_words(p->r.error));
-	json_num(j, "time_ms", (double)p->r.ns / 1e6);
-	json_uint(j, "rss_kb_before", p->r.rss_before / 1024);
-	json_uint(j, "swap_kb_before", p->r.swap_before / 1024);
-	json_uint(j, "rss_kb_after", p->r.rss_after / 1024);
-	json_uint(j, "swap_kb_after", p->r.swap_after / 1024);
-	json_uint(j, "bytes_released", p->r.released);
-	json_close(j, '}');
+	struct libscols_line *ln = out_line(tb);
+
+	out_fmt(ln, P_PID, "%d", (int)p->pid);
+	out_str(oo, ln, P_COMM, p->comm);
+	out_str(oo, ln, P_STATUS, reap_status(p));
+	out_fmt(ln, P_EXIT_CLASS, "%d", p->exit_class);
+	cells_errno(oo, ln, P_ERROR, p->error, failure_words(p->error));
+	/* libsmartcols: any data is true, none is false */
+	out_str(oo, ln, P_SIGNALLED, p->signalled ? "true" : NULL);
+	out_str(oo, ln, P_FREED_BY, freed_by_name(p->r.freed_by));
+	cells_errno(oo, ln, P_MR_ERROR, p->r.error,
+		    mrelease_words(p->r.error));
+	out_fmt(ln, P_TIME_MS, "%.3f", (double)p->r.ns / 1e6);
+	out_fmt(ln, P_RSS_BEFORE, "%llu",
+		(unsigned long long)p->r.rss_before / 1024);
+	out_fmt(ln, P_SWAP_BEFORE, "%llu",
+		(unsigned long long)p->r.swap_before / 1024);
+	out_fmt(ln, P_RSS_AFTER, "%llu",
+		(unsigned long long)p->r.rss_after / 1024);
+	out_fmt(ln, P_SWAP_AFTER, "%llu",
+		(unsigned long long)p->r.swap_after / 1024);
+	out_fmt(ln, P_RELEASED, "%llu", (unsigned long long)p->r.released);
+}
+
+/* The document's own keys are numbers, booleans and words of ours;
+ * everything from a target is in the table, written by libsmartcols. */
+static void json_document(const struct reap_opts *o,
+			  struct libscols_table *tb, size_t nfreed,
+			  uint64_t bytes, int status)
+{
+	printf("{\n   \"schema\": 2,\n   \"pmadvise\": \"%s\",\n"
+	       "   \"command\": \"reap\",\n   \"signal\": \"%s\",\n"
+	       "   \"wait\": %s", PMADVISE_VERSION, sigabbrev_np(o->sig),
+	       o->flags & PMADV_REAP_NOWAIT ? "false" : "true");
+	out_json_table(stdout, tb);
+	printf(",\n   \"summary\": {\"processes\": %zu, \"freed\": %zu, "
+	       "\"bytes_released\": %llu, \"exit_status\": %d}\n}\n",
+	       o->npids, nfreed, (unsigned long long)bytes, status);
 }
 
 int reap_main(int argc, char **argv)
@@ -262,22 +313,20 @@ int reap_main(int argc, char **argv)
 	int status = EXIT_ALL_ADVISED, ret;
 	size_t nfreed = 0;
 	uint64_t bytes = 0;
-	struct json j;
+	struct out_opts oo = { .json = true };
+	struct libscols_table *tb = NULL;
+	int sel[NPCOLS];
+	size_t nsel;
 
 	ret = reap_parse(&o, argc, argv);
 	if (ret) {
 		free(o.pids);
 		return ret < 0 ? 0 : ret;
 	}
-	json_init(&j, stdout);
 	if (o.json) {
-		json_open(&j, NULL, '{');
-		json_int(&j, "schema", 1);
-		json_str(&j, "pmadvise", PMADVISE_VERSION);
-		json_str(&j, "command", "reap");
-		json_str(&j, "signal", sigabbrev_np(o.sig));
-		json_bool(&j, "wait", !(o.flags & PMADV_REAP_NOWAIT));
-		json_open(&j, "processes", '[');
+		tb = out_table(&oo, "processes");
+		out_select(&oo, reap_cols, NPCOLS, sel, &nsel);
+		out_add_columns(tb, reap_cols, sel, nsel);
 	}
 	for (size_t i = 0; i < o.npids; i++) {
 		struct reap_report p;
@@ -287,7 +336,7 @@ int reap_main(int argc, char **argv)
 			fprintf(stderr, "%s: PID %d: %s\n", progname,
 				(int)p.pid, failure_words(p.error));
 		if (o.json)
-			json_one(&j, &p);
+			json_one(&oo, tb, &p);
 		else
 			human_one(&o, &p);
 		fflush(stdout);
@@ -296,14 +345,8 @@ int reap_main(int argc, char **argv)
 		status = combine_status(status, p.exit_class);
 	}
 	if (o.json) {
-		json_close(&j, ']');
-		json_open(&j, "summary", '{');
-		json_uint(&j, "processes", o.npids);
-		json_uint(&j, "freed", nfreed);
-		json_uint(&j, "bytes_released", bytes);
-		json_int(&j, "exit_status", status);
-		json_close(&j, '}');
-		json_close(&j, '}');
+		json_document(&o, tb, nfreed, bytes, status);
+		scols_unref_table(tb);
 	}
 	free(o.pids);
 	return status;

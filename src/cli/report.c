@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * What pmadvise tells its user: a human summary per process on stdout (and
- * the reasons for failures on stderr), or one JSON document on stdout with
- * the schema documented in pmadvise(8). Both come from the same
- * proc_report, so they cannot disagree. On a terminal, a progress line on
- * stderr shows where a long run over many processes is.
+ * What pmadvise tells its user: a table with a line per process on stdout
+ * (and the reasons for failures on stderr), or one JSON document on
+ * stdout with the schema documented in pmadvise(8). Both come from the
+ * same proc_report through libsmartcols (output.c), so they cannot
+ * disagree. On a terminal, a progress line on stderr shows where a long
+ * run over many processes is.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -14,23 +15,137 @@
 
 #include "pmadvise.h"
 
-/* Bump only for incompatible changes; adding fields keeps the number. */
-#define JSON_SCHEMA 1
+/* Bump only for incompatible changes; adding fields keeps the number.
+ * 2: libsmartcols output: a process's error is flat (error, errno,
+ * message), its ranges and changed ranges are top-level arrays with a pid. */
+#define JSON_SCHEMA 2
 /* Ranges listed in a human summary unless --verbose or --dry-run. */
 #define LIST_MAX 8
 
+enum {
+	C_PID, C_COMM, C_STATUS, C_EXIT_CLASS, C_ERROR, C_ERRNO, C_MESSAGE,
+	C_METHOD, C_CALLS, C_TIME_MS, C_RANGES_TOTAL, C_RANGES_ADVISED,
+	C_RANGES_FAILED, C_BYTES_TOTAL, C_BYTES_ADVISED, C_BYTES_SKIPPED,
+	C_RSS_KB_BEFORE, C_SWAP_KB_BEFORE, C_RSS_KB_AFTER, C_SWAP_KB_AFTER,
+	C_RESIDENT_BEFORE, C_SWAPPED_BEFORE, C_RESIDENT_AFTER,
+	C_SWAPPED_AFTER, C_NOTE, C_STOPPED, NCOLS
+};
+
+/* The columns of the processes table, in JSON's order. Every one is
+ * listed in pmadvise(8) (tests/cli/test-output.py checks it). */
+static const struct out_column proc_cols[NCOLS] = {
+	[C_PID] = { "pid", OUT_NUM, 0, true, "process ID" },
+	[C_COMM] = { "comm", OUT_STR, 0, true,
+		     "command name (/proc/PID/comm)" },
+	[C_STATUS] = { "status", OUT_STR, 0, true, "ok, partial or failed" },
+	[C_EXIT_CLASS] = { "exit_class", OUT_NUM, 0, false,
+			   "the exit status this process alone would give" },
+	[C_ERROR] = { "error", OUT_STR, 0, true,
+		      "errno name of the process's failure" },
+	[C_ERRNO] = { "errno", OUT_NUM, 0, false,
+		      "errno number of the process's failure" },
+	[C_MESSAGE] = { "message", OUT_STR, SCOLS_FL_TRUNC, false,
+			"the process's failure explained" },
+	[C_METHOD] = { "method", OUT_STR, 0, true,
+		       "the rung that advised: syscall, ioctl or ptrace" },
+	[C_CALLS] = { "calls", OUT_NUM, 0, false, "kernel calls made" },
+	[C_TIME_MS] = { "time_ms", OUT_NUM, 0, true,
+			"milliseconds spent on the process" },
+	[C_RANGES_TOTAL] = { "ranges_total", OUT_NUM, 0, true,
+			     "ranges chosen" },
+	[C_RANGES_ADVISED] = { "ranges_advised", OUT_NUM, 0, true,
+			       "ranges advised" },
+	[C_RANGES_FAILED] = { "ranges_failed", OUT_NUM, 0, false,
+			      "ranges that failed" },
+	[C_BYTES_TOTAL] = { "bytes_total", OUT_NUM, 0, true,
+			    "bytes chosen" },
+	[C_BYTES_ADVISED] = { "bytes_advised", OUT_NUM, 0, true,
+			      "bytes advised" },
+	[C_BYTES_SKIPPED] = { "bytes_skipped", OUT_NUM, 0, false,
+			      "bytes in unmapped holes (--skip-holes)" },
+	[C_RSS_KB_BEFORE] = { "rss_kb_before", OUT_NUM, 0, false,
+			      "process Rss before, KiB (smaps_rollup)" },
+	[C_SWAP_KB_BEFORE] = { "swap_kb_before", OUT_NUM, 0, false,
+			       "process Swap before, KiB" },
+	[C_RSS_KB_AFTER] = { "rss_kb_after", OUT_NUM, 0, false,
+			     "process Rss after, KiB" },
+	[C_SWAP_KB_AFTER] = { "swap_kb_after", OUT_NUM, 0, false,
+			      "process Swap after, KiB" },
+	[C_RESIDENT_BEFORE] = { "resident_before", OUT_NUM, 0, false,
+				"bytes of the ranges resident before" },
+	[C_SWAPPED_BEFORE] = { "swapped_before", OUT_NUM, 0, false,
+			       "bytes of the ranges swapped before" },
+	[C_RESIDENT_AFTER] = { "resident_after", OUT_NUM, 0, true,
+			       "bytes of the ranges resident after" },
+	[C_SWAPPED_AFTER] = { "swapped_after", OUT_NUM, 0, true,
+			      "bytes of the ranges swapped after" },
+	[C_NOTE] = { "note", OUT_STR, SCOLS_FL_TRUNC, false,
+		     "what the residency says of the effect" },
+	[C_STOPPED] = { "stopped", OUT_STR, 0, false,
+			"the budget that ended it: max_bytes, percent, time" },
+};
+
+/* The ranges and changed ranges: JSON arrays and, in the default human
+ * view, a table of their own. */
+enum { R_PID, R_START, R_END, R_BYTES, R_STATUS, R_ADVISED, R_ERROR,
+       R_REASON, NRCOLS };
+static const struct out_column range_cols[NRCOLS] = {
+	[R_PID] = { "pid", OUT_NUM, 0, true, "process ID" },
+	[R_START] = { "start", OUT_STR, 0, true, "first address, hex" },
+	[R_END] = { "end", OUT_STR, 0, true, "address after the last" },
+	[R_BYTES] = { "bytes", OUT_NUM, 0, true, "length" },
+	[R_STATUS] = { "status", OUT_STR, 0, true,
+		       "advised, failed, partial, not_attempted or listed" },
+	[R_ADVISED] = { "bytes_advised", OUT_NUM, 0, true,
+			"of a partial range, the bytes advised from its start" },
+	[R_ERROR] = { "error", OUT_STR, 0, true, "errno name" },
+	[R_REASON] = { "reason", OUT_STR, SCOLS_FL_TRUNC, true,
+		       "the failure explained" },
+};
+enum { H_PID, H_START, H_END, H_WHAT, NHCOLS };
+static const struct out_column changed_cols[NHCOLS] = {
+	[H_PID] = { "pid", OUT_NUM, 0, true, "process ID" },
+	[H_START] = { "start", OUT_STR, 0, true, "first address, hex" },
+	[H_END] = { "end", OUT_STR, 0, true, "address after the last" },
+	[H_WHAT] = { "what", OUT_LIST, 0, true,
+		     "gone, bounds, file, offset: what changed" },
+};
+
 struct report_state {
 	const struct cli_opts *o;
-	struct json j;
+	struct out_opts oo;
 	size_t ntargets;
 	bool progress;       /* a progress line may be on stderr now */
 	bool progress_shown;
+	bool view;           /* the default human view: with details */
+	int sel[NCOLS];
+	size_t nsel;
+	struct libscols_table *procs, *ranges, *changed;
+	size_t nranges;      /* lines in ranges */
+	FILE *notes;         /* the default view's lines after the tables */
+	char *notes_buf;
+	size_t notes_len;
 	size_t nok, npartial, nfailed;
 	unsigned long long bytes;
 	double ms;
 	const char *stopped;   /* a budget of the run ended it */
 	size_t not_reached;    /* processes it left out */
 };
+
+int report_check_columns(const struct cli_opts *o)
+{
+	int sel[NCOLS];
+	size_t nsel;
+
+	if (out_select(&o->out, proc_cols, NCOLS, sel, &nsel) < 0)
+		return EXIT_USAGE;
+	return 0;
+}
+
+void report_list_columns(const struct cli_opts *o)
+{
+	out_list_columns(&o->out, proc_cols, NCOLS);
+}
 
 static const char *status_name(enum proc_status s)
 {
@@ -57,24 +172,6 @@ static const char *range_status(const struct proc_report *p, size_t i)
 	return "failed";
 }
 
-static const char *class_words(int cls)
-{
-	switch (cls) {
-	case EXIT_NO_PERMISSION:
-		return "no permission";
-	case EXIT_TARGET_GONE:
-		return "the process is gone";
-	case EXIT_NOT_SUPPORTED:
-		return "not possible here";
-	case EXIT_TIMEOUT:
-		return "timed out";
-	case EXIT_TARGET_BUSY:
-		return "the process is busy";
-	default:
-		return "error";
-	}
-}
-
 static void clear_progress(struct report_state *rs)
 {
 	if (rs->progress_shown) {
@@ -83,23 +180,42 @@ static void clear_progress(struct report_state *rs)
 	}
 }
 
+static void add_all_columns(struct libscols_table *tb,
+			    const struct out_column *cols, size_t n)
+{
+	int sel[NRCOLS];
+
+	for (size_t i = 0; i < n; i++)
+		sel[i] = (int)i;
+	out_add_columns(tb, cols, sel, n);
+}
+
 struct report_state *report_begin(const struct cli_opts *o, size_t ntargets)
 {
 	struct report_state *rs = xcalloc(1, sizeof(*rs));
 
 	rs->o = o;
+	rs->oo = o->out;
 	rs->ntargets = ntargets;
 	rs->progress = ntargets > 1 && isatty(STDERR_FILENO);
-	if (!o->json)
-		return rs;
-	json_init(&rs->j, stdout);
-	json_open(&rs->j, NULL, '{');
-	json_int(&rs->j, "schema", JSON_SCHEMA);
-	json_str(&rs->j, "pmadvise", PMADVISE_VERSION);
-	json_str(&rs->j, "advice", pmadv_advice_name(o->advice));
-	json_bool(&rs->j, "dry_run", o->dry_run);
-	json_bool(&rs->j, "hold", o->hold);
-	json_open(&rs->j, "processes", '[');
+	/* main.c checked the list already: this cannot fail. */
+	if (out_select(&rs->oo, proc_cols, NCOLS, rs->sel, &rs->nsel) < 0)
+		exit(EXIT_USAGE);
+	rs->view = !o->out.json && !o->out.raw && !o->out.noheadings &&
+		   !o->out.all && !o->out.columns;
+	rs->procs = out_table(&rs->oo, "processes");
+	out_add_columns(rs->procs, proc_cols, rs->sel, rs->nsel);
+	if (rs->oo.json || rs->view) {
+		rs->ranges = out_table(&rs->oo, "ranges");
+		add_all_columns(rs->ranges, range_cols, NRCOLS);
+		rs->changed = out_table(&rs->oo, "changed");
+		add_all_columns(rs->changed, changed_cols, NHCOLS);
+	}
+	if (rs->view) {
+		rs->notes = open_memstream(&rs->notes_buf, &rs->notes_len);
+		if (!rs->notes)
+			out_of_memory();
+	}
 	return rs;
 }
 
@@ -113,292 +229,191 @@ void report_progress(struct report_state *rs, size_t done, pid_t pid)
 	rs->progress_shown = true;
 }
 
-static void human_kb(long long kb, char *buf, size_t len)
+/* KiB from smaps_rollup, or empty (null) when unknown. */
+static void cell_kb(const struct out_opts *oo, struct libscols_line *ln,
+		    size_t pos, long long kb)
 {
 	if (kb < 0)
-		snprintf(buf, len, "?");
-	else
-		snprintf(buf, len, "%lld kB", kb);
-}
-
-static void human_memory(const struct proc_report *p)
-{
-	char rb[32], ra[32], sb[32], sa[32];
-
-	if (p->before.rss < 0 && p->after.rss < 0)
 		return;
-	human_kb(p->before.rss, rb, sizeof(rb));
-	human_kb(p->after.rss, ra, sizeof(ra));
-	human_kb(p->before.swap, sb, sizeof(sb));
-	human_kb(p->after.swap, sa, sizeof(sa));
-	if (p->attempted)
-		printf("  Rss %s -> %s, Swap %s -> %s\n", rb, ra, sb, sa);
+	if (oo->raw || oo->json)
+		out_fmt(ln, pos, "%lld", kb);
 	else
-		printf("  Rss %s, Swap %s\n", rb, sb);
+		out_size(oo, ln, pos, (unsigned long long)kb * 1024);
 }
 
-static void human_range(const struct proc_report *p, size_t i)
+/* A byte count, or empty (null) when err (not 0) left it unknown. */
+static void cell_bytes(const struct out_opts *oo, struct libscols_line *ln,
+		       size_t pos, int err, unsigned long long v)
 {
-	uintptr_t s = (uintptr_t)p->iov[i].iov_base;
-	char sz[32];
-	const char *st = range_status(p, i);
+	if (!err)
+		out_size(oo, ln, pos, v);
+}
 
-	human_size(p->iov[i].iov_len, sz, sizeof(sz));
-	printf("  %#14lx-%#-14lx %10s  %s", (unsigned long)s,
-	       (unsigned long)(s + p->iov[i].iov_len), sz,
-	       strcmp(st, "not_attempted") ? st : "not attempted");
-	if (!strcmp(st, "partial")) {
-		human_size(p->partial_bytes, sz, sizeof(sz));
-		printf(": the first %s advised (stopped: %s)", sz, p->stopped);
+static void proc_cell(const struct report_state *rs, struct libscols_line *ln,
+		      size_t pos, int col, const struct proc_report *p)
+{
+	const struct out_opts *oo = &rs->oo;
+	int after_err = p->attempted ? p->res_after_err : -1;
+
+	switch (col) {
+	case C_PID:
+		out_fmt(ln, pos, "%d", (int)p->pid);
+		break;
+	case C_COMM:
+		out_str(oo, ln, pos, p->comm);
+		break;
+	case C_STATUS:
+		out_str(oo, ln, pos, status_name(p->status));
+		break;
+	case C_EXIT_CLASS:
+		out_fmt(ln, pos, "%d", p->exit_class);
+		break;
+	case C_ERROR:
+		out_str(oo, ln, pos, p->error ? errno_name(p->error) : NULL);
+		break;
+	case C_ERRNO:
+		if (p->error)
+			out_fmt(ln, pos, "%d", p->error);
+		break;
+	case C_MESSAGE:
+		out_str(oo, ln, pos, p->error ? p->message : NULL);
+		break;
+	case C_METHOD:
+		out_str(oo, ln, pos, p->res.method ?
+			pmadv_method_name(p->res.method) : NULL);
+		break;
+	case C_CALLS:
+		out_fmt(ln, pos, "%u", p->res.calls);
+		break;
+	case C_TIME_MS:
+		out_fmt(ln, pos, oo->json || oo->raw ? "%.3f" : "%.1f", p->ms);
+		break;
+	case C_RANGES_TOTAL:
+		out_fmt(ln, pos, "%zu", p->n);
+		break;
+	case C_RANGES_ADVISED:
+		out_fmt(ln, pos, "%zu", p->res.done);
+		break;
+	case C_RANGES_FAILED:
+		out_fmt(ln, pos, "%zu", p->res.nfailed);
+		break;
+	case C_BYTES_TOTAL:
+		out_size(oo, ln, pos, p->bytes_total);
+		break;
+	case C_BYTES_ADVISED:
+		out_size(oo, ln, pos, p->res.bytes);
+		break;
+	case C_BYTES_SKIPPED:
+		out_size(oo, ln, pos, p->res.skipped);
+		break;
+	case C_RSS_KB_BEFORE:
+		cell_kb(oo, ln, pos, p->before.rss);
+		break;
+	case C_SWAP_KB_BEFORE:
+		cell_kb(oo, ln, pos, p->before.swap);
+		break;
+	case C_RSS_KB_AFTER:
+		cell_kb(oo, ln, pos, p->attempted ? p->after.rss : -1);
+		break;
+	case C_SWAP_KB_AFTER:
+		cell_kb(oo, ln, pos, p->attempted ? p->after.swap : -1);
+		break;
+	case C_RESIDENT_BEFORE:
+		cell_bytes(oo, ln, pos, p->res_before_err,
+			   p->res_before.resident);
+		break;
+	case C_SWAPPED_BEFORE:
+		cell_bytes(oo, ln, pos, p->res_before_err,
+			   p->res_before.swapped);
+		break;
+	case C_RESIDENT_AFTER:
+		cell_bytes(oo, ln, pos, after_err, p->res_after.resident);
+		break;
+	case C_SWAPPED_AFTER:
+		cell_bytes(oo, ln, pos, after_err, p->res_after.swapped);
+		break;
+	case C_NOTE:
+		out_str(oo, ln, pos, p->note[0] ? p->note : NULL);
+		break;
+	case C_STOPPED:
+		out_str(oo, ln, pos, p->stopped);
+		break;
 	}
-	if (p->attempted && p->errors[i] > 0 && p->errors[i] != ECANCELED)
-		printf(": %s: %s", errno_name(p->errors[i]),
-		       range_reason(p->errors[i], p->advice));
-	putchar('\n');
 }
 
-static void human_ranges(const struct report_state *rs,
-			 const struct proc_report *p)
+/* Ranges the user typed are few and worth echoing; ranges found by a
+ * filter can run to thousands, so a person sees only their failures. */
+static bool range_shown(const struct report_state *rs,
+			const struct proc_report *p, size_t i)
 {
-	/* Ranges the user typed are few and worth echoing; ranges found by a
-	 * filter can run to thousands, so only their failures are shown. */
-	bool all = rs->o->verbose || rs->o->dry_run ||
-		   (!rs->o->select && p->n <= LIST_MAX);
+	bool failed = p->attempted && p->errors[i] > 0 &&
+		      p->errors[i] != ECANCELED;
+	bool partial = p->partial_bytes && i == p->partial;
+
+	return rs->oo.json || failed || partial || rs->o->verbose || rs->o->dry_run ||
+	       (!rs->o->select && p->n <= LIST_MAX);
+}
+
+static void add_ranges(struct report_state *rs, const struct proc_report *p)
+{
 	size_t hidden = 0;
 
-	for (size_t i = 0; i < p->n; i++) {
-		bool failed = p->attempted && p->errors[i] > 0 &&
-			      p->errors[i] != ECANCELED;
-
-		if (all || failed)
-			human_range(p, i);
-		else
-			hidden++;
-	}
-	if (hidden && !rs->o->select)
-		printf("  (%zu advised ranges not listed; --verbose lists them)\n",
-		       hidden);
-}
-
-static void human_changes(const struct proc_report *p)
-{
-	static const char *const what[] = { "gone", "bounds", "file",
-					    "offset" };
-
-	for (size_t i = 0; i < p->nchanged; i++) {
-		printf("  changed meanwhile: %#lx-%#lx:",
-		       (unsigned long)p->changed[i].start,
-		       (unsigned long)p->changed[i].end);
-		for (unsigned int b = 0; b < 4; b++)
-			if (p->changed[i].what & (1u << b))
-				printf(" %s", what[b]);
-		putchar('\n');
-	}
-}
-
-static const char *budget_words(const char *stopped)
-{
-	if (!strcmp(stopped, "max_bytes"))
-		return "--max-bytes reached";
-	if (!strcmp(stopped, "percent"))
-		return "--percent of its bytes reached";
-	return "--time is up";
-}
-
-static void human_headline(const struct report_state *rs,
-			   const struct proc_report *p)
-{
-	const char *adv = pmadv_advice_name(rs->o->advice);
-	char total[32], done[32], comm[4 * 64];
-
-	human_size(p->bytes_total, total, sizeof(total));
-	human_size(p->res.bytes, done, sizeof(done));
-	human_str(comm, sizeof(comm), p->comm);
-	printf("PID %d (%s): ", (int)p->pid, comm);
-	if (p->status == PROC_FAILED && p->exit_class != EXIT_SOME_FAILED) {
-		printf("nothing advised: %s (%s)\n",
-		       class_words(p->exit_class), errno_name(p->error));
-		return;
-	}
-	if (!p->attempted) {
-		printf("would advise %s on %zu range%s, %s (dry run)\n", adv,
-		       p->n, p->n == 1 ? "" : "s", total);
-		return;
-	}
-	if (!p->n) {
-		printf("%s: no matching memory, nothing to advise\n", adv);
-		return;
-	}
-	printf("%s: %zu of %zu range%s, %s of %s advised", adv, p->res.done,
-	       p->n, p->n == 1 ? "" : "s", done, total);
-	if (p->res.method)
-		printf(" by %s", pmadv_method_name(p->res.method));
-	printf(" in %.1f ms (%u kernel call%s)", p->ms, p->res.calls,
-	       p->res.calls == 1 ? "" : "s");
-	if (p->res.nfailed)
-		printf("; %zu failed", p->res.nfailed);
-	if (p->res.skipped) {
-		char sk[32];
-
-		human_size(p->res.skipped, sk, sizeof(sk));
-		printf("; %s skipped in holes", sk);
-	}
-	if (p->stopped)
-		printf("; stopped: %s", budget_words(p->stopped));
-	putchar('\n');
-}
-
-/* The advised ranges themselves, from pmadv_residency: what the advice
- * did to them, apart from the rest of the process. */
-static void human_residency(const struct proc_report *p)
-{
-	const struct pmadv_residency *b = &p->res_before, *a = &p->res_after;
-	char rb[32], ra[32], sb[32], sa[32];
-
-	if (!p->n || p->res_before_err)
-		return;
-	human_size(b->resident, rb, sizeof(rb));
-	human_size(b->swapped, sb, sizeof(sb));
-	if (!p->attempted || p->res_after_err) {
-		printf("  ranges: %s resident, %s swapped\n", rb, sb);
-		return;
-	}
-	human_size(a->resident, ra, sizeof(ra));
-	human_size(a->swapped, sa, sizeof(sa));
-	printf("  ranges: resident %s -> %s, swapped %s -> %s\n", rb, ra, sb,
-	       sa);
-	if (p->note[0])
-		printf("  note: %s\n", p->note);
-}
-
-static void report_human(struct report_state *rs, const struct proc_report *p)
-{
-	human_headline(rs, p);
-	if (p->n)
-		human_ranges(rs, p);
-	human_changes(p);
-	human_residency(p);
-	human_memory(p);
-	fflush(stdout);
-}
-
-static void json_mem(struct json *j, const char *key, long long kb)
-{
-	if (kb < 0)
-		json_null(j, key);
-	else
-		json_int(j, key, kb);
-}
-
-/* A byte count, or null when err (not 0) left it unknown. */
-static void json_bytes(struct json *j, const char *key, int err,
-		       unsigned long long v)
-{
-	if (err)
-		json_null(j, key);
-	else
-		json_uint(j, key, v);
-}
-
-static void json_ranges(struct json *j, const struct proc_report *p)
-{
-	json_open(j, "ranges", '[');
 	for (size_t i = 0; i < p->n; i++) {
 		uintptr_t s = (uintptr_t)p->iov[i].iov_base;
 		int e = p->attempted ? p->errors[i] : 0;
 		bool failed = e > 0 && e != ECANCELED;
+		struct libscols_line *ln;
 
-		json_open(j, NULL, '{');
-		json_hex(j, "start", s);
-		json_hex(j, "end", s + p->iov[i].iov_len);
-		json_uint(j, "bytes", p->iov[i].iov_len);
-		json_str(j, "status", range_status(p, i));
+		if (!range_shown(rs, p, i)) {
+			hidden++;
+			continue;
+		}
+		ln = out_line(rs->ranges);
+		rs->nranges++;
+		out_fmt(ln, R_PID, "%d", (int)p->pid);
+		/* Addresses as strings: a JSON number is a double in most
+		 * parsers and cannot hold every 64-bit address exactly. */
+		out_fmt(ln, R_START, "%#lx", (unsigned long)s);
+		out_fmt(ln, R_END, "%#lx",
+			(unsigned long)(s + p->iov[i].iov_len));
+		out_size(&rs->oo, ln, R_BYTES, p->iov[i].iov_len);
+		out_str(&rs->oo, ln, R_STATUS, range_status(p, i));
 		if (p->partial_bytes && i == p->partial)
-			json_uint(j, "bytes_advised", p->partial_bytes);
-		else
-			json_null(j, "bytes_advised");
-		json_str(j, "error", failed ? errno_name(e) : NULL);
-		json_str(j, "reason",
-			 failed ? range_reason(e, p->advice) : NULL);
-		json_close(j, '}');
+			out_size(&rs->oo, ln, R_ADVISED, p->partial_bytes);
+		out_str(&rs->oo, ln, R_ERROR, failed ? errno_name(e) : NULL);
+		out_str(&rs->oo, ln, R_REASON,
+			failed ? range_reason(e, p->advice) : NULL);
 	}
-	json_close(j, ']');
+	if (hidden && !rs->o->select)
+		fprintf(rs->notes, "PID %d: %zu advised ranges not listed; "
+			"--verbose lists them\n", (int)p->pid, hidden);
 }
 
-static void json_changes(struct json *j, const struct proc_report *p)
+static void add_changes(struct report_state *rs, const struct proc_report *p)
 {
 	static const char *const what[] = { "gone", "bounds", "file",
 					    "offset" };
 
-	json_open(j, "changed", '[');
 	for (size_t i = 0; i < p->nchanged; i++) {
-		json_open(j, NULL, '{');
-		json_hex(j, "start", p->changed[i].start);
-		json_hex(j, "end", p->changed[i].end);
-		json_open(j, "what", '[');
+		struct libscols_line *ln = out_line(rs->changed);
+		char words[64] = "";
+
 		for (unsigned int b = 0; b < 4; b++)
 			if (p->changed[i].what & (1u << b))
-				json_str(j, NULL, what[b]);
-		json_close(j, ']');
-		json_close(j, '}');
+				snprintf(words + strlen(words),
+					 sizeof(words) - strlen(words), "%s%s",
+					 words[0] ? "\n" : "", what[b]);
+		out_fmt(ln, H_PID, "%d", (int)p->pid);
+		out_fmt(ln, H_START, "%#lx", (unsigned long)p->changed[i].start);
+		out_fmt(ln, H_END, "%#lx", (unsigned long)p->changed[i].end);
+		out_str(&rs->oo, ln, H_WHAT, words);
 	}
-	json_close(j, ']');
-}
-
-static void json_error(struct json *j, const struct proc_report *p)
-{
-	if (!p->error) {
-		json_null(j, "error");
-		return;
-	}
-	json_open(j, "error", '{');
-	json_str(j, "name", errno_name(p->error));
-	json_int(j, "errno", p->error);
-	json_str(j, "message", p->message);
-	json_close(j, '}');
-}
-
-static void report_json(struct report_state *rs, const struct proc_report *p)
-{
-	struct json *j = &rs->j;
-
-	json_open(j, NULL, '{');
-	json_int(j, "pid", p->pid);
-	json_str(j, "comm", p->comm);
-	json_str(j, "status", status_name(p->status));
-	json_int(j, "exit_class", p->exit_class);
-	json_error(j, p);
-	json_str(j, "method", p->res.method ?
-			      pmadv_method_name(p->res.method) : NULL);
-	json_uint(j, "calls", p->res.calls);
-	json_num(j, "time_ms", p->ms);
-	json_uint(j, "ranges_total", p->n);
-	json_uint(j, "ranges_advised", p->res.done);
-	json_uint(j, "ranges_failed", p->res.nfailed);
-	json_uint(j, "bytes_total", p->bytes_total);
-	json_uint(j, "bytes_advised", p->res.bytes);
-	json_uint(j, "bytes_skipped", p->res.skipped);
-	json_mem(j, "rss_kb_before", p->before.rss);
-	json_mem(j, "swap_kb_before", p->before.swap);
-	json_mem(j, "rss_kb_after", p->attempted ? p->after.rss : -1);
-	json_mem(j, "swap_kb_after", p->attempted ? p->after.swap : -1);
-	json_bytes(j, "resident_before", p->res_before_err,
-		   p->res_before.resident);
-	json_bytes(j, "swapped_before", p->res_before_err,
-		   p->res_before.swapped);
-	json_bytes(j, "resident_after", p->attempted ? p->res_after_err : -1,
-		   p->res_after.resident);
-	json_bytes(j, "swapped_after", p->attempted ? p->res_after_err : -1,
-		   p->res_after.swapped);
-	json_str(j, "note", p->note[0] ? p->note : NULL);
-	json_str(j, "stopped", p->stopped);
-	json_ranges(j, p);
-	json_changes(j, p);
-	json_close(j, '}');
 }
 
 void report_process(struct report_state *rs, const struct proc_report *p)
 {
+	struct libscols_line *ln;
+
 	clear_progress(rs);
 	if (p->status == PROC_OK)
 		rs->nok++;
@@ -408,14 +423,28 @@ void report_process(struct report_state *rs, const struct proc_report *p)
 		rs->nfailed++;
 	rs->bytes += p->res.bytes;
 	rs->ms += p->ms;
-	/* The reason goes to stderr in both modes, so that a script that
+	/* The reason goes to stderr in every mode, so that a script that
 	 * keeps stdout for JSON still shows a person what went wrong. */
 	if (p->message[0])
 		fprintf(stderr, "%s: %s\n", progname, p->message);
-	if (rs->o->json)
-		report_json(rs, p);
-	else
-		report_human(rs, p);
+	ln = out_line(rs->procs);
+	for (size_t i = 0; i < rs->nsel; i++)
+		proc_cell(rs, ln, i, rs->sel[i], p);
+	if (rs->ranges) {
+		add_ranges(rs, p);
+		add_changes(rs, p);
+	}
+	if (rs->view && p->note[0])
+		fprintf(rs->notes, "PID %d: note: %s\n", (int)p->pid, p->note);
+}
+
+static const char *budget_words(const char *stopped)
+{
+	if (!strcmp(stopped, "max_bytes"))
+		return "--max-bytes reached";
+	if (!strcmp(stopped, "percent"))
+		return "--percent of its bytes reached";
+	return "--time is up";
 }
 
 static void human_total(const struct report_state *rs)
@@ -440,28 +469,69 @@ void report_budget(struct report_state *rs, const char *stopped,
 	rs->not_reached = not_reached;
 }
 
+/* The document's own keys are numbers, booleans and words of ours (the
+ * advice name, the version): nothing from a target, nothing to escape.
+ * Everything from a target is in the tables, written by libsmartcols. */
+static void json_document(const struct report_state *rs, int status)
+{
+	const struct cli_opts *o = rs->o;
+
+	printf("{\n   \"schema\": %d,\n   \"pmadvise\": \"%s\",\n"
+	       "   \"advice\": \"%s\",\n   \"dry_run\": %s,\n"
+	       "   \"hold\": %s", JSON_SCHEMA, PMADVISE_VERSION,
+	       pmadv_advice_name(o->advice), o->dry_run ? "true" : "false",
+	       o->hold ? "true" : "false");
+	out_json_table(stdout, rs->procs);
+	out_json_table(stdout, rs->ranges);
+	out_json_table(stdout, rs->changed);
+	printf(",\n   \"summary\": {\"processes\": %zu, \"ok\": %zu, "
+	       "\"partial\": %zu, \"failed\": %zu, \"bytes_advised\": %llu, "
+	       "\"time_ms\": %.3f, \"exit_status\": %d, \"stopped\": ",
+	       rs->nok + rs->npartial + rs->nfailed, rs->nok, rs->npartial,
+	       rs->nfailed, rs->bytes, rs->ms, status);
+	if (rs->stopped)
+		printf("\"%s\"", rs->stopped);
+	else
+		fputs("null", stdout);
+	printf(", \"processes_not_reached\": %zu}\n}\n", rs->not_reached);
+}
+
+static void human_view(struct report_state *rs)
+{
+	if (rs->nranges) {
+		putchar('\n');
+		scols_print_table(rs->ranges);
+	}
+	if (scols_table_get_nlines(rs->changed)) {
+		printf("\nchanged meanwhile:\n");
+		scols_print_table(rs->changed);
+	}
+	fflush(rs->notes);
+	if (rs->notes_len || rs->ntargets > 1 || rs->stopped)
+		putchar('\n');
+	fwrite(rs->notes_buf, 1, rs->notes_len, stdout);
+	if (rs->ntargets > 1 || rs->stopped)
+		human_total(rs);
+}
+
 int report_end(struct report_state *rs, int status)
 {
 	clear_progress(rs);
-	if (rs->o->json) {
-		json_close(&rs->j, ']');
-		json_open(&rs->j, "summary", '{');
-		json_uint(&rs->j, "processes",
-			  rs->nok + rs->npartial + rs->nfailed);
-		json_uint(&rs->j, "ok", rs->nok);
-		json_uint(&rs->j, "partial", rs->npartial);
-		json_uint(&rs->j, "failed", rs->nfailed);
-		json_uint(&rs->j, "bytes_advised", rs->bytes);
-		json_num(&rs->j, "time_ms", rs->ms);
-		json_int(&rs->j, "exit_status", status);
-		json_str(&rs->j, "stopped", rs->stopped);
-		json_uint(&rs->j, "processes_not_reached", rs->not_reached);
-		json_close(&rs->j, '}');
-		json_close(&rs->j, '}');
-	} else if (rs->ntargets > 1 || rs->stopped) {
-		human_total(rs);
+	if (rs->oo.json) {
+		json_document(rs, status);
+	} else {
+		if (scols_table_get_nlines(rs->procs))
+			scols_print_table(rs->procs);
+		if (rs->view)
+			human_view(rs);
 	}
 	fflush(stdout);
+	if (rs->notes)
+		fclose(rs->notes);
+	free(rs->notes_buf);
+	scols_unref_table(rs->procs);
+	scols_unref_table(rs->ranges);
+	scols_unref_table(rs->changed);
 	free(rs);
 	return status;
 }

@@ -18,7 +18,7 @@
 
 const char *progname = "pmadvise";
 
-static void out_of_memory(void)
+void out_of_memory(void)
 {
 	fprintf(stderr, "%s: out of memory\n", progname);
 	exit(EXIT_SYSTEM);

@@ -83,6 +83,12 @@ def run_json(args, **kw):
         fail("--json output is not strict UTF-8 JSON: %s" % e)
 
 
+def ranges_of(doc, proc):
+    """The ranges of one process of a --json document (schema 2: one
+    top-level array of every process's ranges, each with its pid)."""
+    return [r for r in doc["ranges"] if r["pid"] == proc["pid"]]
+
+
 def cgroup2_root():
     """Where the cgroup v2 hierarchy is mounted (/sys/fs/cgroup, or
     /sys/fs/cgroup/unified on a hybrid system), or None."""

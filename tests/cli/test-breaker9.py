@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 
-from clitest import NOBODY, fail, need_root, pmadvise_path
+from clitest import NOBODY, fail, need_root, pmadvise_path, ranges_of
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
@@ -244,9 +244,9 @@ def t_collapse_merged():
             s, e = ln.split()[0].split("-")
             vmas.append((int(s, 16), int(e, 16)))
         r = pm(["--dry-run", "--json", "-v", "-a", "collapse", "--anon",
-                "-r", "0x%x+8M" % (x - (2 << 20)), tgt.pid])
+                "-R", "0x%x+8M" % (x - (2 << 20)), tgt.pid])
         doc = json.loads(r.stdout.decode())
-        for rg in doc["processes"][0]["ranges"]:
+        for rg in ranges_of(doc, doc["processes"][0]):
             s, e = int(rg["start"], 16), int(rg["end"], 16)
             if not any(vs <= s and e <= ve for vs, ve in vmas):
                 return "collapse lists 0x%x-0x%x, which spans several " \
@@ -265,7 +265,7 @@ def t_emfile_named():
                preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE,
                                                      (5, 5)))
         err = json.loads(r.stdout.decode())["processes"][0]["error"]
-        if err and err["name"] == "EUNKNOWN":
+        if err == "EUNKNOWN":
             return "EMFILE reported as %r" % err
         return None
     finally:

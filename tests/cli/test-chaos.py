@@ -40,7 +40,7 @@ def main():
                 env["PMADV_PTRACE_FAST"] = path
             return subprocess.Popen(
                 [pmadvise_path(), "-m", "ptrace", "-a", "cold", "--anon",
-                 "-r", "%s-%s" % (lo, hi), str(t.pid)],
+                 "-R", "%s-%s" % (lo, hi), str(t.pid)],
                 env=env, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, start_new_session=True)
 

@@ -63,8 +63,8 @@ def main():
             check(p.returncode == doc["summary"]["exit_status"] ==
                   proc["exit_class"] and p.returncode in (0, 8) and
                   (p.returncode == 0 or
-                   ("execve" in proc["error"]["message"] and
-                    proc["error"]["name"] == "EAGAIN" and
+                   ("execve" in proc["message"] and
+                    proc["error"] == "EAGAIN" and
                     proc["status"] in ("failed", "partial"))),
                   "--json: exit %d, with execve named when 8" %
                   p.returncode)

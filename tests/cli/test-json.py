@@ -67,8 +67,9 @@ def test_pr_set_name():
 
 def test_control_characters():
     """A name with a newline and a terminal escape: JSON carries it whole
-    (escaped by JSON's rules), the human summary shows \\xNN for each
-    control byte and stays on one line."""
+    (escaped by JSON's rules); the table (libsmartcols) shows \\xNN for
+    each control byte and stays on one line, and --raw escapes the
+    backslash too."""
     name = b"a\nb\x1b[31mc\\"
     p = start_named(name)
     try:
@@ -76,10 +77,20 @@ def test_control_characters():
         check(comm == name.decode(), "JSON keeps the whole name, newline "
               "included (%r)" % comm)
         out = run(["--anon", "--dry-run", p.pid], check_rc=0).stdout
-        head = out.splitlines()[0]
-        check(head.startswith("PID %d (a\\x0ab\\x1b[31mc\\x5c): " %
-                              p.pid) and "\x1b" not in out,
-              "the human summary escapes control bytes: %r" % head)
+        check(len(out.splitlines()[1].split()) > 2 and "\x1b" not in out,
+              "the table escapes control bytes: %r" % out)
+        out = run(["--anon", "--dry-run", "-n", "-o", "pid,comm", p.pid],
+                  check_rc=0).stdout
+        check(out == "%d a\\x0ab\\x1b[31mc\\\n" % p.pid,
+              "the table shows \\xNN for each control byte: %r" % out)
+        out = run(["--anon", "--dry-run", "-r", "-o", "comm", p.pid],
+                  check_rc=0).stdout
+        check(out == "COMM\na\\x0ab\\x1b[31mc\\x5c\n",
+              "--raw escapes the backslash too: %r" % out)
+        out = run(["reap", p.pid], check_rc=0).stdout
+        check(out.startswith("PID %d (a\\x0ab\\x1b[31mc\\x5c): " % p.pid)
+              and "\x1b" not in out,
+              "pmadvise reap escapes control bytes too: %r" % out)
     finally:
         p.kill()
         p.wait()

@@ -111,8 +111,10 @@ def main():
                   "ptrace rung: the note says why: %r" % pt["note"])
             h = run(["--shared", "-a", "pageout", "-m", "ptrace", pid],
                     check_rc=0)
-            check("ranges: resident 8" in h.stdout and
-                  "note: pageout was given by the target itself" in h.stdout,
+            check(h.stdout.split()[:12][-2:] == ["RESIDENT_AFTER",
+                                                 "SWAPPED_AFTER"] and
+                  ("PID %s: note: pageout was given by the target itself" %
+                   pid) in h.stdout,
                   "the human report shows the residency and the note")
         finally:
             p.kill()

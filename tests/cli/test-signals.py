@@ -86,7 +86,7 @@ class SlowTarget:
         """A request that injects POPULATE_READ into the slow range and
         would wait for it up to a minute."""
         return ["-m", "ptrace", "-a", "populate_read", "-t", "60000",
-                "-r", "%x+%d" % (self.base, PAGES * os.sysconf("SC_PAGE_SIZE")),
+                "-R", "%x+%d" % (self.base, PAGES * os.sysconf("SC_PAGE_SIZE")),
                 str(self.pid)]
 
     def wait_fault(self):

@@ -14,7 +14,7 @@ import time
 
 import clitest
 from clitest import (check, need_root, on_sigterm_exit, run_json,
-                     status_field)
+                     ranges_of, status_field)
 
 NMAPS = 3000
 
@@ -26,7 +26,7 @@ def test_many_mappings():
     p, lo, hi = start_mapper()
     try:
         window = "%s-%s" % (lo, hi)
-        _, doc = run_json(["--anon", "-a", "cold", "-r", window, p.pid],
+        _, doc = run_json(["--anon", "-a", "cold", "-R", window, p.pid],
                           check_rc=0, timeout=60)
         proc = doc["processes"][0]
         check(proc["ranges_total"] == NMAPS and
@@ -36,7 +36,7 @@ def test_many_mappings():
         check(proc["calls"] <= (NMAPS + 1023) // 1024 + 1,
               "batched: %d kernel calls for %d ranges" %
               (proc["calls"], NMAPS))
-        _, doc = run_json(["--anon", "--min-size", "8K", "-r", window,
+        _, doc = run_json(["--anon", "--min-size", "8K", "-R", window,
                            "--dry-run", p.pid], check_rc=0)
         check(doc["processes"][0]["ranges_total"] == 0,
               "--min-size 8K leaves out the one-page mappings")
@@ -80,7 +80,7 @@ def test_filters():
 
         def pick(flag):
             _, doc = run_json([flag, "--dry-run", p.pid], check_rc=0)
-            return doc["processes"][0]["ranges"]
+            return ranges_of(doc, doc["processes"][0])
         r = pick("--shared")
         check(covers(r, *sa) and covers(r, *sf) and not covers(r, *pf),
               "--shared picks the shared anonymous and shared file maps")

@@ -11,8 +11,8 @@ import subprocess
 import sys
 import time
 
-from clitest import (NO_CAPS, NOBODY, check, fail, on_sigterm_exit, run,
-                     run_json, status_field)
+from clitest import (NO_CAPS, NOBODY, check, fail, on_sigterm_exit, ranges_of,
+                     run, run_json, status_field)
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 PRIVILEGED = os.geteuid() == 0
@@ -46,32 +46,32 @@ def test_usage(pid):
     p = run([pid], check_rc=2)
     check("say what to advise" in p.stderr, "nothing to advise is a usage "
           "error")
-    p = run(["-r", "1000-zz", pid], check_rc=2)
+    p = run(["-R", "1000-zz", pid], check_rc=2)
     check("bad range" in p.stderr, "bad range named")
-    p = run(["-r", "1001+4K", pid], check_rc=2)
+    p = run(["-R", "1001+4K", pid], check_rc=2)
     check("page boundary" in p.stderr, "unaligned range explained")
-    p = run(["-a", "sleepy", "-r", "1000+4K", pid], check_rc=2)
+    p = run(["-a", "sleepy", "-R", "1000+4K", pid], check_rc=2)
     check("unknown advice" in p.stderr and "pageout" in p.stderr,
           "unknown advice lists the known ones")
-    p = run(["-m", "magic", "-r", "1000+4K", pid], check_rc=2)
+    p = run(["-m", "magic", "-R", "1000+4K", pid], check_rc=2)
     check("--method" in p.stderr, "bad --method explained")
-    run(["-t", "soon", "-r", "1000+4K", pid], check_rc=2)
+    run(["-t", "soon", "-R", "1000+4K", pid], check_rc=2)
     # Signs, white space and leading zeros: usage errors, never another
     # number (" -1" was 2^64-1, "010" octal).
     for bad in ("1000- -1", "1000-+2000", "1000+010", " 1000+4K",
                 "1000+ 4K"):
-        p = run(["-r", bad, pid], check_rc=2)
+        p = run(["-R", bad, pid], check_rc=2)
         check("bad range '%s'" % bad in p.stderr and "no signs" in p.stderr,
               "range %r is a usage error that says why" % bad)
     for bad in (" -1", "+1", "010"):
         p = run(["--anon", "--min-size", bad, pid], check_rc=2)
         check("--min-size '%s'" % bad in p.stderr,
               "--min-size %r is a usage error" % bad)
-    run(["-t", "010", "-r", "1000+4K", pid], check_rc=2)
-    run(["-r", "1000+4K", "+%s" % pid], check_rc=2)
-    run(["--min-size", "1M", "-r", "1000+4K", pid], check_rc=2)
+    run(["-t", "010", "-R", "1000+4K", pid], check_rc=2)
+    run(["-R", "1000+4K", "+%s" % pid], check_rc=2)
+    run(["--min-size", "1M", "-R", "1000+4K", pid], check_rc=2)
     run(["--anon", "notapid"], check_rc=2)
-    p = run(["-a", "dontneed", "-r", "1000+4K", pid], check_rc=2)
+    p = run(["-a", "dontneed", "-R", "1000+4K", pid], check_rc=2)
     check("without --force" in p.stderr and "lose data" in p.stderr,
           "destructive advice refused without --force, saying why")
     # The library's override of --method: a bad one is the user's typo.
@@ -91,22 +91,22 @@ def test_usage(pid):
           "no method in common" in p.stderr,
           "PMADV_METHODS disjoint from --method is a usage error naming "
           "both: %r" % p.stderr)
-    p = run(["-a", "MADV_PAGEOUT", "--dry-run", "-r", "1000+4K", pid],
-            check_rc=0)
-    check("would advise pageout" in p.stdout, "advice by MADV_ name")
+    p, doc = run_json(["-a", "MADV_PAGEOUT", "--dry-run", "-R", "1000+4K",
+                       pid], check_rc=0)
+    check(doc["advice"] == "pageout", "advice by MADV_ name")
 
 
 def test_ranges(pid):
     st = stack_of(pid)
     good = "%x+%d" % (st, PAGE)
-    p = run(["-a", "cold", "-r", "1000+4K", "-r", good, pid], check_rc=1)
+    p = run(["-a", "cold", "-R", "1000+4K", "-R", good, pid], check_rc=1)
     check("ENOMEM" in p.stdout and "not mapped" in p.stdout,
           "an unmapped range fails with a reason")
-    check("not attempted" in p.stdout, "without --continue the rest is "
+    check("not_attempted" in p.stdout, "without --continue the rest is "
           "not attempted")
-    p, doc = run_json(["-a", "cold", "-c", "-r", "1000+4K", "-r", good, pid],
+    p, doc = run_json(["-a", "cold", "-c", "-R", "1000+4K", "-R", good, pid],
                       check_rc=1)
-    r = doc["processes"][0]["ranges"]
+    r = ranges_of(doc, doc["processes"][0])
     check(r[0]["status"] == "failed" and r[0]["error"] == "ENOMEM",
           "JSON: the failed range and its errno")
     check(r[1]["status"] == "advised", "JSON: --continue went on")
@@ -115,7 +115,7 @@ def test_ranges(pid):
     # A range over a hole advises nothing: "failed", never "partial",
     # with --continue as without.
     for flags in (["-c"], []):
-        p, doc = run_json(["-a", "cold"] + flags + ["-r", "1000+4K", pid],
+        p, doc = run_json(["-a", "cold"] + flags + ["-R", "1000+4K", pid],
                           check_rc=1)
         proc = doc["processes"][0]
         check(proc["status"] == "failed" and proc["bytes_advised"] == 0 and
@@ -123,8 +123,9 @@ def test_ranges(pid):
               doc["summary"]["partial"] == 0,
               "a hole %s: status failed, nothing advised" %
               ("with -c" if flags else "without -c"))
-    p = run(["-a", "cold", "-r", good, pid], check_rc=0)
-    check("1 of 1 range" in p.stdout and "by syscall" in p.stdout,
+    p = run(["-a", "cold", "-R", good, "-r", "-n", "-o",
+             "ranges_advised,ranges_total,method", pid], check_rc=0)
+    check(p.stdout == "1 1 syscall\n",
           "a mapped range is advised, and the rung named")
 
 
@@ -133,7 +134,7 @@ def test_gone(pid):
     p = run(["--anon", gone], check_rc=4)
     check("has exited" in p.stderr, "a vanished target is named")
     p, doc = run_json(["--anon", gone], check_rc=4)
-    check(doc["processes"][0]["error"]["name"] == "ESRCH", "JSON: ESRCH")
+    check(doc["processes"][0]["error"] == "ESRCH", "JSON: ESRCH")
     # One gone, one fine: every failure is "gone", so the status is 4.
     run(["--anon", pid, gone], check_rc=4)
 
@@ -142,7 +143,7 @@ def test_unsupported(pid):
     st = stack_of(pid)
     # Only the syscall rung: other rungs (ptrace) may well give dontneed.
     p = run(["-a", "dontneed", "--force", "-m", "syscall",
-             "-r", "%x+4K" % st, pid], check_rc=5)
+             "-R", "%x+4K" % st, pid], check_rc=5)
     check("from another process" in p.stderr,
           "advice the kernel refuses remotely is explained")
 

@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 
-from clitest import check, need_root, on_sigterm_exit, run_json
+from clitest import check, need_root, on_sigterm_exit, run_json, ranges_of
 
 MIB = 1 << 20
 
@@ -72,10 +72,10 @@ def main():
     try:
         base, drop = (int(x, 16) for x in p.stdout.readline().split())
         window = "%#x-%#x" % (base, base + 12 * MIB)
-        _, doc = run_json(["--anon", "-a", "collapse", "-r", window,
+        _, doc = run_json(["--anon", "-a", "collapse", "-R", window,
                            p.pid], timeout=120)
         proc = doc["processes"][0]
-        ranges = proc["ranges"]
+        ranges = ranges_of(doc, proc)
         check(all(int(r["end"], 16) <= base + 8 * MIB for r in ranges),
               "collapse leaves the MADV_NOHUGEPAGE VMA out")
         check(proc["status"] == "ok" and
@@ -88,17 +88,17 @@ def main():
         # are listed (a smaller VMA holds none, and the kernel would answer
         # 0 for it, collapsing nothing)
         _, doc = run_json(["--anon", "-a", "collapse", "--dry-run", p.pid])
-        rs = doc["processes"][0]["ranges"]
+        rs = ranges_of(doc, doc["processes"][0])
         check(rs and all(int(r["start"], 16) % (2 * MIB) == 0 and
                          r["bytes"] % (2 * MIB) == 0 for r in rs),
               "collapse lists only whole aligned PMDs: %s" %
               [(r["start"], r["bytes"]) for r in rs])
         # an explicit range over the MADV_NOHUGEPAGE part: refused, and
         # the reason says huge pages, not "locked or PFN-mapped"
-        _, doc = run_json(["-a", "collapse", "-r",
+        _, doc = run_json(["-a", "collapse", "-R",
                            "%#x-%#x" % (base + 8 * MIB, base + 12 * MIB),
                            p.pid])
-        r = doc["processes"][0]["ranges"][0]
+        r = ranges_of(doc, doc["processes"][0])[0]
         check(r["error"] == "EINVAL" and "huge pages" in (r["reason"] or ""),
               "collapse refused over MADV_NOHUGEPAGE memory says why (%s)"
               % r["reason"])
@@ -112,18 +112,18 @@ def main():
             p.stdin.flush()
             return p.stdout.readline().strip()
 
-        _, doc = run_json(["--anon", "-a", "pageout", "-r", dwin, p.pid])
+        _, doc = run_json(["--anon", "-a", "pageout", "-R", dwin, p.pid])
         check(doc["processes"][0]["ranges_total"] == 0 and data() == "ok",
               "pageout's filters leave MAP_DROPPABLE memory out without "
               "--force, and its data stays")
-        q, doc = run_json(["-a", "pageout", "-r", dwin, p.pid])
+        q, doc = run_json(["-a", "pageout", "-R", dwin, p.pid])
         proc = doc["processes"][0]
         check(q.returncode != 0 and proc["status"] == "failed" and
-              "MAP_DROPPABLE" in (proc["error"] or {}).get("message", "")
+              "MAP_DROPPABLE" in (proc["message"] or "")
               and data() == "ok",
               "an explicit range over it is refused without --force, "
               "saying why (exit %d)" % q.returncode)
-        _, doc = run_json(["--anon", "--force", "-a", "pageout", "-r", dwin,
+        _, doc = run_json(["--anon", "--force", "-a", "pageout", "-R", dwin,
                            p.pid])
         check(doc["processes"][0]["bytes_advised"] == 64 * 4096,
               "with --force it is paged out")

@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * pmadvise's output through libsmartcols, util-linux's table library (the
+ * one behind lsblk, findmnt and lsns): the column lists of -o/--output,
+ * --output-all and --list-columns, and tables that print as aligned text,
+ * as --raw lines or as --json arrays. Column names are the JSON keys; a
+ * table shows them in upper case.
+ *
+ * Strings from a target (command names, paths) are bytes. libsmartcols
+ * escapes control characters, DEL, C1 controls and bytes outside UTF-8 as
+ * \xNN in tables and raw lines, so a name cannot end a line or move the
+ * cursor; in JSON it escapes control characters but passes other bytes
+ * through, so out_str replaces each byte outside well-formed UTF-8 with
+ * U+FFFD there: the document stays valid UTF-8 JSON.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pmadvise.h"
+
+static void column_label(const char *key, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; key[i] && i + 1 < len; i++)
+		buf[i] = (char)toupper((unsigned char)key[i]);
+	buf[i] = '\0';
+}
+
+/* Index of the column named name (either case), or -1. */
+static int column_find(const struct out_column *cols, size_t ncols,
+		       const char *name, size_t len)
+{
+	for (size_t i = 0; i < ncols; i++)
+		if (strlen(cols[i].key) == len &&
+		    !strncasecmp(cols[i].key, name, len))
+			return (int)i;
+	return -1;
+}
+
+int out_select(const struct out_opts *oo, const struct out_column *cols,
+	       size_t ncols, int *sel, size_t *nsel)
+{
+	const char *p = oo->columns;
+
+	*nsel = 0;
+	if (oo->all || !p) {
+		for (size_t i = 0; i < ncols; i++)
+			if (oo->all || cols[i].deflt || oo->json)
+				sel[(*nsel)++] = (int)i;
+		return 0;
+	}
+	/* As util-linux: "+LIST" adds to the default columns. */
+	if (*p == '+') {
+		for (size_t i = 0; i < ncols; i++)
+			if (cols[i].deflt || oo->json)
+				sel[(*nsel)++] = (int)i;
+		p++;
+	}
+	while (*p) {
+		size_t len = strcspn(p, ",");
+		int c = column_find(cols, ncols, p, len);
+
+		if (c < 0) {
+			fprintf(stderr, "%s: unknown column '%.*s' in "
+				"--output; --list-columns lists them\n"
+				"Try '%s --help'.\n", progname, (int)len, p,
+				progname);
+			return -1;
+		}
+		if (*nsel < ncols)
+			sel[(*nsel)++] = c;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	if (!*nsel) {
+		fprintf(stderr, "%s: --output lists no column\nTry '%s "
+			"--help'.\n", progname, progname);
+		return -1;
+	}
+	return 0;
+}
+
+void out_list_columns(const struct out_opts *oo,
+		      const struct out_column *cols, size_t ncols)
+{
+	static const char *const type[] = { "string", "number", "boolean",
+					    "list" };
+	struct libscols_table *tb = out_table(oo, "columns");
+	char label[64];
+
+	scols_table_new_column(tb, "NAME", 0, 0);
+	scols_table_new_column(tb, "TYPE", 0, 0);
+	scols_table_new_column(tb, "DESCRIPTION", 0, SCOLS_FL_TRUNC);
+	for (size_t i = 0; i < ncols; i++) {
+		struct libscols_line *ln = scols_table_new_line(tb, NULL);
+
+		if (!ln)
+			out_of_memory();
+		/* The name a table shows; JSON shows the key itself. */
+		if (oo->json)
+			snprintf(label, sizeof(label), "%s", cols[i].key);
+		else
+			column_label(cols[i].key, label, sizeof(label));
+		if (scols_line_set_data(ln, 0, label) ||
+		    scols_line_set_data(ln, 1, type[cols[i].type]) ||
+		    scols_line_set_data(ln, 2, cols[i].help))
+			out_of_memory();
+	}
+	scols_print_table(tb);
+	scols_unref_table(tb);
+}
+
+struct libscols_table *out_table(const struct out_opts *oo, const char *name)
+{
+	struct libscols_table *tb = scols_new_table();
+
+	if (!tb || scols_table_set_name(tb, name))
+		out_of_memory();
+	scols_table_enable_json(tb, oo->json);
+	scols_table_enable_raw(tb, oo->raw);
+	scols_table_enable_noheadings(tb, oo->noheadings);
+	return tb;
+}
+
+void out_add_columns(struct libscols_table *tb, const struct out_column *cols,
+		     const int *sel, size_t nsel)
+{
+	static const int json_type[] = { SCOLS_JSON_STRING, SCOLS_JSON_NUMBER,
+					 SCOLS_JSON_BOOLEAN,
+					 SCOLS_JSON_ARRAY_STRING };
+	char label[64];
+
+	for (size_t i = 0; i < nsel; i++) {
+		const struct out_column *c = &cols[sel[i]];
+		struct libscols_column *cl;
+
+		column_label(c->key, label, sizeof(label));
+		cl = scols_table_new_column(tb, label, 0,
+					    c->type == OUT_NUM ?
+					    SCOLS_FL_RIGHT : c->flags);
+		if (!cl || scols_column_set_json_type(cl, json_type[c->type]))
+			out_of_memory();
+		/* A list: one item a line of its cell, a JSON array (as
+		 * lsblk's MOUNTPOINTS). */
+		if (c->type == OUT_LIST &&
+		    (scols_column_set_flags(cl, c->flags | SCOLS_FL_WRAP) ||
+		     scols_column_set_wrapfunc(cl, scols_wrapnl_chunksize,
+					       scols_wrapnl_nextchunk, NULL) ||
+		     scols_column_set_safechars(cl, "\n")))
+			out_of_memory();
+	}
+}
+
+/* Bytes outside well-formed UTF-8 become U+FFFD; the rest is kept. */
+static char *utf8_clean(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	char *out = xcalloc(strlen(s) * 3 + 1, 1), *o = out;
+
+	while (*p) {
+		size_t n = utf8_len(p);
+
+		if (n) {
+			memcpy(o, p, n);
+			o += n;
+			p += n;
+		} else {
+			memcpy(o, "\xef\xbf\xbd", 3);
+			o += 3;
+			p++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+void out_str(const struct out_opts *oo, struct libscols_line *ln, size_t i,
+	     const char *s)
+{
+	char *v;
+
+	if (!s)
+		return; /* null in JSON, empty in a table */
+	v = oo->json ? utf8_clean(s) : strdup(s);
+	if (!v || scols_line_refer_data(ln, i, v))
+		out_of_memory();
+}
+
+void out_fmt(struct libscols_line *ln, size_t i, const char *fmt, ...)
+{
+	va_list ap;
+	char *v;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&v, fmt, ap);
+	va_end(ap);
+	if (r < 0 || scols_line_refer_data(ln, i, v))
+		out_of_memory();
+}
+
+void out_size(const struct out_opts *oo, struct libscols_line *ln, size_t i,
+	      unsigned long long bytes)
+{
+	char buf[32];
+
+	/* Exact bytes for scripts (--raw, --json), readable in a table. */
+	if (oo->raw || oo->json) {
+		out_fmt(ln, i, "%llu", bytes);
+		return;
+	}
+	human_size((size_t)bytes, buf, sizeof(buf));
+	out_str(oo, ln, i, buf);
+}
+
+struct libscols_line *out_line(struct libscols_table *tb)
+{
+	struct libscols_line *ln = scols_table_new_line(tb, NULL);
+
+	if (!ln)
+		out_of_memory();
+	return ln;
+}
+
+void out_json_table(FILE *f, struct libscols_table *tb)
+{
+	char *s = NULL, *body, *end;
+
+	/* libsmartcols prints a table as a document of its own,
+	 * {"name": [...]}; the key and array go into ours. */
+	if (scols_print_table_to_string(tb, &s) || !s)
+		out_of_memory();
+	body = strchr(s, '\n');
+	end = strrchr(s, '}');
+	if (body && end && end > body) {
+		while (end > body && end[-1] == '\n')
+			end--;
+		fprintf(f, ",%.*s", (int)(end - body), body);
+	}
+	free(s);
+}
