@@ -54,7 +54,9 @@ int pmadv_self_pidfd(const struct pmadv_target *t, int *tmp) PMADV_HIDDEN;
 ssize_t pmadv_read_proc(const char *path, char *buf, size_t len) PMADV_HIDDEN;
 /* The path of /proc/PID/<file> as the process sees it: through a live
  * thread's /proc/PID/task/TID/ when the main thread called pthread_exit
- * (its own maps and smaps are empty then): returns that TID, or 0.
+ * (its own maps and smaps are empty then): returns that TID, or 0 for
+ * /proc/PID/<file> itself, or -ESRCH (buf: /proc/PID/<file>) when the
+ * main thread has exited and no thread with the address space was found.
  * Allocates (opendir) only in that case. */
 pid_t pmadv_proc_path(pid_t pid, const char *file, char *buf,
 		      size_t len) PMADV_HIDDEN;

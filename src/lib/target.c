@@ -192,7 +192,9 @@ pid_t pmadv_proc_path(pid_t pid, const char *file, char *buf, size_t len)
 		}
 	}
 	closedir(dir);
-	return 0;
+	/* no thread to read through at this moment: the leader's own
+	 * files are empty, and its process may be between two threads */
+	return -ESRCH;
 }
 
 static int target_new(pid_t pid, int pidfd, struct pmadv_target **out)
@@ -457,12 +459,13 @@ int pmadv_open_proc(const struct pmadv_target *t, const char *file,
 		/* a self handle: the caller, maybe a child forked since */
 		tid = pmadv_proc_path(t->self ? getpid() : t->pid, file, path,
 				      sizeof(path));
-		if (via)
-			*via = tid;
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0)
+		fd = tid < 0 ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			if (via)
+				*via = tid;
 			return fd;
-		if (errno != ENOENT)
+		}
+		if (tid >= 0 && errno != ENOENT)
 			return -errno;
 		if (!tid || tries >= PMADV_THREAD_TRIES ||
 		    pmadv_target_runs(t) != 1)
