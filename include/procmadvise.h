@@ -12,7 +12,8 @@
  * - given a smaller input struct, the library uses the default for each
  *   field the caller did not have; given a larger one (a newer program on
  *   an older library), it fails with EINVAL unless every byte it does not
- *   know is zero, so a new option is never silently ignored;
+ *   know is zero (from the end of its last field: trailing padding too),
+ *   so a new option is never silently ignored;
  * - into an output struct it writes exactly size bytes: the fields both
  *   know, and zeros past its own.
  * struct pmadv_result and pmadv_vma_change have a fixed size; their
@@ -74,8 +75,9 @@ struct pmadv_opts {
 			      * from the start of the request
 			      * (CLOCK_MONOTONIC); a call in progress
 			      * runs to its end */
-	/* a field added after deadline_ms starts at the next multiple of
-	 * sizeof(size_t): older callers' structures end in padding there */
+	/* the padding after deadline_ms (and any byte past it up to size)
+	 * must be zero, as PMADV_OPTS_INIT or memset leave it: a later field
+	 * may start there */
 };
 
 #define PMADV_OPTS_INIT \

@@ -22,6 +22,9 @@
 
 /* The fields a caller built against the first version sets. */
 #define OPTS_MIN_SIZE (offsetof(struct pmadv_opts, timeout_ms) + sizeof(int))
+/* The end of the last field this version knows: the trailing padding
+ * after it is where a later version's field may go, so it is checked. */
+#define OPTS_KNOWN_END PMADV_FIELDS_END(struct pmadv_opts, deadline_ms)
 /* Whether a caller's opts hold a field added later (0.2's budgets). */
 #define OPTS_HAS(o, field) \
 	((o)->size >= offsetof(struct pmadv_opts, field) + sizeof((o)->field))
@@ -44,7 +47,7 @@ struct run {
 
 static int check_opts(const struct pmadv_opts *o)
 {
-	if (!pmadv_struct_in_ok(o, o->size, OPTS_MIN_SIZE, sizeof(*o)))
+	if (!pmadv_struct_in_ok(o, o->size, OPTS_MIN_SIZE, OPTS_KNOWN_END))
 		return -EINVAL;
 	if (o->flags & ~(PMADV_F_CONTINUE | PMADV_F_DESTRUCTIVE |
 			 PMADV_F_SKIP_UNMAPPED))
