@@ -66,7 +66,8 @@ struct pmadv_opts {
 	 * its progress in pmadv_result (next, next_off say where to resume):
 	 * a budget, not an error of the target. */
 	size_t max_bytes;    /* advise at most this many bytes (rounded down
-			      * to whole pages): batches are cut to fit */
+			      * to whole pages), each element charged the
+			      * pages it spans: batches are cut to fit */
 	size_t batch_bytes;  /* at most this many bytes (rounded down to
 			      * pages, at least one page) per kernel call or
 			      * injection, bounding how long the target's
