@@ -644,6 +644,31 @@ static void pieces_back(struct run *s, const struct pmadv_pieces *p,
 	}
 }
 
+/* The bytes in holes of the part of the vector before (e, off), the
+ * caller's element and offset where the run stopped: holes the request
+ * never reached are not skipped yet (a resumed call counts them). */
+static size_t skipped_before(const struct pmadv_pieces *p,
+			     const struct iovec *iov, size_t vlen, size_t e,
+			     size_t off)
+{
+	size_t skipped = 0, k = 0;
+
+	for (size_t i = 0; i < vlen && i <= e; i++) {
+		uintptr_t b = (uintptr_t)iov[i].iov_base;
+		size_t upto = i < e ? iov[i].iov_len : off, mapped = 0;
+
+		for (; k < p->n && p->owner[k] == i; k++) {
+			size_t ps = (uintptr_t)p->iov[k].iov_base - b;
+			size_t pe = ps + p->iov[k].iov_len;
+
+			if (ps < upto)
+				mapped += (pe < upto ? pe : upto) - ps;
+		}
+		skipped += upto - mapped;
+	}
+	return skipped;
+}
+
 /* PMADV_F_SKIP_UNMAPPED: the mapped parts of the vector, advised as one
  * request of their own, reported as the caller's elements. */
 static ssize_t advise_mapped(struct pmadv_target *t, const struct iovec *iov,
@@ -697,6 +722,7 @@ static ssize_t advise_mapped(struct pmadv_target *t, const struct iovec *iov,
 				   (const char *)iov[e].iov_base);
 		s->idx = e;
 	}
+	s->r.skipped = skipped_before(&p, iov, vlen, s->idx, s->off);
 	free(perr);
 	pmadv_pieces_free(&p);
 	return ret;

@@ -268,6 +268,18 @@ static size_t resident_mapped(char *p, size_t n, size_t pg)
 	return res;
 }
 
+/* n pages of private anonymous memory, written, in small pages. */
+static char *map_filled(size_t n, size_t pg)
+{
+	char *m = mmap(NULL, n * pg, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	assert_true(m != MAP_FAILED);
+	madvise(m, n * pg, MADV_NOHUGEPAGE);
+	memset(m, 1, n * pg);
+	return m;
+}
+
 /* max_bytes with PMADV_F_CONTINUE over holes (issue 12 F2): the mapped
  * part of an element that fails with ENOMEM is advised by the kernel, so
  * it is charged; DONTNEED drops no more pages than the budget. */
@@ -282,11 +294,7 @@ static void test_budget_holes_continue(void **state)
 
 	(void)state;
 	assert_int_equal(pmadv_open_self(0, &t), 0);
-	m = mmap(NULL, 64 * pg, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	assert_true(m != MAP_FAILED);
-	madvise(m, 64 * pg, MADV_NOHUGEPAGE);
-	memset(m, 1, 64 * pg);
+	m = map_filled(64, pg);
 	/* holes at pages 8, 17, 26: elements of 9 pages end in one */
 	assert_int_equal(munmap(m + 8 * pg, pg), 0);
 	assert_int_equal(munmap(m + 17 * pg, pg), 0);
@@ -331,11 +339,7 @@ static void test_budget_unaligned(void **state)
 
 	(void)state;
 	assert_int_equal(pmadv_open_self(0, &t), 0);
-	m = mmap(NULL, 64 * pg, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	assert_true(m != MAP_FAILED);
-	madvise(m, 64 * pg, MADV_NOHUGEPAGE);
-	memset(m, 1, 64 * pg);
+	m = map_filled(64, pg);
 	for (int i = 0; i < 64; i++) {
 		v[i].iov_base = m + i * pg;
 		v[i].iov_len = 1;
@@ -358,6 +362,62 @@ static void test_budget_unaligned(void **state)
 	pmadv_close(t);
 }
 
+/* res.skipped of a call that stops on a budget counts the holes it got
+ * through, not those of the rest of the vector (issue 12 F4): resumed
+ * calls add up to the holes, once. */
+static void test_budget_skipped(void **state)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	struct pmadv_target *t;
+	size_t skipped = 0, bytes = 0, calls = 0;
+	struct iovec v;
+	char *m;
+
+	(void)state;
+	assert_int_equal(pmadv_open_self(0, &t), 0);
+	m = map_filled(16, pg);
+	/* mapped [0,4) [8,12) [14,16): 6 pages of holes */
+	assert_int_equal(munmap(m + 4 * pg, 4 * pg), 0);
+	assert_int_equal(munmap(m + 12 * pg, 2 * pg), 0);
+	v.iov_base = m;
+	v.iov_len = 16 * pg;
+	for (;;) {
+		struct pmadv_opts o = PMADV_OPTS_INIT;
+		struct pmadv_result r;
+		size_t before = resident_mapped(m, 16, pg);
+		ssize_t ret;
+
+		o.flags = PMADV_F_SKIP_UNMAPPED | PMADV_F_DESTRUCTIVE;
+		o.max_bytes = 3 * pg;
+		ret = pmadv_advise(t, &v, 1, MADV_DONTNEED, &o, &r);
+		assert_true(before - resident_mapped(m, 16, pg) <= 3);
+		/* the holes before where it stopped, no more */
+		if (calls == 0) {
+			assert_int_equal(ret, -EDQUOT);
+			assert_int_equal(r.skipped, 0);
+		}
+		if (calls == 1) { /* page 3, the hole, pages 8 and 9 */
+			assert_int_equal(r.skipped, 4 * pg);
+			assert_int_equal(r.next_off, 10 * pg - 3 * pg);
+		}
+		skipped += r.skipped;
+		bytes += r.bytes;
+		calls++;
+		assert_true(calls <= 8);
+		if (ret != -EDQUOT)
+			break;
+		v.iov_base = (char *)v.iov_base + r.next_off;
+		v.iov_len -= r.next_off;
+	}
+	assert_int_equal(skipped, 6 * pg);
+	assert_int_equal(bytes, 10 * pg);
+	assert_int_equal(resident_mapped(m, 16, pg), 0);
+	munmap(m, 4 * pg);
+	munmap(m + 8 * pg, 4 * pg);
+	munmap(m + 14 * pg, 2 * pg);
+	pmadv_close(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -368,6 +428,7 @@ int main(void)
 		cmocka_unit_test(test_budget_resume),
 		cmocka_unit_test(test_budget_holes_continue),
 		cmocka_unit_test(test_budget_unaligned),
+		cmocka_unit_test(test_budget_skipped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
