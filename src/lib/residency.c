@@ -41,11 +41,16 @@ struct scan_arg {
 #define PAGE_IS_SWAPPED (1u << 4)
 #define PAGE_IS_PFNZERO (1u << 5)
 #define PAGE_IS_HUGE    (1u << 6)
+/* A MADV_GUARD_INSTALL guard page (Linux 6.15; guard regions are 6.13's):
+ * a non-present entry the kernel also calls swapped. A kernel before it
+ * refuses the bit with EINVAL. */
+#define PAGE_IS_GUARD   (1u << 8)
 
 /* A pagemap entry (Documentation/admin-guide/mm/pagemap.rst). */
 #define PM_PRESENT  (1ULL << 63)
 #define PM_SWAP     (1ULL << 62)
 #define PM_FILE     (1ULL << 61)
+#define PM_GUARD_REGION (1ULL << 58) /* Linux 6.14 */
 #define PM_PFN_MASK ((1ULL << 55) - 1)
 /* /proc/kpageflags bits */
 #define KPF_HUGE 17
@@ -55,6 +60,8 @@ struct scan_arg {
 
 /* -1: not known; 0: this kernel (or a seccomp filter) refuses the ioctl. */
 static int scan_ok = -1;
+/* -1: not known; 0: PAGEMAP_SCAN refuses PAGE_IS_GUARD (before 6.15). */
+static int scan_guard_ok = -1;
 
 struct count {
 	struct pmadv_target *t;
@@ -69,6 +76,8 @@ struct count {
 static void add_region(struct pmadv_residency *r, uint64_t len,
 		       uint64_t cat)
 {
+	if (cat & PAGE_IS_GUARD)
+		return; /* neither swapped nor resident: no page at all */
 	if (cat & PAGE_IS_SWAPPED)
 		r->swapped += len;
 	if (!(cat & PAGE_IS_PRESENT) || (cat & PAGE_IS_PFNZERO))
@@ -82,6 +91,8 @@ static void add_region(struct pmadv_residency *r, uint64_t len,
 		r->huge += len;
 }
 
+static int count_pagemap(struct count *c, uint64_t start, uint64_t end);
+
 /* One range through PAGEMAP_SCAN: only pages present or swapped come
  * back, merged into runs. -ENOTTY where the kernel lacks the ioctl.
  * Without file, every present page counts as anonymous: telling file
@@ -92,6 +103,7 @@ static int count_scan(struct count *c, uint64_t start, uint64_t end,
 {
 	struct scan_region reg[SCAN_REGIONS];
 	struct scan_arg a;
+	bool guard;
 
 	memset(&a, 0, sizeof(a));
 	a.size = sizeof(a);
@@ -102,17 +114,44 @@ static int count_scan(struct count *c, uint64_t start, uint64_t end,
 	a.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED;
 	a.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_PFNZERO |
 			PAGE_IS_HUGE | (file ? PAGE_IS_FILE : 0);
+	guard = __atomic_load_n(&scan_guard_ok, __ATOMIC_RELAXED) != 0;
 	for (;;) {
-		int n = ioctl(c->fd, SCAN_IOCTL, &a);
+		int n;
 
+		a.return_mask = guard ? a.return_mask | PAGE_IS_GUARD
+				      : a.return_mask & ~PAGE_IS_GUARD;
+		n = ioctl(c->fd, SCAN_IOCTL, &a);
+		if (n < 0 && errno == EINVAL && guard) {
+			/* before 6.15: no guard category, ask again */
+			pmadv_debug("residency: PAGEMAP_SCAN refuses "
+				    "PAGE_IS_GUARD: swapped runs are read "
+				    "from pagemap entries");
+			__atomic_store_n(&scan_guard_ok, 0, __ATOMIC_RELAXED);
+			guard = false;
+			continue;
+		}
 		if (n < 0)
 			return -errno;
+		if (guard)
+			__atomic_store_n(&scan_guard_ok, 1, __ATOMIC_RELAXED);
 		if (n > SCAN_REGIONS)
 			return -EIO;
 		for (int i = 0; i < n; i++) {
+			int ret;
+
 			if (reg[i].end <= reg[i].start ||
 			    reg[i].start < a.start || reg[i].end > end)
 				return -EIO;
+			/* without the guard category (6.13, 6.14), a
+			 * swapped run may be guard pages: the entries
+			 * tell (PM_GUARD_REGION, 6.14) */
+			if (!guard && (reg[i].categories & PAGE_IS_SWAPPED)) {
+				ret = count_pagemap(c, reg[i].start,
+						    reg[i].end);
+				if (ret < 0)
+					return ret;
+				continue;
+			}
 			add_region(&c->r, reg[i].end - reg[i].start,
 				   reg[i].categories);
 		}
@@ -207,6 +246,8 @@ static int count_pagemap(struct count *c, uint64_t start, uint64_t end)
 				cat |= PAGE_IS_PRESENT;
 			if (e[i] & PM_SWAP)
 				cat |= PAGE_IS_SWAPPED;
+			if (e[i] & PM_GUARD_REGION)
+				cat |= PAGE_IS_GUARD;
 			if (e[i] & PM_FILE)
 				cat |= PAGE_IS_FILE;
 			if (huge)

@@ -1069,6 +1069,68 @@ static int res_check_pagemap(void *arg)
 	return res_check(rc->pid, rc->l, PMADV_RESIDENCY_PAGEMAP, true);
 }
 
+/* Guard regions (MADV_GUARD_INSTALL, 6.13+) hold no page: they are
+ * neither swapped nor resident, as smaps says, through PAGEMAP_SCAN
+ * (PAGE_IS_GUARD, 6.15) and through the pagemap entries
+ * (PM_GUARD_REGION, 6.14), issue 12 F1. */
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+struct res_guard {
+	char *m;
+	unsigned int method;
+};
+
+static int res_guard_check(void *arg)
+{
+	struct res_guard *g = arg;
+	struct iovec v = { g->m, 64 * PAGE };
+	struct pmadv_residency r;
+	struct pmadv_target *t;
+	long rss = pmtest_vma_kb(getpid(), g->m, "Rss");
+	long swap = pmtest_vma_kb(getpid(), g->m, "Swap");
+	int ret = 0;
+
+	if (g->method == PMADV_RESIDENCY_PAGEMAP &&
+	    pmtest_refuse_syscall(SYS_ioctl, true, PMTEST_PAGEMAP_SCAN, ENOTTY))
+		return 20;
+	if (pmadv_open_self(0, &t))
+		return 21;
+	if (pmadv_residency(t, &v, 1, &r, sizeof(r)) || r.method != g->method)
+		ret = 22;
+	else if (r.swapped || swap || r.resident != 32 * PAGE ||
+		 kb_diff(r.resident, rss) > 0)
+		ret = 23;
+	fprintf(stderr, "guard (method %u): resident %llu swapped %llu; smaps "
+		"Rss %ld Swap %ld kB\n", g->method,
+		(unsigned long long)r.resident, (unsigned long long)r.swapped,
+		rss, swap);
+	pmadv_close(t);
+	return ret;
+}
+
+static void test_residency_guard(void **state)
+{
+	struct res_guard g;
+
+	(void)state;
+	g.m = mmap(NULL, 64 * PAGE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(g.m != MAP_FAILED);
+	madvise(g.m, 64 * PAGE, MADV_NOHUGEPAGE);
+	memset(g.m, 1, 64 * PAGE);
+	if (madvise(g.m, 32 * PAGE, MADV_GUARD_INSTALL)) {
+		munmap(g.m, 64 * PAGE);
+		skip(); /* before 6.13 */
+	}
+	g.method = PMADV_RESIDENCY_SCAN;
+	assert_int_equal(pmtest_in_child(res_guard_check, &g), 0);
+	g.method = PMADV_RESIDENCY_PAGEMAP;
+	assert_int_equal(pmtest_in_child(res_guard_check, &g), 0);
+	munmap(g.m, 64 * PAGE);
+}
+
 static void test_residency_counts(void **state)
 {
 	struct res_layout l;
@@ -1518,6 +1580,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_cancel_from_another_thread),
 		cmocka_unit_test(test_residency_counts),
 		cmocka_unit_test(test_residency_mixed),
+		cmocka_unit_test(test_residency_guard),
 		cmocka_unit_test(test_residency_pageout),
 		cmocka_unit_test(test_residency_errors),
 		cmocka_unit_test(test_residency_exec),
