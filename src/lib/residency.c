@@ -5,8 +5,8 @@
  * /proc/PID/pagemap. Where the kernel has the PAGEMAP_SCAN ioctl (6.7+) it
  * hands back runs of pages with the same categories, so a GiB of ranges
  * costs a few regions instead of 262,144 entries; elsewhere the 8-byte
- * entries are read a PMD's worth at a time. Allocation-free: fixed
- * buffers on the stack.
+ * entries are read a PMD's worth at a time, over the VMAs that
+ * /proc/PID/maps lists only. Allocation-free: fixed buffers on the stack.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -63,11 +63,22 @@ static int scan_ok = -1;
 /* -1: not known; 0: PAGEMAP_SCAN refuses PAGE_IS_GUARD (before 6.15). */
 static int scan_guard_ok = -1;
 
+/* /proc/PID/maps read as text a buffer at a time, for the pagemap method:
+ * only the start-end of each line is parsed, the rest skipped. */
+struct maps_text {
+	char buf[4096];
+	size_t len, pos;
+	off_t off;            /* file offset of buf[len] */
+	bool eof;
+	uint64_t vs, ve;      /* the VMA last read; ve 0: none yet */
+};
+
 struct count {
 	struct pmadv_target *t;
 	int fd;          /* /proc/PID/pagemap */
-	int maps;        /* /proc/PID/maps for PROCMAP_QUERY; -1 */
+	int maps;        /* /proc/PID/maps for PROCMAP_QUERY or text; -1 */
 	bool maps_tried;
+	struct maps_text mt;
 	int kpf;         /* /proc/kpageflags, opened when first needed; -1 */
 	bool kpf_tried;
 	struct pmadv_residency r;
@@ -258,6 +269,141 @@ static int count_pagemap(struct count *c, uint64_t start, uint64_t end)
 	return 0;
 }
 
+static void maps_rewind(struct maps_text *m)
+{
+	m->len = m->pos = 0;
+	m->off = 0;
+	m->eof = false;
+	m->vs = m->ve = 0;
+}
+
+/* At least want bytes from pos in the buffer, or all that is left:
+ * 0, or -errno. */
+static int maps_fill(int fd, struct maps_text *m, size_t want)
+{
+	if (m->pos)
+		memmove(m->buf, m->buf + m->pos, m->len - m->pos);
+	m->len -= m->pos;
+	m->pos = 0;
+	while (!m->eof && m->len < want) {
+		ssize_t got = pread(fd, m->buf + m->len, sizeof(m->buf) - m->len,
+				    m->off);
+
+		if (got < 0)
+			return -errno;
+		if (!got)
+			m->eof = true;
+		m->len += (size_t)got;
+		m->off += got;
+	}
+	return 0;
+}
+
+static int hexdig(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	return -1;
+}
+
+/* The next VMA's [vs, ve) into m: 1, 0 at the end, or -errno (-EIO: a
+ * line we cannot read). */
+static int maps_next(int fd, struct maps_text *m)
+{
+	uint64_t v[2] = { 0, 0 };
+	size_t i;
+	int ret, k = 0;
+
+	ret = maps_fill(fd, m, 64); /* a header's start-end fits */
+	if (ret < 0)
+		return ret;
+	if (m->pos == m->len)
+		return 0;
+	for (i = m->pos; i < m->len && k < 2; i++) {
+		int d = hexdig(m->buf[i]);
+
+		if (d >= 0 && v[k] >> 60 == 0)
+			v[k] = v[k] << 4 | (uint64_t)d;
+		else if (k == 0 && m->buf[i] == '-')
+			k = 1;
+		else if (k == 1 && m->buf[i] == ' ')
+			k = 2;
+		else
+			return -EIO;
+	}
+	if (k != 2 || v[1] <= v[0])
+		return -EIO;
+	m->vs = v[0];
+	m->ve = v[1];
+	/* the rest of the line, however long (a path) */
+	for (;;) {
+		char *nl = memchr(m->buf + i, '\n', m->len - i);
+
+		if (nl) {
+			m->pos = (size_t)(nl - m->buf) + 1;
+			return 1;
+		}
+		m->pos = m->len;
+		if (m->eof)
+			return 1;
+		ret = maps_fill(fd, m, sizeof(m->buf));
+		if (ret < 0)
+			return ret;
+		i = 0;
+	}
+}
+
+/* The pagemap method over the VMAs only: a range of terabytes that holds
+ * a few VMAs costs their pages, not 8 bytes for each page of the holes.
+ * Without /proc/PID/maps (a filter, a line we cannot read), the whole
+ * range. The VMA last read is kept, so a vector in address order reads
+ * the file once. */
+static int count_pagemap_vmas(struct count *c, uint64_t start, uint64_t end)
+{
+	struct maps_text *m = &c->mt;
+	uint64_t at = start;
+	int ret;
+
+	if (!c->maps_tried) {
+		c->maps_tried = true;
+		c->maps = pmadv_open_proc(c->t, "maps", NULL);
+		maps_rewind(m);
+	}
+	if (c->maps < 0)
+		return count_pagemap(c, start, end);
+	if (!m->ve || start < m->vs)
+		maps_rewind(m);
+	for (;;) {
+		uint64_t lo, hi;
+
+		if (m->ve <= at) {
+			bool first = !m->ve && !m->off;
+
+			ret = maps_next(c->maps, m);
+			if (ret == -EIO)
+				return count_pagemap(c, at, end);
+			if (ret < 0)
+				return ret;
+			/* nothing at all: the mm the file names is gone */
+			if (!ret && first)
+				return -ESRCH;
+			if (!ret)
+				return 0;
+			continue;
+		}
+		if (m->vs >= end)
+			return 0;
+		lo = m->vs > at ? m->vs : at;
+		hi = m->ve < end ? m->ve : end;
+		ret = count_pagemap(c, lo, hi);
+		if (ret < 0 || hi == end)
+			return ret;
+		at = hi;
+	}
+}
+
 /* A VMA whose pages are all private anonymous memory: no file, not
  * shared, and no special mapping ([vdso] has pages of the kernel's). */
 static bool anon_vma(struct count *c, const struct pmadv_procmap_query *q)
@@ -338,7 +484,7 @@ static int count_range(struct count *c, uint64_t start, uint64_t end)
 	}
 	c->r.method = PMADV_RESIDENCY_PAGEMAP;
 	c->r.flags |= PMADV_RESIDENCY_ZEROPAGE;
-	return count_pagemap(c, start, end);
+	return count_pagemap_vmas(c, start, end);
 }
 
 static int open_pagemap(struct pmadv_target *t)
