@@ -36,6 +36,7 @@ struct scan_arg {
 };
 
 #define SCAN_IOCTL _IOWR('f', 16, struct scan_arg)
+#define PAGE_IS_WRITTEN (1u << 0) /* a swap entry: not under uffd-wp */
 #define PAGE_IS_FILE    (1u << 2)
 #define PAGE_IS_PRESENT (1u << 3)
 #define PAGE_IS_SWAPPED (1u << 4)
@@ -51,6 +52,12 @@ struct scan_arg {
 #define PM_SWAP     (1ULL << 62)
 #define PM_FILE     (1ULL << 61)
 #define PM_GUARD_REGION (1ULL << 58) /* Linux 6.14 */
+#define PM_SWP_TYPE(e)  ((e) & 31)    /* shown to CAP_SYS_ADMIN only */
+/* The swap type of the kernel's PTE markers (SWP_PTE_MARKER, 5.19+: the
+ * last of the 32 types, never a swap device): uffd-wp markers over pages
+ * never populated, guard regions. Not documented ABI, so only a hint
+ * that spares a count: without CAP_SYS_ADMIN the type reads as 0. */
+#define SWP_PTE_MARKER  31
 #define PM_PFN_MASK ((1ULL << 55) - 1)
 /* /proc/kpageflags bits */
 #define KPF_HUGE 17
@@ -124,7 +131,8 @@ static int count_scan(struct count *c, uint64_t start, uint64_t end,
 	a.vec_len = SCAN_REGIONS;
 	a.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED;
 	a.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_PFNZERO |
-			PAGE_IS_HUGE | (file ? PAGE_IS_FILE : 0);
+			PAGE_IS_HUGE | PAGE_IS_WRITTEN |
+			(file ? PAGE_IS_FILE : 0);
 	guard = __atomic_load_n(&scan_guard_ok, __ATOMIC_RELAXED) != 0;
 	for (;;) {
 		int n;
@@ -153,10 +161,13 @@ static int count_scan(struct count *c, uint64_t start, uint64_t end,
 			if (reg[i].end <= reg[i].start ||
 			    reg[i].start < a.start || reg[i].end > end)
 				return -EIO;
-			/* without the guard category (6.13, 6.14), a
-			 * swapped run may be guard pages: the entries
-			 * tell (PM_GUARD_REGION, 6.14) */
-			if (!guard && (reg[i].categories & PAGE_IS_SWAPPED)) {
+			/* A swapped run may be guard pages without the
+			 * guard category (6.13, 6.14), or uffd-wp
+			 * markers when not "written": the entries tell
+			 * (PM_GUARD_REGION, 6.14; the swap type) */
+			if ((reg[i].categories & PAGE_IS_SWAPPED) &&
+			    (!guard ||
+			     !(reg[i].categories & PAGE_IS_WRITTEN))) {
 				ret = count_pagemap(c, reg[i].start,
 						    reg[i].end);
 				if (ret < 0)
@@ -257,8 +268,10 @@ static int count_pagemap(struct count *c, uint64_t start, uint64_t end)
 				cat |= PAGE_IS_PRESENT;
 			if (e[i] & PM_SWAP)
 				cat |= PAGE_IS_SWAPPED;
-			if (e[i] & PM_GUARD_REGION)
-				cat |= PAGE_IS_GUARD;
+			if ((e[i] & PM_GUARD_REGION) ||
+			    ((e[i] & PM_SWAP) &&
+			     PM_SWP_TYPE(e[i]) == SWP_PTE_MARKER))
+				cat |= PAGE_IS_GUARD; /* no page: a marker */
 			if (e[i] & PM_FILE)
 				cat |= PAGE_IS_FILE;
 			if (huge)

@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/userfaultfd.h>
 
 #include <cmocka.h>
 
@@ -1141,6 +1142,71 @@ static void test_residency_guard(void **state)
 	munmap(g.m, 64 * PAGE);
 }
 
+/* userfaultfd write-protect markers over pages never populated: no page,
+ * swapped only where the swap type that tells them is hidden (without
+ * CAP_SYS_ADMIN), as pmadv_residency(3) says (issue 12 F1). */
+#ifndef UFFD_FEATURE_WP_UNPOPULATED
+#define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
+#endif
+
+static int res_uffd_check(void *arg)
+{
+	struct res_self *g = arg;
+	struct uffdio_api api = {
+		.api = UFFD_API,
+		.features = UFFD_FEATURE_WP_UNPOPULATED |
+			    UFFD_FEATURE_PAGEFAULT_FLAG_WP,
+	};
+	struct uffdio_register rg = {
+		.range = { (uintptr_t)g->m, 64 * PAGE },
+		.mode = UFFDIO_REGISTER_MODE_WP,
+	};
+	struct uffdio_writeprotect wp = {
+		.range = { (uintptr_t)g->m, 64 * PAGE },
+		.mode = UFFDIO_WRITEPROTECT_MODE_WP,
+	};
+	struct pmadv_residency r;
+	int ufd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
+	int ret;
+
+	if (ufd < 0 || ioctl(ufd, UFFDIO_API, &api) ||
+	    ioctl(ufd, UFFDIO_REGISTER, &rg) ||
+	    ioctl(ufd, UFFDIO_WRITEPROTECT, &wp))
+		return 77; /* no uffd-wp of unpopulated memory (6.4) */
+	ret = res_self_count(g, 64 * PAGE, &r);
+	if (!ret && (r.resident != 32 * PAGE ||
+		     pmtest_vma_kb(getpid(), g->m, "Swap") != 0 ||
+		     r.swapped != (geteuid() ? 32 * PAGE : 0)))
+		ret = 23;
+	fprintf(stderr, "uffd-wp (method %u): resident %llu swapped %llu\n",
+		g->method, (unsigned long long)r.resident,
+		(unsigned long long)r.swapped);
+	close(ufd);
+	return ret;
+}
+
+static void test_residency_uffd_wp(void **state)
+{
+	struct res_self g;
+	int a, b;
+
+	(void)state;
+	g.m = mmap(NULL, 64 * PAGE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(g.m != MAP_FAILED);
+	madvise(g.m, 64 * PAGE, MADV_NOHUGEPAGE);
+	memset(g.m, 1, 32 * PAGE); /* the rest never populated */
+	g.method = PMADV_RESIDENCY_SCAN;
+	a = pmtest_in_child(res_uffd_check, &g);
+	g.method = PMADV_RESIDENCY_PAGEMAP;
+	b = pmtest_in_child(res_uffd_check, &g);
+	munmap(g.m, 64 * PAGE);
+	if (a == 77)
+		skip();
+	assert_int_equal(a, 0);
+	assert_int_equal(b, 0);
+}
+
 /* The pagemap method over the whole user address space reads the VMAs'
  * entries only (issue 12 F10): 128 TiB took minutes at 8 bytes a page. */
 static int res_space_check(void *arg)
@@ -1718,6 +1784,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_residency_counts),
 		cmocka_unit_test(test_residency_mixed),
 		cmocka_unit_test(test_residency_guard),
+		cmocka_unit_test(test_residency_uffd_wp),
 		cmocka_unit_test(test_residency_pagemap_space),
 		cmocka_unit_test(test_residency_hugetlb),
 		cmocka_unit_test(test_residency_pageout),
