@@ -69,7 +69,8 @@ struct pmadv_opts {
 			      * to whole pages), each element charged the
 			      * pages it spans: batches are cut to fit */
 	size_t batch_bytes;  /* at most this many bytes (rounded down to
-			      * pages, at least one page) per kernel call or
+			      * pages, at least one page; counted as the
+			      * pages spanned) per kernel call or
 			      * injection, bounding how long the target's
 			      * mmap_lock is held; 0: MAX_RW_COUNT */
 	int deadline_ms;     /* start no kernel call after this many ms
