@@ -121,7 +121,7 @@ static int count_scan(struct count *c, uint64_t start, uint64_t end,
 {
 	struct scan_region reg[SCAN_REGIONS];
 	struct scan_arg a;
-	bool guard;
+	bool guard, refused;
 
 	memset(&a, 0, sizeof(a));
 	a.size = sizeof(a);
@@ -134,6 +134,7 @@ static int count_scan(struct count *c, uint64_t start, uint64_t end,
 			PAGE_IS_HUGE | PAGE_IS_WRITTEN |
 			(file ? PAGE_IS_FILE : 0);
 	guard = __atomic_load_n(&scan_guard_ok, __ATOMIC_RELAXED) != 0;
+	refused = false;
 	for (;;) {
 		int n;
 
@@ -142,15 +143,21 @@ static int count_scan(struct count *c, uint64_t start, uint64_t end,
 		n = ioctl(c->fd, SCAN_IOCTL, &a);
 		if (n < 0 && errno == EINVAL && guard) {
 			/* before 6.15: no guard category, ask again */
-			pmadv_debug("residency: PAGEMAP_SCAN refuses "
-				    "PAGE_IS_GUARD: swapped runs are read "
-				    "from pagemap entries");
-			__atomic_store_n(&scan_guard_ok, 0, __ATOMIC_RELAXED);
 			guard = false;
+			refused = true;
 			continue;
 		}
 		if (n < 0)
 			return -errno;
+		/* remembered only once the answer without the bit says
+		 * that the bit was what the kernel refused */
+		if (refused) {
+			pmadv_debug("residency: PAGEMAP_SCAN refuses "
+				    "PAGE_IS_GUARD: swapped runs are read "
+				    "from pagemap entries");
+			__atomic_store_n(&scan_guard_ok, 0, __ATOMIC_RELAXED);
+			refused = false;
+		}
 		if (guard)
 			__atomic_store_n(&scan_guard_ok, 1, __ATOMIC_RELAXED);
 		if (n > SCAN_REGIONS)
