@@ -12,7 +12,8 @@
  * - given a smaller input struct, the library uses the default for each
  *   field the caller did not have; given a larger one (a newer program on
  *   an older library), it fails with EINVAL unless every byte it does not
- *   know is zero, so a new option is never silently ignored;
+ *   know is zero (from the end of its last field: trailing padding too),
+ *   so a new option is never silently ignored;
  * - into an output struct it writes exactly size bytes: the fields both
  *   know, and zeros past its own.
  * struct pmadv_result and pmadv_vma_change have a fixed size; their
@@ -65,17 +66,20 @@ struct pmadv_opts {
 	 * its progress in pmadv_result (next, next_off say where to resume):
 	 * a budget, not an error of the target. */
 	size_t max_bytes;    /* advise at most this many bytes (rounded down
-			      * to whole pages): batches are cut to fit */
+			      * to whole pages), each element charged the
+			      * pages it spans: batches are cut to fit */
 	size_t batch_bytes;  /* at most this many bytes (rounded down to
-			      * pages, at least one page) per kernel call or
+			      * pages, at least one page; counted as the
+			      * pages spanned) per kernel call or
 			      * injection, bounding how long the target's
 			      * mmap_lock is held; 0: MAX_RW_COUNT */
 	int deadline_ms;     /* start no kernel call after this many ms
 			      * from the start of the request
 			      * (CLOCK_MONOTONIC); a call in progress
 			      * runs to its end */
-	/* a field added after deadline_ms starts at the next multiple of
-	 * sizeof(size_t): older callers' structures end in padding there */
+	/* the padding after deadline_ms (and any byte past it up to size)
+	 * must be zero, as PMADV_OPTS_INIT or memset leave it: a later field
+	 * may start there */
 };
 
 #define PMADV_OPTS_INIT \

@@ -22,6 +22,9 @@
 
 /* The fields a caller built against the first version sets. */
 #define OPTS_MIN_SIZE (offsetof(struct pmadv_opts, timeout_ms) + sizeof(int))
+/* The end of the last field this version knows: the trailing padding
+ * after it is where a later version's field may go, so it is checked. */
+#define OPTS_KNOWN_END PMADV_FIELDS_END(struct pmadv_opts, deadline_ms)
 /* Whether a caller's opts hold a field added later (0.2's budgets). */
 #define OPTS_HAS(o, field) \
 	((o)->size >= offsetof(struct pmadv_opts, field) + sizeof((o)->field))
@@ -40,11 +43,18 @@ struct run {
 	bool budgeted;   /* max_bytes applies (it may round down to 0) */
 	size_t max_bytes, batch_bytes;
 	double deadline; /* CLOCK_MONOTONIC ms */
+	/* What the budgets are charged with: the whole pages the kernel may
+	 * have acted on, not the lengths as given (it advises a one-byte
+	 * element's whole page). Everything before (chg_idx, chg_off) has
+	 * been charged to spent, so a retried part is charged once. */
+	size_t spent;
+	size_t chg_idx, chg_off;
+	size_t issued_end; /* bytes of iov[idx] the last call was handed */
 };
 
 static int check_opts(const struct pmadv_opts *o)
 {
-	if (!pmadv_struct_in_ok(o, o->size, OPTS_MIN_SIZE, sizeof(*o)))
+	if (!pmadv_struct_in_ok(o, o->size, OPTS_MIN_SIZE, OPTS_KNOWN_END))
 		return -EINVAL;
 	if (o->flags & ~(PMADV_F_CONTINUE | PMADV_F_DESTRUCTIVE |
 			 PMADV_F_SKIP_UNMAPPED))
@@ -82,17 +92,26 @@ static void take_budgets(struct run *s, const struct pmadv_opts *o)
 		s->deadline = mono_ms() + o->deadline_ms;
 }
 
-/* Bytes one call may carry now: MAX_RW_COUNT, batch_bytes, and what is
- * left of max_bytes, in whole pages. 0: the byte budget is spent. */
-static size_t batch_cap(const struct run *s)
+static size_t page_span(size_t len)
 {
-	size_t cap = pmadv_max_rw_count();
+	size_t page = pmadv_page_size();
 
-	if (s->batch_bytes && s->batch_bytes < cap)
+	return len > SIZE_MAX - (page - 1) ? SIZE_MAX
+					   : (len + page - 1) & ~(page - 1);
+}
+
+/* The pages one call may touch now: batch_bytes, and what is left of
+ * max_bytes, in whole pages; SIZE_MAX when neither applies. 0: the byte
+ * budget is spent. */
+static size_t span_cap(const struct run *s)
+{
+	size_t cap = SIZE_MAX;
+
+	if (s->batch_bytes)
 		cap = s->batch_bytes;
 	if (s->budgeted) {
-		size_t left = s->r.bytes < s->max_bytes
-				      ? s->max_bytes - s->r.bytes : 0;
+		size_t left = s->spent < s->max_bytes
+				      ? s->max_bytes - s->spent : 0;
 
 		left &= ~(pmadv_page_size() - 1);
 		if (left < cap)
@@ -101,10 +120,37 @@ static size_t batch_cap(const struct run *s)
 	return cap;
 }
 
+/* Bytes of one piece of an element a call may carry: MAX_RW_COUNT (the
+ * kernel's limit on the lengths) and span_cap, a page multiple. */
+static size_t batch_cap(const struct run *s)
+{
+	size_t cap = pmadv_max_rw_count(), span = span_cap(s);
+
+	return span < cap ? span : cap;
+}
+
+/* Charges the budgets with the pages of the vector from the last charged
+ * point up to (idx, off): the elements before idx in full, iov[idx] up to
+ * off, each element's pages counted on their own. */
+static void charge_to(struct run *s, size_t idx, size_t off)
+{
+	while (s->chg_idx < idx && s->chg_idx < s->vlen) {
+		size_t len = s->iov[s->chg_idx].iov_len;
+
+		s->spent += page_span(len) - page_span(s->chg_off);
+		s->chg_idx++;
+		s->chg_off = 0;
+	}
+	if (s->chg_idx == idx && idx < s->vlen && off > s->chg_off) {
+		s->spent += page_span(off) - page_span(s->chg_off);
+		s->chg_off = off;
+	}
+}
+
 /* Before a batch: a budget reached ends the request (EDQUOT, ETIME). */
 static int budget_reached(const struct run *s)
 {
-	if (s->budgeted && !batch_cap(s))
+	if (s->budgeted && !span_cap(s))
 		return EDQUOT;
 	if (s->deadline && mono_ms() >= s->deadline)
 		return ETIME;
@@ -177,11 +223,16 @@ static void element_done(struct run *s)
 	s->r.done++;
 	s->idx++;
 	s->off = 0;
+	s->issued_end = 0;
 }
 
 /* Records element idx as failed; 0 to go on past it, else -err. */
 static int element_failed(struct run *s, int err)
 {
+	/* The kernel may have acted on all it was handed of the element
+	 * (madvise goes on past holes before its ENOMEM): charge it. */
+	if (s->issued_end > s->off)
+		charge_to(s, s->idx, s->issued_end);
 	if (s->r.failed == SIZE_MAX) {
 		s->r.failed = s->idx;
 		s->r.error = err;
@@ -191,6 +242,7 @@ static int element_failed(struct run *s, int err)
 		s->errors[s->idx] = err;
 	s->idx++;
 	s->off = 0;
+	s->issued_end = 0;
 	if (fatal(err) || !(s->call.flags & PMADV_F_CONTINUE))
 		return -err;
 	return 0;
@@ -201,11 +253,12 @@ static int element_failed(struct run *s, int err)
 static size_t next_batch(const struct run *s, struct iovec *chunk,
 			 const struct iovec **batch)
 {
-	size_t max = batch_cap(s);
+	size_t max = batch_cap(s), rw = pmadv_max_rw_count();
+	size_t span = span_cap(s);
 	const struct iovec *e = &s->iov[s->idx];
-	size_t n, bytes = 0;
+	size_t n, bytes = 0, pages = 0;
 
-	if (s->off || e->iov_len > max) {
+	if (s->off || e->iov_len > rw || page_span(e->iov_len) > span) {
 		size_t left = e->iov_len - s->off;
 
 		chunk->iov_base = (char *)e->iov_base + s->off;
@@ -213,12 +266,14 @@ static size_t next_batch(const struct run *s, struct iovec *chunk,
 		*batch = chunk;
 		return 1;
 	}
+	/* the lengths within MAX_RW_COUNT, the pages within the budgets */
 	for (n = 0; n < PMADV_IOV_MAX && s->idx + n < s->vlen; n++) {
 		size_t len = e[n].iov_len;
 
-		if (len > max - bytes)
+		if (len > rw - bytes || page_span(len) > span - pages)
 			break;
 		bytes += len;
+		pages += page_span(len);
 	}
 	*batch = e;
 	return n;
@@ -262,7 +317,9 @@ static void account(struct run *s, const struct iovec *batch, size_t n,
 {
 	s->r.bytes += ret;
 	if (batch != &s->iov[s->idx]) { /* a chunk */
+		s->issued_end = s->off + batch->iov_len;
 		s->off += ret;
+		charge_to(s, s->idx, s->off);
 		if (s->off == s->iov[s->idx].iov_len)
 			element_done(s);
 		return;
@@ -271,12 +328,17 @@ static void account(struct run *s, const struct iovec *batch, size_t n,
 		size_t len = batch[i].iov_len;
 
 		if (len > ret) {
+			/* where the kernel stopped: this element, handed
+			 * over whole */
+			s->issued_end = len;
 			s->off = ret; /* only after a misbehaving rung */
+			charge_to(s, s->idx, s->off);
 			return;
 		}
 		ret -= len;
 		element_done(s);
 	}
+	charge_to(s, s->idx, 0);
 }
 
 /* The errno of the element where the rung stopped, which process_madvise
@@ -294,6 +356,7 @@ static int recover_errno(struct run *s)
 		one.iov_len = batch_cap(s);
 	if (!one.iov_len)
 		return 0; /* the byte budget is spent: the loop stops */
+	s->issued_end = s->off + one.iov_len;
 	ret = s->rung->advise(&s->call, &one, 1, &err);
 	s->r.calls++;
 	if (ret < 0)
@@ -330,6 +393,9 @@ static enum step run_rung(struct run *s, int *err)
 		n = next_batch(s, &chunk, &batch);
 		for (size_t i = 0; i < n; i++)
 			want += batch[i].iov_len;
+		/* what the call hands over of the element it starts with */
+		s->issued_end = batch == &chunk ? s->off + chunk.iov_len
+						: batch[0].iov_len;
 		ret = s->rung->advise(&s->call, batch, n, &e);
 		s->r.calls++;
 		if (ret < 0) {
@@ -578,6 +644,31 @@ static void pieces_back(struct run *s, const struct pmadv_pieces *p,
 	}
 }
 
+/* The bytes in holes of the part of the vector before (e, off), the
+ * caller's element and offset where the run stopped: holes the request
+ * never reached are not skipped yet (a resumed call counts them). */
+static size_t skipped_before(const struct pmadv_pieces *p,
+			     const struct iovec *iov, size_t vlen, size_t e,
+			     size_t off)
+{
+	size_t skipped = 0, k = 0;
+
+	for (size_t i = 0; i < vlen && i <= e; i++) {
+		uintptr_t b = (uintptr_t)iov[i].iov_base;
+		size_t upto = i < e ? iov[i].iov_len : off, mapped = 0;
+
+		for (; k < p->n && p->owner[k] == i; k++) {
+			size_t ps = (uintptr_t)p->iov[k].iov_base - b;
+			size_t pe = ps + p->iov[k].iov_len;
+
+			if (ps < upto)
+				mapped += (pe < upto ? pe : upto) - ps;
+		}
+		skipped += upto - mapped;
+	}
+	return skipped;
+}
+
 /* PMADV_F_SKIP_UNMAPPED: the mapped parts of the vector, advised as one
  * request of their own, reported as the caller's elements. */
 static ssize_t advise_mapped(struct pmadv_target *t, const struct iovec *iov,
@@ -631,6 +722,7 @@ static ssize_t advise_mapped(struct pmadv_target *t, const struct iovec *iov,
 				   (const char *)iov[e].iov_base);
 		s->idx = e;
 	}
+	s->r.skipped = skipped_before(&p, iov, vlen, s->idx, s->off);
 	free(perr);
 	pmadv_pieces_free(&p);
 	return ret;

@@ -212,13 +212,17 @@ int pmadv_have_cap(int cap) PMADV_HIDDEN;
  * Structures that grow (procmadvise.h, "How structures grow") start with
  * their size, set by the caller to the size it was built with.
  * In (pmadv_opts, pmadv_filter): at least min bytes (the first version's
- * fields), and every byte past the known ones (this version's sizeof) zero:
+ * fields), and every byte past the known ones zero, from the end of the
+ * last field this version knows (PMADV_FIELDS_END), not from its sizeof:
+ * the trailing padding is where a later version's field may go:
  * a newer caller's field that this library cannot honour is refused with
  * EINVAL, never ignored; a field added later is read only when the
  * caller's size holds it (default it when not).
  * Out (pmadv_vma): the library writes the caller's size: the fields both
  * know, zeros past its own.
  */
+#define PMADV_FIELDS_END(type, last) \
+	(offsetof(type, last) + sizeof(((type *)0)->last))
 bool pmadv_struct_in_ok(const void *p, size_t size, size_t min,
 			size_t known) PMADV_HIDDEN;
 void pmadv_struct_out(void *dst, size_t dst_size, const void *src,

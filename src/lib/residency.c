@@ -5,8 +5,8 @@
  * /proc/PID/pagemap. Where the kernel has the PAGEMAP_SCAN ioctl (6.7+) it
  * hands back runs of pages with the same categories, so a GiB of ranges
  * costs a few regions instead of 262,144 entries; elsewhere the 8-byte
- * entries are read a PMD's worth at a time. Allocation-free: fixed
- * buffers on the stack.
+ * entries are read a PMD's worth at a time, over the VMAs that
+ * /proc/PID/maps lists only. Allocation-free: fixed buffers on the stack.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -36,16 +36,28 @@ struct scan_arg {
 };
 
 #define SCAN_IOCTL _IOWR('f', 16, struct scan_arg)
+#define PAGE_IS_WRITTEN (1u << 0) /* a swap entry: not under uffd-wp */
 #define PAGE_IS_FILE    (1u << 2)
 #define PAGE_IS_PRESENT (1u << 3)
 #define PAGE_IS_SWAPPED (1u << 4)
 #define PAGE_IS_PFNZERO (1u << 5)
 #define PAGE_IS_HUGE    (1u << 6)
+/* A MADV_GUARD_INSTALL guard page (Linux 6.15; guard regions are 6.13's):
+ * a non-present entry the kernel also calls swapped. A kernel before it
+ * refuses the bit with EINVAL. */
+#define PAGE_IS_GUARD   (1u << 8)
 
 /* A pagemap entry (Documentation/admin-guide/mm/pagemap.rst). */
 #define PM_PRESENT  (1ULL << 63)
 #define PM_SWAP     (1ULL << 62)
 #define PM_FILE     (1ULL << 61)
+#define PM_GUARD_REGION (1ULL << 58) /* Linux 6.14 */
+#define PM_SWP_TYPE(e)  ((e) & 31)    /* shown to CAP_SYS_ADMIN only */
+/* The swap type of the kernel's PTE markers (SWP_PTE_MARKER, 5.19+: the
+ * last of the 32 types, never a swap device): uffd-wp markers over pages
+ * never populated, guard regions. Not documented ABI, so only a hint
+ * that spares a count: without CAP_SYS_ADMIN the type reads as 0. */
+#define SWP_PTE_MARKER  31
 #define PM_PFN_MASK ((1ULL << 55) - 1)
 /* /proc/kpageflags bits */
 #define KPF_HUGE 17
@@ -55,12 +67,25 @@ struct scan_arg {
 
 /* -1: not known; 0: this kernel (or a seccomp filter) refuses the ioctl. */
 static int scan_ok = -1;
+/* -1: not known; 0: PAGEMAP_SCAN refuses PAGE_IS_GUARD (before 6.15). */
+static int scan_guard_ok = -1;
+
+/* /proc/PID/maps read as text a buffer at a time, for the pagemap method:
+ * only the start-end of each line is parsed, the rest skipped. */
+struct maps_text {
+	char buf[4096];
+	size_t len, pos;
+	off_t off;            /* file offset of buf[len] */
+	bool eof;
+	uint64_t vs, ve;      /* the VMA last read; ve 0: none yet */
+};
 
 struct count {
 	struct pmadv_target *t;
 	int fd;          /* /proc/PID/pagemap */
-	int maps;        /* /proc/PID/maps for PROCMAP_QUERY; -1 */
+	int maps;        /* /proc/PID/maps for PROCMAP_QUERY or text; -1 */
 	bool maps_tried;
+	struct maps_text mt;
 	int kpf;         /* /proc/kpageflags, opened when first needed; -1 */
 	bool kpf_tried;
 	struct pmadv_residency r;
@@ -69,6 +94,8 @@ struct count {
 static void add_region(struct pmadv_residency *r, uint64_t len,
 		       uint64_t cat)
 {
+	if (cat & PAGE_IS_GUARD)
+		return; /* neither swapped nor resident: no page at all */
 	if (cat & PAGE_IS_SWAPPED)
 		r->swapped += len;
 	if (!(cat & PAGE_IS_PRESENT) || (cat & PAGE_IS_PFNZERO))
@@ -82,6 +109,8 @@ static void add_region(struct pmadv_residency *r, uint64_t len,
 		r->huge += len;
 }
 
+static int count_pagemap(struct count *c, uint64_t start, uint64_t end);
+
 /* One range through PAGEMAP_SCAN: only pages present or swapped come
  * back, merged into runs. -ENOTTY where the kernel lacks the ioctl.
  * Without file, every present page counts as anonymous: telling file
@@ -92,6 +121,7 @@ static int count_scan(struct count *c, uint64_t start, uint64_t end,
 {
 	struct scan_region reg[SCAN_REGIONS];
 	struct scan_arg a;
+	bool guard, refused;
 
 	memset(&a, 0, sizeof(a));
 	a.size = sizeof(a);
@@ -101,18 +131,56 @@ static int count_scan(struct count *c, uint64_t start, uint64_t end,
 	a.vec_len = SCAN_REGIONS;
 	a.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED;
 	a.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_PFNZERO |
-			PAGE_IS_HUGE | (file ? PAGE_IS_FILE : 0);
+			PAGE_IS_HUGE | PAGE_IS_WRITTEN |
+			(file ? PAGE_IS_FILE : 0);
+	guard = __atomic_load_n(&scan_guard_ok, __ATOMIC_RELAXED) != 0;
+	refused = false;
 	for (;;) {
-		int n = ioctl(c->fd, SCAN_IOCTL, &a);
+		int n;
 
+		a.return_mask = guard ? a.return_mask | PAGE_IS_GUARD
+				      : a.return_mask & ~PAGE_IS_GUARD;
+		n = ioctl(c->fd, SCAN_IOCTL, &a);
+		if (n < 0 && errno == EINVAL && guard) {
+			/* before 6.15: no guard category, ask again */
+			guard = false;
+			refused = true;
+			continue;
+		}
 		if (n < 0)
 			return -errno;
+		/* remembered only once the answer without the bit says
+		 * that the bit was what the kernel refused */
+		if (refused) {
+			pmadv_debug("residency: PAGEMAP_SCAN refuses "
+				    "PAGE_IS_GUARD: swapped runs are read "
+				    "from pagemap entries");
+			__atomic_store_n(&scan_guard_ok, 0, __ATOMIC_RELAXED);
+			refused = false;
+		}
+		if (guard)
+			__atomic_store_n(&scan_guard_ok, 1, __ATOMIC_RELAXED);
 		if (n > SCAN_REGIONS)
 			return -EIO;
 		for (int i = 0; i < n; i++) {
+			int ret;
+
 			if (reg[i].end <= reg[i].start ||
 			    reg[i].start < a.start || reg[i].end > end)
 				return -EIO;
+			/* A swapped run may be guard pages without the
+			 * guard category (6.13, 6.14), or uffd-wp
+			 * markers when not "written": the entries tell
+			 * (PM_GUARD_REGION, 6.14; the swap type) */
+			if ((reg[i].categories & PAGE_IS_SWAPPED) &&
+			    (!guard ||
+			     !(reg[i].categories & PAGE_IS_WRITTEN))) {
+				ret = count_pagemap(c, reg[i].start,
+						    reg[i].end);
+				if (ret < 0)
+					return ret;
+				continue;
+			}
 			add_region(&c->r, reg[i].end - reg[i].start,
 				   reg[i].categories);
 		}
@@ -207,6 +275,10 @@ static int count_pagemap(struct count *c, uint64_t start, uint64_t end)
 				cat |= PAGE_IS_PRESENT;
 			if (e[i] & PM_SWAP)
 				cat |= PAGE_IS_SWAPPED;
+			if ((e[i] & PM_GUARD_REGION) ||
+			    ((e[i] & PM_SWAP) &&
+			     PM_SWP_TYPE(e[i]) == SWP_PTE_MARKER))
+				cat |= PAGE_IS_GUARD; /* no page: a marker */
 			if (e[i] & PM_FILE)
 				cat |= PAGE_IS_FILE;
 			if (huge)
@@ -215,6 +287,141 @@ static int count_pagemap(struct count *c, uint64_t start, uint64_t end)
 		}
 	}
 	return 0;
+}
+
+static void maps_rewind(struct maps_text *m)
+{
+	m->len = m->pos = 0;
+	m->off = 0;
+	m->eof = false;
+	m->vs = m->ve = 0;
+}
+
+/* At least want bytes from pos in the buffer, or all that is left:
+ * 0, or -errno. */
+static int maps_fill(int fd, struct maps_text *m, size_t want)
+{
+	if (m->pos)
+		memmove(m->buf, m->buf + m->pos, m->len - m->pos);
+	m->len -= m->pos;
+	m->pos = 0;
+	while (!m->eof && m->len < want) {
+		ssize_t got = pread(fd, m->buf + m->len, sizeof(m->buf) - m->len,
+				    m->off);
+
+		if (got < 0)
+			return -errno;
+		if (!got)
+			m->eof = true;
+		m->len += (size_t)got;
+		m->off += got;
+	}
+	return 0;
+}
+
+static int hexdig(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	return -1;
+}
+
+/* The next VMA's [vs, ve) into m: 1, 0 at the end, or -errno (-EIO: a
+ * line we cannot read). */
+static int maps_next(int fd, struct maps_text *m)
+{
+	uint64_t v[2] = { 0, 0 };
+	size_t i;
+	int ret, k = 0;
+
+	ret = maps_fill(fd, m, 64); /* a header's start-end fits */
+	if (ret < 0)
+		return ret;
+	if (m->pos == m->len)
+		return 0;
+	for (i = m->pos; i < m->len && k < 2; i++) {
+		int d = hexdig(m->buf[i]);
+
+		if (d >= 0 && v[k] >> 60 == 0)
+			v[k] = v[k] << 4 | (uint64_t)d;
+		else if (k == 0 && m->buf[i] == '-')
+			k = 1;
+		else if (k == 1 && m->buf[i] == ' ')
+			k = 2;
+		else
+			return -EIO;
+	}
+	if (k != 2 || v[1] <= v[0])
+		return -EIO;
+	m->vs = v[0];
+	m->ve = v[1];
+	/* the rest of the line, however long (a path) */
+	for (;;) {
+		char *nl = memchr(m->buf + i, '\n', m->len - i);
+
+		if (nl) {
+			m->pos = (size_t)(nl - m->buf) + 1;
+			return 1;
+		}
+		m->pos = m->len;
+		if (m->eof)
+			return 1;
+		ret = maps_fill(fd, m, sizeof(m->buf));
+		if (ret < 0)
+			return ret;
+		i = 0;
+	}
+}
+
+/* The pagemap method over the VMAs only: a range of terabytes that holds
+ * a few VMAs costs their pages, not 8 bytes for each page of the holes.
+ * Without /proc/PID/maps (a filter, a line we cannot read), the whole
+ * range. The VMA last read is kept, so a vector in address order reads
+ * the file once. */
+static int count_pagemap_vmas(struct count *c, uint64_t start, uint64_t end)
+{
+	struct maps_text *m = &c->mt;
+	uint64_t at = start;
+	int ret;
+
+	if (!c->maps_tried) {
+		c->maps_tried = true;
+		c->maps = pmadv_open_proc(c->t, "maps", NULL);
+		maps_rewind(m);
+	}
+	if (c->maps < 0)
+		return count_pagemap(c, start, end);
+	if (!m->ve || start < m->vs)
+		maps_rewind(m);
+	for (;;) {
+		uint64_t lo, hi;
+
+		if (m->ve <= at) {
+			bool first = !m->ve && !m->off;
+
+			ret = maps_next(c->maps, m);
+			if (ret == -EIO)
+				return count_pagemap(c, at, end);
+			if (ret < 0)
+				return ret;
+			/* nothing at all: the mm the file names is gone */
+			if (!ret && first)
+				return -ESRCH;
+			if (!ret)
+				return 0;
+			continue;
+		}
+		if (m->vs >= end)
+			return 0;
+		lo = m->vs > at ? m->vs : at;
+		hi = m->ve < end ? m->ve : end;
+		ret = count_pagemap(c, lo, hi);
+		if (ret < 0 || hi == end)
+			return ret;
+		at = hi;
+	}
 }
 
 /* A VMA whose pages are all private anonymous memory: no file, not
@@ -297,7 +504,7 @@ static int count_range(struct count *c, uint64_t start, uint64_t end)
 	}
 	c->r.method = PMADV_RESIDENCY_PAGEMAP;
 	c->r.flags |= PMADV_RESIDENCY_ZEROPAGE;
-	return count_pagemap(c, start, end);
+	return count_pagemap_vmas(c, start, end);
 }
 
 static int open_pagemap(struct pmadv_target *t)

@@ -15,6 +15,7 @@
 #include "vma.h"
 
 #define FILTER_MIN_SIZE (offsetof(struct pmadv_filter, end) + sizeof(uint64_t))
+#define FILTER_KNOWN_END PMADV_FIELDS_END(struct pmadv_filter, end)
 #define VMA_MIN_SIZE    (offsetof(struct pmadv_vma, name) + sizeof(char *))
 
 /* What only VmFlags (smaps) tell. */
@@ -69,7 +70,7 @@ static int check_filter(const struct pmadv_filter *in, struct pmadv_filter *f)
 	f->size = sizeof(*f);
 	if (!in)
 		return 0;
-	if (!pmadv_struct_in_ok(in, in->size, FILTER_MIN_SIZE, sizeof(*in)))
+	if (!pmadv_struct_in_ok(in, in->size, FILTER_MIN_SIZE, FILTER_KNOWN_END))
 		return -EINVAL;
 	memcpy(f, in, sizeof(*f));
 	f->size = sizeof(*f);

@@ -254,6 +254,170 @@ static void test_budget_resume(void **state)
 	pmadv_close(t);
 }
 
+/* Resident pages of [p, p + n pages), holes counted as not resident. */
+static size_t resident_mapped(char *p, size_t n, size_t pg)
+{
+	size_t res = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char v;
+
+		if (!mincore(p + i * pg, pg, &v))
+			res += v & 1;
+	}
+	return res;
+}
+
+/* n pages of private anonymous memory, written, in small pages. */
+static char *map_filled(size_t n, size_t pg)
+{
+	char *m = mmap(NULL, n * pg, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	assert_true(m != MAP_FAILED);
+	madvise(m, n * pg, MADV_NOHUGEPAGE);
+	memset(m, 1, n * pg);
+	return m;
+}
+
+/* max_bytes with PMADV_F_CONTINUE over holes (issue 12 F2): the mapped
+ * part of an element that fails with ENOMEM is advised by the kernel, so
+ * it is charged; DONTNEED drops no more pages than the budget. */
+static void test_budget_holes_continue(void **state)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	struct pmadv_target *t;
+	struct pmadv_opts o = PMADV_OPTS_INIT;
+	struct pmadv_result r;
+	int errs[4];
+	char *m;
+
+	(void)state;
+	assert_int_equal(pmadv_open_self(0, &t), 0);
+	m = map_filled(64, pg);
+	/* holes at pages 8, 17, 26: elements of 9 pages end in one */
+	assert_int_equal(munmap(m + 8 * pg, pg), 0);
+	assert_int_equal(munmap(m + 17 * pg, pg), 0);
+	assert_int_equal(munmap(m + 26 * pg, pg), 0);
+	{
+		struct iovec v[4] = { { m, 9 * pg }, { m + 9 * pg, 9 * pg },
+				      { m + 18 * pg, 9 * pg },
+				      { m + 27 * pg, 37 * pg } };
+
+		assert_int_equal(resident_mapped(m, 64, pg), 61);
+		o.flags = PMADV_F_CONTINUE | PMADV_F_DESTRUCTIVE;
+		o.errors = errs;
+		o.max_bytes = 9 * pg;
+		assert_int_equal(pmadv_advise(t, v, 4, MADV_DONTNEED, &o, &r),
+				 -EDQUOT);
+		assert_true(61 - resident_mapped(m, 64, pg) <= 9);
+		assert_int_equal(errs[0], ENOMEM);
+		assert_int_equal(r.next, 1);
+		/* a budget of 20 pages: A's 9, then B's 9, no more */
+		memset(m, 1, 8 * pg);
+		o.max_bytes = 20 * pg;
+		assert_int_equal(pmadv_advise(t, v, 4, MADV_DONTNEED, &o, &r),
+				 -EDQUOT);
+		assert_true(61 - resident_mapped(m, 64, pg) <= 20);
+		assert_int_equal(r.nfailed, 2);
+	}
+	munmap(m, 64 * pg);
+	pmadv_close(t);
+}
+
+/* Budgets charge the pages an element touches, not its length (issue 12
+ * F3): 64 one-byte elements with a 2-page max_bytes drop 2 pages, and a
+ * 1-page batch_bytes makes one call per element. */
+static void test_budget_unaligned(void **state)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	struct pmadv_target *t;
+	struct pmadv_opts o = PMADV_OPTS_INIT;
+	struct pmadv_result r;
+	struct iovec v[64];
+	char *m;
+
+	(void)state;
+	assert_int_equal(pmadv_open_self(0, &t), 0);
+	m = map_filled(64, pg);
+	for (int i = 0; i < 64; i++) {
+		v[i].iov_base = m + i * pg;
+		v[i].iov_len = 1;
+	}
+	o.flags = PMADV_F_DESTRUCTIVE;
+	o.max_bytes = 2 * pg;
+	assert_int_equal(pmadv_advise(t, v, 64, MADV_DONTNEED, &o, &r),
+			 -EDQUOT);
+	assert_int_equal(r.bytes, 2); /* the lengths, as documented */
+	assert_int_equal(r.next, 2);
+	assert_int_equal(resident_mapped(m, 64, pg), 62);
+	assert_int_equal(resident_mapped(m, 2, pg), 0);
+	memset(m, 1, 64 * pg);
+	o.max_bytes = 0;
+	o.batch_bytes = pg;
+	assert_int_equal(pmadv_advise(t, v, 8, MADV_DONTNEED, &o, &r), 8);
+	assert_int_equal(r.calls, 8);
+	assert_int_equal(resident_mapped(m, 64, pg), 56);
+	munmap(m, 64 * pg);
+	pmadv_close(t);
+}
+
+/* res.skipped of a call that stops on a budget counts the holes it got
+ * through, not those of the rest of the vector (issue 12 F4): resumed
+ * calls add up to the holes, once. */
+static void test_budget_skipped(void **state)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	struct pmadv_target *t;
+	size_t skipped = 0, bytes = 0, calls = 0;
+	struct iovec v;
+	char *m;
+
+	(void)state;
+	assert_int_equal(pmadv_open_self(0, &t), 0);
+	m = map_filled(16, pg);
+	/* mapped [0,4) [8,12) [14,16): 6 pages of holes */
+	assert_int_equal(munmap(m + 4 * pg, 4 * pg), 0);
+	assert_int_equal(munmap(m + 12 * pg, 2 * pg), 0);
+	v.iov_base = m;
+	v.iov_len = 16 * pg;
+	for (;;) {
+		struct pmadv_opts o = PMADV_OPTS_INIT;
+		struct pmadv_result r;
+		size_t before = resident_mapped(m, 16, pg);
+		ssize_t ret;
+
+		o.flags = PMADV_F_SKIP_UNMAPPED | PMADV_F_DESTRUCTIVE;
+		o.max_bytes = 3 * pg;
+		ret = pmadv_advise(t, &v, 1, MADV_DONTNEED, &o, &r);
+		assert_true(before - resident_mapped(m, 16, pg) <= 3);
+		/* the holes before where it stopped, no more */
+		if (calls == 0) {
+			assert_int_equal(ret, -EDQUOT);
+			assert_int_equal(r.skipped, 0);
+		}
+		if (calls == 1) { /* page 3, the hole, pages 8 and 9 */
+			assert_int_equal(r.skipped, 4 * pg);
+			assert_int_equal(r.next_off, 10 * pg - 3 * pg);
+		}
+		skipped += r.skipped;
+		bytes += r.bytes;
+		calls++;
+		assert_true(calls <= 8);
+		if (ret != -EDQUOT)
+			break;
+		v.iov_base = (char *)v.iov_base + r.next_off;
+		v.iov_len -= r.next_off;
+	}
+	assert_int_equal(skipped, 6 * pg);
+	assert_int_equal(bytes, 10 * pg);
+	assert_int_equal(resident_mapped(m, 16, pg), 0);
+	munmap(m, 4 * pg);
+	munmap(m + 8 * pg, 4 * pg);
+	munmap(m + 14 * pg, 2 * pg);
+	pmadv_close(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -262,6 +426,9 @@ int main(void)
 		cmocka_unit_test(test_all_holes),
 		cmocka_unit_test(test_hostile_vectors),
 		cmocka_unit_test(test_budget_resume),
+		cmocka_unit_test(test_budget_holes_continue),
+		cmocka_unit_test(test_budget_unaligned),
+		cmocka_unit_test(test_budget_skipped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -306,6 +306,43 @@ static void test_validation(void **state)
 	assert_int_equal(fk.calls, 2);
 }
 
+/* The trailing padding after deadline_ms is beyond the fields this version
+ * knows: a nonzero byte there is refused, whatever size says (F8). */
+static void test_opts_padding(void **state)
+{
+	size_t end = offsetof(struct pmadv_opts, deadline_ms) + sizeof(int);
+	struct iovec v[1] = { { (void *)BASE, PAGE } };
+	struct pmadv_opts init = PMADV_OPTS_INIT;
+	union {
+		struct pmadv_opts o;
+		unsigned char b[sizeof(struct pmadv_opts) + 8];
+	} u;
+	struct pmadv_result r;
+
+	(void)state;
+	memset(&u, 0, sizeof(u));
+	u.o = init;
+	u.o.size = sizeof(u.o);
+	if (end == sizeof(u.o))
+		skip(); /* no trailing padding on this ABI */
+	u.b[end] = 1;
+	assert_int_equal(pmadv_advise(&tgt, v, 1, MADV_COLD, &u.o, &r),
+			 -EINVAL);
+	u.o.size = sizeof(u.b);
+	assert_int_equal(pmadv_advise(&tgt, v, 1, MADV_COLD, &u.o, &r),
+			 -EINVAL);
+	/* a caller that knows only up to deadline_ms: size ends there */
+	u.o.size = end;
+	assert_int_equal(pmadv_advise(&tgt, v, 1, MADV_COLD, &u.o, &r),
+			 (ssize_t)PAGE);
+	assert_int_equal(fk.calls, 1);
+	u.b[end] = 0;
+	u.o.size = sizeof(u.b);
+	assert_int_equal(pmadv_advise(&tgt, v, 1, MADV_COLD, &u.o, &r),
+			 (ssize_t)PAGE);
+	assert_int_equal(fk.calls, 2);
+}
+
 static void test_zero_length(void **state)
 {
 	struct iovec v[3] = { { (void *)BASE, PAGE }, { (void *)(BASE + 123), 0 },
@@ -670,6 +707,49 @@ static void test_budget_bytes(void **state)
 	free(v);
 }
 
+/* The budgets charge pages, not lengths (issue 12 F3), and a failing
+ * element all its call handed over (F2): one-byte elements fill a page
+ * each, and an element failing under PMADV_F_CONTINUE spends its pages. */
+static void test_budget_pages(void **state)
+{
+	struct iovec *v = pages(16, PAGE);
+	struct pmadv_opts o = PMADV_OPTS_INIT;
+	struct pmadv_result r;
+
+	(void)state;
+	for (size_t i = 0; i < 16; i++)
+		v[i].iov_len = 1;
+	o.max_bytes = 3 * PAGE;
+	assert_int_equal(pmadv_advise(&tgt, v, 16, MADV_COLD, &o, &r), -EDQUOT);
+	assert_int_equal(r.bytes, 3);
+	assert_int_equal(r.next, 3);
+	assert_int_equal(fk.nlog, 3);
+	/* batch_bytes of a page: one element a call */
+	memset(&fk, 0, sizeof(fk));
+	o.max_bytes = 0;
+	o.batch_bytes = PAGE;
+	assert_int_equal(pmadv_advise(&tgt, v, 16, MADV_COLD, &o, &r), 16);
+	assert_int_equal(fk.max_vlen, 1);
+	assert_int_equal(r.calls, 16);
+	free(v);
+	/* 4-page elements, the second failing: a 9-page budget stops after
+	 * it with the first two charged, the third cut to one page */
+	memset(&fk, 0, sizeof(fk));
+	v = pages(4, 4 * PAGE);
+	fk.bad[0] = (uintptr_t)v[1].iov_base;
+	fk.bad_errno[0] = ENOMEM;
+	fk.nbad = 1;
+	o.batch_bytes = 0;
+	o.max_bytes = 9 * PAGE;
+	o.flags = PMADV_F_CONTINUE;
+	assert_int_equal(pmadv_advise(&tgt, v, 4, MADV_COLD, &o, &r), -EDQUOT);
+	assert_int_equal(r.nfailed, 1);
+	assert_int_equal(r.bytes, 5 * PAGE);
+	assert_int_equal(r.next, 2);
+	assert_int_equal(r.next_off, PAGE);
+	free(v);
+}
+
 /* deadline_ms: calls stop once it has passed (the fake kernel call that
  * lasts 30 ms makes time pass); negative refused; a 0.1 caller's size
  * leaves every budget out. */
@@ -881,6 +961,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_validation, setup),
+		cmocka_unit_test_setup(test_opts_padding, setup),
 		cmocka_unit_test_setup(test_zero_length, setup),
 		cmocka_unit_test_setup(test_split_iov_max, setup),
 		cmocka_unit_test_setup(test_split_max_rw, setup),
@@ -891,6 +972,7 @@ int main(void)
 		cmocka_unit_test_setup(test_cancel, setup),
 		cmocka_unit_test_setup(test_ladder, setup),
 		cmocka_unit_test_setup(test_budget_bytes, setup),
+		cmocka_unit_test_setup(test_budget_pages, setup),
 		cmocka_unit_test_setup(test_budget_deadline, setup),
 		cmocka_unit_test_setup(test_no_pidfd, setup),
 		cmocka_unit_test_setup(test_errno_untouched, setup),
