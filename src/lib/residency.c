@@ -42,7 +42,7 @@ struct scan_arg {
 #define PAGE_IS_SWAPPED (1u << 4)
 #define PAGE_IS_PFNZERO (1u << 5)
 #define PAGE_IS_HUGE    (1u << 6)
-/* A MADV_GUARD_INSTALL guard page (Linux 6.15; guard regions are 6.13's):
+/* A MADV_GUARD_INSTALL guard page (Linux 6.16; guard regions are 6.13's):
  * a non-present entry the kernel also calls swapped. A kernel before it
  * refuses the bit with EINVAL. */
 #define PAGE_IS_GUARD   (1u << 8)
@@ -51,7 +51,7 @@ struct scan_arg {
 #define PM_PRESENT  (1ULL << 63)
 #define PM_SWAP     (1ULL << 62)
 #define PM_FILE     (1ULL << 61)
-#define PM_GUARD_REGION (1ULL << 58) /* Linux 6.14 */
+#define PM_GUARD_REGION (1ULL << 58) /* Linux 6.15 */
 #define PM_SWP_TYPE(e)  ((e) & 31)    /* shown to CAP_SYS_ADMIN only */
 /* The swap type of the kernel's PTE markers (SWP_PTE_MARKER, 5.19+: the
  * last of the 32 types, never a swap device): uffd-wp markers over pages
@@ -67,7 +67,7 @@ struct scan_arg {
 
 /* -1: not known; 0: this kernel (or a seccomp filter) refuses the ioctl. */
 static int scan_ok = -1;
-/* -1: not known; 0: PAGEMAP_SCAN refuses PAGE_IS_GUARD (before 6.15). */
+/* -1: not known; 0: PAGEMAP_SCAN refuses PAGE_IS_GUARD (before 6.16). */
 static int scan_guard_ok = -1;
 
 /* /proc/PID/maps read as text a buffer at a time, for the pagemap method:
@@ -142,7 +142,7 @@ static int count_scan(struct count *c, uint64_t start, uint64_t end,
 				      : a.return_mask & ~PAGE_IS_GUARD;
 		n = ioctl(c->fd, SCAN_IOCTL, &a);
 		if (n < 0 && errno == EINVAL && guard) {
-			/* before 6.15: no guard category, ask again */
+			/* before 6.16: no guard category, ask again */
 			guard = false;
 			refused = true;
 			continue;
@@ -169,9 +169,9 @@ static int count_scan(struct count *c, uint64_t start, uint64_t end,
 			    reg[i].start < a.start || reg[i].end > end)
 				return -EIO;
 			/* A swapped run may be guard pages without the
-			 * guard category (6.13, 6.14), or uffd-wp
+			 * guard category (6.13 to 6.15), or uffd-wp
 			 * markers when not "written": the entries tell
-			 * (PM_GUARD_REGION, 6.14; the swap type) */
+			 * (PM_GUARD_REGION, 6.15; the swap type) */
 			if ((reg[i].categories & PAGE_IS_SWAPPED) &&
 			    (!guard ||
 			     !(reg[i].categories & PAGE_IS_WRITTEN))) {

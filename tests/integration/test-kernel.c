@@ -1072,8 +1072,8 @@ static int res_check_pagemap(void *arg)
 
 /* Guard regions (MADV_GUARD_INSTALL, 6.13+) hold no page: they are
  * neither swapped nor resident, as smaps says, through PAGEMAP_SCAN
- * (PAGE_IS_GUARD, 6.15) and through the pagemap entries
- * (PM_GUARD_REGION, 6.14), issue 12 F1. */
+ * (PAGE_IS_GUARD, 6.16) and through the pagemap entries
+ * (PM_GUARD_REGION, 6.15), issue 12 F1. */
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
 #endif
