@@ -168,8 +168,6 @@ bool same_program(const struct exec_id *a, const struct exec_id *b);
 /* PF_KTHREAD in /proc/PID/stat: no user memory, no signals. */
 bool is_kernel_thread(pid_t pid);
 int swap_total_kb(long long *out);
-int read_cgroup_pids(const char *dir, pid_t **pids, size_t *n, char *path,
-		     size_t pathlen);
 
 /* explain.c */
 int explain_target_error(struct pmadv_target *t, pid_t pid, int advice,
