@@ -71,6 +71,10 @@ struct cli_opts {
 	unsigned int percent;   /* --percent: of each process's bytes */
 	int time_ms;            /* --time: the whole run */
 	size_t rate;            /* --rate: bytes per second */
+	/* cgroup reclaim (cgreclaim.c) */
+	const char *via;        /* --via: "memory.reclaim", NULL */
+	int swappiness;         /* --swappiness; -1: not given */
+	bool compare;           /* --compare */
 };
 
 /* Memory of a process from /proc/PID/smaps_rollup, in KiB; -1 unknown. */
@@ -143,6 +147,8 @@ int parse_duration(const char *s, int *ms);
 /* SIZE or SIZE/s, > 0. */
 int parse_rate(const char *s, size_t *out);
 int parse_percent(const char *s, unsigned int *out);
+/* memory.reclaim's swappiness=: 0 to 200. */
+int parse_swappiness(const char *s, int *out);
 
 /* util.c */
 extern const char *progname;
@@ -249,6 +255,11 @@ void json_num(struct json *j, const char *key, double v);
 void json_bool(struct json *j, const char *key, bool v);
 void json_null(struct json *j, const char *key);
 void json_hex(struct json *j, const char *key, uintptr_t v);
+
+/* cgreclaim.c: --via memory.reclaim and --compare. */
+/* A usage error of those options, or NULL. */
+const char *cgreclaim_check(const struct cli_opts *o);
+int run_cgreclaim(const struct cli_opts *o);
 
 /* demo.c */
 int demo_main(int argc, char **argv);
