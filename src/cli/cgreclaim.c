@@ -7,14 +7,15 @@
  * the selected VMAs and memory.reclaim on the same cgroup, each from the
  * same starting state, and prints the two side by side.
  *
- * The same starting state: after the PAGEOUT phase, every member's
- * selected ranges are faulted back in with MADV_POPULATE_READ through the
- * library (a remote process cannot be asked for it by process_madvise, so
- * the ladder's ptrace rung injects it), and memory.stat is read again
- * before memory.reclaim. The table shows both starting points: pages that
- * were not resident before the first phase become resident too (swapped
- * pages come back, never-touched anonymous pages map the zero page, which
- * no cgroup is charged for), so the two starts are close, not equal.
+ * The same starting state: before each phase, every member's selected
+ * ranges are faulted in with MADV_POPULATE_READ through the library (a
+ * remote process cannot be asked for it by process_madvise, so the
+ * ladder's ptrace rung injects it), and memory.stat is read at the start
+ * of each phase. The table shows both starting points: memory outside the
+ * selected ranges is not restored, and the members keep running, so the
+ * two starts are close, not equal. (Faulting in only between the phases
+ * was tried first: a cgroup partly swapped out at the start then began
+ * the second phase with more resident memory than the first.)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -502,11 +503,24 @@ static void compare_table(const struct cg_phase *p, const struct cg_phase *r)
 	    r->swap_kb < 0 ? -1 : r->swap_kb * 1024, true);
 }
 
+/* The members' selected ranges faulted in (MADV_POPULATE_READ). */
+static void populate(const struct cli_opts *o)
+{
+	int failed;
+
+	advise_members(o, ADVICE_POPULATE_READ, &failed);
+	if (failed)
+		fprintf(stderr, "%s: --compare: %d process%s could not be "
+			"faulted in (MADV_POPULATE_READ through the ptrace "
+			"method): the two phases may start apart\n",
+			progname, failed, failed == 1 ? "" : "es");
+}
+
 static int run_compare(const struct cli_opts *o)
 {
 	struct cg_phase pg = { 0 }, rc = { 0 };
 	unsigned long long want;
-	int fd, failed, st;
+	int fd, st;
 	struct json j;
 
 	/* refuse before touching anything when memory.reclaim cannot work */
@@ -514,14 +528,11 @@ static int run_compare(const struct cli_opts *o)
 	if (fd < 0)
 		return -fd;
 	close(fd);
+	/* the same starting state for both: the selected ranges faulted
+	 * in, before each phase */
+	populate(o);
 	phase_pageout(o, &pg);
-	/* the same starting state: the selected ranges faulted back in */
-	advise_members(o, ADVICE_POPULATE_READ, &failed);
-	if (failed)
-		fprintf(stderr, "%s: --compare: %d process%s could not be "
-			"faulted back in (MADV_POPULATE_READ through the "
-			"ptrace method): memory.reclaim starts from less\n",
-			progname, failed, failed == 1 ? "" : "es");
+	populate(o);
 	/* the bytes PAGEOUT took out of the cgroup, or what it advised */
 	want = pg.asked;
 	if (drop(pg.before.anon, pg.after.anon) +
