@@ -527,7 +527,10 @@ static int run_compare(const struct cli_opts *o)
 	fd = open_reclaim(o->cgroup);
 	if (fd < 0)
 		return -fd;
+	st = o->swappiness >= 0 ? swappiness_check(fd, o->swappiness) : 0;
 	close(fd);
+	if (st)
+		return st == -EINVAL ? EXIT_NOT_SUPPORTED : EXIT_SYSTEM;
 	/* the same starting state for both: the selected ranges faulted
 	 * in, before each phase */
 	populate(o);

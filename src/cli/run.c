@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "pmadvise.h"
@@ -273,12 +274,19 @@ static int collect_cgroup(const struct cli_opts *o, pid_t **pids,
 {
 	struct pmadv_cgroup_stats st = { 0 };
 	struct pmadv_cgroup *cg;
+	struct rlimit rl;
 	struct pmadv_target *t;
 	char cg_h[4 * 4096];
 	size_t cap = *n;
 	int ret;
 
 	human_str(cg_h, sizeof(cg_h), o->cgroup);
+	/* Every member's handle (a pidfd) stays open until it is advised:
+	 * a cgroup of thousands needs more than the usual 1024 files. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	ret = pmadv_cgroup_open(o->cgroup, 0, 0, &cg);
 	if (ret < 0) {
 		fprintf(stderr, "%s: --cgroup %s: cannot list its processes: "

@@ -11,6 +11,8 @@
  *  - memory.reclaim of 16 MiB reclaims at least that, and what pmadvise
  *    reports equals what memory.stat shows around its run (within 1 MiB);
  *    the members' Swap (smaps_rollup) grows;
+ *  - --swappiness is refused (exit 5) exactly when the kernel refuses
+ *    "0 swappiness=60" (6.1: it does), else used;
  *  - --compare: both phases start with the members' memory faulted back
  *    in (the first test left 16 MiB in swap; the starts within 10%);
  *    PAGEOUT moves most of the 64 MiB to swap; memory.reclaim is asked
@@ -258,6 +260,35 @@ static void test_reclaim(const char *cg, const pid_t *m, int n)
 	      (a0 - a1) / 1024);
 }
 
+/* --swappiness: what pmadvise does must follow the kernel's own answer to
+ * "0 swappiness=60" (EINVAL before 6.9), whatever the version says. */
+static void test_swappiness(const char *cg)
+{
+	char path[PATH_MAX], out[4096], err[4096];
+	char *args[] = { (char *)pmadvise, "--cgroup", (char *)cg, "--via",
+			 "memory.reclaim", "--max-bytes", "1M",
+			 "--swappiness", "60", NULL };
+	int fd, takes, rc;
+
+	if (snprintf(path, sizeof(path), "%s/memory.reclaim", cg) >=
+	    (int)sizeof(path))
+		path[0] = '\0';
+	fd = open(path, O_WRONLY);
+	takes = fd >= 0 && write(fd, "0 swappiness=60", 15) == 15;
+	if (fd >= 0)
+		close(fd);
+	rc = run(args, out, sizeof(out), err, sizeof(err));
+	printf("--swappiness 60: rc %d (the kernel %s it)\n%s%s", rc,
+	       takes ? "takes" : "refuses", out, err);
+	if (takes)
+		CHECK(rc == 0 || rc == 1, "taken: reclaimed (exit %d)", rc);
+	else
+		CHECK(rc == 5 && strstr(err, "refuses 'swappiness='") &&
+			      out[0] == '\0',
+		      "refused by the kernel: exit 5 (%d), said, nothing "
+		      "reclaimed", rc);
+}
+
 static void test_compare(const char *cg, const pid_t *m, int n)
 {
 	char out[8192], err[8192];
@@ -357,6 +388,7 @@ int main(int argc, char **argv)
 			break;
 	if (n == 2) {
 		test_reclaim(cg, m, n);
+		test_swappiness(cg);
 		test_compare(cg, m, n);
 	} else {
 		CHECK(0, "two python3 members started");
