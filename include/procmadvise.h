@@ -386,6 +386,45 @@ int pmadv_kill_reap(struct pmadv_target *t, int sig, unsigned int flags,
  * -EPERM (a filter refusing pidfd_open), -ENOTRECOVERABLE. */
 int pmadv_open_self(unsigned int flags, struct pmadv_target **out);
 
+/*
+ * The processes of a cgroup (0.2+), for a daemon that advises a whole
+ * workload: an iterator that reads the kernel's list through one buffer of
+ * bufsz bytes (0: 4096; at least 64) and returns an open handle per
+ * process. It allocates its state and that buffer at pmadv_cgroup_open and
+ * nothing per member, however long the list. The list is
+ * cgroup.procs (cgroup v2); in a threaded cgroup, where that file cannot be
+ * read, the processes of the threads in cgroup.threads; on a v1 hierarchy,
+ * those of the threads in tasks. A handle is returned only if, after it was
+ * opened, /proc/PID/cgroup still puts the process (or the listed thread) in
+ * the cgroup and the handle's process still lives: a member that left, or
+ * exited and had its PID reused, is skipped, never returned.
+ */
+struct pmadv_cgroup;
+
+/* pmadv_cgroup_stats.source: the file the members come from */
+#define PMADV_CGROUP_SRC_PROCS   1 /* cgroup.procs (v2) */
+#define PMADV_CGROUP_SRC_THREADS 2 /* cgroup.threads (threaded v2 cgroup) */
+#define PMADV_CGROUP_SRC_TASKS   3 /* tasks (v1) */
+
+/* Written by pmadv_cgroup_stats: exactly outsz bytes (see "How structures
+ * grow"). */
+struct pmadv_cgroup_stats {
+	unsigned int source; /* PMADV_CGROUP_SRC_* */
+	size_t listed;       /* IDs read from the list so far */
+	size_t returned;     /* handles returned */
+	size_t skipped;      /* IDs skipped: gone, left, a process already
+			      * returned through another of its threads */
+};
+
+/* flags: those of pmadv_open() (PMADV_OPEN_PIDFD), for the handles. */
+int pmadv_cgroup_open(const char *path, size_t bufsz, unsigned int flags,
+		      struct pmadv_cgroup **out);
+/* 1 and a handle in *out (pmadv_close it), 0 at the end of the list. */
+int pmadv_cgroup_next(struct pmadv_cgroup *cg, struct pmadv_target **out);
+int pmadv_cgroup_stats(const struct pmadv_cgroup *cg,
+		       struct pmadv_cgroup_stats *out, size_t outsz);
+void pmadv_cgroup_close(struct pmadv_cgroup *cg);
+
 #ifdef __cplusplus
 }
 #endif

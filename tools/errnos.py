@@ -24,7 +24,8 @@ FILTERED = [
     "pmadv_methods_from_string", "pmadv_vma_open", "pmadv_vma_next",
     "pmadv_vma_fill", "pmadv_vma_recheck", "pmadv_vma_ranges",
     "pmadv_hold", "pmadv_release", "pmadv_residency",
-    "pmadv_kill_reap", "pmadv_open_self",
+    "pmadv_kill_reap", "pmadv_open_self", "pmadv_cgroup_open",
+    "pmadv_cgroup_next", "pmadv_cgroup_stats",
 ]
 
 

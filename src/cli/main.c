@@ -30,6 +30,9 @@ enum {
 	OPT_OUTPUT_ALL,
 	OPT_LIST_COLUMNS,
 	OPT_NOHEADINGS,
+	OPT_VIA,
+	OPT_SWAPPINESS,
+	OPT_COMPARE,
 };
 
 static const struct option long_opts[] = {
@@ -59,6 +62,9 @@ static const struct option long_opts[] = {
 	{ "time", required_argument, NULL, OPT_TIME },
 	{ "rate", required_argument, NULL, OPT_RATE },
 	{ "percent", required_argument, NULL, OPT_PERCENT },
+	{ "via", required_argument, NULL, OPT_VIA },
+	{ "swappiness", required_argument, NULL, OPT_SWAPPINESS },
+	{ "compare", no_argument, NULL, OPT_COMPARE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -69,6 +75,9 @@ static void usage(FILE *f)
 	fprintf(f,
 "Usage: %s [options] PID...\n"
 "       %s [options] --cgroup PATH [PID...]\n"
+"       %s --cgroup PATH --via memory.reclaim --max-bytes SIZE\n"
+"                 [--swappiness N]\n"
+"       %s --cgroup PATH --compare --anon|--file|... [--max-bytes SIZE]\n"
 "       %s --list-columns [-J|-r]\n"
 "       %s demo [--zram] [--size SIZE]\n"
 "       %s reap [--signal SIG] [--no-wait] [--json] PID...\n"
@@ -87,7 +96,14 @@ static void usage(FILE *f)
 "Targets:\n"
 "  PID...                processes to advise\n"
 "  -g, --cgroup PATH     every process listed in PATH/cgroup.procs (or,\n"
-"                        threaded, the processes of PATH/cgroup.threads)\n"
+"                        threaded, the processes of PATH/cgroup.threads;\n"
+"                        v1: of PATH/tasks)\n"
+"Cgroup reclaim (cgroup v2 with the memory controller, Linux 5.19+):\n"
+"      --via memory.reclaim  ask the kernel for --max-bytes from the\n"
+"                        whole cgroup, measured in memory.stat\n"
+"      --swappiness N    0-200, passed on as swappiness= (Linux 6.9+)\n"
+"      --compare         PAGEOUT of the chosen VMAs, then memory.reclaim\n"
+"                        of the bytes it reclaimed, side by side\n"
 "How:\n"
 "  -a, --advice NAME     cold (default), pageout, willneed, collapse, ...\n"
 "  -m, --method M        auto (default), syscall, ioctl, ptrace, or a\n"
@@ -121,7 +137,8 @@ static void usage(FILE *f)
 "Exit status: 0 all advised, 1 some failed, 2 usage, 3 no permission,\n"
 "4 target gone, 5 advice not possible here, 6 timeout, 7 system error,\n"
 "8 target busy (traced by another process, frozen, or running execve).\n",
-		progname, progname, progname, progname, progname);
+		progname, progname, progname, progname, progname, progname,
+		progname);
 }
 
 static int usage_error(const char *fmt, ...)
@@ -301,6 +318,17 @@ static int parse_one(struct cli_opts *o, int c, const char *arg)
 			return usage_error("--rate '%s': expected bytes per "
 					   "second such as 64M/s", arg);
 		return 0;
+	case OPT_VIA:
+		o->via = arg;
+		return 0;
+	case OPT_SWAPPINESS:
+		if (parse_swappiness(arg, &o->swappiness) < 0)
+			return usage_error("--swappiness '%s': expected a "
+					   "whole number from 0 to 200", arg);
+		return 0;
+	case OPT_COMPARE:
+		o->compare = true;
+		return 0;
 	case 'h':
 		usage(stdout);
 		return -1;
@@ -352,6 +380,12 @@ static int check_short_n(const struct cli_opts *o)
 /* Combinations that cannot mean anything. */
 static int check_consistency(const struct cli_opts *o)
 {
+	const char *cg = cgreclaim_check(o);
+
+	if (cg)
+		return usage_error("%s", cg);
+	if (o->via || o->compare)
+		return 0;
 	if (!o->npids && !o->cgroup)
 		return usage_error("%s", "no target: give PIDs or --cgroup");
 	if (!o->nranges && !o->select)
@@ -440,6 +474,7 @@ int main(int argc, char **argv)
 	 * the rest. */
 	setlocale(LC_CTYPE, "");
 	o.advice = ADVICE_COLD;
+	o.swappiness = -1;
 	if (argc > 1 && !strcmp(argv[1], "demo"))
 		return demo_main(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "reap"))
@@ -453,7 +488,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "%s: no grace timer (%s): a signal "
 				"cannot end a call that does not return\n",
 				progname, strerror(errno));
-		ret = run_advise(&o);
+		ret = o.via || o.compare ? run_cgreclaim(&o)
+					 : run_advise(&o);
 	} else if (ret < 0) {
 		ret = 0; /* --help, --version */
 	}

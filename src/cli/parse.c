@@ -267,3 +267,15 @@ int parse_percent(const char *s, unsigned int *out)
 	*out = (unsigned int)v;
 	return 0;
 }
+
+int parse_swappiness(const char *s, int *out)
+{
+	size_t v;
+
+	/* parse_size's digits, without a suffix: 0 to 200 */
+	if (!s || !*s || strspn(s, "0123456789") != strlen(s) ||
+	    parse_size(s, &v) < 0 || v > 200)
+		return -EINVAL;
+	*out = (int)v;
+	return 0;
+}

@@ -83,6 +83,10 @@ struct cli_opts {
 	unsigned int percent;   /* --percent: of each process's bytes */
 	int time_ms;            /* --time: the whole run */
 	size_t rate;            /* --rate: bytes per second */
+	/* cgroup reclaim (cgreclaim.c) */
+	const char *via;        /* --via: "memory.reclaim", NULL */
+	int swappiness;         /* --swappiness; -1: not given */
+	bool compare;           /* --compare */
 };
 
 /* Memory of a process from /proc/PID/smaps_rollup, in KiB; -1 unknown. */
@@ -159,6 +163,8 @@ int parse_duration(const char *s, int *ms);
 /* SIZE or SIZE/s, > 0. */
 int parse_rate(const char *s, size_t *out);
 int parse_percent(const char *s, unsigned int *out);
+/* memory.reclaim's swappiness=: 0 to 200. */
+int parse_swappiness(const char *s, int *out);
 
 /* util.c */
 extern const char *progname;
@@ -185,8 +191,6 @@ bool same_program(const struct exec_id *a, const struct exec_id *b);
 /* PF_KTHREAD in /proc/PID/stat: no user memory, no signals. */
 bool is_kernel_thread(pid_t pid);
 int swap_total_kb(long long *out);
-int read_cgroup_pids(const char *dir, pid_t **pids, size_t *n, char *path,
-		     size_t pathlen);
 
 /* explain.c */
 int explain_target_error(struct pmadv_target *t, pid_t pid, int advice,
@@ -286,6 +290,11 @@ void out_size(const struct out_opts *oo, struct libscols_line *ln, size_t i,
 /* The table as one more key of a JSON object being written to f:
  * ',\n   "name": [...]'. */
 void out_json_table(FILE *f, struct libscols_table *tb);
+
+/* cgreclaim.c: --via memory.reclaim and --compare. */
+/* A usage error of those options, or NULL. */
+const char *cgreclaim_check(const struct cli_opts *o);
+int run_cgreclaim(const struct cli_opts *o);
 
 /* demo.c */
 int demo_main(int argc, char **argv);

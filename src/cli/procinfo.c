@@ -2,9 +2,9 @@
 /*
  * What pmadvise reads from /proc and cgroupfs: a process's Rss and Swap
  * (smaps_rollup, so the numbers match what an administrator sees), its
- * command name, the system's swap size, and the members of a cgroup
- * (its processes, or the processes of its threads in a threaded cgroup).
- * Read errors are returned, never taken for an empty file.
+ * command name and the system's swap size. (A cgroup's members come from
+ * the library: pmadv_cgroup_open.) Read errors are returned, never taken
+ * for an empty file.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -270,43 +270,6 @@ int swap_total_kb(long long *out)
 	return *out < 0 ? -ENODATA : 0;
 }
 
-/* One ID a line, as cgroup.procs and cgroup.threads list them. */
-static int parse_ids(const char *path, const char *text, pid_t **ids,
-		     size_t *n)
-{
-	size_t cap = 0, cnt = 0;
-	pid_t *v = NULL;
-	char *save = NULL, *copy = strdup(text);
-
-	if (!copy)
-		return -ENOMEM;
-	for (char *l = strtok_r(copy, "\n", &save); l;
-	     l = strtok_r(NULL, "\n", &save)) {
-		pid_t id;
-
-		if (parse_pid(l, &id) < 0) {
-			char path_h[4 * 4096], l_h[4 * 64];
-
-			human_str(path_h, sizeof(path_h), path);
-			human_str(l_h, sizeof(l_h), l);
-			fprintf(stderr, "%s: %s: '%s' is not an ID\n",
-				progname, path_h, l_h);
-			free(copy);
-			free(v);
-			return -EIO;
-		}
-		if (cnt == cap) {
-			cap = cap ? cap * 2 : 64;
-			v = xreallocarray(v, cap, sizeof(*v));
-		}
-		v[cnt++] = id;
-	}
-	free(copy);
-	*ids = v;
-	*n = cnt;
-	return 0;
-}
-
 pid_t read_tgid(pid_t tid)
 {
 	char path[64], *text;
@@ -320,84 +283,4 @@ pid_t read_tgid(pid_t tid)
 	tgid = field_kb(text, "Tgid");
 	free(text);
 	return tgid > 0 ? (pid_t)tgid : -EIO;
-}
-
-static bool listed(const pid_t *v, size_t n, pid_t pid)
-{
-	for (size_t i = 0; i < n; i++)
-		if (v[i] == pid)
-			return true;
-	return false;
-}
-
-/* The processes of the threads listed in a threaded cgroup, each once,
- * from /proc/TID/status's Tgid; a thread gone meanwhile is skipped. */
-static int processes_of_threads(const char *dir, pid_t **pids, size_t *n,
-				char *path, size_t pathlen)
-{
-	pid_t *tids = NULL;
-	size_t ntids = 0, cnt = 0;
-	char *text = NULL, dir_h[4 * 4096];
-	int ret;
-
-	snprintf(path, pathlen, "%s/cgroup.threads", dir);
-	ret = read_all(path, &text);
-	if (ret == 0)
-		ret = parse_ids(path, text, &tids, &ntids);
-	free(text);
-	if (ret < 0)
-		return ret;
-	*pids = xcalloc(ntids, sizeof(pid_t));
-	for (size_t i = 0; i < ntids; i++) {
-		char status[64];
-		long long tgid;
-
-		snprintf(status, sizeof(status), "/proc/%d/status",
-			 (int)tids[i]);
-		tgid = read_tgid(tids[i]);
-		ret = tgid < 0 ? (int)tgid : 0;
-		if (ret == -ENOENT || ret == -ESRCH)
-			continue;
-		if (ret < 0) {
-			snprintf(path, pathlen, "%s", status);
-			break;
-		}
-		if (tgid > 0 && !listed(*pids, cnt, (pid_t)tgid))
-			(*pids)[cnt++] = (pid_t)tgid;
-	}
-	free(tids);
-	if (ret < 0 && ret != -ENOENT && ret != -ESRCH) {
-		free(*pids);
-		return ret;
-	}
-	*n = cnt;
-	human_str(dir_h, sizeof(dir_h), dir);
-	fprintf(stderr, "%s: %s is a threaded cgroup (its cgroup.procs "
-		"cannot be read): its %zu thread%s belong%s to %zu "
-		"process%s, each advised whole\n", progname, dir_h, ntids,
-		ntids == 1 ? "" : "s", ntids == 1 ? "s" : "", cnt,
-		cnt == 1 ? "" : "es");
-	return 0;
-}
-
-/* Every PID in DIR/cgroup.procs (cgroup v2; a v1 hierarchy has the same
- * file), or, in a threaded cgroup v2, where reading cgroup.procs fails
- * with EOPNOTSUPP, the processes of the threads in DIR/cgroup.threads.
- * The list is a snapshot: processes may come and go meanwhile. On an
- * error, path names the file that failed. */
-int read_cgroup_pids(const char *dir, pid_t **pids, size_t *n, char *path,
-		     size_t pathlen)
-{
-	char *text = NULL;
-	int ret;
-
-	if (snprintf(path, pathlen, "%s/cgroup.procs", dir) >= (int)pathlen)
-		return -ENAMETOOLONG;
-	ret = read_all(path, &text);
-	if (ret == -EOPNOTSUPP)
-		return processes_of_threads(dir, pids, n, path, pathlen);
-	if (ret == 0)
-		ret = parse_ids(path, text, pids, n);
-	free(text);
-	return ret;
 }

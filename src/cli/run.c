@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "pmadvise.h"
@@ -155,11 +156,13 @@ static void note_effect(struct proc_report *p)
 			 "processes stay");
 }
 
+/* One process: t is its handle when the caller opened it (a --cgroup
+ * member), NULL to open PID here; it is closed either way. */
 static void process_one(const struct cli_opts *o, pid_t pid,
-			struct proc_report *p, struct pace *pc)
+			struct pmadv_target *t, struct proc_report *p,
+			struct pace *pc)
 {
-	struct pmadv_target *t = NULL;
-	ssize_t ret;
+	ssize_t ret = 0;
 
 	memset(p, 0, sizeof(*p));
 	p->pid = pid;
@@ -169,7 +172,8 @@ static void process_one(const struct cli_opts *o, pid_t pid,
 	p->after = p->before;
 	p->res_before_err = p->res_after_err = ENODATA; /* not measured */
 	read_comm(pid, p->comm, sizeof(p->comm));
-	ret = pmadv_open(pid, 0, &t);
+	if (!t)
+		ret = pmadv_open(pid, 0, &t);
 	if (ret == -EINVAL && read_tgid(pid) > 0 && read_tgid(pid) != pid) {
 		/* an ID from top -H or cgroup.threads */
 		snprintf(p->message, sizeof(p->message),
@@ -237,16 +241,17 @@ static void free_report(struct proc_report *p)
 /* One process, asked once more if it ran execve meanwhile; a second
  * execve is reported as such, exit class 8. */
 static void process_target(const struct cli_opts *o, pid_t pid,
-			   struct proc_report *p, struct pace *pc)
+			   struct pmadv_target *t, struct proc_report *p,
+			   struct pace *pc)
 {
 	char was[4 * sizeof(p->comm)], now[4 * sizeof(p->comm)];
 
-	process_one(o, pid, p, pc);
+	process_one(o, pid, t, p, pc);
 	if (!p->exec_seen)
 		return;
 	human_str(was, sizeof(was), p->comm);
 	free_report(p);
-	process_one(o, pid, p, pc);
+	process_one(o, pid, NULL, p, pc);
 	human_str(now, sizeof(now), p->comm);
 	fprintf(stderr, "%s: PID %d (%s) ran execve (now %s) during the "
 		"request: asked again\n", progname, (int)pid, was, now);
@@ -264,40 +269,89 @@ static void process_target(const struct cli_opts *o, pid_t pid,
 	p->exit_class = EXIT_TARGET_BUSY;
 }
 
-/* Every PID given plus, with --cgroup, the members of the cgroup. */
-static int collect_targets(const struct cli_opts *o, pid_t **pids,
-			   size_t *n)
+/* The members of --cgroup, as handles from the library's iterator (which
+ * checks each is still a member once opened), appended to *pids and *ts. */
+static int collect_cgroup(const struct cli_opts *o, pid_t **pids,
+			  struct pmadv_target ***ts, size_t *n)
 {
-	pid_t *cg = NULL;
-	size_t ncg = 0;
+	struct pmadv_cgroup_stats st = { 0 };
+	struct pmadv_cgroup *cg;
+	struct rlimit rl;
+	struct pmadv_target *t;
+	char cg_h[4 * 4096];
+	size_t cap = *n;
 	int ret;
 
-	if (o->cgroup) {
-		char path[4096];
-
-		ret = read_cgroup_pids(o->cgroup, &cg, &ncg, path,
-				       sizeof(path));
-		if (ret < 0) {
-			char cg_h[4 * 256], path_h[4 * 4096];
-
-			human_str(cg_h, sizeof(cg_h), o->cgroup);
-			human_str(path_h, sizeof(path_h), path);
-			fprintf(stderr, "%s: --cgroup %s: cannot read %s: %s "
-				"(%s); no process advised\n", progname,
-				cg_h, path_h, strerror(-ret),
-				errno_name(-ret));
-			return ret == -ENOENT || ret == -ENOTDIR ? EXIT_USAGE
-								: EXIT_SYSTEM;
-		}
+	human_str(cg_h, sizeof(cg_h), o->cgroup);
+	/* Every member's handle (a pidfd) stays open until it is advised:
+	 * a cgroup of thousands needs more than the usual 1024 files. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	*n = o->npids + ncg;
-	*pids = xcalloc(*n, sizeof(pid_t));
+	ret = pmadv_cgroup_open(o->cgroup, 0, 0, &cg);
+	if (ret < 0) {
+		fprintf(stderr, "%s: --cgroup %s: cannot list its processes: "
+			"%s (%s)%s; no process advised\n", progname, cg_h,
+			strerror(-ret), errno_name(-ret),
+			ret == -EMEDIUMTYPE ? ": not a cgroup directory" : "");
+		return ret == -ENOENT || ret == -ENOTDIR ||
+		       ret == -EMEDIUMTYPE ? EXIT_USAGE : EXIT_SYSTEM;
+	}
+	while ((ret = pmadv_cgroup_next(cg, &t)) > 0) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 64;
+			*pids = xreallocarray(*pids, cap, sizeof(pid_t));
+			*ts = xreallocarray(*ts, cap, sizeof(*ts));
+		}
+		(*pids)[*n] = pmadv_target_pid(t);
+		(*ts)[(*n)++] = t;
+	}
+	pmadv_cgroup_stats(cg, &st, sizeof(st));
+	pmadv_cgroup_close(cg);
+	if (ret < 0) {
+		fprintf(stderr, "%s: --cgroup %s: listing its processes "
+			"failed after %zu: %s (%s); no process advised\n",
+			progname, cg_h, st.listed, strerror(-ret),
+			errno_name(-ret));
+		return EXIT_SYSTEM;
+	}
+	if (st.source == PMADV_CGROUP_SRC_THREADS ||
+	    st.source == PMADV_CGROUP_SRC_TASKS)
+		fprintf(stderr, "%s: %s %s: its %zu thread%s belong%s to "
+			"%zu process%s, each advised whole\n", progname, cg_h,
+			st.source == PMADV_CGROUP_SRC_THREADS
+				? "is a threaded cgroup (its cgroup.procs "
+				  "cannot be read)"
+				: "is a cgroup v1 directory (tasks lists "
+				  "threads)",
+			st.listed, st.listed == 1 ? "" : "s",
+			st.listed == 1 ? "s" : "", st.returned,
+			st.returned == 1 ? "" : "es");
+	return 0;
+}
+
+/* Every PID given plus, with --cgroup, the members of the cgroup; *ts
+ * holds their handles (NULL for a PID given, opened later). */
+static int collect_targets(const struct cli_opts *o, pid_t **pids,
+			   struct pmadv_target ***ts, size_t *n)
+{
+	int ret = 0;
+
+	*n = o->npids;
+	*pids = xcalloc(*n + 1, sizeof(pid_t));
+	*ts = xcalloc(*n + 1, sizeof(**ts));
 	if (o->npids)
 		memcpy(*pids, o->pids, o->npids * sizeof(pid_t));
-	if (ncg)
-		memcpy(*pids + o->npids, cg, ncg * sizeof(pid_t));
-	free(cg);
-	return 0;
+	if (o->cgroup)
+		ret = collect_cgroup(o, pids, ts, n);
+	if (ret) {
+		for (size_t i = 0; i < *n; i++)
+			pmadv_close((*ts)[i]);
+		free(*pids);
+		free(*ts);
+	}
+	return ret;
 }
 
 int combine_status(int status, int cls)
@@ -314,10 +368,11 @@ int run_advise(const struct cli_opts *o)
 	struct report_state *rs;
 	struct pace pc;
 	int status = EXIT_ALL_ADVISED, ret;
+	struct pmadv_target **ts;
 	pid_t *pids;
 	size_t n, i;
 
-	ret = collect_targets(o, &pids, &n);
+	ret = collect_targets(o, &pids, &ts, &n);
 	if (ret)
 		return ret;
 	if (!n) {
@@ -333,13 +388,17 @@ int run_advise(const struct cli_opts *o)
 		struct proc_report p;
 
 		report_progress(rs, i, pids[i]);
-		process_target(o, pids[i], &p, &pc);
+		process_target(o, pids[i], ts[i], &p, &pc);
+		ts[i] = NULL;
 		report_process(rs, &p);
 		status = combine_status(status, p.exit_class);
 		free_report(&p);
 	}
 	report_budget(rs, pc.stopped, n - i);
+	for (; i < n; i++)
+		pmadv_close(ts[i]);
 	free(pids);
+	free(ts);
 	signals_grace_disarm();
 	if (cli_stopping())
 		status = EXIT_SIGNAL_BASE + cli_signal;

@@ -62,6 +62,8 @@ pid_t pmadv_proc_path(pid_t pid, const char *file, char *buf,
 		      size_t len) PMADV_HIDDEN;
 /* Reads field 22 of /proc/PID/stat; 0 or -errno (-ESRCH when gone). */
 int pmadv_read_starttime(pid_t pid, unsigned long long *out) PMADV_HIDDEN;
+/* The process (Tgid of /proc/PID/status) of a task ID; -ESRCH gone. */
+pid_t pmadv_tgid_of(pid_t tid) PMADV_HIDDEN;
 /*
  * Identity and liveness: the one answer the library gives (target.c).
  * pmadv_identity: 0 while the process a pidfd names (or, without one, PID

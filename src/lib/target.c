@@ -217,7 +217,7 @@ static int target_new(pid_t pid, int pidfd, struct pmadv_target **out)
 }
 
 /* The thread group of task pid (its process ID), or -errno. */
-static pid_t tgid_of(pid_t pid)
+pid_t pmadv_tgid_of(pid_t pid)
 {
 	char path[64], buf[4096];
 	const char *p;
@@ -240,7 +240,7 @@ static int open_pid(pid_t pid, unsigned int flags, struct pmadv_target **out)
 		return -EINVAL;
 	/* A thread ID (top -H, cgroup.threads) names no process here, even
 	 * where /proc and pidfd_open would take it: EINVAL, always. */
-	tgid = tgid_of(pid);
+	tgid = pmadv_tgid_of(pid);
 	if (tgid < 0)
 		return tgid;
 	if (tgid != pid) {
@@ -312,7 +312,7 @@ static int open_pidfd(int pidfd, unsigned int flags,
 		return ret;
 	/* a PIDFD_THREAD pidfd (6.9+) of a thread that is not its process's
 	 * main one: refused as pmadv_open refuses a thread ID */
-	if (tgid_of(pid) >= 0 && tgid_of(pid) != pid)
+	if (pmadv_tgid_of(pid) >= 0 && pmadv_tgid_of(pid) != pid)
 		return -EINVAL;
 	fd = fcntl(pidfd, F_DUPFD_CLOEXEC, 3);
 	if (fd < 0)

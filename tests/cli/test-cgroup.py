@@ -3,8 +3,8 @@
 """End to end: `pmadvise --cgroup DIR` covers every process of a cgroup v2
 directory made for the test, and nothing else; in a threaded cgroup, whose
 cgroup.procs cannot be read (EOPNOTSUPP), the processes of the threads in
-cgroup.threads; a cgroup.procs that cannot be read is an error (exit 7,
-the file named), never an empty cgroup."""
+cgroup.threads; a directory that is not a cgroup, or is missing, is an
+error (exit 2, the directory named), never an empty cgroup."""
 
 import errno
 import os
@@ -101,17 +101,19 @@ def test_threaded(root):
 
 
 def test_read_error():
-    # A cgroup.procs that open() takes but read() refuses (EISDIR): the
-    # error, never "no processes" and exit 0.
+    # A directory that only looks like a cgroup (a cgroup.procs in tmpfs):
+    # refused as not a cgroup, never "no processes" and exit 0.
     d = tempfile.mkdtemp(prefix="pmadv-cg-")
     try:
-        os.mkdir(os.path.join(d, "cgroup.procs"))
-        p = run(["--cgroup", d, "--anon", "--json"], check_rc=7)
-        check(("%s/cgroup.procs" % d) in p.stderr and "EISDIR" in p.stderr,
-              "the unreadable file and the error are named")
+        with open(os.path.join(d, "cgroup.procs"), "w") as f:
+            f.write("%d\n" % os.getpid())
+        p = run(["--cgroup", d, "--anon", "--json"], check_rc=2)
+        check(d in p.stderr and "EMEDIUMTYPE" in p.stderr and
+              "not a cgroup directory" in p.stderr,
+              "the directory and the error are named: %s" % p.stderr)
         check(p.stdout == "", "no JSON document claims an empty cgroup")
     finally:
-        os.rmdir(os.path.join(d, "cgroup.procs"))
+        os.unlink(os.path.join(d, "cgroup.procs"))
         os.rmdir(d)
 
 
@@ -148,7 +150,8 @@ def main():
                   "human summary lists PID %d" % pid)
         check("4 processes: 4 listed" in p.stdout, "human total line")
         p = run(["--cgroup", cg + "-missing", "--anon"], check_rc=2)
-        check("cgroup.procs" in p.stderr, "a missing cgroup is named")
+        check((cg + "-missing") in p.stderr and "ENOENT" in p.stderr,
+              "a missing cgroup is named")
     finally:
         for p in procs:
             p.kill()
