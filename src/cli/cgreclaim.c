@@ -194,11 +194,24 @@ static int open_reclaim(const char *cg)
 	char path[PATH_MAX], msg[3 * PATH_MAX];
 	int fd, st;
 
+	struct statfs sf;
+	int err = ENOENT;
+
+	/* Only a cgroup v2 directory's own file: never a symbolic link out
+	 * of it, never a FIFO whose open would wait for a reader. */
 	cg_file(path, sizeof(path), cg, "memory.reclaim");
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd >= 0)
-		return fd;
-	st = explain_no_reclaim(cg, errno, msg, sizeof(msg));
+	if (statfs(cg, &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC) {
+		fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+		err = errno;
+		if (fd >= 0 && fstatfs(fd, &sf) == 0 &&
+		    sf.f_type == CGROUP2_SUPER_MAGIC)
+			return fd;
+		if (fd >= 0) {
+			close(fd);
+			err = ENOENT;
+		}
+	}
+	st = explain_no_reclaim(cg, err, msg, sizeof(msg));
 	fprintf(stderr, "%s: --via memory.reclaim: %s\n", progname, msg);
 	return -st;
 }

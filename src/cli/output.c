@@ -64,7 +64,14 @@ int out_select(const struct out_opts *oo, const struct out_column *cols,
 	while (*p) {
 		size_t len = strcspn(p, ",");
 		int c = column_find(cols, ncols, p, len);
+		bool dup = false;
 
+		if (!len || (p[len] == ',' && !p[len + 1])) {
+			fprintf(stderr, "%s: an empty column name in "
+				"--output '%s'\nTry '%s --help'.\n", progname,
+				oo->columns, progname);
+			return -1;
+		}
 		if (c < 0) {
 			fprintf(stderr, "%s: unknown column '%.*s' in "
 				"--output; --list-columns lists them\n"
@@ -72,7 +79,11 @@ int out_select(const struct out_opts *oo, const struct out_column *cols,
 				progname);
 			return -1;
 		}
-		if (*nsel < ncols)
+		/* a column named twice (or added by "+" again) is shown
+		 * once: a JSON object cannot hold one key twice */
+		for (size_t i = 0; i < *nsel; i++)
+			dup |= sel[i] == c;
+		if (!dup)
 			sel[(*nsel)++] = c;
 		p += len;
 		if (*p == ',')
@@ -180,6 +191,42 @@ static char *utf8_clean(const char *s)
 	return out;
 }
 
+/* Whether the UTF-8 sequence at p (n bytes) is a bidirectional format
+ * character (U+061C, U+200E, U+200F, U+202A to U+202E, U+2066 to
+ * U+2069): printed raw, a name could reorder the row it is in. */
+static bool bidi_control(const unsigned char *p, size_t n)
+{
+	if (n == 2)
+		return p[0] == 0xd8 && p[1] == 0x9c;
+	if (n != 3 || p[0] != 0xe2)
+		return false;
+	return (p[1] == 0x80 && (p[2] == 0x8e || p[2] == 0x8f ||
+				 (p[2] >= 0xaa && p[2] <= 0xae))) ||
+	       (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9);
+}
+
+/* For a table: bidirectional format characters become U+FFFD, the rest
+ * is kept (libsmartcols escapes control characters and bad bytes). */
+static char *bidi_clean(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	char *out = xcalloc(strlen(s) * 2 + 1, 1), *o = out;
+
+	while (*p) {
+		size_t n = utf8_len(p);
+
+		if (n && bidi_control(p, n)) {
+			memcpy(o, "\xef\xbf\xbd", 3);
+			o += 3;
+			p += n;
+		} else {
+			*o++ = (char)*p++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
 void out_str(const struct out_opts *oo, struct libscols_line *ln, size_t i,
 	     const char *s)
 {
@@ -187,7 +234,7 @@ void out_str(const struct out_opts *oo, struct libscols_line *ln, size_t i,
 
 	if (!s)
 		return; /* null in JSON, empty in a table */
-	v = oo->json ? utf8_clean(s) : strdup(s);
+	v = oo->json ? utf8_clean(s) : bidi_clean(s);
 	if (!v || scols_line_refer_data(ln, i, v))
 		out_of_memory();
 }

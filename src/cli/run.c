@@ -269,6 +269,17 @@ static void process_target(const struct cli_opts *o, pid_t pid,
 	p->exit_class = EXIT_TARGET_BUSY;
 }
 
+#define CLI_CGROUP_BUF (1u << 20)
+
+/* Whether pid is one of the PIDs given on the command line. */
+static bool given(const struct cli_opts *o, pid_t pid)
+{
+	for (size_t i = 0; i < o->npids; i++)
+		if (o->pids[i] == pid)
+			return true;
+	return false;
+}
+
 /* The members of --cgroup, as handles from the library's iterator (which
  * checks each is still a member once opened), appended to *pids and *ts. */
 static int collect_cgroup(const struct cli_opts *o, pid_t **pids,
@@ -289,7 +300,9 @@ static int collect_cgroup(const struct cli_opts *o, pid_t **pids,
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	ret = pmadv_cgroup_open(o->cgroup, 0, 0, &cg);
+	/* a thread list (v1 tasks) remembers each process returned: room
+	 * for 262,000 of them */
+	ret = pmadv_cgroup_open(o->cgroup, CLI_CGROUP_BUF, 0, &cg);
 	if (ret < 0) {
 		fprintf(stderr, "%s: --cgroup %s: cannot list its processes: "
 			"%s (%s)%s; no process advised\n", progname, cg_h,
@@ -299,6 +312,11 @@ static int collect_cgroup(const struct cli_opts *o, pid_t **pids,
 		       ret == -EMEDIUMTYPE ? EXIT_USAGE : EXIT_SYSTEM;
 	}
 	while ((ret = pmadv_cgroup_next(cg, &t)) > 0) {
+		if (given(o, pmadv_target_pid(t))) {
+			/* also named on the command line: advised once */
+			pmadv_close(t);
+			continue;
+		}
 		if (*n == cap) {
 			cap = cap ? cap * 2 : 64;
 			*pids = xreallocarray(*pids, cap, sizeof(pid_t));

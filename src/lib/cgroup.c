@@ -32,6 +32,7 @@
 
 #define CG_DEFAULT_BUF 4096
 #define CG_MIN_BUF 64
+#define CG_MAX_BUF (64u << 20) /* 16 M processes remembered */
 #define CG_LINE 32 /* a PID or TID line, with room to spare */
 
 /* A file read line by line through a buffer that is never grown. */
@@ -101,6 +102,24 @@ static int next_line(struct lines *l, char **out)
 	}
 }
 
+/* Decodes mountinfo's \ooo escapes in place. */
+static void unescape_octal(char *s)
+{
+	char *w = s;
+
+	for (const char *r = s; *r; w++) {
+		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' &&
+		    r[2] >= '0' && r[2] <= '7' && r[3] >= '0' && r[3] <= '7') {
+			*w = (char)((r[1] - '0') << 6 | (r[2] - '0') << 3 |
+				    (r[3] - '0'));
+			r += 4;
+		} else {
+			*w = *r++;
+		}
+	}
+	*w = '\0';
+}
+
 /* The mount of cgroupfs that holds abs (a canonical path): the path of
  * abs as the kernel shows it in /proc/PID/cgroup (the mount's root plus
  * the rest), and a v1 hierarchy's controllers from its super options. */
@@ -127,6 +146,9 @@ static int hierarchy_of(const char *abs, int v1, char *rel, size_t rellen,
 			continue;
 		if (strcmp(fstype, v1 ? "cgroup" : "cgroup2"))
 			continue;
+		/* the kernel writes space, tab, newline and backslash in
+		 * these fields as \ooo; the root is compared decoded */
+		unescape_octal(root);
 		mlen = strlen(mnt);
 		if (strcmp(mnt, "/") == 0)
 			mlen = 0;
@@ -253,7 +275,7 @@ static int cgroup_open(const char *path, size_t bufsz, unsigned int flags,
 	*out = NULL;
 	if (!bufsz)
 		bufsz = CG_DEFAULT_BUF;
-	if (bufsz < CG_MIN_BUF)
+	if (bufsz < CG_MIN_BUF || bufsz > CG_MAX_BUF)
 		return -EINVAL;
 	if (!realpath(path, abs))
 		return errno == ENAMETOOLONG || errno == ENOENT ||
@@ -338,8 +360,10 @@ out_dir:
 PMADV_API int pmadv_cgroup_open(const char *path, size_t bufsz,
 				unsigned int flags, struct pmadv_cgroup **out)
 {
-	return (int)PMADV_RC(pmadv_cgroup_open,
-			     cgroup_open(path, bufsz, flags, out));
+	int saved = errno, ret = cgroup_open(path, bufsz, flags, out);
+
+	errno = saved;
+	return (int)PMADV_RC(pmadv_cgroup_open, ret);
 }
 
 static bool seen(const struct pmadv_cgroup *cg, pid_t pid)
@@ -409,6 +433,10 @@ static int cgroup_next(struct pmadv_cgroup *cg, struct pmadv_target **out)
 		long id;
 
 		ret = next_line(&cg->list, &line);
+		/* the cgroup was removed meanwhile (ENODEV from its list):
+		 * it has no members left, the list ends */
+		if (ret == -ENODEV)
+			ret = 0;
 		if (ret <= 0)
 			return ret == -EOVERFLOW ? -EIO : ret;
 		errno = 0;
@@ -430,7 +458,10 @@ static int cgroup_next(struct pmadv_cgroup *cg, struct pmadv_target **out)
 PMADV_API int pmadv_cgroup_next(struct pmadv_cgroup *cg,
 				struct pmadv_target **out)
 {
-	return (int)PMADV_RC(pmadv_cgroup_next, cgroup_next(cg, out));
+	int saved = errno, ret = cgroup_next(cg, out);
+
+	errno = saved;
+	return (int)PMADV_RC(pmadv_cgroup_next, ret);
 }
 
 PMADV_API int pmadv_cgroup_stats(const struct pmadv_cgroup *cg,

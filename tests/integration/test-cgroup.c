@@ -244,6 +244,40 @@ static void test_v2_procs(void **state)
 	cg_remove(&c);
 }
 
+/* The cgroup removed after the open (its container stopped): the list
+ * ends (0), it does not fail forever with ENODEV; errno stays as it was
+ * through open and next. */
+static void test_removed(void **state)
+{
+	struct pmadv_cgroup *it;
+	struct pmadv_target *t;
+	const char *mnt;
+	struct cg c;
+	int ret = 0;
+
+	(void)state;
+	need_root();
+	mnt = mount_of("cgroup2", NULL);
+	if (!mnt || !cg_make(&c, mnt, "rm"))
+		skip();
+	for (int i = 0; i < 40; i++)
+		cg_add(&c, kid_sleep(), "cgroup.procs");
+	errno = 4321;
+	assert_int_equal(pmadv_cgroup_open(c.path, 64, 0, &it), 0);
+	assert_int_equal(pmadv_cgroup_next(it, &t), 1);
+	assert_int_equal(errno, 4321);
+	pmadv_close(t);
+	cg_remove(&c); /* its members killed, the directory removed */
+	for (int i = 0; i < 100 && (ret = pmadv_cgroup_next(it, &t)) != 0;
+	     i++) {
+		assert_true(ret == 1 || ret == 0);
+		pmadv_close(t);
+	}
+	assert_int_equal(ret, 0);
+	assert_int_equal(errno, 4321);
+	pmadv_cgroup_close(it);
+}
+
 /* A threaded cgroup: cgroup.procs cannot be read; the process of its two
  * threads comes once. */
 static void test_v2_threaded(void **state)
@@ -493,6 +527,11 @@ static void test_refusals(void **state)
 	assert_int_equal(pmadv_cgroup_open("/sys/fs/cgroup", 0, 0x100, &it),
 			 -EINVAL);
 	assert_int_equal(pmadv_cgroup_open(NULL, 0, 0, &it), -EINVAL);
+	/* a size that would wrap the allocation (it overflowed the heap) */
+	assert_int_equal(pmadv_cgroup_open("/sys/fs/cgroup", SIZE_MAX - 8, 0,
+					   &it), -EINVAL);
+	assert_int_equal(pmadv_cgroup_open("/sys/fs/cgroup", (64u << 20) + 1,
+					   0, &it), -EINVAL);
 	assert_int_equal(pmadv_cgroup_next(NULL, NULL), -EINVAL);
 	assert_int_equal(pmadv_cgroup_stats(NULL, &st, sizeof(st)), -EINVAL);
 	pmadv_cgroup_close(NULL);
@@ -517,6 +556,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_v1_tasks),
 		cmocka_unit_test(test_gap),
 		cmocka_unit_test(test_long_list),
+		cmocka_unit_test(test_removed),
 	};
 
 	if (argc == 3 && strcmp(argv[1], "--threads-into") == 0) {

@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The breaker round on issue 12's parts 3 and 4, each case as found:
+
+  via_symlink      --via memory.reclaim on a plain directory whose
+                   memory.reclaim is a symbolic link: pmadvise wrote the
+                   request into the link's target and reported success.
+  via_fifo         the same with a FIFO: pmadvise blocked in open().
+  cgroup_and_pid   --cgroup X PID with PID a member of X: advised twice.
+  dup_columns      -J -o pid,PID: the key "pid" twice in each object;
+                   -o 'pid,' accepted, -o ',pid' refused.
+  bidi_name        a command name with U+202E printed raw in the table.
+  v1_many          a v1 cgroup (tasks) of 1,100 processes: ENOBUFS after
+                   1,016, nothing advised, exit 7.
+
+Usage: test-breaker12.py PATH_TO_PMADVISE [test ...]. Needs root."""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from clitest import (cgroup2_root, check, fail, need_root, rmdir_cgroup,
+                     run, run_json)
+
+
+def t_via_symlink():
+    d = tempfile.mkdtemp(prefix="pmadv-b12-")
+    victim = d + "-victim"
+    with open(victim, "w") as f:
+        f.write("precious data line\n")
+    os.symlink(victim, d + "/memory.reclaim")
+    try:
+        p = run(["--cgroup", d, "--via", "memory.reclaim", "--max-bytes",
+                 "1M", "--swappiness", "10"], timeout=20)
+        with open(victim) as f:
+            kept = f.read() == "precious data line\n"
+        check(kept, "--via on a plain directory wrote nothing through its "
+              "symbolic link")
+        check(p.returncode == 2 and "not a cgroup directory" in p.stderr,
+              "--via on a plain directory: a usage error saying so (%d)" %
+              p.returncode)
+    finally:
+        os.unlink(d + "/memory.reclaim")
+        os.rmdir(d)
+        os.unlink(victim)
+
+
+def t_via_fifo():
+    d = tempfile.mkdtemp(prefix="pmadv-b12-")
+    os.mkfifo(d + "/memory.reclaim")
+    try:
+        for how in (["--via", "memory.reclaim", "--max-bytes", "1M"],
+                    ["--compare", "--anon"]):
+            try:
+                p = run(["--cgroup", d] + how, timeout=20)
+            except subprocess.TimeoutExpired:
+                fail("%s on a FIFO named memory.reclaim: pmadvise hung" %
+                     how[0])
+            check(p.returncode == 2, "%s with a FIFO: refused, exit %d" %
+                  (how[0], p.returncode))
+    finally:
+        os.unlink(d + "/memory.reclaim")
+        os.rmdir(d)
+
+
+def t_cgroup_and_pid():
+    root = cgroup2_root()
+    if not root:
+        print("no cgroup2 mount: cgroup_and_pid not applicable")
+        return
+    cg = "%s/pmadv-b12-%d" % (root, os.getpid())
+    os.mkdir(cg)
+    kid = subprocess.Popen(["sleep", "300"])
+    try:
+        with open(cg + "/cgroup.procs", "w") as f:
+            f.write(str(kid.pid))
+        p, doc = run_json(["--cgroup", cg, "--anon", "-a", "cold",
+                           str(kid.pid)], check_rc=0)
+        pids = [x["pid"] for x in doc["processes"]]
+        check(pids == [kid.pid], "a member also given as a PID is advised "
+              "once (%r)" % pids)
+        check(doc["summary"]["bytes_advised"] ==
+              doc["processes"][0]["bytes_advised"],
+              "and its bytes are counted once")
+    finally:
+        kid.kill()
+        kid.wait()
+        rmdir_cgroup(cg)
+
+
+def t_dup_columns():
+    kid = subprocess.Popen(["sleep", "300"])
+    try:
+        p = run(["-J", "-o", "pid,PID,comm", "--anon", "--dry-run",
+                 str(kid.pid)], check_rc=0)
+        obj = p.stdout.split('"processes": [', 1)[1].split("}", 1)[0]
+        check(obj.count('"pid"') == 1, "-o pid,PID: one \"pid\" key")
+        check(list(json.loads(p.stdout)["processes"][0]) == ["pid", "comm"],
+              "-o pid,PID,comm: the columns pid and comm")
+        for bad in ("pid,", ",pid", "pid,,comm"):
+            p = run(["-o", bad, "--anon", "--dry-run", str(kid.pid)])
+            check(p.returncode == 2 and "empty column" in p.stderr,
+                  "-o '%s': a usage error naming the empty column" % bad)
+    finally:
+        kid.kill()
+        kid.wait()
+
+
+def t_bidi_name():
+    code = ("import ctypes, sys, time\n"
+            "ctypes.CDLL(None).prctl(15, '\\u202eevil'.encode(), 0, 0, 0)\n"
+            "print('ready', flush=True)\n"
+            "time.sleep(300)\n")
+    kid = subprocess.Popen([sys.executable, "-c", code],
+                           stdout=subprocess.PIPE, text=True)
+    try:
+        kid.stdout.readline()
+        env = dict(os.environ, LC_ALL="C.UTF-8")
+        p = run(["-o", "pid,comm", "--anon", "--dry-run", str(kid.pid)],
+                env=env, check_rc=0)
+        check("\u202e" not in p.stdout and "\ufffdevil" in p.stdout,
+              "U+202E in a name is shown as U+FFFD in the table")
+    finally:
+        kid.kill()
+        kid.wait()
+
+
+def t_v1_many():
+    base = "/sys/fs/cgroup/memory"
+    if not os.path.exists(base + "/tasks"):
+        print("no cgroup v1 memory hierarchy: v1_many not applicable")
+        return
+    cg = "%s/pmadv-b12-%d" % (base, os.getpid())
+    os.mkdir(cg)
+    kids = []
+    try:
+        for _ in range(1100):
+            k = subprocess.Popen(["sleep", "300"])
+            kids.append(k)
+            with open(cg + "/cgroup.procs", "w") as f:
+                f.write(str(k.pid))
+        p = run(["--cgroup", cg, "--anon", "--dry-run", "-o", "pid", "-n"],
+                timeout=240)
+        lines = p.stdout.split()
+        check(p.returncode == 0 and len(lines) == 1100,
+              "a v1 cgroup of 1,100 processes: all listed (%d, exit %d)" %
+              (len(lines), p.returncode))
+    finally:
+        for k in kids:
+            k.kill()
+        for k in kids:
+            k.wait()
+        time.sleep(0.2)
+        rmdir_cgroup(cg)
+
+
+TESTS = {
+    "via_symlink": t_via_symlink,
+    "via_fifo": t_via_fifo,
+    "cgroup_and_pid": t_cgroup_and_pid,
+    "dup_columns": t_dup_columns,
+    "bidi_name": t_bidi_name,
+    "v1_many": t_v1_many,
+}
+
+
+def main():
+    need_root()
+    names = sys.argv[2:] or list(TESTS)
+    for n in names:
+        print("== " + n, flush=True)
+        TESTS[n]()
+    print("PASS")
+
+
+main()
