@@ -356,7 +356,10 @@ static void test_budget_unaligned(void **state)
 	o.max_bytes = 0;
 	o.batch_bytes = pg;
 	assert_int_equal(pmadv_advise(t, v, 8, MADV_DONTNEED, &o, &r), 8);
-	assert_int_equal(r.calls, 8);
+	/* one call per element; before 6.13 the vector call refuses
+	 * DONTNEED for the process itself once and madvise serves */
+	assert_int_equal(r.calls,
+			 8 + (r.method == PMADV_METHOD_MADVISE ? 1 : 0));
 	assert_int_equal(resident_mapped(m, 64, pg), 56);
 	munmap(m, 64 * pg);
 	pmadv_close(t);
