@@ -170,7 +170,14 @@ static int hierarchy_of(const char *abs, int v1, char *rel, size_t rellen,
 		strcpy(ctl, opts);
 	}
 	close(l.fd);
-	return rel[0] ? 0 : -EINVAL;
+	if (!rel[0])
+		return -EINVAL;
+	/* A mount whose root lies above this process's cgroup namespace
+	 * root ("/.."): /proc/PID/cgroup names cgroups relative to the
+	 * namespace's root, which this path cannot be placed against. */
+	if (!strncmp(rel, "/..", 3) && (rel[3] == '/' || !rel[3]))
+		return -EXDEV;
+	return 0;
 }
 
 /* Whether a controllers field of /proc/PID/cgroup ("cpu,cpuacct",
@@ -328,8 +335,9 @@ static int cgroup_open(const char *path, size_t bufsz, unsigned int flags,
 	ret = hierarchy_of(abs, sf.f_type == CGROUP_SUPER_MAGIC, rel,
 			   sizeof(rel), ctl, sizeof(ctl));
 	if (ret < 0) {
-		pmadv_debug("%s: no cgroup mount in /proc/self/mountinfo "
-			    "holds it", abs);
+		pmadv_debug(ret == -EXDEV ? "%s: its mount's root lies outside "
+			    "this cgroup namespace" : "%s: no cgroup mount in "
+			    "/proc/self/mountinfo holds it", abs);
 		goto out_dir;
 	}
 	rlen = strlen(rel) + 1;

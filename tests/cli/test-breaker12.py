@@ -12,18 +12,21 @@
   bidi_name        a command name with U+202E printed raw in the table.
   v1_many          a v1 cgroup (tasks) of 1,100 processes: ENOBUFS after
                    1,016, nothing advised, exit 7.
+  cgroupns         in a cgroup namespace with an inherited mount (root
+                   "/.."): every member skipped, "no processes", exit 0.
 
 Usage: test-breaker12.py PATH_TO_PMADVISE [test ...]. Needs root."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 
-from clitest import (cgroup2_root, check, fail, need_root, rmdir_cgroup,
-                     run, run_json)
+from clitest import (cgroup2_root, check, fail, need_root, pmadvise_path,
+                     rmdir_cgroup, run, run_json)
 
 
 def t_via_symlink():
@@ -157,6 +160,36 @@ def t_v1_many():
         rmdir_cgroup(cg)
 
 
+def t_cgroupns():
+    """Inside a cgroup namespace whose cgroup2 mount was inherited from
+    outside (its mountinfo root is "/.."): members were all skipped, "has
+    no processes", exit 0; now a refusal that says why, exit 5."""
+    root = cgroup2_root()
+    if not root or not shutil.which("unshare"):
+        print("no cgroup2 mount or unshare: cgroupns not applicable")
+        return
+    top = "%s/pmadv-b12ns-%d" % (root, os.getpid())
+    os.makedirs(top + "/child")
+    kid = subprocess.Popen(["sleep", "300"])
+    try:
+        with open(top + "/child/cgroup.procs", "w") as f:
+            f.write(str(kid.pid))
+        inner = ("echo $$ > %s/cgroup.procs && exec unshare -C %s "
+                 "--cgroup %s/child --anon --dry-run" %
+                 (top, pmadvise_path(), top))
+        p = subprocess.run(["sh", "-c", inner], capture_output=True,
+                           text=True, timeout=60)
+        print(p.stdout + p.stderr)
+        check(p.returncode == 5 and "cgroup namespace" in p.stderr,
+              "in a cgroup namespace below the mount's root: refused, "
+              "exit 5, saying why (%d)" % p.returncode)
+    finally:
+        kid.kill()
+        kid.wait()
+        rmdir_cgroup(top + "/child")
+        rmdir_cgroup(top)
+
+
 TESTS = {
     "via_symlink": t_via_symlink,
     "via_fifo": t_via_fifo,
@@ -164,6 +197,7 @@ TESTS = {
     "dup_columns": t_dup_columns,
     "bidi_name": t_bidi_name,
     "v1_many": t_v1_many,
+    "cgroupns": t_cgroupns,
 }
 
 
