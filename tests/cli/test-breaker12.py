@@ -12,6 +12,7 @@
   bidi_name        a command name with U+202E printed raw in the table.
   v1_many          a v1 cgroup (tasks) of 1,100 processes: ENOBUFS after
                    1,016, nothing advised, exit 7.
+  emfile           more members than RLIMIT_NOFILE: refused whole, exit 7.
   cgroupns         in a cgroup namespace with an inherited mount (root
                    "/.."): every member skipped, "no processes", exit 0.
 
@@ -19,6 +20,7 @@ Usage: test-breaker12.py PATH_TO_PMADVISE [test ...]. Needs root."""
 
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -190,6 +192,41 @@ def t_cgroupns():
         rmdir_cgroup(top)
 
 
+def t_emfile():
+    """More members than the open-file limit: the whole cgroup was refused
+    (EMFILE, nothing advised, exit 7); now those opened are advised, the
+    rest named as not reached, exit 1."""
+    root = cgroup2_root()
+    if not root:
+        print("no cgroup2 mount: emfile not applicable")
+        return
+    cg = "%s/pmadv-b12fd-%d" % (root, os.getpid())
+    os.mkdir(cg)
+    kids = []
+    try:
+        for _ in range(300):
+            k = subprocess.Popen(["sleep", "300"])
+            kids.append(k)
+            with open(cg + "/cgroup.procs", "w") as f:
+                f.write(str(k.pid))
+
+        def limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128))
+        p = run(["--cgroup", cg, "--anon", "--dry-run", "-o", "pid", "-n"],
+                timeout=120, preexec_fn=limit)
+        listed = len(p.stdout.split())
+        check(p.returncode == 1 and "out of file descriptors" in p.stderr
+              and 50 < listed < 300,
+              "over the open-file limit: %d of 300 advised, the rest "
+              "named, exit %d" % (listed, p.returncode))
+    finally:
+        for k in kids:
+            k.kill()
+        for k in kids:
+            k.wait()
+        rmdir_cgroup(cg)
+
+
 TESTS = {
     "via_symlink": t_via_symlink,
     "via_fifo": t_via_fifo,
@@ -198,6 +235,7 @@ TESTS = {
     "bidi_name": t_bidi_name,
     "v1_many": t_v1_many,
     "cgroupns": t_cgroupns,
+    "emfile": t_emfile,
 }
 
 
