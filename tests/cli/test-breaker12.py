@@ -133,6 +133,15 @@ def t_bidi_name():
         kid.wait()
 
 
+def sleepers(cg, n, kids):
+    """n sleep processes in cgroup cg, appended to kids."""
+    for _ in range(n):
+        k = subprocess.Popen(["sleep", "300"])
+        kids.append(k)
+        with open(cg + "/cgroup.procs", "w") as f:
+            f.write(str(k.pid))
+
+
 def t_v1_many():
     base = "/sys/fs/cgroup/memory"
     if not os.path.exists(base + "/tasks"):
@@ -142,11 +151,7 @@ def t_v1_many():
     os.mkdir(cg)
     kids = []
     try:
-        for _ in range(1100):
-            k = subprocess.Popen(["sleep", "300"])
-            kids.append(k)
-            with open(cg + "/cgroup.procs", "w") as f:
-                f.write(str(k.pid))
+        sleepers(cg, 1100, kids)
         p = run(["--cgroup", cg, "--anon", "--dry-run", "-o", "pid", "-n"],
                 timeout=240)
         lines = p.stdout.split()
@@ -204,11 +209,7 @@ def t_emfile():
     os.mkdir(cg)
     kids = []
     try:
-        for _ in range(300):
-            k = subprocess.Popen(["sleep", "300"])
-            kids.append(k)
-            with open(cg + "/cgroup.procs", "w") as f:
-                f.write(str(k.pid))
+        sleepers(cg, 300, kids)
 
         def limit():
             resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128))
