@@ -12,6 +12,8 @@
   bidi_name        a command name with U+202E printed raw in the table.
   v1_many          a v1 cgroup (tasks) of 1,100 processes: ENOBUFS after
                    1,016, nothing advised, exit 7.
+  lenient          a second --cgroup replaced the first; --via took --anon,
+                   -o and -r and ignored them.
   emfile           more members than RLIMIT_NOFILE: refused whole, exit 7.
   cgroupns         in a cgroup namespace with an inherited mount (root
                    "/.."): every member skipped, "no processes", exit 0.
@@ -228,6 +230,21 @@ def t_emfile():
         rmdir_cgroup(cg)
 
 
+def t_lenient():
+    """Options that were taken and ignored: a second --cgroup replaced the
+    first; --via took --anon and -o/-r and ignored them. Usage errors."""
+    root = cgroup2_root() or "/sys/fs/cgroup"
+    for args, words in (
+            (["-g", root, "-g", root, "--anon", "--dry-run"], "twice"),
+            (["-g", root, "--via", "memory.reclaim", "--max-bytes", "1M",
+              "--anon"], "no VMA selection"),
+            (["-g", root, "--via", "memory.reclaim", "--max-bytes", "1M",
+              "-r"], "do not apply")):
+        p = run(args)
+        check(p.returncode == 2 and words in p.stderr,
+              "%s: a usage error (%d)" % (" ".join(args[2:]), p.returncode))
+
+
 TESTS = {
     "via_symlink": t_via_symlink,
     "via_fifo": t_via_fifo,
@@ -237,6 +254,7 @@ TESTS = {
     "v1_many": t_v1_many,
     "cgroupns": t_cgroupns,
     "emfile": t_emfile,
+    "lenient": t_lenient,
 }
 
 
