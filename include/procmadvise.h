@@ -396,7 +396,8 @@ int pmadv_open_self(unsigned int flags, struct pmadv_target **out);
  * read, the processes of the threads in cgroup.threads; on a v1 hierarchy,
  * those of the threads in tasks. A handle is returned only if, after it was
  * opened, /proc/PID/cgroup still puts the process (or the listed thread) in
- * the cgroup and the handle's process still lives: a member that left, or
+ * the cgroup (or, for a "domain threaded" cgroup, in its threaded
+ * subtree) and the handle's process still lives: a member that left, or
  * exited and had its PID reused, is skipped, never returned.
  */
 struct pmadv_cgroup;

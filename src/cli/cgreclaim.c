@@ -212,7 +212,7 @@ static int open_reclaim(const char *cg)
 		}
 	}
 	st = explain_no_reclaim(cg, err, msg, sizeof(msg));
-	fprintf(stderr, "%s: --via memory.reclaim: %s\n", progname, msg);
+	fprintf(stderr, "%s: memory.reclaim: %s\n", progname, msg);
 	return -st;
 }
 
@@ -667,6 +667,13 @@ const char *cgreclaim_check(const struct cli_opts *o)
 	if (o->dry_run || o->hold)
 		return "--via memory.reclaim and --compare take neither "
 		       "--dry-run nor --hold";
+	if (o->via && (o->nranges || o->select))
+		return "--via memory.reclaim reclaims from the whole cgroup: "
+		       "it takes no VMA selection (--anon, --file, --range...)";
+	if (o->out.columns || o->out.all || o->out.raw || o->out.noheadings)
+		return "--via memory.reclaim and --compare print their own "
+		       "report: -o, --output-all, -r and -n do not apply (-J "
+		       "does)";
 	return NULL;
 }
 

@@ -268,6 +268,9 @@ static int parse_one(struct cli_opts *o, int c, const char *arg)
 		o->verbose = true;
 		return 0;
 	case 'g':
+		if (o->cgroup)
+			return usage_error("%s", "--cgroup given twice: one "
+					   "cgroup a run");
 		o->cgroup = arg;
 		return 0;
 	case OPT_ANON:

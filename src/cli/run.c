@@ -307,9 +307,16 @@ static int collect_cgroup(const struct cli_opts *o, pid_t **pids,
 		fprintf(stderr, "%s: --cgroup %s: cannot list its processes: "
 			"%s (%s)%s; no process advised\n", progname, cg_h,
 			strerror(-ret), errno_name(-ret),
-			ret == -EMEDIUMTYPE ? ": not a cgroup directory" : "");
+			ret == -EMEDIUMTYPE ? ": not a cgroup directory"
+			: ret == -EXDEV ? ": the cgroup mount's root lies "
+					  "outside this process's cgroup "
+					  "namespace, whose /proc/PID/cgroup "
+					  "paths cannot be matched; mount "
+					  "cgroup2 inside the namespace"
+					: "");
 		return ret == -ENOENT || ret == -ENOTDIR ||
-		       ret == -EMEDIUMTYPE ? EXIT_USAGE : EXIT_SYSTEM;
+		       ret == -EMEDIUMTYPE ? EXIT_USAGE
+		       : ret == -EXDEV ? EXIT_NOT_SUPPORTED : EXIT_SYSTEM;
 	}
 	while ((ret = pmadv_cgroup_next(cg, &t)) > 0) {
 		if (given(o, pmadv_target_pid(t))) {
@@ -327,6 +334,18 @@ static int collect_cgroup(const struct cli_opts *o, pid_t **pids,
 	}
 	pmadv_cgroup_stats(cg, &st, sizeof(st));
 	pmadv_cgroup_close(cg);
+	if ((ret == -EMFILE || ret == -ENFILE) && *n > o->npids) {
+		/* every member's handle stays open until it is advised:
+		 * advise those listed so far rather than none */
+		getrlimit(RLIMIT_NOFILE, &rl);
+		fprintf(stderr, "%s: --cgroup %s: out of file descriptors "
+			"after %zu of its processes (%s; the limit is %llu): "
+			"those are advised, the rest are not reached; raise "
+			"the limit (ulimit -n) to reach them all\n", progname,
+			cg_h, *n - o->npids, errno_name(-ret),
+			(unsigned long long)rl.rlim_cur);
+		return -1;
+	}
 	if (ret < 0) {
 		fprintf(stderr, "%s: --cgroup %s: listing its processes "
 			"failed after %zu: %s (%s); no process advised\n",
@@ -363,6 +382,8 @@ static int collect_targets(const struct cli_opts *o, pid_t **pids,
 		memcpy(*pids, o->pids, o->npids * sizeof(pid_t));
 	if (o->cgroup)
 		ret = collect_cgroup(o, pids, ts, n);
+	if (ret < 0) /* a part of the cgroup: go on with it */
+		return ret;
 	if (ret) {
 		for (size_t i = 0; i < *n; i++)
 			pmadv_close((*ts)[i]);
@@ -391,8 +412,10 @@ int run_advise(const struct cli_opts *o)
 	size_t n, i;
 
 	ret = collect_targets(o, &pids, &ts, &n);
-	if (ret)
+	if (ret > 0)
 		return ret;
+	if (ret < 0) /* only a part of the cgroup could be opened */
+		status = EXIT_SOME_FAILED;
 	if (!n) {
 		char cg_h[4 * 4096];
 

@@ -47,6 +47,9 @@ struct pmadv_cgroup {
 	unsigned int flags;    /* pmadv_open() flags for the handles */
 	unsigned int source;   /* PMADV_CGROUP_SRC_* */
 	int v1;                /* a v1 hierarchy: match by controllers */
+	bool domain_threaded;  /* v2 "domain threaded": its cgroup.procs
+				* lists the processes of its threaded
+				* subtree too */
 	pid_t *seen;           /* processes returned, in thread lists */
 	size_t nseen, capseen;
 	struct pmadv_cgroup_stats st;
@@ -167,7 +170,14 @@ static int hierarchy_of(const char *abs, int v1, char *rel, size_t rellen,
 		strcpy(ctl, opts);
 	}
 	close(l.fd);
-	return rel[0] ? 0 : -EINVAL;
+	if (!rel[0])
+		return -EINVAL;
+	/* A mount whose root lies above this process's cgroup namespace
+	 * root ("/.."): /proc/PID/cgroup names cgroups relative to the
+	 * namespace's root, which this path cannot be placed against. */
+	if (!strncmp(rel, "/..", 3) && (rel[3] == '/' || !rel[3]))
+		return -EXDEV;
+	return 0;
 }
 
 /* Whether a controllers field of /proc/PID/cgroup ("cpu,cpuacct",
@@ -194,6 +204,16 @@ static bool same_hierarchy(const char *field, const char *ctl)
 			return false;
 	}
 	return true;
+}
+
+/* Whether cgroup path p lies below path top ("/a/b" below "/a"). */
+static bool within(const char *p, const char *top)
+{
+	size_t n = strlen(top);
+
+	if (n == 1 && top[0] == '/')
+		return p[0] == '/';
+	return !strncmp(p, top, n) && p[n] == '/';
 }
 
 /* 1 when /proc/PID[/task/TID]/cgroup puts the task in the cgroup, 0 when
@@ -230,12 +250,30 @@ static int member(const struct pmadv_cgroup *cg, pid_t pid, pid_t tid)
 		if (cg->v1 ? !same_hierarchy(c1 + 1, cg->controllers)
 			   : strcmp(line, "0:") != 0)
 			continue;
-		found = strcmp(c2 + 1, cg->rel) == 0;
+		found = strcmp(c2 + 1, cg->rel) == 0 ||
+			(cg->domain_threaded && within(c2 + 1, cg->rel));
 		if (cg->v1)
 			break;
 	}
 	close(l.fd);
 	return found;
+}
+
+/* Whether the v2 cgroup at dirfd is "domain threaded" (Linux 4.14): the
+ * root of a threaded subtree, whose cgroup.procs lists every process of
+ * the subtree, also one whose main thread moved into a threaded child
+ * (/proc/PID/cgroup then names the child). */
+static bool is_domain_threaded(int dirfd)
+{
+	char buf[64] = "";
+	int fd = openat(dirfd, "cgroup.type", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 && !strncmp(buf, "domain threaded", 15);
 }
 
 static int open_list(int dirfd, const char *name, struct lines *l)
@@ -297,8 +335,9 @@ static int cgroup_open(const char *path, size_t bufsz, unsigned int flags,
 	ret = hierarchy_of(abs, sf.f_type == CGROUP_SUPER_MAGIC, rel,
 			   sizeof(rel), ctl, sizeof(ctl));
 	if (ret < 0) {
-		pmadv_debug("%s: no cgroup mount in /proc/self/mountinfo "
-			    "holds it", abs);
+		pmadv_debug(ret == -EXDEV ? "%s: its mount's root lies outside "
+			    "this cgroup namespace" : "%s: no cgroup mount in "
+			    "/proc/self/mountinfo holds it", abs);
 		goto out_dir;
 	}
 	rlen = strlen(rel) + 1;
@@ -318,6 +357,7 @@ static int cgroup_open(const char *path, size_t bufsz, unsigned int flags,
 		ret = open_list(dirfd, "tasks", &cg->list);
 	} else {
 		cg->source = PMADV_CGROUP_SRC_PROCS;
+		cg->domain_threaded = is_domain_threaded(dirfd);
 		ret = open_list(dirfd, "cgroup.procs", &cg->list);
 		if (ret == -EOPNOTSUPP) { /* a threaded cgroup */
 			cg->source = PMADV_CGROUP_SRC_THREADS;

@@ -12,18 +12,25 @@
   bidi_name        a command name with U+202E printed raw in the table.
   v1_many          a v1 cgroup (tasks) of 1,100 processes: ENOBUFS after
                    1,016, nothing advised, exit 7.
+  lenient          a second --cgroup replaced the first; --via took --anon,
+                   -o and -r and ignored them.
+  emfile           more members than RLIMIT_NOFILE: refused whole, exit 7.
+  cgroupns         in a cgroup namespace with an inherited mount (root
+                   "/.."): every member skipped, "no processes", exit 0.
 
 Usage: test-breaker12.py PATH_TO_PMADVISE [test ...]. Needs root."""
 
 import json
 import os
+import resource
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 
-from clitest import (cgroup2_root, check, fail, need_root, rmdir_cgroup,
-                     run, run_json)
+from clitest import (cgroup2_root, check, fail, need_root, pmadvise_path,
+                     rmdir_cgroup, run, run_json)
 
 
 def t_via_symlink():
@@ -128,6 +135,15 @@ def t_bidi_name():
         kid.wait()
 
 
+def sleepers(cg, n, kids):
+    """n sleep processes in cgroup cg, appended to kids."""
+    for _ in range(n):
+        k = subprocess.Popen(["sleep", "300"])
+        kids.append(k)
+        with open(cg + "/cgroup.procs", "w") as f:
+            f.write(str(k.pid))
+
+
 def t_v1_many():
     base = "/sys/fs/cgroup/memory"
     if not os.path.exists(base + "/tasks"):
@@ -137,11 +153,7 @@ def t_v1_many():
     os.mkdir(cg)
     kids = []
     try:
-        for _ in range(1100):
-            k = subprocess.Popen(["sleep", "300"])
-            kids.append(k)
-            with open(cg + "/cgroup.procs", "w") as f:
-                f.write(str(k.pid))
+        sleepers(cg, 1100, kids)
         p = run(["--cgroup", cg, "--anon", "--dry-run", "-o", "pid", "-n"],
                 timeout=240)
         lines = p.stdout.split()
@@ -157,6 +169,82 @@ def t_v1_many():
         rmdir_cgroup(cg)
 
 
+def t_cgroupns():
+    """Inside a cgroup namespace whose cgroup2 mount was inherited from
+    outside (its mountinfo root is "/.."): members were all skipped, "has
+    no processes", exit 0; now a refusal that says why, exit 5."""
+    root = cgroup2_root()
+    if not root or not shutil.which("unshare"):
+        print("no cgroup2 mount or unshare: cgroupns not applicable")
+        return
+    top = "%s/pmadv-b12ns-%d" % (root, os.getpid())
+    os.makedirs(top + "/child")
+    kid = subprocess.Popen(["sleep", "300"])
+    try:
+        with open(top + "/child/cgroup.procs", "w") as f:
+            f.write(str(kid.pid))
+        inner = ("echo $$ > %s/cgroup.procs && exec unshare -C %s "
+                 "--cgroup %s/child --anon --dry-run" %
+                 (top, pmadvise_path(), top))
+        p = subprocess.run(["sh", "-c", inner], capture_output=True,
+                           text=True, timeout=60)
+        print(p.stdout + p.stderr)
+        check(p.returncode == 5 and "cgroup namespace" in p.stderr,
+              "in a cgroup namespace below the mount's root: refused, "
+              "exit 5, saying why (%d)" % p.returncode)
+    finally:
+        kid.kill()
+        kid.wait()
+        rmdir_cgroup(top + "/child")
+        rmdir_cgroup(top)
+
+
+def t_emfile():
+    """More members than the open-file limit: the whole cgroup was refused
+    (EMFILE, nothing advised, exit 7); now those opened are advised, the
+    rest named as not reached, exit 1."""
+    root = cgroup2_root()
+    if not root:
+        print("no cgroup2 mount: emfile not applicable")
+        return
+    cg = "%s/pmadv-b12fd-%d" % (root, os.getpid())
+    os.mkdir(cg)
+    kids = []
+    try:
+        sleepers(cg, 300, kids)
+
+        def limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128))
+        p = run(["--cgroup", cg, "--anon", "--dry-run", "-o", "pid", "-n"],
+                timeout=120, preexec_fn=limit)
+        listed = len(p.stdout.split())
+        check(p.returncode == 1 and "out of file descriptors" in p.stderr
+              and 50 < listed < 300,
+              "over the open-file limit: %d of 300 advised, the rest "
+              "named, exit %d" % (listed, p.returncode))
+    finally:
+        for k in kids:
+            k.kill()
+        for k in kids:
+            k.wait()
+        rmdir_cgroup(cg)
+
+
+def t_lenient():
+    """Options that were taken and ignored: a second --cgroup replaced the
+    first; --via took --anon and -o/-r and ignored them. Usage errors."""
+    root = cgroup2_root() or "/sys/fs/cgroup"
+    for args, words in (
+            (["-g", root, "-g", root, "--anon", "--dry-run"], "twice"),
+            (["-g", root, "--via", "memory.reclaim", "--max-bytes", "1M",
+              "--anon"], "no VMA selection"),
+            (["-g", root, "--via", "memory.reclaim", "--max-bytes", "1M",
+              "-r"], "do not apply")):
+        p = run(args)
+        check(p.returncode == 2 and words in p.stderr,
+              "%s: a usage error (%d)" % (" ".join(args[2:]), p.returncode))
+
+
 TESTS = {
     "via_symlink": t_via_symlink,
     "via_fifo": t_via_fifo,
@@ -164,6 +252,9 @@ TESTS = {
     "dup_columns": t_dup_columns,
     "bidi_name": t_bidi_name,
     "v1_many": t_v1_many,
+    "cgroupns": t_cgroupns,
+    "emfile": t_emfile,
+    "lenient": t_lenient,
 }
 
 

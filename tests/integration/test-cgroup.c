@@ -337,6 +337,19 @@ static void test_v2_threaded(void **state)
 	assert_int_equal(st.listed, 2);
 	assert_int_equal(n, 1);
 	assert_int_equal(got[0], kid);
+	/* Its main thread moves to the threaded child too: the domain's
+	 * cgroup.procs still lists the process, /proc/PID/cgroup names the
+	 * child, and the process is a member of the domain's subtree. */
+	{
+		char s[16];
+
+		snprintf(s, sizeof(s), "%d", (int)kid);
+		assert_int_equal(write_str(leaf.path, "cgroup.threads", s), 0);
+	}
+	assert_int_equal(walk(top.path, 0, got, 4, &n, &st), 0);
+	assert_int_equal(st.source, PMADV_CGROUP_SRC_PROCS);
+	assert_int_equal(n, 1);
+	assert_int_equal(got[0], kid);
 	kill_wait(kid);
 	top.n = 0;
 	for (int i = 0; i < 100 && rmdir(leaf.path) < 0; i++)
