@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -341,7 +342,9 @@ static int cgroup_open(const char *path, size_t bufsz, unsigned int flags,
 		goto out_dir;
 	}
 	rlen = strlen(rel) + 1;
-	cg = calloc(1, sizeof(*cg) + rlen + bufsz);
+	/* + 8: the list buffer starts aligned, for the pid_t array a
+	 * thread list keeps at its end */
+	cg = calloc(1, sizeof(*cg) + rlen + 8 + bufsz);
 	if (!cg) {
 		ret = -ENOMEM;
 		goto out_dir;
@@ -350,7 +353,8 @@ static int cgroup_open(const char *path, size_t bufsz, unsigned int flags,
 	snprintf(cg->controllers, sizeof(cg->controllers), "%s", ctl);
 	cg->flags = flags;
 	cg->v1 = sf.f_type == CGROUP_SUPER_MAGIC;
-	cg->list.buf = cg->rel + rlen;
+	cg->list.buf = (char *)(((uintptr_t)(cg->rel + rlen) + 7) &
+				~(uintptr_t)7);
 	cg->list.cap = bufsz;
 	if (cg->v1) {
 		cg->source = PMADV_CGROUP_SRC_TASKS;
