@@ -6,7 +6,7 @@
  * process's ranges go to pmadv_advise in calls whose opts.max_bytes is
  * the smallest budget left (a tenth of a second's worth under --rate),
  * resuming where the library says it stopped (res.next, res.next_off);
- * between calls, --rate sleeps until the run's bytes so far are due.
+ * between calls, --rate sleeps until the next call is due (pace_charge).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -21,12 +21,13 @@
 
 void pace_init(struct pace *pc, const struct cli_opts *o)
 {
+	double t0 = now_ms();
+
 	memset(pc, 0, sizeof(*pc));
-	pc->t0 = now_ms();
 	pc->left = o->max_bytes ? o->max_bytes : SIZE_MAX;
-	pc->end = o->time_ms ? pc->t0 + o->time_ms : 0;
+	pc->end = o->time_ms ? t0 + o->time_ms : 0;
 	pc->rate = o->rate;
-	pc->due = pc->t0;
+	pc->due = t0;
 	if (o->rate) {
 		pc->quantum = (size_t)((double)o->rate * PACE_QUANTUM_MS / 1e3) &
 			      ~(page_size() - 1);
@@ -174,7 +175,6 @@ ssize_t pace_advise(struct pace *pc, struct pmadv_target *t,
 		ret = pmadv_advise(t, work + idx, p->n - idx, o->advice, opts,
 				   &r);
 		merge(&p->res, &r, idx);
-		pc->done += r.bytes;
 		pace_charge(pc, r.bytes);
 		if (pc->left != SIZE_MAX)
 			pc->left -= min_size(r.bytes, pc->left);

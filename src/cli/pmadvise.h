@@ -223,11 +223,10 @@ void select_finish(struct pmadv_target *t, const struct cli_opts *o,
 
 /* pace.c: the run's budgets and pacing. */
 struct pace {
-	double t0, end;         /* now_ms() at the start; --time's end, 0 */
+	double end;             /* now_ms() of --time's end, or 0 */
 	double due;             /* now_ms() when the next call may start */
 	size_t left;            /* of --max-bytes; SIZE_MAX: none */
 	size_t rate, quantum;   /* --rate; the most bytes per call then */
-	unsigned long long done; /* bytes advised in the run */
 	const char *stopped;    /* a budget of the run ended it */
 };
 void pace_init(struct pace *pc, const struct cli_opts *o);
