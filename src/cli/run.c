@@ -307,16 +307,9 @@ static int collect_cgroup(const struct cli_opts *o, pid_t **pids,
 		fprintf(stderr, "%s: --cgroup %s: cannot list its processes: "
 			"%s (%s)%s; no process advised\n", progname, cg_h,
 			strerror(-ret), errno_name(-ret),
-			ret == -EMEDIUMTYPE ? ": not a cgroup directory"
-			: ret == -EXDEV ? ": the cgroup mount's root lies "
-					  "outside this process's cgroup "
-					  "namespace, whose /proc/PID/cgroup "
-					  "paths cannot be matched; mount "
-					  "cgroup2 inside the namespace"
-					: "");
+			ret == -EMEDIUMTYPE ? ": not a cgroup directory" : "");
 		return ret == -ENOENT || ret == -ENOTDIR ||
-		       ret == -EMEDIUMTYPE ? EXIT_USAGE
-		       : ret == -EXDEV ? EXIT_NOT_SUPPORTED : EXIT_SYSTEM;
+		       ret == -EMEDIUMTYPE ? EXIT_USAGE : EXIT_SYSTEM;
 	}
 	while ((ret = pmadv_cgroup_next(cg, &t)) > 0) {
 		if (given(o, pmadv_target_pid(t))) {

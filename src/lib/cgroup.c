@@ -9,6 +9,13 @@
  * cgroup, or exited and had its PID reused by a stranger. Checking
  * /proc/PID/cgroup after the open, then that the handle's process still
  * lives, proves that what the handle names was a member after the open.
+ *
+ * /proc/PID/cgroup names a cgroup relative to the reader's cgroup
+ * namespace. Where the mount's root lies above that namespace's root (a
+ * mount inherited from outside the namespace: mountinfo shows its root as
+ * "/.."), no path of the mount can be placed against those names; there
+ * the check after the open reads the cgroup's own list again and looks for
+ * the ID in it, which costs one read of the list per member.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -48,6 +55,8 @@ struct pmadv_cgroup {
 	unsigned int flags;    /* pmadv_open() flags for the handles */
 	unsigned int source;   /* PMADV_CGROUP_SRC_* */
 	int v1;                /* a v1 hierarchy: match by controllers */
+	int dirfd;             /* the cgroup, when membership is checked by
+				* reading its list again, else -1 */
 	bool domain_threaded;  /* v2 "domain threaded": its cgroup.procs
 				* lists the processes of its threaded
 				* subtree too */
@@ -175,10 +184,18 @@ static int hierarchy_of(const char *abs, int v1, char *rel, size_t rellen,
 		return -EINVAL;
 	/* A mount whose root lies above this process's cgroup namespace
 	 * root ("/.."): /proc/PID/cgroup names cgroups relative to the
-	 * namespace's root, which this path cannot be placed against. */
+	 * namespace's root, which this path cannot be placed against:
+	 * -EXDEV, and the caller checks members by their list instead. */
 	if (!strncmp(rel, "/..", 3) && (rel[3] == '/' || !rel[3]))
 		return -EXDEV;
 	return 0;
+}
+
+static const char *list_name(unsigned int source)
+{
+	return source == PMADV_CGROUP_SRC_PROCS	    ? "cgroup.procs"
+	       : source == PMADV_CGROUP_SRC_THREADS ? "cgroup.threads"
+						    : "tasks";
 }
 
 /* Whether a controllers field of /proc/PID/cgroup ("cpu,cpuacct",
@@ -260,6 +277,29 @@ static int member(const struct pmadv_cgroup *cg, pid_t pid, pid_t tid)
 	return found;
 }
 
+/* 1 when the cgroup's list, read again now, holds id; 0 when not (or
+ * the cgroup is gone); -errno when it cannot be read. */
+static int listed(const struct pmadv_cgroup *cg, pid_t id)
+{
+	char buf[4096], *line, *end;
+	struct lines l = { -1, buf, sizeof(buf) - 1, 0, 0 };
+	int ret, found = 0;
+
+	l.fd = openat(cg->dirfd, list_name(cg->source), O_RDONLY | O_CLOEXEC);
+	if (l.fd < 0)
+		return errno == ENOENT || errno == ENODEV ? 0 : -errno;
+	while (!found && (ret = next_line(&l, &line)) != 0) {
+		if (ret < 0) {
+			found = ret == -ENODEV ? 0 : ret == -EOVERFLOW ? -EIO
+								    : ret;
+			break;
+		}
+		found = strtol(line, &end, 10) == id && !*end;
+	}
+	close(l.fd);
+	return found;
+}
+
 /* Whether the v2 cgroup at dirfd is "domain threaded" (Linux 4.14): the
  * root of a threaded subtree, whose cgroup.procs lists every process of
  * the subtree, also one whose main thread moved into a threaded child
@@ -307,6 +347,7 @@ static int cgroup_open(const char *path, size_t bufsz, unsigned int flags,
 	struct pmadv_cgroup *cg;
 	struct statfs sf;
 	int dirfd, ret;
+	bool by_list;
 	size_t rlen;
 
 	if (!path || !out || (flags & ~PMADV_OPEN_PIDFD))
@@ -335,10 +376,14 @@ static int cgroup_open(const char *path, size_t bufsz, unsigned int flags,
 	}
 	ret = hierarchy_of(abs, sf.f_type == CGROUP_SUPER_MAGIC, rel,
 			   sizeof(rel), ctl, sizeof(ctl));
-	if (ret < 0) {
-		pmadv_debug(ret == -EXDEV ? "%s: its mount's root lies outside "
-			    "this cgroup namespace" : "%s: no cgroup mount in "
-			    "/proc/self/mountinfo holds it", abs);
+	by_list = ret == -EXDEV;
+	if (by_list)
+		pmadv_debug("%s: its mount's root lies outside this cgroup "
+			    "namespace: members are checked by reading the "
+			    "list again", abs);
+	else if (ret < 0) {
+		pmadv_debug("%s: no cgroup mount in /proc/self/mountinfo "
+			    "holds it", abs);
 		goto out_dir;
 	}
 	rlen = strlen(rel) + 1;
@@ -352,6 +397,7 @@ static int cgroup_open(const char *path, size_t bufsz, unsigned int flags,
 	memcpy(cg->rel, rel, rlen);
 	snprintf(cg->controllers, sizeof(cg->controllers), "%s", ctl);
 	cg->flags = flags;
+	cg->dirfd = -1;
 	cg->v1 = sf.f_type == CGROUP_SUPER_MAGIC;
 	cg->list.buf = (char *)(((uintptr_t)(cg->rel + rlen) + 7) &
 				~(uintptr_t)7);
@@ -390,14 +436,16 @@ static int cgroup_open(const char *path, size_t bufsz, unsigned int flags,
 	}
 	cg->st.source = cg->source;
 	pmadv_debug("cgroup %s (%s, as %s in /proc/PID/cgroup)", abs,
-		    cg->source == PMADV_CGROUP_SRC_PROCS ? "cgroup.procs"
-		    : cg->source == PMADV_CGROUP_SRC_THREADS ? "cgroup.threads"
-							     : "tasks",
-		    cg->rel);
+		    list_name(cg->source), by_list ? "?" : cg->rel);
+	if (by_list) {
+		cg->dirfd = dirfd;
+		dirfd = -1;
+	}
 	*out = cg;
 	ret = 0;
 out_dir:
-	close(dirfd);
+	if (dirfd >= 0)
+		close(dirfd);
 	return ret;
 }
 
@@ -444,7 +492,10 @@ static int open_member(struct pmadv_cgroup *cg, pid_t id,
 		return ret;
 	/* After the open: the handle's process, if it still lives after
 	 * the check, is the one whose membership was read. */
-	ret = member(cg, pid, tid);
+	if (cg->dirfd < 0)
+		ret = member(cg, pid, tid);
+	else if ((ret = listed(cg, id)) == 1 && tid && pmadv_tgid_of(tid) != pid)
+		ret = 0; /* the thread listed is not this process's now */
 	if (ret == 1 && pmadv_target_alive(t) < 0)
 		ret = 0;
 	if (ret <= 0) {
@@ -523,5 +574,7 @@ PMADV_API void pmadv_cgroup_close(struct pmadv_cgroup *cg)
 		return;
 	if (cg->list.fd >= 0)
 		close(cg->list.fd);
+	if (cg->dirfd >= 0)
+		close(cg->dirfd);
 	free(cg);
 }

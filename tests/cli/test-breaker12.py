@@ -16,7 +16,8 @@
                    -o and -r and ignored them.
   emfile           more members than RLIMIT_NOFILE: refused whole, exit 7.
   cgroupns         in a cgroup namespace with an inherited mount (root
-                   "/.."): every member skipped, "no processes", exit 0.
+                   "/.."): every member skipped, "no processes", exit 0
+                   (then exit 5); now members checked by their list.
 
 Usage: test-breaker12.py PATH_TO_PMADVISE [test ...]. Needs root."""
 
@@ -172,7 +173,9 @@ def t_v1_many():
 def t_cgroupns():
     """Inside a cgroup namespace whose cgroup2 mount was inherited from
     outside (its mountinfo root is "/.."): members were all skipped, "has
-    no processes", exit 0; now a refusal that says why, exit 5."""
+    no processes", exit 0; then refused with exit 5. Now each member is
+    checked by reading the cgroup's list again: the member is advised, a
+    process outside the cgroup is not."""
     root = cgroup2_root()
     if not root or not shutil.which("unshare"):
         print("no cgroup2 mount or unshare: cgroupns not applicable")
@@ -184,14 +187,19 @@ def t_cgroupns():
         with open(top + "/child/cgroup.procs", "w") as f:
             f.write(str(kid.pid))
         inner = ("echo $$ > %s/cgroup.procs && exec unshare -C %s "
-                 "--cgroup %s/child --anon --dry-run" %
+                 "--cgroup %s/child --anon --dry-run -J" %
                  (top, pmadvise_path(), top))
         p = subprocess.run(["sh", "-c", inner], capture_output=True,
                            text=True, timeout=60)
         print(p.stdout + p.stderr)
-        check(p.returncode == 5 and "cgroup namespace" in p.stderr,
-              "in a cgroup namespace below the mount's root: refused, "
-              "exit 5, saying why (%d)" % p.returncode)
+        pids = []
+        if p.returncode == 0:
+            pids = [e.get("pid") for e in
+                    json.loads(p.stdout).get("processes", [])]
+        check(p.returncode == 0 and pids == [kid.pid],
+              "in a cgroup namespace below the mount's root: the one "
+              "member listed, nothing else (exit %d, %s)" %
+              (p.returncode, pids))
     finally:
         kid.kill()
         kid.wait()

@@ -6,7 +6,9 @@
  * stranger takes between the list's read and the open are skipped; a list
  * far longer than a 64-byte buffer is walked whole with one allocation per
  * handle and none for the list; a thread list that outgrows the buffer's
- * memory of processes answers ENOBUFS. Needs root and the cgroup mounts:
+ * memory of processes answers ENOBUFS; the same gap from inside a cgroup
+ * namespace whose mount was inherited (its root "/.."), where members are
+ * confirmed by their list. Needs root and the cgroup mounts:
  * each part skips (77) without its hierarchy.
  */
 #define _GNU_SOURCE
@@ -15,6 +17,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -430,6 +433,10 @@ static pid_t stranger_at(pid_t want)
 	return 0;
 }
 
+/* Where test_gap makes its cgroup and moves a member to: the mount's
+ * root, or (--gap-in-ns) the root of the cgroup namespace it runs in. */
+static const char *gap_base;
+
 /* Between the read of the list (at open: the whole short list fits the
  * buffer) and the handles: one member moves out, one exits, one exits
  * and a stranger outside the cgroup takes its PID. Only the two that
@@ -446,7 +453,7 @@ static void test_gap(void **state)
 
 	(void)state;
 	need_root();
-	mnt = mount_of("cgroup2", NULL);
+	mnt = gap_base ? gap_base : mount_of("cgroup2", NULL);
 	if (!mnt || !cg_make(&c, mnt, "gap"))
 		skip();
 	snprintf(mntdir, sizeof(mntdir), "%s", mnt);
@@ -480,6 +487,38 @@ static void test_gap(void **state)
 			"it): the reuse case ran as a plain exit\n",
 			(int)reused);
 	cg_remove(&c);
+}
+
+/* test_gap run by a copy of this program inside a new cgroup namespace
+ * rooted at a cgroup made here: the cgroup2 mount it inherits has its
+ * root above the namespace's, so /proc/PID/cgroup paths cannot be
+ * matched, and the iterator checks members by reading the list again
+ * (before, pmadv_cgroup_open refused with EXDEV). */
+static void test_gap_ns(void **state)
+{
+	const char *mnt;
+	struct cg root;
+	int status;
+	pid_t pid;
+
+	(void)state;
+	need_root();
+	mnt = mount_of("cgroup2", NULL);
+	if (!mnt || !cg_make(&root, mnt, "nsroot"))
+		skip();
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl("/proc/self/exe", "test-cgroup", "--gap-in-ns", root.path,
+		      (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	cg_remove(&root);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
+		skip();
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 /* 200 members, a 64-byte buffer: all walked, each once; one allocation
@@ -568,6 +607,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_v2_threaded),
 		cmocka_unit_test(test_v1_tasks),
 		cmocka_unit_test(test_gap),
+		cmocka_unit_test(test_gap_ns),
 		cmocka_unit_test(test_long_list),
 		cmocka_unit_test(test_removed),
 	};
@@ -579,6 +619,30 @@ int main(int argc, char **argv)
 			pthread_create(&th, NULL, mover, argv[2]);
 		for (;;)
 			pause();
+	}
+	if (argc == 3 && strcmp(argv[1], "--gap-in-ns") == 0) {
+		const struct CMUnitTest gap[] = { cmocka_unit_test(test_gap) };
+		char line[4096];
+		bool above = false;
+		FILE *f;
+
+		if (write_pid(argv[2], "cgroup.procs", getpid()) < 0 ||
+		    unshare(CLONE_NEWCGROUP) < 0)
+			return 77;
+		/* the inherited mount's root now shows as "/.." */
+		f = fopen("/proc/self/mountinfo", "r");
+		while (f && !above && fgets(line, sizeof(line), f))
+			above = strstr(line, " - cgroup2 ") &&
+				strstr(line, " /.. ");
+		if (f)
+			fclose(f);
+		if (!above) {
+			fprintf(stderr, "# no cgroup2 mount shows /.. here\n");
+			return 1;
+		}
+		gap_base = argv[2];
+		count_allocations();
+		return cmocka_run_group_tests(gap, NULL, NULL);
 	}
 	count_allocations();
 	return cmocka_run_group_tests(tests, NULL, NULL);
