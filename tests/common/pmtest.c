@@ -35,6 +35,35 @@ bool pmtest_in_ci(void)
 	return ci && !strcmp(ci, "true");
 }
 
+void pmtest_pin_cpu(void)
+{
+	cpu_set_t one;
+	int cpu = sched_getcpu();
+
+	if (cpu < 0)
+		return;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	sched_setaffinity(0, sizeof(one), &one); /* a best effort */
+}
+
+void pmtest_lru_drain(void)
+{
+	static char *page;
+
+	if (!page) {
+		page = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (page == MAP_FAILED) {
+			page = NULL;
+			return;
+		}
+		page[0] = 1;
+	}
+	/* madvise_cold() begins with lru_add_drain() of this CPU */
+	madvise(page, 4096, MADV_COLD);
+}
+
 static void child_main(int poke, int ready, void *const *bases,
 		       const size_t *lens, size_t n, pmtest_step_fn step,
 		       void *arg)
@@ -42,14 +71,17 @@ static void child_main(int poke, int ready, void *const *bases,
 	char b = 1;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	pmtest_pin_cpu();
 	for (size_t i = 0; i < n; i++)
 		for (size_t off = 0; off < lens[i]; off += 4096)
 			((volatile char *)bases[i])[off] = (char)(off >> 12 | 1);
+	pmtest_lru_drain();
 	if (write(ready, &b, 1) != 1)
 		_exit(1);
 	while (read(poke, &b, 1) == 1) {
 		if (step)
 			step(arg);
+		pmtest_lru_drain();
 		if (write(ready, &b, 1) != 1)
 			_exit(1);
 	}

@@ -27,6 +27,19 @@
 
 bool pmtest_in_ci(void);
 
+/*
+ * A page a process faults in waits in its CPU's LRU batch (lru_add) until
+ * something on that CPU drains it, and MADV_COLD / MADV_PAGEOUT skip a
+ * folio that is not on an LRU list yet: up to a batch of pages keeps its
+ * Referenced bit through the advice, when the advice runs on another CPU
+ * (the caller's, or the target's after a migration). Targets that check
+ * such effects pin themselves to the CPU they fault on
+ * (pmtest_pin_cpu), then drain that CPU's batch (pmtest_lru_drain:
+ * MADV_COLD of a page of its own, which begins with lru_add_drain()).
+ */
+void pmtest_pin_cpu(void);
+void pmtest_lru_drain(void);
+
 /* A forked child that writes to every page of the given ranges (so the pages
  * are its own, not shared copy-on-write with us), reports ready, then runs
  * step() each time it is poked, and exits when killed. */
