@@ -677,6 +677,16 @@ const char *cgreclaim_check(const struct cli_opts *o)
 	return NULL;
 }
 
+int cgreclaim_usable(const char *cg)
+{
+	int fd = open_reclaim(cg);
+
+	if (fd < 0)
+		return -fd;
+	close(fd);
+	return 0;
+}
+
 int run_cgreclaim(const struct cli_opts *o)
 {
 	return o->compare ? run_compare(o) : run_reclaim_only(o);

@@ -6,17 +6,24 @@
  * file's pages in the page cache, the rung that did the work and the time
  * taken. The child then checks its memory is intact. With --zram a
  * temporary swap device makes the anonymous part visible on a machine
- * without swap. Every exit path kills the child and removes the device.
+ * without swap. With --compare the child lives in a cgroup v2 of its own
+ * and the same two ranges go through `pmadvise --compare` (cgreclaim.c):
+ * per-process PAGEOUT, then memory.reclaim of the bytes it reclaimed,
+ * side by side. Every exit path kills the child and removes the device
+ * and the cgroup.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,6 +40,9 @@ struct child_hello {
 struct demo {
 	size_t anon_size, file_size;
 	bool zram;
+	bool compare;
+	char cg[PATH_MAX];  /* --compare: the target's cgroup, or "" */
+	struct guardian cg_guard; /* removes it */
 	struct zram_swap z;
 	int file_fd;
 	char file_path[64];
@@ -75,6 +85,23 @@ static void child_touch_file(const unsigned char *f, size_t bytes)
 	child_sink = sum;
 }
 
+/* Moves the calling process into the cgroup at cg: 0 or -errno. */
+static int join_cgroup(const char *cg)
+{
+	char path[PATH_MAX + 16], pid[24];
+	int fd, ret = 0, n;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+	n = snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, pid, (size_t)n) != n)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
 /* The target process. Never returns. Commands on `in`: 'c' checks the
  * memory and answers '1' (intact) or '0'; end of file ends the child. */
 static void child_main(struct demo *d, pid_t parent, int in, int out)
@@ -91,8 +118,13 @@ static void child_main(struct demo *d, pid_t parent, int in, int out)
 	signal(SIGINT, SIG_IGN); /* the parent decides when we stop */
 	/* Holding the guardian's pipe open would keep the zram device alive
 	 * for as long as we live. */
-	if (d->z.guard_fd >= 0)
-		close(d->z.guard_fd);
+	if (d->z.guard.fd >= 0)
+		close(d->z.guard.fd);
+	if (d->cg_guard.fd >= 0)
+		close(d->cg_guard.fd);
+	/* --compare: into its cgroup before any page is charged */
+	if (d->cg[0] && join_cgroup(d->cg) < 0)
+		_exit(1);
 	anon = mmap(NULL, d->anon_size, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	file = mmap(NULL, d->file_size, PROT_READ, MAP_SHARED, d->file_fd, 0);
@@ -204,6 +236,10 @@ static int make_file(struct demo *d)
 				d->file_size - off : chunk);
 	if (!ret && fsync(d->file_fd) < 0)
 		ret = -errno;
+	/* --compare: written here, the pages are charged to this process's
+	 * cgroup; dropped, the target's reads charge its own */
+	if (!ret && d->compare)
+		posix_fadvise(d->file_fd, 0, 0, POSIX_FADV_DONTNEED);
 	if (!ret) {
 		d->file_view = mmap(NULL, d->file_size, PROT_READ, MAP_SHARED,
 				    d->file_fd, 0);
@@ -267,6 +303,7 @@ static void demo_cleanup(struct demo *d)
 	if (d->file_fd >= 0)
 		close(d->file_fd);
 	zram_swap_destroy(&d->z);
+	guardian_end(&d->cg_guard);
 }
 
 static void print_setup(const struct demo *d, long long swap_kb)
@@ -392,6 +429,7 @@ static int parse_demo_args(struct demo *d, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "zram", no_argument, NULL, 'z' },
+		{ "compare", no_argument, NULL, 'c' },
 		{ "size", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -403,6 +441,9 @@ static int parse_demo_args(struct demo *d, int argc, char **argv)
 		case 'z':
 			d->zram = true;
 			break;
+		case 'c':
+			d->compare = true;
+			break;
 		case 's':
 			if (parse_size(optarg, &d->anon_size) < 0 ||
 			    d->anon_size < (1u << 20)) {
@@ -413,8 +454,8 @@ static int parse_demo_args(struct demo *d, int argc, char **argv)
 			}
 			break;
 		case 'h':
-			printf("Usage: %s demo [--zram] [--size SIZE]\n",
-			       progname);
+			printf("Usage: %s demo [--zram] [--compare] [--size "
+			       "SIZE]\n", progname);
 			return -1;
 		default:
 			return EXIT_USAGE;
@@ -453,10 +494,94 @@ static int demo_fail(const char *what, int err)
 	return EXIT_SYSTEM;
 }
 
+/* The first cgroup2 mount of /proc/self/mounts: 0 with its path, or
+ * -ENOENT. */
+static int cgroup2_mount(char *out, size_t len)
+{
+	char line[PATH_MAX + 256];
+	FILE *f = fopen("/proc/self/mounts", "re");
+	int ret = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (ret && fgets(line, sizeof(line), f)) {
+		char mnt[PATH_MAX], type[32];
+
+		/* a mount point with a space or newline (\040) is skipped */
+		if (sscanf(line, "%*s %4095s %31s", mnt, type) == 2 &&
+		    !strcmp(type, "cgroup2") && !strchr(mnt, '\\') &&
+		    strlen(mnt) < len) {
+			strcpy(out, mnt);
+			ret = 0;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+/* The guardian's undo: the cgroup, once its one member is gone (the
+ * target dies with the demo, PR_SET_PDEATHSIG; its reaping may take a
+ * moment). */
+static void remove_cgroup(void *arg)
+{
+	const char *cg = arg;
+
+	for (int i = 0; i < 500; i++) {
+		if (rmdir(cg) == 0 || errno != EBUSY)
+			return;
+		usleep(10000);
+	}
+	fprintf(stderr, "%s demo: could not remove the cgroup %s: %s\n",
+		progname, cg, strerror(errno));
+}
+
+/* --compare: a cgroup of the target's own, directly below the cgroup v2
+ * root, where memory.reclaim works; or the exit status, said why. */
+static int make_cgroup(struct demo *d)
+{
+	char mnt[PATH_MAX];
+	int st;
+
+	if (cgroup2_mount(mnt, sizeof(mnt)) < 0) {
+		fprintf(stderr, "%s demo: --compare: no cgroup2 filesystem is "
+			"mounted (/proc/self/mounts): memory.reclaim needs "
+			"cgroup v2 with the memory controller\n", progname);
+		return EXIT_NOT_SUPPORTED;
+	}
+	if ((size_t)snprintf(d->cg, sizeof(d->cg), "%s/pmadvise-demo-%d", mnt,
+			     (int)getpid()) >= sizeof(d->cg) ||
+	    mkdir(d->cg, 0755) < 0) {
+		int err = errno;
+
+		fprintf(stderr, "%s demo: --compare: cannot create the cgroup "
+			"%s: %s\n", progname, d->cg, strerror(err));
+		d->cg[0] = '\0';
+		return err == EACCES || err == EPERM || err == EROFS
+			       ? EXIT_NO_PERMISSION
+			       : EXIT_SYSTEM;
+	}
+	st = cgreclaim_usable(d->cg);
+	if (!st && (st = guardian_start(&d->cg_guard, "pmadvise-cgroup",
+					remove_cgroup, d->cg)) < 0) {
+		fprintf(stderr, "%s demo: --compare: cannot start the process "
+			"that removes the cgroup at exit: %s\n", progname,
+			strerror(-st));
+		st = EXIT_SYSTEM;
+	}
+	if (st) {
+		rmdir(d->cg);
+		d->cg[0] = '\0';
+	}
+	return st;
+}
+
 static int setup(struct demo *d)
 {
 	char msg[256];
 	int ret;
+
+	if (d->compare && (ret = make_cgroup(d)))
+		return ret;
 
 	if (d->zram) {
 		if (!have_cap_sys_admin()) {
@@ -523,6 +648,41 @@ static int advise_and_show(struct demo *d)
 	return r.nfailed ? EXIT_SOME_FAILED : EXIT_ALL_ADVISED;
 }
 
+/* --compare: `pmadvise --cgroup CG --compare --range ANON --range FILE`
+ * over the target's cgroup, then the target's own check. */
+static int compare_and_show(struct demo *d)
+{
+	struct cli_range r[2] = { { d->hello.anon, d->anon_size },
+				  { d->hello.file, d->file_size } };
+	struct cli_opts o;
+	char a[32], f[32];
+	int ret;
+
+	memset(&o, 0, sizeof(o));
+	o.advice = ADVICE_PAGEOUT;
+	o.flags = PMADV_F_CONTINUE;
+	o.swappiness = -1;
+	o.compare = true;
+	o.cgroup = d->cg;
+	o.ranges = r;
+	o.nranges = 2;
+	human_size(d->anon_size, a, sizeof(a));
+	human_size(d->file_size, f, sizeof(f));
+	printf("pmadvise demo --compare: per-process MADV_PAGEOUT against the "
+	       "cgroup's\n"
+	       "memory.reclaim, on the same memory\n\n");
+	printf("  target        PID %d, alone in the cgroup %s\n",
+	       (int)d->child, d->cg);
+	printf("  memory        %s anonymous (written) and %s of a file "
+	       "(read)\n", a, f);
+	printf("  swap          %s\n\n", d->zram ? d->z.dev : "as configured");
+	fflush(stdout);
+	ret = run_cgreclaim(&o);
+	putchar('\n');
+	print_integrity(d);
+	return ret;
+}
+
 int demo_main(int argc, char **argv)
 {
 	struct demo d;
@@ -530,7 +690,8 @@ int demo_main(int argc, char **argv)
 
 	memset(&d, 0, sizeof(d));
 	d.z.id = -1;
-	d.z.guard_fd = -1;
+	d.z.guard.fd = -1;
+	d.cg_guard.fd = -1;
 	d.file_fd = d.to_child = d.from_child = -1;
 	d.anon_size = DEMO_ANON_DEFAULT;
 	ret = parse_demo_args(&d, argc, argv);
@@ -545,7 +706,7 @@ int demo_main(int argc, char **argv)
 	if (!ret && cli_stopping())
 		ret = EXIT_SIGNAL_BASE + cli_signal;
 	if (!ret)
-		ret = advise_and_show(&d);
+		ret = d.compare ? compare_and_show(&d) : advise_and_show(&d);
 	demo_cleanup(&d);
 	if (cli_stopping() && ret < EXIT_SIGNAL_BASE)
 		ret = EXIT_SIGNAL_BASE + cli_signal;

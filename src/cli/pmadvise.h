@@ -294,6 +294,9 @@ void out_json_table(FILE *f, struct libscols_table *tb);
 /* A usage error of those options, or NULL. */
 const char *cgreclaim_check(const struct cli_opts *o);
 int run_cgreclaim(const struct cli_opts *o);
+/* 0 when memory.reclaim of cg can be written, else the exit status after
+ * a line on stderr that says why not. */
+int cgreclaim_usable(const char *cg);
 
 /* demo.c */
 int demo_main(int argc, char **argv);
@@ -301,14 +304,27 @@ int demo_main(int argc, char **argv);
 /* reap.c: pmadvise reap */
 int reap_main(int argc, char **argv);
 
+/* util.c: a guardian, a process forked to run undo(arg) once pmadvise
+ * closes g->fd or dies (the kernel closes the pipe then too, SIGKILL
+ * included), so that what undo undoes is undone on every exit path.
+ * guardian_start: 0 or -errno. guardian_end: closes the pipe and waits
+ * for the guardian; false when there was none. A child of pmadvise that
+ * must not delay the undo closes g->fd. */
+struct guardian {
+	pid_t pid;         /* 0: none */
+	int fd;            /* -1: none */
+};
+int guardian_start(struct guardian *g, const char *name,
+		   void (*undo)(void *), void *arg);
+bool guardian_end(struct guardian *g);
+
 /* zram.c */
 struct zram_swap {
 	int id;            /* -1: none */
 	char dev[64];
 	bool made_node;    /* dev was created by us: unlink it */
 	bool swapped_on;
-	pid_t guard;       /* the process that removes the device, or 0 */
-	int guard_fd;      /* closing it tells the guardian to do so */
+	struct guardian guard; /* removes the device */
 };
 int zram_swap_create(struct zram_swap *z, size_t bytes, char *msg,
 		     size_t len);

@@ -7,10 +7,14 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -168,4 +172,56 @@ void human_str(char *out, size_t len, const char *in)
 		}
 	}
 	out[o] = '\0';
+}
+
+/* The guardian: signals from the terminal are for pmadvise, not for it;
+ * it only waits for the pipe to close, then undoes. */
+static void guardian_main(int fd, const char *name, void (*undo)(void *),
+			  void *arg)
+{
+	char c;
+
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	prctl(PR_SET_NAME, name);
+	while (read(fd, &c, 1) < 0 && errno == EINTR)
+		;
+	undo(arg);
+	_exit(0);
+}
+
+int guardian_start(struct guardian *g, const char *name,
+		   void (*undo)(void *), void *arg)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid == 0) {
+		close(p[1]);
+		guardian_main(p[0], name, undo, arg);
+	}
+	close(p[0]);
+	if (pid < 0) {
+		close(p[1]);
+		return -errno;
+	}
+	g->pid = pid;
+	g->fd = p[1];
+	return 0;
+}
+
+bool guardian_end(struct guardian *g)
+{
+	if (g->pid <= 0)
+		return false;
+	close(g->fd);
+	while (waitpid(g->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	g->pid = 0;
+	g->fd = -1;
+	return true;
 }

@@ -201,42 +201,9 @@ static void teardown(struct zram_swap *z)
 	z->id = -1;
 }
 
-/* The guardian: signals from the terminal are for the demo, not for it;
- * it only waits for the pipe to close, then removes the device. */
-static void guardian_main(struct zram_swap *z, int fd)
+static void teardown_cb(void *z)
 {
-	char c;
-
-	signal(SIGINT, SIG_IGN);
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	prctl(PR_SET_NAME, "pmadvise-zram");
-	while (read(fd, &c, 1) < 0 && errno == EINTR)
-		;
 	teardown(z);
-	_exit(0);
-}
-
-static int spawn_guardian(struct zram_swap *z)
-{
-	int p[2];
-	pid_t pid;
-
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -errno;
-	pid = fork();
-	if (pid == 0) {
-		close(p[1]);
-		guardian_main(z, p[0]);
-	}
-	close(p[0]);
-	if (pid < 0) {
-		close(p[1]);
-		return -errno;
-	}
-	z->guard = pid;
-	z->guard_fd = p[1];
-	return 0;
 }
 
 int zram_swap_create(struct zram_swap *z, size_t bytes, char *msg,
@@ -247,7 +214,7 @@ int zram_swap_create(struct zram_swap *z, size_t bytes, char *msg,
 
 	memset(z, 0, sizeof(*z));
 	z->id = -1;
-	z->guard_fd = -1;
+	z->guard.fd = -1;
 	if (access(ZRAM_CONTROL "/hot_add", F_OK) < 0) {
 		snprintf(msg, len, "zram is not available here (no "
 			 ZRAM_CONTROL "; try 'modprobe zram')");
@@ -257,7 +224,8 @@ int zram_swap_create(struct zram_swap *z, size_t bytes, char *msg,
 	ret = create_steps(z, bytes, &step);
 	if (ret == 0) {
 		step = "start the process that removes the device at exit";
-		ret = spawn_guardian(z);
+		ret = guardian_start(&z->guard, "pmadvise-zram", teardown_cb,
+				     z);
 	}
 	if (ret < 0) {
 		snprintf(msg, len, "cannot %s: %s", step, strerror(-ret));
@@ -268,12 +236,7 @@ int zram_swap_create(struct zram_swap *z, size_t bytes, char *msg,
 
 void zram_swap_destroy(struct zram_swap *z)
 {
-	if (z->guard > 0) {
-		close(z->guard_fd);
-		while (waitpid(z->guard, NULL, 0) < 0 && errno == EINTR)
-			;
-		z->guard = 0;
-		z->guard_fd = -1;
+	if (guardian_end(&z->guard)) {
 		z->id = -1;
 		return;
 	}

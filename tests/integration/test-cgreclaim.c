@@ -17,11 +17,16 @@
  *    in (the first test left 16 MiB in swap; the starts within 10%);
  *    PAGEOUT moves most of the 64 MiB to swap; memory.reclaim is asked
  *    PAGEOUT's reclaimed bytes and reclaims them (or says EAGAIN),
- *    consistent with memory.stat.
+ *    consistent with memory.stat;
+ *  - pmadvise demo --compare: its target alone in a cgroup of its own,
+ *    both methods take its memory out, the target's memory intact, the
+ *    cgroup removed at the end, also when pmadvise is killed with SIGKILL
+ *    (on the host: refused in one line, exit 5, no cgroup left behind).
  * Usage: test-cgreclaim [PMADVISE [PYTHON3]] (default: $PMADV_PMADVISE,
  * /usr/bin/python3); exit 0 pass, 77 skip, 1 fail.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -163,6 +168,88 @@ static long long rollup_kb(pid_t pid, const char *field)
 	return strtoll(p + strlen(k), NULL, 10);
 }
 
+/* Whether a cgroup the demo made (pmadvise-demo-*) is left in root. */
+static bool demo_cgroup_left(const char *root)
+{
+	DIR *d = opendir(root);
+	struct dirent *e;
+	bool left = false;
+
+	if (!d)
+		return true; /* cannot tell: a failure */
+	while (!left && (e = readdir(d)))
+		left = !strncmp(e->d_name, "pmadvise-demo-", 14);
+	closedir(d);
+	return left;
+}
+
+/* pmadvise demo --compare killed with SIGKILL once its target is in
+ * the cgroup: its guardian still removes the cgroup. */
+static void test_demo_killed(const char *root)
+{
+	char buf[4096];
+	size_t got = 0;
+	int po[2];
+	bool in = false, left = true;
+	pid_t pid;
+
+	if (pipe(po))
+		return;
+	pid = fork();
+	if (pid == 0) {
+		dup2(po[1], 1);
+		close(po[0]);
+		execl(pmadvise, pmadvise, "demo", "--compare", "--size", "64M",
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(po[1]);
+	while (!in && got < sizeof(buf) - 1) {
+		ssize_t n = read(po[0], buf + got, sizeof(buf) - 1 - got);
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		buf[got] = '\0';
+		in = strstr(buf, "alone in the cgroup") != NULL;
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(po[0]);
+	CHECK(in, "demo --compare started its target in its cgroup");
+	for (int i = 0; i < 100 && (left = demo_cgroup_left(root)); i++)
+		usleep(50000);
+	CHECK(in && !left, "demo --compare killed by SIGKILL: its cgroup "
+	      "removed all the same");
+}
+
+/* pmadvise demo --compare; on the host (refused) or in the guest. */
+static void test_demo_compare(const char *root, bool host)
+{
+	char out[16384], err[4096];
+	char *args[] = { (char *)pmadvise, "demo", "--compare", "--size",
+			 "64M", NULL };
+	int rc = run(args, out, sizeof(out), err, sizeof(err));
+
+	printf("pmadvise demo --compare: rc %d\n%s%s", rc, out, err);
+	if (host) {
+		CHECK(rc == 5 && strstr(err, "no memory controller") &&
+			      strchr(err, '\n') == err + strlen(err) - 1 &&
+			      !out[0],
+		      "demo --compare on the host: refused in one line, exit "
+		      "5, nothing on stdout");
+	} else {
+		CHECK(rc == 0 || rc == 1, "exit 0 or 1: %d", rc);
+		CHECK(strstr(out, "PAGEOUT") && strstr(out, "memory.reclaim") &&
+			      strstr(out, "moved to swap"),
+		      "the side-by-side table");
+		CHECK(strstr(out, "every byte intact") != NULL,
+		      "the target's memory read back intact");
+	}
+	CHECK(!demo_cgroup_left(root), "no pmadvise-demo-* cgroup left in %s",
+	      root);
+}
+
 static int host_refusal(const char *root)
 {
 	char cg[PATH_MAX], out[4096], err[4096];
@@ -183,6 +270,7 @@ static int host_refusal(const char *root)
 	      "the line says what is missing and what it would need");
 	CHECK(strchr(err, '\n') == err + strlen(err) - 1, "one line");
 	CHECK(out[0] == '\0', "nothing on stdout");
+	test_demo_compare(root, true);
 	return failures ? 1 : 0;
 }
 
@@ -405,6 +493,8 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < 100 && rmdir(cg) < 0; i++)
 		usleep(10000);
+	test_demo_compare(root, false);
+	test_demo_killed(root);
 	printf("%s\n", failures ? "FAIL" : "PASS");
 	return failures ? 1 : 0;
 }
