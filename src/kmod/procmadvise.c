@@ -454,7 +454,8 @@ static const struct file_operations pm_fops = {
 	/* The request layout is the same for 32-bit callers; only the
 	 * pointers need converting, and the iovecs (see iov_copy_in). */
 	.compat_ioctl = compat_ptr_ioctl,
-	.llseek = no_llseek,
+	/* No .llseek: nonseekable_open clears FMODE_LSEEK, so lseek is
+	 * ESPIPE on every kernel (6.12 removed no_llseek, which said so). */
 };
 
 static struct miscdevice pm_misc = {
