@@ -8,6 +8,7 @@ must keep working (same checksum), --dry-run must advise nothing, and the
 shorter than one kernel call stops a 2.2 GiB pageout half way, with
 status 6."""
 
+import os
 import re
 import time
 
@@ -147,8 +148,14 @@ def main():
         test_json_matches(h, human, mem)
         check(h.checksum() == h.sum,
               "the program recomputed its checksum after pageout: intact")
-    with ZramSwap(3 << 30):
-        test_timeout()
+    # The deadline case maps 2.2 GiB: more than the VM guests have (1 GiB),
+    # so their copy of this test leaves it to the host's (tests/vm).
+    if os.environ.get("PMADV_CLI_PAGEOUT_BIG", "1") == "0":
+        print("not run: the 2.2 GiB --timeout case (PMADV_CLI_PAGEOUT_BIG=0)",
+              flush=True)
+    else:
+        with ZramSwap(3 << 30):
+            test_timeout()
     print("PASS")
 
 
