@@ -8,6 +8,7 @@ memory intact, and running again if --hold stopped it. `timeout 2
 pmadvise ...` ends it; a second signal ends it at once."""
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -21,8 +22,8 @@ PAGES, DELAY = 3, 1.5
 
 # A private anonymous range registered with userfaultfd (missing pages);
 # a thread answers each fault after DELAY s with a page of 0xab. Prints the
-# range's address, then answers each line on stdin with "ok" when the
-# whole range reads back as 0xab.
+# range's address, "fault" at the first fault, then answers each line on
+# stdin with "ok" when the whole range reads back as 0xab.
 UFFD_TARGET = r"""
 import ctypes, mmap, os, struct, sys, threading, time
 libc = ctypes.CDLL(None, use_errno=True)
@@ -46,10 +47,14 @@ if libc.ioctl(uffd, UFFDIO_REGISTER, reg):
     sys.exit(1)
 src = ctypes.create_string_buffer(b"\xab" * page, page)
 def answer():
+    first = True
     while True:
         msg = os.read(uffd, 32)
         if msg[0] != 0x12:  # UFFD_EVENT_PAGEFAULT
             continue
+        if first:  # the call is stuck now
+            print("fault", flush=True)
+            first = False
         addr = struct.unpack_from("Q", msg, 16)[0] & ~(page - 1)
         time.sleep(delay)
         copy = (ctypes.c_uint64 * 5)(addr, ctypes.addressof(src), page, 0, 0)
@@ -84,6 +89,14 @@ class SlowTarget:
                 "-r", "%x+%d" % (self.base, PAGES * os.sysconf("SC_PAGE_SIZE")),
                 str(self.pid)]
 
+    def wait_fault(self):
+        """Until the injected call waits on the first fault: a fixed sleep
+        would be too short where the machine is slow (a VM under TCG)."""
+        r, _, _ = select.select([self.p.stdout], [], [], 60)
+        line = self.p.stdout.readline().strip() if r else ""
+        if line != "fault":
+            fail("the request never reached the slow range (%r)" % line)
+
     def left_as_found(self, what):
         # The ptrace rung's tracer sees the stuck call through (the last
         # fault is answered after PAGES * DELAY s), then lets go.
@@ -96,7 +109,10 @@ class SlowTarget:
               "%s: the target is no longer traced" % what)
         self.p.stdin.write("check\n")
         self.p.stdin.flush()
-        check(self.p.stdout.readline().strip() == "ok",
+        line = self.p.stdout.readline().strip()
+        if line == "fault":  # not waited for (--hold)
+            line = self.p.stdout.readline().strip()
+        check(line == "ok",
               "%s: the target runs, and its memory is intact" % what)
         check(status_field(self.pid, "State") in ("S", "R"),
               "%s: the target is not left stopped (%s)" %
@@ -133,7 +149,7 @@ def test_signal(sig):
     name = signal.Signals(sig).name
     with SlowTarget() as t:
         p = start([pmadvise_path()] + t.args())
-        time.sleep(1.0)  # the injected call is waiting on a fault now
+        t.wait_fault()
         os.kill(p.pid, sig)
         rc, err, took = finish(p, name, time.monotonic())
         check(rc == 128 + sig, "%s: exit %d (got %d)" % (name, 128 + sig, rc))
@@ -148,9 +164,10 @@ def test_hold_sigstop():
     # continue the target itself when a signal ends it first.
     with SlowTarget() as t:
         p = start([pmadvise_path(), "--hold"] + t.args())
-        time.sleep(1.0)
         # The thread that answers faults is stopped too: the injected
-        # call cannot end before the target runs again.
+        # call cannot end before the target runs again, and the target
+        # cannot say when it is stuck.
+        time.sleep(1.0)
         p.send_signal(signal.SIGTERM)
         rc, _, took = finish(p, "SIGTERM during --hold", time.monotonic())
         check(rc == 143 and took < 2.5,
@@ -161,7 +178,7 @@ def test_hold_sigstop():
 def test_twice():
     with SlowTarget() as t:
         p = start([pmadvise_path()] + t.args())
-        time.sleep(1.0)
+        t.wait_fault()
         p.send_signal(signal.SIGINT)
         time.sleep(0.1)
         t0 = time.monotonic()
