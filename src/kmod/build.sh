@@ -8,6 +8,8 @@
 #   KERNEL_DIR  kernel build tree; empty: /lib/modules/$(uname -r)/build
 #   KO_OUT      where to copy the finished module (default WORKDIR/procmadvise.ko)
 # PMADV_KMOD_WERROR=1 turns compiler warnings into errors (the tests do).
+# PMADV_KMOD_MAKE_ARGS: more make variables (space separated), e.g. the
+# compiler, for headers made with another one (tests/vm/run-vm-tests.sh).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 kdir=${1:-/lib/modules/$(uname -r)/build}
@@ -19,10 +21,11 @@ fi
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
 cp "$here/procmadvise.c" "$here/Kbuild" "$here/../../include/procmadvise-ioctl.h" "$work/"
+# shellcheck disable=SC2086
 if [ "${PMADV_KMOD_WERROR:-0}" = 1 ]; then
-	make -s -C "$kdir" M="$work" KCFLAGS=-Werror modules
+	make -s -C "$kdir" M="$work" ${PMADV_KMOD_MAKE_ARGS:-} KCFLAGS=-Werror modules
 else
-	make -s -C "$kdir" M="$work" modules
+	make -s -C "$kdir" M="$work" ${PMADV_KMOD_MAKE_ARGS:-} modules
 fi
 if [ $# -ge 3 ] && [ "$3" != "$work/procmadvise.ko" ]; then
 	cp "$work/procmadvise.ko" "$3"

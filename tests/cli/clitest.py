@@ -131,6 +131,24 @@ def mem_kb(pid):
     return vals["Rss"], vals["Swap"]
 
 
+def kernel_knows_advice(advice):
+    """Whether this kernel knows an advice, asked of madvise(2) itself: a
+    zero-length call returns 0 for a known one and EINVAL for any other."""
+    import ctypes
+    import mmap
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    m = mmap.mmap(-1, mmap.PAGESIZE)
+    try:
+        buf = (ctypes.c_char * mmap.PAGESIZE).from_buffer(m)
+        try:
+            return libc.madvise(ctypes.addressof(buf), 0, advice) == 0
+        finally:
+            del buf
+    finally:
+        m.close()
+
+
 def _write(path, val):
     with open(path, "w") as f:
         f.write(val)

@@ -207,8 +207,14 @@ def main():
               "the program recomputed its checksum after pageout: intact")
     with ZramSwap(1 << 30):
         test_zombie_leader()
-    with ZramSwap(3 << 30):
-        test_timeout()
+    # The deadline case maps 2.2 GiB: more than the VM guests have (1 GiB),
+    # so their copy of this test leaves it to the host's (tests/vm).
+    if os.environ.get("PMADV_CLI_PAGEOUT_BIG", "1") == "0":
+        print("not run: the 2.2 GiB --timeout case (PMADV_CLI_PAGEOUT_BIG=0)",
+              flush=True)
+    else:
+        with ZramSwap(3 << 30):
+            test_timeout()
     print("PASS")
 
 

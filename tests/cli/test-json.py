@@ -101,7 +101,9 @@ def test_cut_cyrillic():
     try:
         # Eight Cyrillic letters are 16 bytes; the kernel keeps 15.
         prog = os.path.join(d, "абвгдежз")
-        shutil.copy("/bin/sleep", prog)
+        # A sleep that works under any name: not a busybox applet (the VM
+        # guests put coreutils' sleep first in PATH).
+        shutil.copy(shutil.which("sleep"), prog)
         p = subprocess.Popen([prog, "120"])
         try:
             for _ in range(200):  # until the child has run execve

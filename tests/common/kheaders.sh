@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Sourced by the scripts that build the module (tests/vm/run-vm-tests.sh,
-# tests/kmod/test-dkms.sh): the kernel headers to build against.
+# Sourced by tests/kmod/test-dkms.sh: the installed kernel headers to build
+# against (the VM suite unpacks its own, see tests/vm/README.md).
 # pick_kernel_headers VERSION: that version, or when empty the newest
 # /usr/src/linux-headers-*-amd64. Sets kver and kdir, or calls the
 # caller's unavailable() with the reason.

@@ -217,14 +217,20 @@ static void test_nanosleep(void **state)
 
 #define STORM_RT 10000
 #define STORM_USR1 1000
-/* 1,000 injections by default; PT_STORM_N lowers it where time is scarce
- * (the VM suite under TCG). */
-static int storm_injections(void)
+/* A count of requests: dflt, or the positive number in the environment
+ * variable name where time is scarce (the VM suite under TCG). */
+static int env_count(const char *name, int dflt)
 {
-	const char *e = getenv("PT_STORM_N");
+	const char *e = getenv(name);
 	int n = e ? atoi(e) : 0;
 
-	return n > 0 ? n : 1000;
+	return n > 0 ? n : dflt;
+}
+
+/* 1,000 injections by default; PT_STORM_N lowers it. */
+static int storm_injections(void)
+{
+	return env_count("PT_STORM_N", 1000);
 }
 
 static atomic_int st_rt, st_usr1, st_seq_err, st_last;
@@ -524,7 +530,8 @@ static void test_threads(void **state)
 	assert_int_equal(pt_read_full(m->out[0], &c, 1, 5000), 1);
 	for (int i = 0; i < 8; i++)
 		iov[i] = (struct iovec){ m->scratch + i * PAGE, PAGE };
-	for (int i = 0; i < 300; i++) {
+	/* 300 requests; PT_THREADS_N lowers it. */
+	for (int i = 0, n = env_count("PT_THREADS_N", 300); i < n; i++) {
 		static const int adv[] = { MADV_COLD, MADV_WILLNEED,
 					   MADV_DONTNEED, MADV_PAGEOUT };
 

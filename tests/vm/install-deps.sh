@@ -2,13 +2,17 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Installs, on a fresh Debian 12 machine (as root), what the `vm` test suite
 # needs beyond the build's own dependencies (tests/install-deps.sh): qemu,
-# the Debian kernel headers to build the module against, busybox-static for
-# the guest, and the kernel image itself, taken out of its .deb into the
-# suite's cache without installing it. Idempotent; apt-get only.
+# busybox-static for the guest, kmod and xz-utils to pick the guest's
+# modules; then fetches the kernels of the matrix (5.10, 6.1, 6.12: images,
+# modules, headers and kbuild tools from the bullseye, bookworm and trixie
+# suites) and unpacks them into the suite's cache without installing them
+# (see README.md here). Debian 12's own headers (linux-headers-amd64) are
+# for the kmod suite's DKMS test. Idempotent; apt-get only.
 set -eu
 
 PKGS="qemu-system-x86 linux-headers-amd64 busybox-static cpio gzip
-build-essential gcc-i686-linux-gnu libc6-dev-i386-cross binutils dpkg apt"
+build-essential gcc-i686-linux-gnu libc6-dev-i386-cross binutils dpkg apt kmod
+xz-utils debian-archive-keyring util-linux"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps.sh: run as root (apt-get)" >&2
@@ -18,6 +22,6 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $PKGS >/dev/null
-# The kernel image matching the headers just installed, fetched now so the
-# suite itself needs no network.
+# Every kernel of the matrix, fetched now so the suite itself needs no
+# network.
 "$(dirname "$0")/run-vm-tests.sh" --fetch-only

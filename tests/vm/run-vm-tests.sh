@@ -1,16 +1,22 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Runs the procmadvise module tests (and any extra static test programs) in
-# a Debian 6.1 kernel under qemu with TCG, because the host kernel cannot
-# load modules. Builds the module against the installed Debian headers,
-# takes the kernel image and the zram modules out of the linux-image .deb
-# without installing it, packs an initramfs with busybox-static, boots it
-# and reads the verdict from the console marker and qemu's exit status.
+# Runs the procmadvise module tests (and any extra test programs) in a
+# Debian kernel under qemu with TCG, because the host kernel cannot load
+# modules. The kernel is one of a matrix (--kernel): its image, the modules
+# the guest needs and its headers come out of the Debian suite's .debs,
+# unpacked into a cache and never installed on the host (fetch_kernel). The
+# module is built against those headers with the host's (bookworm's)
+# compiler; an initramfs with busybox-static boots, and the verdict comes
+# from the console marker and qemu's exit status. tests/vm/README.md says
+# how, and what each kernel's headers need.
 #
-# Usage: run-vm-tests.sh [-k] [[--env=NAME=VALUE]... [--file=PATH]...
-#                               [--tool=NAME]... [--name=NAME]
-#                               EXTRA_TEST[:TIMEOUT]]...
-#        run-vm-tests.sh --fetch-only
+# Usage: run-vm-tests.sh [-k] [--kernel=NAME] [[--env=NAME=VALUE]...
+#                        [--file=PATH]... [--tool=NAME]... [--arg=ARG]...
+#                        [--name=NAME] EXTRA_TEST[:TIMEOUT]]...
+#        run-vm-tests.sh --fetch-only [--kernel=NAME]
+#   --kernel=NAME  the guest kernel: 5.10 (Debian 11 bullseye), 6.1
+#               (Debian 12 bookworm, the default) or 6.12 (Debian 13
+#               trixie); the newest linux-image-*-amd64 of that suite
 #   EXTRA_TEST  a program run in the guest after the module tests (exit 0
 #               pass, 77 skip, else fail); also taken from
 #               $PMADV_VM_EXTRA_TESTS (space separated). A dynamically
@@ -19,10 +25,12 @@
 #               host path, so its RUNPATH still finds build-tree libraries.
 #   --env=NAME=VALUE  set for the next EXTRA_TEST only (CI=true is set for
 #               every guest program)
+#   --arg=ARG   an argument for the next EXTRA_TEST (e.g. the script an
+#               interpreter runs)
 #   --file=PATH  a file the next EXTRA_TEST needs, copied into the guest at
 #               the same absolute path (with its libraries if it is a
-#               dynamically linked program; a directory with its contents,
-#               less __pycache__), so --env paths stay valid
+#               dynamically linked program or library; a directory with its
+#               contents, less __pycache__), so --env paths stay valid
 #   --name=NAME  the name the next EXTRA_TEST runs and reports under
 #               (default: its file name), so one program can run twice,
 #               e.g. with different --env
@@ -30,14 +38,17 @@
 #               same way; the guest's PATH puts it before busybox's applet
 #               of that name (e.g. util-linux's swapon, which has -p)
 #   -k          keep the work directory
-#   --fetch-only  only fetch and unpack the kernel into the cache
+#   --fetch-only  only fetch and unpack the kernel (without --kernel: every
+#               kernel of the matrix) into the cache; needs the network
 # Environment:
 #   CI=true              missing dependencies fail the run instead of skipping
-#   PMADV_VM_KVER        kernel version (default: newest installed
-#                        /usr/src/linux-headers-*-amd64)
 #   PMADV_VM_WORKDIR     work directory (default: a fresh temporary one)
-#   PMADV_VM_CACHE       where extracted kernels are kept between runs
-#   PMADV_VM_TIMEOUT     seconds for the whole VM run (default 900)
+#   PMADV_VM_CACHE       where unpacked kernels are kept between runs
+#   PMADV_VM_MIRROR      the Debian archive to fetch from (default: the one
+#                        the host's apt uses for its own suite)
+#   PMADV_VM_SECURITY_MIRROR  and its security updates (default: the host's;
+#                        empty: none)
+#   PMADV_VM_TIMEOUT     seconds for the whole VM run (default 1500)
 #   PMADV_VM_MEM         guest memory in MiB (default 1024)
 #   PMADV_VM_MODULE_TESTS=0  run only the extra tests (e.g. a benchmark)
 set -eu
@@ -46,10 +57,29 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 keep=0
 fetch_only=0
-case ${1:-} in
--k) keep=1; shift ;;
---fetch-only) fetch_only=1; shift ;;
-esac
+kernel=
+while :; do
+	case ${1:-} in
+	-k) keep=1 ;;
+	--fetch-only) fetch_only=1 ;;
+	--kernel=*) kernel=${1#--kernel=} ;;
+	*) break ;;
+	esac
+	shift
+done
+
+# The matrix: a name for each guest kernel and the Debian suite whose
+# linux-image-amd64 it is. What a kernel can do is probed by the tests,
+# never looked up here.
+all_kernels="5.10:bullseye 6.1:bookworm 6.12:trixie"
+suite_of() {
+	for k in $all_kernels; do
+		[ "${k%%:*}" != "$1" ] || { echo "${k#*:}"; return 0; }
+	done
+	echo "run-vm-tests: unknown kernel $1 (one of: $(echo "$all_kernels" | sed 's/:[a-z]*//g'))" >&2
+	exit 2
+}
+[ -z "$kernel" ] || suite_of "$kernel" >/dev/null
 
 # Without the tools the suite cannot run: CI must hear about it as a
 # failure; a developer's machine may skip (exit 77, Meson's SKIP).
@@ -63,29 +93,41 @@ unavailable() {
 	exit 77
 }
 
-for tool in qemu-system-x86_64 gcc make cpio gzip readelf strip tar dpkg-deb dpkg-query apt-get timeout; do
+for tool in dpkg-deb apt-get apt-cache modinfo xz readelf; do
 	command -v "$tool" >/dev/null 2>&1 || unavailable "$tool not found"
 done
-busybox=$(command -v busybox || true)
-[ -n "$busybox" ] || unavailable "busybox not found (package busybox-static)"
-# The dynamic busybox would need a libc in the initramfs.
-if readelf -l "$busybox" | grep -q 'Requesting program interpreter'; then
-	unavailable "$busybox is dynamically linked (install busybox-static)"
-fi
-[ -f /usr/lib/x86_64-linux-gnu/libc.a ] || unavailable "no static libc (libc6-dev)"
-# One guest test is a 32-bit program, for the module's compat path, built
-# by the i386 cross compiler (gcc-multilib cannot sit beside the others).
-cc32=i686-linux-gnu-gcc
-probe_dir=$(mktemp -d "${TMPDIR:-/tmp}/pmadv-vm-probe.XXXXXX")
-echo 'int main(void) { return 0; }' > "$probe_dir/m32.c"
-if ! "$cc32" -static -o "$probe_dir/m32" "$probe_dir/m32.c" 2>/dev/null; then
+# The rest only for a run.
+if [ "$fetch_only" = 0 ]; then
+	for tool in qemu-system-x86_64 gcc make cpio gzip strip timeout; do
+		command -v "$tool" >/dev/null 2>&1 || unavailable "$tool not found"
+	done
+	busybox=$(command -v busybox || true)
+	[ -n "$busybox" ] || unavailable "busybox not found (package busybox-static)"
+	# The dynamic busybox would need a libc in the initramfs.
+	if readelf -l "$busybox" | grep -q 'Requesting program interpreter'; then
+		unavailable "$busybox is dynamically linked (install busybox-static)"
+	fi
+	[ -f /usr/lib/x86_64-linux-gnu/libc.a ] || unavailable "no static libc (libc6-dev)"
+	# One guest test is a 32-bit program, for the module's compat path, built
+	# by the i386 cross compiler (gcc-multilib cannot sit beside the others).
+	cc32=i686-linux-gnu-gcc
+	probe_dir=$(mktemp -d "${TMPDIR:-/tmp}/pmadv-vm-probe.XXXXXX")
+	printf '#include <errno.h>\nint main(void) { return errno; }\n' > "$probe_dir/m32.c"
+	if ! "$cc32" -static -o "$probe_dir/m32" "$probe_dir/m32.c" 2>/dev/null; then
+		rm -rf "$probe_dir"
+		unavailable "$cc32 cannot build static 32-bit programs (gcc-i686-linux-gnu, libc6-dev-i386-cross)"
+	fi
 	rm -rf "$probe_dir"
-	unavailable "$cc32 cannot build static 32-bit programs (gcc-i686-linux-gnu, libc6-dev-i386-cross)"
 fi
-rm -rf "$probe_dir"
 
-. "$top/tests/common/kheaders.sh"
-pick_kernel_headers "${PMADV_VM_KVER:-}"
+if [ -n "${PMADV_VM_CACHE:-}" ]; then
+	cache=$PMADV_VM_CACHE
+elif [ "$(id -u)" = 0 ]; then
+	cache=/var/cache/procmadvise-vm
+else
+	cache=${XDG_CACHE_HOME:-$HOME/.cache}/procmadvise-vm
+fi
+mkdir -p "$cache"
 
 if [ -n "${PMADV_VM_WORKDIR:-}" ]; then
 	work=$PMADV_VM_WORKDIR
@@ -105,66 +147,172 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [ -n "${PMADV_VM_CACHE:-}" ]; then
-	cache=$PMADV_VM_CACHE
-elif [ "$(id -u)" = 0 ]; then
-	cache=/var/cache/procmadvise-vm
-else
-	cache=${XDG_CACHE_HOME:-$HOME/.cache}/procmadvise-vm
-fi
-# The image must be the very build the headers describe (symbol CRCs), so
-# the package version pins both the download and the cache entry.
-kpkgver=$(dpkg-query -W -f '${Version}' "linux-headers-$kver" 2>/dev/null || true)
-cache=$cache/$kver${kpkgver:+_$kpkgver}
-
-# The kernel image and the swap modules come from the .deb, unpacked
-# without installing it: installing would run update-initramfs and pull in
-# udev, and the host has no use for that kernel.
-fetch_kernel() {
-	mods=lib/modules/$kver/kernel
-	# zram for swap and spare block devices; ext4 (which also mounts ext2),
-	# what it links against and the crc32c it asks the crypto API for at
-	# mount time, for a /var/tmp whose page cache can be dropped and paged
-	# out, unlike the initramfs's.
-	modfiles="drivers/block/zram/zram.ko mm/zsmalloc.ko lib/crc16.ko
-crypto/crc32c_generic.ko fs/mbcache.ko fs/jbd2/jbd2.ko fs/ext4/ext4.ko"
-	have=1
-	for f in vmlinuz $modfiles; do
-		[ -f "$cache/${f##*/}" ] || have=0
-	done
-	[ "$have" = 0 ] || return 0
-	mkdir -p "$cache/deb.$$"
-	chmod 0755 "$cache/deb.$$"
-	echo "run-vm-tests: fetching linux-image-$kver"
-	(cd "$cache/deb.$$" && apt-get download "linux-image-$kver${kpkgver:+=$kpkgver}" >/dev/null 2>"$work/apt.log") ||
-		{ cat "$work/apt.log" >&2; rm -rf "$cache/deb.$$"; unavailable "apt-get download linux-image-$kver failed"; }
-	deb=$(ls "$cache/deb.$$/linux-image-${kver}_"*.deb | head -n 1)
-	mkdir -p "$work/deb"
-	members="./boot/vmlinuz-$kver"
-	for f in $modfiles; do
-		members="$members ./$mods/$f"
-	done
-	# shellcheck disable=SC2086
-	dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$work/deb" $members
-	# Renames, so a concurrent run never sees half a file.
-	for f in "boot/vmlinuz-$kver:vmlinuz" $modfiles; do
-		case $f in
-		*:*) from=${f%%:*} to=${f#*:} ;;
-		*) from=$mods/$f to=${f##*/} ;;
-		esac
-		cp "$work/deb/$from" "$cache/$to.$$"
-		mv -f "$cache/$to.$$" "$cache/$to"
-	done
-	rm -rf "$cache/deb.$$" "$work/deb"
+# apt-get and apt-cache on a suite of their own: a sources list, package
+# lists and a download cache under $cache/apt/SUITE, so the host's apt
+# configuration and its installed packages are never touched.
+suite_apt() {
+	adir=$cache/apt/$1
+	mkdir -p "$adir/lists/partial" "$adir/cache/archives/partial" "$adir/none"
+	apt_opts="-o Dir::Etc::SourceList=$adir/sources.list
+-o Dir::Etc::SourceParts=$adir/none -o Dir::Etc::Preferences=$adir/none
+-o Dir::Etc::PreferencesParts=$adir/none -o Dir::State::Lists=$adir/lists
+-o Dir::State::Status=$adir/status -o Dir::Cache=$adir/cache
+-o APT::Architecture=amd64 -o Acquire::Languages=none"
+	[ -f "$adir/status" ] || : > "$adir/status"
 }
-fetch_kernel
+
+# The archive the host's apt reads its own suite ($1 empty) or that suite's
+# security updates ($1 -security) from, e.g. a mirror.
+host_mirror() {
+	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+	apt-cache policy 2>/dev/null |
+		sed -n "s|^ *[0-9]* \([a-z+]*://[^ ]*\) $codename$1/main amd64 Packages\$|\1|p" |
+		head -n 1
+}
+
+# Fetches the newest kernel of suite $2 for matrix entry $1: the image, the
+# modules the guest loads (with what they depend on, uncompressed) and the
+# headers with their kbuild tools, unpacked into $cache/KVER; then records
+# KVER in $cache/kernel-$1.
+fetch_kernel() {
+	name=$1 suite=$2
+	suite_apt "$suite"
+	mirror=${PMADV_VM_MIRROR:-$(host_mirror '')}
+	[ -n "$mirror" ] || unavailable "cannot tell which Debian archive the host uses (set PMADV_VM_MIRROR)"
+	keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+	echo "deb [signed-by=$keyring] $mirror $suite main" > "$adir/sources.list"
+	# The suite's newest kernel may be a security update.
+	security=${PMADV_VM_SECURITY_MIRROR-$(host_mirror -security)}
+	[ -z "$security" ] ||
+		echo "deb [signed-by=$keyring] $security $suite-security main" >> "$adir/sources.list"
+	echo "run-vm-tests: reading $suite's package lists"
+	# shellcheck disable=SC2086
+	apt-get $apt_opts -qq update > "$work/apt.log" 2>&1 ||
+		{ cat "$work/apt.log" >&2; unavailable "apt-get update of $suite failed"; }
+	# shellcheck disable=SC2086
+	kver=$(apt-cache $apt_opts depends linux-headers-amd64 |
+		sed -n 's/^ *Depends: linux-headers-\(.*-amd64\)$/\1/p' | head -n 1)
+	[ -n "$kver" ] || unavailable "no linux-headers-amd64 in $suite"
+	if [ -f "$cache/$kver/ready" ]; then
+		echo "$kver" > "$cache/kernel-$name.$$"
+		mv -f "$cache/kernel-$name.$$" "$cache/kernel-$name"
+		return 0
+	fi
+	# The headers package names its common part and kbuild tools.
+	# shellcheck disable=SC2086
+	pkgs="linux-image-$kver linux-headers-$kver $(apt-cache $apt_opts depends \
+		"linux-headers-$kver" | sed -n 's/^ *Depends: \(linux-\(headers\|kbuild\)-[^ <>]*\)$/\1/p')"
+	new=$cache/$kver.new.$$
+	rm -rf "$new"
+	mkdir -p "$new/debs" "$new/root" "$new/modules"
+	echo "run-vm-tests: fetching $pkgs"
+	# shellcheck disable=SC2086
+	(cd "$new/debs" && apt-get $apt_opts -o APT::Sandbox::User=root download $pkgs) \
+		> "$work/apt.log" 2>&1 ||
+		{ cat "$work/apt.log" >&2; rm -rf "$new"; unavailable "apt-get download from $suite failed"; }
+	for deb in "$new"/debs/*.deb; do
+		dpkg-deb -x "$deb" "$new/root"
+	done
+	r=$new/root
+	# /lib on bullseye, /usr/lib since trixie's merged /usr.
+	mdir=$(ls -d "$r"/lib/modules/"$kver" "$r"/usr/lib/modules/"$kver" 2>/dev/null | head -n 1)
+	cp "$r/boot/vmlinuz-$kver" "$new/vmlinuz"
+	# zram for swap and spare block devices; ext4 (which also mounts
+	# ext2) and the crc32c it asks the crypto API for at mount time, for a
+	# /var/tmp whose page cache can be dropped and paged out, unlike the
+	# initramfs's; each after what it depends on, as the guest loads them.
+	: > "$new/modules.list"
+	add_module() {
+		grep -q "^$1\$" "$new/modules.done" 2>/dev/null && return 0
+		echo "$1" >> "$new/modules.done"
+		f=$(find "$mdir/kernel" -name "$1.ko" -o -name "$1.ko.xz" | head -n 1)
+		if [ -z "$f" ]; then
+			# Built in: nothing to load.
+			grep -q "/$1.ko\$" "$mdir/modules.builtin" && return 0
+			echo "run-vm-tests: $kver has no module $1" >&2
+			exit 1
+		fi
+		case $f in
+		*.xz) xz -dc "$f" > "$new/modules/$1.ko" ;;
+		*) cp "$f" "$new/modules/$1.ko" ;;
+		esac
+		# (The recursion reuses f and d: only $1 is used after it.)
+		for d in $(modinfo -F depends "$new/modules/$1.ko" | tr ',' ' '); do
+			add_module "$d"
+		done
+		echo "$1" >> "$new/modules.list"
+	}
+	for m in zram crc32c_generic ext4; do
+		add_module "$m"
+	done
+	# The headers include their common part by its installed path.
+	sed -i "s|^include /usr/src/|include $cache/$kver/root/usr/src/|" \
+		"$r/usr/src/linux-headers-$kver/Makefile"
+	# kbuild tools built for a newer C library than the host's (trixie's
+	# modpost and objtool want glibc 2.38, bookworm has 2.36) run with
+	# that suite's own libc6 (unpacked too), through its loader.
+	find "$r/usr/lib/" -path '*/linux-kbuild-*' -type f -perm -u+x > "$work/kbuild.list"
+	while read -r b; do
+		readelf -h "$b" >/dev/null 2>&1 || continue
+		LC_ALL=C ldd "$b" 2>&1 | grep -q "version .GLIBC_[0-9.]*' not found" || continue
+		if [ ! -d "$new/libc" ]; then
+			# shellcheck disable=SC2086
+			(cd "$new/debs" && apt-get $apt_opts -o APT::Sandbox::User=root download libc6) \
+				> "$work/apt.log" 2>&1 ||
+				{ cat "$work/apt.log" >&2; rm -rf "$new"; unavailable "apt-get download libc6 from $suite failed"; }
+			dpkg-deb -x "$new"/debs/libc6_*.deb "$new/libc"
+		fi
+		libdir=$cache/$kver/libc/usr/lib/x86_64-linux-gnu
+		mv "$b" "$b.bin"
+		printf '#!/bin/sh\n# %s needs %s libc6: run it with that one.\nexec %s --library-path %s "$0.bin" "$@"\n' \
+			"${b##*/}" "$suite" "$libdir/ld-linux-x86-64.so.2" "$libdir" > "$b"
+		chmod 0755 "$b"
+	done < "$work/kbuild.list"
+	rm -rf "${new:?}/debs" "$new/modules.done"
+	for d in boot lib usr/lib/modules usr/share etc; do
+		rm -rf "${r:?}/$d"
+	done
+	: > "$new/ready"
+	# Another run may have got there first: keep its copy.
+	mv -T "$new" "$cache/$kver" 2>/dev/null || rm -rf "$new"
+	echo "$kver" > "$cache/kernel-$name.$$"
+	mv -f "$cache/kernel-$name.$$" "$cache/kernel-$name"
+	echo "run-vm-tests: kernel $name ($kver) ready in $cache/$kver"
+}
+
 if [ "$fetch_only" = 1 ]; then
-	echo "run-vm-tests: kernel $kver ready in $cache"
+	for k in $all_kernels; do
+		[ -z "$kernel" ] || [ "$kernel" = "${k%%:*}" ] || continue
+		fetch_kernel "${k%%:*}" "${k#*:}"
+	done
 	exit 0
 fi
 
+[ -n "$kernel" ] || kernel=6.1
+# The run itself needs no network: the kernel is fetched once (by
+# tests/vm/install-deps.sh), here only where the cache lacks it.
+if [ ! -f "$cache/kernel-$kernel" ] || [ ! -f "$cache/$(cat "$cache/kernel-$kernel")/ready" ]; then
+	fetch_kernel "$kernel" "$(suite_of "$kernel")"
+fi
+kver=$(cat "$cache/kernel-$kernel")
+kcache=$cache/$kver
+kdir=$kcache/root/usr/src/linux-headers-$kver
+
+# Bookworm's compiler, whichever the headers name (gcc-10 for 5.10, gcc-14
+# for 6.12), with two settings of the headers' configuration overridden:
+# - an option the configuring compiler had and this one lacks:
+#   -fmin-function-alignment (gcc 14), for which the kernel's Makefile falls
+#   back to -falign-functions;
+# - no BTF for the module: pahole would have to match the kernel's, and
+#   nothing here reads the module's BTF.
+kmake="CC=gcc CONFIG_DEBUG_INFO_BTF_MODULES="
+if grep -q '^CONFIG_CC_HAS_MIN_FUNCTION_ALIGNMENT=y' "$kdir/include/config/auto.conf" &&
+	! echo 'int x;' | gcc -fmin-function-alignment=16 -x c -c -o /dev/null - 2>/dev/null; then
+	kmake="$kmake CONFIG_CC_HAS_MIN_FUNCTION_ALIGNMENT="
+fi
 echo "run-vm-tests: building the module against $kdir"
-PMADV_KMOD_WERROR=1 "$top/src/kmod/build.sh" "$kdir" "$work/kmod" > "$work/kmod.log" 2>&1 ||
+PMADV_KMOD_WERROR=1 PMADV_KMOD_MAKE_ARGS=$kmake \
+	"$top/src/kmod/build.sh" "$kdir" "$work/kmod" > "$work/kmod.log" 2>&1 ||
 	{ cat "$work/kmod.log" >&2; echo "run-vm-tests: module build failed" >&2; exit 1; }
 
 root=$work/root
@@ -174,9 +322,7 @@ cp "$busybox" "$root/bin/busybox"
 cp "$here/guest/init.sh" "$root/init"
 chmod 0755 "$root/init"
 strip --strip-debug -o "$root/lib/procmadvise.ko" "$work/kmod/procmadvise.ko"
-for m in zram zsmalloc crc16 crc32c_generic mbcache jbd2 ext4; do
-	cp "$cache/$m.ko" "$root/lib/"
-done
+cp "$kcache"/modules/*.ko "$kcache/modules.list" "$root/lib/"
 if [ "$(id -u)" = 0 ]; then
 	mknod -m 0600 "$root/dev/console" c 5 1
 fi
@@ -185,7 +331,7 @@ cflags="-static -O2 -g0 -Wall -Wextra -Werror -pthread -I$top/include"
 gcc $cflags -o "$root/bin/vm-exit" "$here/guest/vm-exit.c"
 : > "$root/tests/list"
 # name and timeout (s) of each module test, in run order.
-module_tests="t_input:240 t_effects:240 t_perm:120 t_compat:60 t_unload:300 t_refuse:60"
+module_tests="t_kernel:60 t_input:240 t_effects:240 t_perm:120 t_compat:60 t_unload:300 t_refuse:60"
 [ "${PMADV_VM_MODULE_TESTS:-1}" != 0 ] || module_tests=
 for t in $module_tests; do
 	name=${t%%:*}
@@ -209,8 +355,11 @@ guest_copy() {
 			cpio -pdm --quiet "$root$1")
 		return 0
 	fi
+	# Each test names the files it needs: copy each once.
+	[ ! -e "$root$1" ] || return 0
 	cp -L "$1" "$root$1"
-	readelf -l "$1" 2>/dev/null | grep -q 'Requesting program interpreter' || return 0
+	# A dynamically linked program or library (e.g. a Python extension).
+	readelf -d "$1" 2>/dev/null | grep -q '(NEEDED)' || return 0
 	ldd "$1" > "$work/ldd.out" 2>&1 ||
 		{ cat "$work/ldd.out" >&2; echo "run-vm-tests: ldd $1 failed" >&2; exit 1; }
 	if grep -q 'not found' "$work/ldd.out"; then
@@ -241,9 +390,15 @@ abspath() {
 	esac
 }
 
+# One word for the guest's shell.
+shquote() {
+	printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
+}
+
 # Each extra test runs through a wrapper, /tests/NAME, that sets its
-# environment and execs it at its host path.
+# environment and execs it at its host path with its arguments.
 : > "$work/env.next"
+: > "$work/args.next"
 next_name=
 for x in "$@" ${PMADV_VM_EXTRA_TESTS:-}; do
 	case $x in
@@ -256,8 +411,10 @@ for x in "$@" ${PMADV_VM_EXTRA_TESTS:-}; do
 			echo "run-vm-tests: bad variable name in $x" >&2
 			exit 1 ;;
 		esac
-		printf "export %s='%s'\n" "$var" \
-			"$(printf '%s' "$value" | sed "s/'/'\\\\''/g")" >> "$work/env.next"
+		printf "export %s=%s\n" "$var" "$(shquote "$value")" >> "$work/env.next"
+		continue ;;
+	--arg=*)
+		printf ' %s' "$(shquote "${x#--arg=}")" >> "$work/args.next"
 		continue ;;
 	--name=*)
 		next_name=${x#--name=}
@@ -302,23 +459,25 @@ for x in "$@" ${PMADV_VM_EXTRA_TESTS:-}; do
 	{
 		echo '#!/bin/sh'
 		cat "$work/env.next"
-		printf "exec '%s' \"\$@\"\n" "$path"
+		printf 'exec %s%s "$@"\n' "$(shquote "$path")" "$(cat "$work/args.next")"
 	} > "$root/tests/$name"
 	chmod 0755 "$root/tests/$name"
 	: > "$work/env.next"
+	: > "$work/args.next"
 	echo "$name $tmo" >> "$root/tests/list"
 done
 [ ! -s "$work/env.next" ] || { echo "run-vm-tests: --env after the last test" >&2; exit 1; }
+[ ! -s "$work/args.next" ] || { echo "run-vm-tests: --arg after the last test" >&2; exit 1; }
 [ -z "$next_name" ] || { echo "run-vm-tests: --name after the last test" >&2; exit 1; }
 
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -1 > "$work/initramfs.cpio.gz"
 
-echo "run-vm-tests: booting $kver under qemu (TCG)"
+echo "run-vm-tests: booting $kver (kernel $kernel) under qemu (TCG)"
 set +e
-timeout "${PMADV_VM_TIMEOUT:-900}" qemu-system-x86_64 \
+timeout "${PMADV_VM_TIMEOUT:-1500}" qemu-system-x86_64 \
 	-accel tcg,thread=multi -cpu max -smp 2 -m "${PMADV_VM_MEM:-1024}" \
 	-nic none -nographic -no-reboot \
-	-kernel "$cache/vmlinuz" -initrd "$work/initramfs.cpio.gz" \
+	-kernel "$kcache/vmlinuz" -initrd "$work/initramfs.cpio.gz" \
 	-append "console=ttyS0 quiet panic=-1 transparent_hugepage=madvise" \
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 	</dev/null > "$work/console.raw" 2>&1
@@ -346,10 +505,10 @@ case $qemu_rc in
 *) echo "run-vm-tests: the guest ended without a verdict (crash or panic?)" >&2 ;;
 esac
 # meson shows only a long log's tail: repeat what each failing test printed
-# there, so the cause is on screen and not a hundred lines up.
+# there, so the cause is on screen and not hundreds of lines up.
 grep -a ': FAIL' "$work/verdicts" | sed -n 's/^PMADV-TEST \([^:]*\): FAIL.*/\1/p' |
 	while read -r t; do
-		echo "run-vm-tests: $t failed; its last lines:"
+		echo "run-vm-tests: $t failed on $kver; its last lines:"
 		grep -aF "[$t] " "$work/console.log" | tail -n 40
 	done
 [ "$nfail" != 0 ] || nfail=1

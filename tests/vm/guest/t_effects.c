@@ -4,7 +4,7 @@
  * read back from the kernel's own accounting: COLD clears Referenced
  * (smaps), PAGEOUT moves anonymous memory to zram swap (smaps_rollup),
  * WILLNEED reads a file mapping into the page cache (mincore), COLLAPSE is
- * accepted. Needs the swap and the block device /init sets up.
+ * accepted where the kernel has it (madvise(2) says) and refused where not. Needs the swap and the block device /init sets up.
  */
 #include "vmtest.h"
 
@@ -173,6 +173,16 @@ static void test_collapse(int fd)
 	r.len = len;
 	t = vt_spawn(touch_region, &r);
 	ret = advise1(fd, &t, r.addr, len, MADV_COLLAPSE, &req);
+	if (!vt_kernel_knows(MADV_COLLAPSE)) {
+		/* Before 6.1 (or without THP) the module refuses it as
+		 * the kernel would. */
+		CHECK(ret == -EINVAL, "COLLAPSE on a kernel without it: %s",
+		      strerror(-ret));
+		printf("COLLAPSE: the kernel lacks it; the module refused it\n");
+		vt_kill(&t);
+		munmap(raw, len + (2UL << 20));
+		return;
+	}
 	/* The module accepts COLLAPSE on a THP kernel; the kernel may still
 	 * answer EAGAIN for the element when it cannot collapse right now. */
 	CHECK(ret == 0, "COLLAPSE refused at request level: %s",

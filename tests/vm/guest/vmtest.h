@@ -182,6 +182,15 @@ static inline void vt_touch(void *addr, size_t len)
 		p[i] = (unsigned char)(i * 2654435761u >> 13);
 }
 
+/* Whether this kernel knows an advice, asked of madvise(2) itself: a
+ * zero-length call returns 0 for a known one and EINVAL for any other. */
+static inline int vt_kernel_knows(int advice)
+{
+	static char page[4096] __attribute__((aligned(4096)));
+
+	return madvise(page, 0, advice) == 0;
+}
+
 /* A field ("Rss:", "Referenced:"...) in kB: from /proc/PID/smaps_rollup
  * when addr is 0, else from the smaps entry of the mapping at addr. */
 static inline long vt_smaps_kb(pid_t pid, uintptr_t addr, const char *field)
