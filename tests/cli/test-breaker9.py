@@ -31,6 +31,7 @@ import ctypes
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -44,50 +45,14 @@ PY = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executabl
 TMP = tempfile.mkdtemp(prefix="pmadv-breaker9-")
 os.chmod(TMP, 0o755)
 
-RELAY_C = r"""
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
-static long us;
-static void *w(void *a) { pthread_t t; if (us) usleep(us);
-	while (pthread_create(&t, NULL, w, NULL)) usleep(100);
-	pthread_detach(t); return a; }
-int main(int c, char **v) { size_t n = 16 << 20; pthread_t t;
-	char *p = mmap(NULL, n, 3, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	us = c > 1 ? atol(v[1]) : 0; memset(p, 1, n);
-	printf("%d\n", getpid()); fflush(stdout);
-	pthread_create(&t, NULL, w, NULL); pthread_detach(t); pthread_exit(0); }
-"""
-LAST_C = r"""
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <unistd.h>
-static void *w(void *a) { sleep(atoi(a)); return NULL; }
-int main(int c, char **v) { pthread_t t; printf("%d\n", getpid());
-	fflush(stdout); pthread_create(&t, NULL, w, v[1]); pthread_exit(0); }
-"""
-TRACER_C = r"""
-#include <stdio.h>
-#include <stdlib.h>
-#include <sys/prctl.h>
-#include <sys/ptrace.h>
-#include <unistd.h>
-int main(int c, char **v) { prctl(PR_SET_NAME, v[2]);
-	if (ptrace(PTRACE_SEIZE, atoi(v[1]), 0, 0)) return 1;
-	puts("seized"); fflush(stdout); sleep(120); return 0; }
-"""
 
 
-def build(name, src):
+def build(name):
+    """A copy in TMP (which anyone may enter) of helper program NAME
+    (helpers/NAME.c, built by meson: the VM guests have no compiler)."""
     exe = os.path.join(TMP, name)
-    with open(exe + ".c", "w") as f:
-        f.write(src)
-    subprocess.run(["cc", "-O2", "-pthread", "-o", exe, exe + ".c"],
-                   check=True)
+    shutil.copy(os.path.join(os.environ["PMADV_CLI_HELPERS"],
+                             "cli-helper-" + name), exe)
     return exe
 
 
@@ -140,7 +105,7 @@ def t_sigkill_sigstop_hold():
 def t_sigkill_root_leaderless():
     """root: the syscall rung cannot serve a leaderless process (ESRCH), so
     hold_flags picks SIGSTOP there too; SIGKILL then leaves it stopped."""
-    exe = build("relay", RELAY_C)
+    exe = build("relay")
     tgt, line = start([exe, "100000000"])
     pid = int(line)
 
@@ -173,7 +138,7 @@ def t_sigkill_root_leaderless():
 
 
 def t_leaderless_relay():
-    exe = build("relay", RELAY_C)
+    exe = build("relay")
     # A thread every 10 ms, then every 1 ms: the thread a /proc file is
     # read through may exit, or let go of the address space, between being
     # chosen and being read; the library chooses again.
@@ -196,8 +161,8 @@ def t_leaderless_relay():
 
 
 def t_all_zombie():
-    last = build("lastthread", LAST_C)
-    tracer = build("tracer", TRACER_C)
+    last = build("lastthread")
+    tracer = build("tracer")
     tgt, line = start([last, "1"])
     pid = int(line)
     time.sleep(0.2)
@@ -285,7 +250,7 @@ def t_cgroup_name_raw():
 
 
 def t_c1_raw_in_message():
-    tracer = build("tracer", TRACER_C)
+    tracer = build("tracer")
     tgt = subprocess.Popen(["sleep", "60"])
     tr, _ = start([tracer, str(tgt.pid), b"t\x9b31mX"])
     try:
