@@ -616,16 +616,17 @@ bool pt_caller_gone(const struct session *s)
 }
 
 /* The tracer's wait for the next command: CMD_END when the caller gave
- * up, died, or went quiet for idle_ms (< 0: never). tick, if any, runs
- * at every wake-up, at least every 100 ms. */
-int pt_next_cmd(struct session *s, int64_t idle_ms,
+ * up, died, or posted nothing until the deadline `until` (CLOCK_MONOTONIC
+ * ms; < 0: never), s->end_err then ETIMEDOUT. A command is only waited
+ * for here, between commands, so the deadline never cuts one short. tick,
+ * if any, runs at every wake-up, at least every 100 ms. */
+int pt_next_cmd(struct session *s, int64_t until,
 		void (*tick)(struct session *))
 {
-	int64_t idle_end = pt_now_ms() + idle_ms;
-
 	for (;;) {
 		uint32_t seen = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
 		int cmd = load(&s->cmd);
+		int64_t nap = 100, now;
 
 		if (load(&s->gave_up))
 			return CMD_END;
@@ -636,13 +637,16 @@ int pt_next_cmd(struct session *s, int64_t idle_ms,
 				    "gone: letting go", (int)s->pid);
 			return CMD_END;
 		}
-		if (idle_ms >= 0 && pt_now_ms() > idle_end) {
+		now = pt_now_ms();
+		if (until >= 0 && now >= until) {
 			s->end_err = ETIMEDOUT;
 			return CMD_END;
 		}
 		if (tick)
 			tick(s);
-		wait_change(s, seen, 100);
+		if (until >= 0 && until - now < nap)
+			nap = until - now;
+		wait_change(s, seen, nap);
 	}
 }
 
@@ -693,7 +697,8 @@ static int tracer_main(void *arg)
 	ret = attach(s);
 	s->attach_ret = ret;
 	pt_set(s, &s->attached);
-	while (ret == 0 && pt_next_cmd(s, PT_IDLE_MS, NULL) == CMD_ADVISE) {
+	while (ret == 0 &&
+	       pt_next_cmd(s, pt_now_ms() + PT_IDLE_MS, NULL) == CMD_ADVISE) {
 		int err = 0;
 		ssize_t r = pt_do_advise(s, s->iov, s->n, &err);
 
@@ -927,10 +932,13 @@ int pt_session_end(struct session *s)
 	if (!load(&s->gave_up)) {
 		pt_post(s, CMD_END);
 		ret = pt_await(s, pt_tracer_ended);
-		if (ret == 0)
+		if (ret == 0) {
 			pthread_join(s->thread, NULL);
-		else
+			/* it had let go by itself, at its deadline */
+			ret = -s->end_err;
+		} else {
 			pt_give_up(s);
+		}
 	}
 	pt_session_put(s);
 	return ret;
