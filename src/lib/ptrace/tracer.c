@@ -569,6 +569,8 @@ static void detach(struct session *s)
  *   when it dies: no mutex, no malloc, no stdio. The hand-off is plain
  *   atomics and a futex word, every wait of the tracer has a bound, and it
  *   watches its parent: when getppid() changes, the caller is gone.
+ *   It leaves the caller's session and process group (setsid), so that
+ *   a SIGSTOP of the caller's whole job stops the caller, not the tracer.
  * A worker thread of the caller starts it with CLONE_VFORK and stays
  * blocked in the kernel until it exits, so the tracer can run library
  * code on the worker's thread-local storage (errno) with nobody else using
@@ -692,6 +694,10 @@ static int tracer_main(void *arg)
 	int ret;
 
 	shed_fds(s);
+	/* Out of the caller's session and process group: a SIGSTOP sent to
+	 * the caller's whole job (kill -STOP -PGID, a shell's kill %1)
+	 * stops the caller, never the process that has to let go. */
+	setsid();
 	if (s->run)
 		return s->run(s);
 	ret = attach(s);
