@@ -143,6 +143,9 @@ struct proc_report {
 	double ms;
 	bool attempted;         /* pmadv_advise ran */
 	bool hold_failed;       /* the error is --hold's */
+	double hold_at;         /* now_ms() as --hold was asked for */
+	bool hold_expired;      /* --hold's lease (--timeout) ended before
+				 * the release: the target ran again */
 	struct exec_id exec;    /* the program when the request began */
 	bool exec_seen;         /* it ran execve before the request ended */
 	size_t nchanged;        /* advised ranges whose VMA changed meanwhile */
