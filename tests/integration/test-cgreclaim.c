@@ -22,6 +22,10 @@
  *    both methods take its memory out, the target's memory intact, the
  *    cgroup removed at the end, also when pmadvise is killed with SIGKILL
  *    (on the host: refused in one line, exit 5, no cgroup left behind).
+ * Where the cgroup has no memory.reclaim file (before 5.19: found by
+ * looking, not by the version), --via memory.reclaim, --compare and demo
+ * --compare are each refused in one line that names the missing file,
+ * exit 5, nothing on stdout, no cgroup left behind.
  * Usage: test-cgreclaim [PMADVISE [PYTHON3]] (default: $PMADV_PMADVISE,
  * /usr/bin/python3); exit 0 pass, 77 skip, 1 fail.
  */
@@ -274,6 +278,34 @@ static int host_refusal(const char *root)
 	return failures ? 1 : 0;
 }
 
+/* A kernel whose cgroups lack memory.reclaim: every way to it refused. */
+static void test_no_reclaim_file(const char *root, const char *cg)
+{
+	char out[16384], err[4096];
+	char *via[] = { (char *)pmadvise, "--cgroup", (char *)cg, "--via",
+			"memory.reclaim", "--max-bytes", "16M", NULL };
+	char *cmp[] = { (char *)pmadvise, "--cgroup", (char *)cg, "--compare",
+			"--anon", NULL };
+	char *demo[] = { (char *)pmadvise, "demo", "--compare", "--size",
+			 "64M", NULL };
+	char *const *runs[] = { via, cmp, demo };
+
+	for (int i = 0; i < 3; i++) {
+		int rc = run(runs[i], out, sizeof(out), err, sizeof(err));
+
+		printf("%s: rc %d\n%s%s", i == 2 ? "demo --compare"
+			   : runs[i][3], rc, out, err);
+		CHECK(rc == 5, "exit 5 (not possible on this kernel): %d", rc);
+		CHECK(strstr(err, "memory.reclaim cannot be opened") &&
+			      strstr(err, "(ENOENT)"),
+		      "the line says memory.reclaim is missing");
+		CHECK(strchr(err, '\n') == err + strlen(err) - 1, "one line");
+		CHECK(i == 2 || out[0] == '\0', "nothing on stdout");
+	}
+	CHECK(!demo_cgroup_left(root), "no pmadvise-demo-* cgroup left in %s",
+	      root);
+}
+
 /* A python3 that joins cg and keeps 32 MiB of anonymous memory. */
 static pid_t member(const char *cg)
 {
@@ -444,6 +476,7 @@ int main(int argc, char **argv)
 	char root[] = "/sys/fs/cgroup", path[PATH_MAX], buf[1024];
 	char cg[PATH_MAX];
 	pid_t m[2];
+	bool reclaim_file;
 	int n = 0;
 
 	pmadvise = argc > 1 ? argv[1] : getenv("PMADV_PMADVISE");
@@ -477,10 +510,19 @@ int main(int argc, char **argv)
 		printf("mkdir %s: %s\n", cg, strerror(errno));
 		return 1;
 	}
+	if (snprintf(path, sizeof(path), "%s/memory.reclaim", cg) >=
+	    (int)sizeof(path))
+		return 1;
+	reclaim_file = access(path, F_OK) == 0;
+	if (!reclaim_file)
+		printf("memory.reclaim: not on this kernel (%s)\n",
+		       strerror(errno));
 	for (; n < 2; n++)
 		if ((m[n] = member(cg)) < 0)
 			break;
-	if (n == 2) {
+	if (n == 2 && !reclaim_file) {
+		test_no_reclaim_file(root, cg);
+	} else if (n == 2) {
 		test_reclaim(cg, m, n);
 		test_swappiness(cg);
 		test_compare(cg, m, n);
@@ -493,8 +535,10 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < 100 && rmdir(cg) < 0; i++)
 		usleep(10000);
-	test_demo_compare(root, false);
-	test_demo_killed(root);
+	if (reclaim_file) {
+		test_demo_compare(root, false);
+		test_demo_killed(root);
+	}
 	printf("%s\n", failures ? "FAIL" : "PASS");
 	return failures ? 1 : 0;
 }
