@@ -1708,10 +1708,30 @@ static void rseq_spinner(void *arg)
 	}
 }
 
+/* Whether the kernel answers PTRACE_GET_RSEQ_CONFIGURATION (5.13+), asked
+ * about pid, which we seize and stop for it: EIO where it does not. */
+static bool kernel_rseq_config(pid_t pid)
+{
+	unsigned char conf[32];
+	int st;
+	long r;
+
+	assert_int_equal(ptrace(PTRACE_SEIZE, pid, 0, 0), 0);
+	assert_int_equal(ptrace(PTRACE_INTERRUPT, pid, 0, 0), 0);
+	assert_int_equal(waitpid(pid, &st, __WALL), pid);
+	r = ptrace(0x420f, pid, (void *)sizeof(conf), conf);
+	assert_int_equal(ptrace(PTRACE_DETACH, pid, 0, 0), 0);
+	if (r < 0)
+		print_message("PTRACE_GET_RSEQ_CONFIGURATION: not on this "
+			      "kernel (%s)\n", strerror(errno));
+	return r >= 0;
+}
+
 static void test_rseq(void **state)
 {
 	struct rseq_counts *c;
 	struct iovec iov;
+	bool config;
 	pid_t pid;
 
 	(void)state;
@@ -1723,6 +1743,7 @@ static void test_rseq(void **state)
 	pid = pt_fork(rseq_spinner, c);
 	while (atomic_load(&c->commits) + atomic_load(&c->aborts) < 1)
 		usleep(1000);
+	config = kernel_rseq_config(pid);
 	iov = (struct iovec){ c, PAGE };
 	for (int i = 0; i < 20; i++) {
 		assert_int_equal(pt_advise(pid, &iov, 1, MADV_COLD, 0, NULL),
@@ -1735,8 +1756,17 @@ static void test_rseq(void **state)
 		      (unsigned long)c->lost);
 	/* the spinner is inside its section nearly all the time: the
 	 * injections landed there, and each ended in an abort */
-	assert_true(atomic_load(&c->aborts) >= 10);
-	assert_int_equal(atomic_load(&c->lost), 0);
+	assert_true(atomic_load(&c->aborts) + atomic_load(&c->lost) >= 10);
+	if (config) {
+		assert_true(atomic_load(&c->aborts) >= 10);
+		assert_int_equal(atomic_load(&c->lost), 0);
+	} else {
+		/* libprocmadvise(7): without the request (before 5.13) the
+		 * rung cannot find the section, and the thread resumes in
+		 * it unwatched, as the counts show */
+		print_message("rseq: before 5.13 the sections are not "
+			      "protected (libprocmadvise(7))\n");
+	}
 	pt_kill(pid);
 	munmap(c, PAGE);
 }
