@@ -149,6 +149,18 @@ def kernel_knows_advice(advice):
         m.close()
 
 
+def kernel_has_mrelease():
+    """Whether this kernel has process_mrelease(2) (5.15+), asked of it: no
+    descriptor is EBADF where it exists, ENOSYS where it does not."""
+    import ctypes
+    import errno
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    if libc.syscall(448, -1, 0) == 0:  # process_mrelease, x86_64
+        return True
+    return ctypes.get_errno() != errno.ENOSYS
+
+
 def _write(path, val):
     with open(path, "w") as f:
         f.write(val)

@@ -641,9 +641,17 @@ static void test_loop_timeout(void **state)
 	ret = pmadv_advise(t, iov, 3, MADV_POPULATE_READ, &o, &res);
 	t0 = pt_now() - t0;
 	print_message("stuck loop: %zd after %.3f s\n", ret, t0);
-	assert_int_equal(ret, -ETIMEDOUT);
-	/* the deadline plus the caller's grace, not much more */
-	assert_true(t0 >= 0.25 && t0 < 1.5);
+	if (madvise(m, 0, MADV_POPULATE_READ) < 0) {
+		/* before 5.14 (asked of madvise(2) here): no advice the loop
+		 * runs can wait on a fault; POPULATE_READ is refused at once */
+		print_message("MADV_POPULATE_READ: not on this kernel\n");
+		assert_int_equal(ret, -EINVAL);
+		assert_true(t0 < 1.5);
+	} else {
+		assert_int_equal(ret, -ETIMEDOUT);
+		/* the deadline plus the caller's grace, not much more */
+		assert_true(t0 >= 0.25 && t0 < 1.5);
+	}
 	pmadv_close(t);
 	/* the worker waits for the madvise in the background; the target's
 	 * death ends it */
