@@ -50,6 +50,8 @@
 #                        empty: none)
 #   PMADV_VM_TIMEOUT     seconds for the whole VM run (default 1500)
 #   PMADV_VM_MEM         guest memory in MiB (default 1024)
+#   PMADV_VM_GUEST_CACHE  where the guest's programs, packed once for every
+#                        kernel, are kept between runs (default: nowhere)
 #   PMADV_VM_MODULE_TESTS=0  run only the extra tests (e.g. a benchmark)
 set -eu
 
@@ -315,162 +317,211 @@ PMADV_KMOD_WERROR=1 PMADV_KMOD_MAKE_ARGS=$kmake \
 	"$top/src/kmod/build.sh" "$kdir" "$work/kmod" > "$work/kmod.log" 2>&1 ||
 	{ cat "$work/kmod.log" >&2; echo "run-vm-tests: module build failed" >&2; exit 1; }
 
-root=$work/root
-mkdir -p "$root/bin" "$root/lib" "$root/tests" "$root/dev" "$root/proc" \
-	"$root/sys" "$root/tmp"
-cp "$busybox" "$root/bin/busybox"
-cp "$here/guest/init.sh" "$root/init"
-chmod 0755 "$root/init"
-strip --strip-debug -o "$root/lib/procmadvise.ko" "$work/kmod/procmadvise.ko"
-cp "$kcache"/modules/*.ko "$kcache/modules.list" "$root/lib/"
-if [ "$(id -u)" = 0 ]; then
-	mknod -m 0600 "$root/dev/console" c 5 1
-fi
+# The initramfs is two archives, one after the other (the kernel unpacks
+# each): this kernel's modules, and the rest, which is the same for every
+# kernel of the matrix. The rest is packed once and kept in
+# $PMADV_VM_GUEST_CACHE (the build tree's, under meson) for the next
+# kernel's run, as long as none of what went into it is newer.
+kroot=$work/kroot
+mkdir -p "$kroot/lib"
+strip --strip-debug -o "$kroot/lib/procmadvise.ko" "$work/kmod/procmadvise.ko"
+cp "$kcache"/modules/*.ko "$kcache/modules.list" "$kroot/lib/"
+(cd "$kroot" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -1 > "$work/kernel.cpio.gz"
 
-cflags="-static -O2 -g0 -Wall -Wextra -Werror -pthread -I$top/include"
-gcc $cflags -o "$root/bin/vm-exit" "$here/guest/vm-exit.c"
-: > "$root/tests/list"
-# name and timeout (s) of each module test, in run order.
-module_tests="t_kernel:60 t_input:240 t_effects:240 t_perm:120 t_compat:60 t_unload:300 t_refuse:60"
-[ "${PMADV_VM_MODULE_TESTS:-1}" != 0 ] || module_tests=
-for t in $module_tests; do
-	name=${t%%:*}
-	tcc=gcc
-	[ "$name" != t_compat ] || tcc=$cc32
-	"$tcc" $cflags -o "$root/tests/$name" "$here/guest/$name.c" ||
-		{ echo "run-vm-tests: cannot build $name" >&2; exit 1; }
-	echo "$name ${t#*:}" >> "$root/tests/list"
-done
-
-# Copies a file into the guest at its absolute host path; for a dynamically
-# linked program also every library ldd resolves and the loader.
-guest_copy() {
-	mkdir -p "$root${1%/*}"
-	if [ -d "$1" ]; then
-		# A directory (e.g. an interpreter's library): its files as
-		# they are, without compiled caches; once.
-		[ ! -e "$root$1" ] || return 0
-		mkdir -p "$root$1"
-		(cd "$1" && find . -name __pycache__ -prune -o -print |
-			cpio -pdm --quiet "$root$1")
-		return 0
-	fi
-	# Each test names the files it needs: copy each once.
-	[ ! -e "$root$1" ] || return 0
-	cp -L "$1" "$root$1"
-	# A dynamically linked program or library (e.g. a Python extension).
-	readelf -d "$1" 2>/dev/null | grep -q '(NEEDED)' || return 0
-	ldd "$1" > "$work/ldd.out" 2>&1 ||
-		{ cat "$work/ldd.out" >&2; echo "run-vm-tests: ldd $1 failed" >&2; exit 1; }
-	if grep -q 'not found' "$work/ldd.out"; then
-		cat "$work/ldd.out" >&2
-		echo "run-vm-tests: $1 needs a library that is not installed" >&2
-		exit 1
-	fi
-	for lib in $(sed -n 's|^[^/]*\(/[^ ]*\) (0x.*|\1|p' "$work/ldd.out"); do
-		# glibc dlopens libgcc_s for pthread_exit and cancellation;
-		# ldd does not list it.
-		case $lib in
-		*/libc.so.6) set -- "$lib" "${lib%/*}/libgcc_s.so.1" ;;
-		*) set -- "$lib" ;;
-		esac
-		for l in "$@"; do
-			if [ -e "$l" ] && [ ! -e "$root$l" ]; then
-				mkdir -p "$root${l%/*}"
-				cp -L "$l" "$root$l"
-			fi
-		done
-	done
-}
-
-abspath() {
-	case $1 in
-	/*) printf '%s\n' "$1" ;;
-	*) printf '%s/%s\n' "$(cd "$(dirname "$1")" && pwd)" "$(basename "$1")" ;;
-	esac
-}
-
-# One word for the guest's shell.
-shquote() {
-	printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
-}
-
-# Each extra test runs through a wrapper, /tests/NAME, that sets its
-# environment and execs it at its host path with its arguments.
-: > "$work/env.next"
-: > "$work/args.next"
-next_name=
-for x in "$@" ${PMADV_VM_EXTRA_TESTS:-}; do
-	case $x in
-	--env=*=*)
-		var=${x#--env=}
-		value=${var#*=}
-		var=${var%%=*}
-		case $var in
-		'' | [0-9]* | *[!A-Za-z0-9_]*)
-			echo "run-vm-tests: bad variable name in $x" >&2
-			exit 1 ;;
-		esac
-		printf "export %s=%s\n" "$var" "$(shquote "$value")" >> "$work/env.next"
-		continue ;;
-	--arg=*)
-		printf ' %s' "$(shquote "${x#--arg=}")" >> "$work/args.next"
-		continue ;;
-	--name=*)
-		next_name=${x#--name=}
-		case $next_name in
-		'' | *[!A-Za-z0-9_.+-]*)
-			echo "run-vm-tests: bad test name in $x" >&2
-			exit 1 ;;
-		esac
-		continue ;;
-	--file=*)
-		f=${x#--file=}
-		[ -e "$f" ] || { echo "run-vm-tests: file $f not found" >&2; exit 1; }
-		guest_copy "$(abspath "$f")"
-		continue ;;
-	--tool=*)
-		f=$(command -v "${x#--tool=}" || true)
-		case $f in
-		/*) guest_copy "$f" ;;
-		*) unavailable "${x#--tool=} not found (a guest test needs it)" ;;
-		esac
-		# busybox's shell runs its own applets whatever PATH says: the
-		# host's /bin/sh becomes the guest's, so that system() and
-		# popen() find the tool (init.sh itself runs busybox sh).
-		if [ ! -e "$root/bin/sh" ]; then
-			guest_copy "$(readlink -f /bin/sh)"
-			cp -L /bin/sh "$root/bin/sh"
+gcache=${PMADV_VM_GUEST_CACHE:-}
+# What the packed guest depends on besides its files: this script, the
+# guest's sources and the arguments.
+# shellcheck disable=SC2086
+gkey=$({ cat "$0" "$here"/guest/*; printf '%s\n' "$@" ${PMADV_VM_EXTRA_TESTS:-} \
+	"${PMADV_VM_MODULE_TESTS:-1}"; } | sha256sum | cut -c1-16)
+common=
+if [ -n "$gcache" ] && [ -f "$gcache/$gkey.cpio.gz" ] && [ -f "$gcache/$gkey.files" ]; then
+	common=$gcache/$gkey.cpio.gz
+	# Every file copied in (a directory: all below it), and the host's
+	# packages (a library or tool upgraded in place).
+	while read -r f; do
+		if [ ! -e "$f" ] || [ -n "$(find "$f" -newer "$common" -print -quit)" ]; then
+			common=
+			break
 		fi
-		continue ;;
-	-*)
-		echo "run-vm-tests: unknown option $x" >&2
-		exit 1 ;;
-	esac
-	path=${x%%:*}
-	tmo=300
-	[ "$path" = "$x" ] || tmo=${x#*:}
-	[ -x "$path" ] || { echo "run-vm-tests: extra test $path not found" >&2; exit 1; }
-	path=$(abspath "$path")
-	name=${next_name:-$(basename "$path")}
-	next_name=
-	[ ! -e "$root/tests/$name" ] || { echo "run-vm-tests: two extra tests named $name" >&2; exit 1; }
-	guest_copy "$path"
-	{
-		echo '#!/bin/sh'
-		cat "$work/env.next"
-		printf 'exec %s%s "$@"\n' "$(shquote "$path")" "$(cat "$work/args.next")"
-	} > "$root/tests/$name"
-	chmod 0755 "$root/tests/$name"
+	done < "$gcache/$gkey.files"
+fi
+if [ -n "$common" ]; then
+	echo "run-vm-tests: the guest's programs as packed for an earlier kernel ($common)"
+else
+	root=$work/root
+	: > "$work/guest.files"
+	mkdir -p "$root/bin" "$root/lib" "$root/tests" "$root/dev" "$root/proc" \
+		"$root/sys" "$root/tmp"
+	cp "$busybox" "$root/bin/busybox"
+	echo "$busybox" >> "$work/guest.files"
+	echo /var/lib/dpkg/status >> "$work/guest.files"
+	echo "$top/include" >> "$work/guest.files"
+	cp "$here/guest/init.sh" "$root/init"
+	chmod 0755 "$root/init"
+	if [ "$(id -u)" = 0 ]; then
+		mknod -m 0600 "$root/dev/console" c 5 1
+	fi
+
+	cflags="-static -O2 -g0 -Wall -Wextra -Werror -pthread -I$top/include"
+	gcc $cflags -o "$root/bin/vm-exit" "$here/guest/vm-exit.c"
+	: > "$root/tests/list"
+	# name and timeout (s) of each module test, in run order.
+	module_tests="t_kernel:60 t_input:240 t_effects:240 t_perm:120 t_compat:60 t_unload:300 t_refuse:60"
+	[ "${PMADV_VM_MODULE_TESTS:-1}" != 0 ] || module_tests=
+	for t in $module_tests; do
+		name=${t%%:*}
+		tcc=gcc
+		[ "$name" != t_compat ] || tcc=$cc32
+		"$tcc" $cflags -o "$root/tests/$name" "$here/guest/$name.c" ||
+			{ echo "run-vm-tests: cannot build $name" >&2; exit 1; }
+		echo "$name ${t#*:}" >> "$root/tests/list"
+	done
+
+	# Copies a file into the guest at its absolute host path; for a dynamically
+	# linked program also every library ldd resolves and the loader.
+	guest_copy() {
+		mkdir -p "$root${1%/*}"
+		echo "$1" >> "$work/guest.files"
+		if [ -d "$1" ]; then
+			# A directory (e.g. an interpreter's library): its files as
+			# they are, without compiled caches; once.
+			[ ! -e "$root$1" ] || return 0
+			mkdir -p "$root$1"
+			(cd "$1" && find . -name __pycache__ -prune -o -print |
+				cpio -pdm --quiet "$root$1")
+			return 0
+		fi
+		# Each test names the files it needs: copy each once.
+		[ ! -e "$root$1" ] || return 0
+		cp -L "$1" "$root$1"
+		# A dynamically linked program or library (e.g. a Python extension).
+		readelf -d "$1" 2>/dev/null | grep -q '(NEEDED)' || return 0
+		ldd "$1" > "$work/ldd.out" 2>&1 ||
+			{ cat "$work/ldd.out" >&2; echo "run-vm-tests: ldd $1 failed" >&2; exit 1; }
+		if grep -q 'not found' "$work/ldd.out"; then
+			cat "$work/ldd.out" >&2
+			echo "run-vm-tests: $1 needs a library that is not installed" >&2
+			exit 1
+		fi
+		for lib in $(sed -n 's|^[^/]*\(/[^ ]*\) (0x.*|\1|p' "$work/ldd.out"); do
+			# glibc dlopens libgcc_s for pthread_exit and cancellation;
+			# ldd does not list it.
+			case $lib in
+			*/libc.so.6) set -- "$lib" "${lib%/*}/libgcc_s.so.1" ;;
+			*) set -- "$lib" ;;
+			esac
+			for l in "$@"; do
+				if [ -e "$l" ] && [ ! -e "$root$l" ]; then
+					echo "$l" >> "$work/guest.files"
+					mkdir -p "$root${l%/*}"
+					cp -L "$l" "$root$l"
+				fi
+			done
+		done
+	}
+
+	abspath() {
+		case $1 in
+		/*) printf '%s\n' "$1" ;;
+		*) printf '%s/%s\n' "$(cd "$(dirname "$1")" && pwd)" "$(basename "$1")" ;;
+		esac
+	}
+
+	# One word for the guest's shell.
+	shquote() {
+		printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
+	}
+
+	# Each extra test runs through a wrapper, /tests/NAME, that sets its
+	# environment and execs it at its host path with its arguments.
 	: > "$work/env.next"
 	: > "$work/args.next"
-	echo "$name $tmo" >> "$root/tests/list"
-done
-[ ! -s "$work/env.next" ] || { echo "run-vm-tests: --env after the last test" >&2; exit 1; }
-[ ! -s "$work/args.next" ] || { echo "run-vm-tests: --arg after the last test" >&2; exit 1; }
-[ -z "$next_name" ] || { echo "run-vm-tests: --name after the last test" >&2; exit 1; }
+	next_name=
+	for x in "$@" ${PMADV_VM_EXTRA_TESTS:-}; do
+		case $x in
+		--env=*=*)
+			var=${x#--env=}
+			value=${var#*=}
+			var=${var%%=*}
+			case $var in
+			'' | [0-9]* | *[!A-Za-z0-9_]*)
+				echo "run-vm-tests: bad variable name in $x" >&2
+				exit 1 ;;
+			esac
+			printf "export %s=%s\n" "$var" "$(shquote "$value")" >> "$work/env.next"
+			continue ;;
+		--arg=*)
+			printf ' %s' "$(shquote "${x#--arg=}")" >> "$work/args.next"
+			continue ;;
+		--name=*)
+			next_name=${x#--name=}
+			case $next_name in
+			'' | *[!A-Za-z0-9_.+-]*)
+				echo "run-vm-tests: bad test name in $x" >&2
+				exit 1 ;;
+			esac
+			continue ;;
+		--file=*)
+			f=${x#--file=}
+			[ -e "$f" ] || { echo "run-vm-tests: file $f not found" >&2; exit 1; }
+			guest_copy "$(abspath "$f")"
+			continue ;;
+		--tool=*)
+			f=$(command -v "${x#--tool=}" || true)
+			case $f in
+			/*) guest_copy "$f" ;;
+			*) unavailable "${x#--tool=} not found (a guest test needs it)" ;;
+			esac
+			# busybox's shell runs its own applets whatever PATH says: the
+			# host's /bin/sh becomes the guest's, so that system() and
+			# popen() find the tool (init.sh itself runs busybox sh).
+			if [ ! -e "$root/bin/sh" ]; then
+				guest_copy "$(readlink -f /bin/sh)"
+				cp -L /bin/sh "$root/bin/sh"
+			fi
+			continue ;;
+		-*)
+			echo "run-vm-tests: unknown option $x" >&2
+			exit 1 ;;
+		esac
+		path=${x%%:*}
+		tmo=300
+		[ "$path" = "$x" ] || tmo=${x#*:}
+		[ -x "$path" ] || { echo "run-vm-tests: extra test $path not found" >&2; exit 1; }
+		path=$(abspath "$path")
+		name=${next_name:-$(basename "$path")}
+		next_name=
+		[ ! -e "$root/tests/$name" ] || { echo "run-vm-tests: two extra tests named $name" >&2; exit 1; }
+		guest_copy "$path"
+		{
+			echo '#!/bin/sh'
+			cat "$work/env.next"
+			printf 'exec %s%s "$@"\n' "$(shquote "$path")" "$(cat "$work/args.next")"
+		} > "$root/tests/$name"
+		chmod 0755 "$root/tests/$name"
+		: > "$work/env.next"
+		: > "$work/args.next"
+		echo "$name $tmo" >> "$root/tests/list"
+	done
+	[ ! -s "$work/env.next" ] || { echo "run-vm-tests: --env after the last test" >&2; exit 1; }
+	[ ! -s "$work/args.next" ] || { echo "run-vm-tests: --arg after the last test" >&2; exit 1; }
+	[ -z "$next_name" ] || { echo "run-vm-tests: --name after the last test" >&2; exit 1; }
 
-(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -1 > "$work/initramfs.cpio.gz"
+	common=$work/common.cpio.gz
+	(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -1 > "$common"
+	if [ -n "$gcache" ]; then
+		mkdir -p "$gcache"
+		# One packed guest at a time; renames, so a concurrent run never
+		# reads half a file.
+		rm -f "$gcache"/*.cpio.gz "$gcache"/*.files
+		cp "$common" "$gcache/$gkey.cpio.gz.$$"
+		LC_ALL=C sort -u "$work/guest.files" > "$gcache/$gkey.files.$$"
+		mv -f "$gcache/$gkey.files.$$" "$gcache/$gkey.files"
+		mv -f "$gcache/$gkey.cpio.gz.$$" "$gcache/$gkey.cpio.gz"
+	fi
+fi
+cat "$common" "$work/kernel.cpio.gz" > "$work/initramfs.cpio.gz"
 
 echo "run-vm-tests: booting $kver (kernel $kernel) under qemu (TCG)"
 set +e
