@@ -210,7 +210,6 @@ int exit_class_of(int err);
 extern volatile sig_atomic_t cli_cancel; /* the library's cancel flag */
 extern volatile sig_atomic_t cli_signal;  /* the signal that stops us */
 extern volatile sig_atomic_t cli_timed_out;
-extern volatile sig_atomic_t cli_resume_pid; /* SIGCONT it on a forced exit */
 bool cli_stopping(void);
 void signals_install(void);
 int signals_grace(void);

@@ -12,9 +12,10 @@
  * command, a stop signal therefore also starts a grace timer: if pmadvise
  * has not finished when it fires, or when a second stop signal comes, it
  * ends at once with 128+signal. Leaving that way is safe for the target:
- * the kernel detaches a ptrace hold when its tracer exits, the ptrace
- * rung's tracer restores the target when its caller is gone, and a target
- * that --hold stopped with SIGSTOP is continued here.
+ * the hold's helper lets go when its caller is gone (the ptrace hold's
+ * tracer detaches, the SIGSTOP hold's watchdog continues the target unless
+ * its lease already did, in which case the target is no longer ours to
+ * continue), and the ptrace rung's tracer restores the target.
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -31,7 +32,6 @@
 volatile sig_atomic_t cli_cancel;
 volatile sig_atomic_t cli_signal;
 volatile sig_atomic_t cli_timed_out;
-volatile sig_atomic_t cli_resume_pid;
 
 static bool grace_armed;
 static timer_t grace_timer;
@@ -42,13 +42,9 @@ static void say(const char *s)
 		return; /* nothing better to do */
 }
 
-/* Async-signal-safe: kill(2), write(2), strlen and _exit(2) only. */
+/* Async-signal-safe: write(2), strlen and _exit(2) only. */
 static void forced_exit(int sig)
 {
-	pid_t resume = cli_resume_pid;
-
-	if (resume > 0)
-		kill(resume, SIGCONT);
 	say("\n");
 	say(progname);
 	say(sig == SIGINT ? ": SIGINT" : sig == SIGTERM ? ": SIGTERM"

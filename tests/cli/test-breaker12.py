@@ -354,7 +354,7 @@ def hold_stopped_once(kid, count, group, slack):
         while True:
             states = proc_state(kid.pid)
             ran = time.monotonic() - t0
-            if all(s in "RS" and not tr for s, tr in states):
+            if all(s in "RSD" and not tr for s, tr in states):
                 break
             if ran > 2.0 + slack:
                 fail("SIGSTOP to %s: PID %d still held %.2f s after "
@@ -375,10 +375,13 @@ def hold_stopped_once(kid, count, group, slack):
         time.sleep(0.5)
         c0 = count()
         time.sleep(0.05)
-        check(count() > c0 and status_field(p.pid, "State") == "T" and
-              all(s in "RS" and not tr for s, tr in proc_state(kid.pid)),
-              "half a second later the target still runs, untraced, and "
-              "pmadvise is still stopped")
+        c1, pm_state, states = count(), status_field(p.pid, "State"), \
+            proc_state(kid.pid)
+        check(c1 > c0 and pm_state == "T" and
+              all(s in "RSD" and not tr for s, tr in states),
+              "half a second later the target still runs (counter %d -> "
+              "%d), untraced (%s), and pmadvise is still stopped (%s)" %
+              (c0, c1, states, pm_state))
         if group:
             os.killpg(p.pid, signal.SIGCONT)
         else:
@@ -397,7 +400,7 @@ def hold_stopped_once(kid, count, group, slack):
     kid.stdin.write("check\n")
     kid.stdin.flush()
     check(kid.stdout.readline().strip() == "ok" and
-          all(s in "RS" and not tr for s, tr in proc_state(kid.pid)),
+          all(s in "RSD" and not tr for s, tr in proc_state(kid.pid)),
           "the target is untraced, not stopped, its data intact")
 
 
