@@ -42,6 +42,13 @@ static int column_find(const struct out_column *cols, size_t ncols,
 	return -1;
 }
 
+static int no_column(const struct out_opts *oo)
+{
+	fprintf(stderr, "%s: --output '%s' lists no column\nTry '%s "
+		"--help'.\n", progname, oo->columns, progname);
+	return -1;
+}
+
 int out_select(const struct out_opts *oo, const struct out_column *cols,
 	       size_t ncols, int *sel, size_t *nsel)
 {
@@ -54,8 +61,11 @@ int out_select(const struct out_opts *oo, const struct out_column *cols,
 				sel[(*nsel)++] = (int)i;
 		return 0;
 	}
-	/* As util-linux: "+LIST" adds to the default columns. */
+	/* As util-linux: "+LIST" adds to the default columns; a "+"
+	 * alone adds nothing and is refused as "" is. */
 	if (*p == '+') {
+		if (!p[1])
+			return no_column(oo);
 		for (size_t i = 0; i < ncols; i++)
 			if (cols[i].deflt || oo->json)
 				sel[(*nsel)++] = (int)i;
@@ -89,11 +99,8 @@ int out_select(const struct out_opts *oo, const struct out_column *cols,
 		if (*p == ',')
 			p++;
 	}
-	if (!*nsel) {
-		fprintf(stderr, "%s: --output lists no column\nTry '%s "
-			"--help'.\n", progname, progname);
-		return -1;
-	}
+	if (!*nsel)
+		return no_column(oo);
 	return 0;
 }
 
