@@ -86,7 +86,8 @@ def test_raw_noheadings(pid):
           "-r: one space between cells, exact bytes: %r" % p.stdout)
     p = run(["--anon", "--dry-run", "-n", "-o", "pid,comm", pid],
             check_rc=0)
-    check(p.stdout.splitlines() == ["%d sleep" % pid],
+    check([ln.split() for ln in p.stdout.splitlines()] ==
+          [[str(pid), "sleep"]],
           "-n: no header line, nothing else: %r" % p.stdout)
     p = run(["--anon", "--dry-run", "-rn", "-o", "bytes_total", pid],
             check_rc=0)
