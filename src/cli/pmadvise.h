@@ -210,6 +210,15 @@ extern volatile sig_atomic_t cli_cancel; /* the library's cancel flag */
 extern volatile sig_atomic_t cli_signal;  /* the signal that stops us */
 extern volatile sig_atomic_t cli_timed_out;
 extern volatile sig_atomic_t cli_resume_pid; /* SIGCONT it on a forced exit */
+/* What a forced exit leaves on stdout, for its message (report.c). */
+enum {
+	REPORT_NONE,    /* nothing yet */
+	REPORT_ROWS,    /* a table: a row for each process done */
+	REPORT_JSON,    /* nothing: the document comes at the end */
+	REPORT_CLOSING, /* the document, or the default view's ranges,
+			 * notes and total, being written */
+};
+extern volatile sig_atomic_t cli_report;
 bool cli_stopping(void);
 void signals_install(void);
 int signals_grace(void);

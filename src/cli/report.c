@@ -229,6 +229,7 @@ struct report_state *report_begin(const struct cli_opts *o, size_t ntargets)
 		if (!rs->notes)
 			out_of_memory();
 	}
+	cli_report = o->out.json ? REPORT_JSON : REPORT_ROWS;
 	return rs;
 }
 
@@ -535,6 +536,8 @@ int report_end(struct report_state *rs, int status)
 {
 	clear_progress(rs);
 	/* A table's rows are out: only the default view has more. */
+	if (rs->oo.json || rs->view)
+		cli_report = REPORT_CLOSING;
 	if (rs->oo.json)
 		json_document(rs, status);
 	else if (rs->view)

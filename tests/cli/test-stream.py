@@ -6,12 +6,15 @@ waits on its userfaultfd until the test lets it go), the rows of the
 first ones are on stdout, read from a pipe, while pmadvise still waits
 on the last; the header comes once; the columns keep their place from
 row to row whatever the cells hold, and a cell wider than its column
-puts the rest of its row on the next line, under the columns. --json
-prints nothing until the end: one document, as before."""
+puts the rest of its row on the next line, under the columns; a second
+SIGINT leaves the rows of the processes done on stdout, says so, and
+exits 130. --json prints nothing until the end: one document, as
+before, or none when a second SIGINT ends it."""
 
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
 import tempfile
@@ -190,6 +193,49 @@ def test_alignment():
               "line")
 
 
+def sigint_twice(t, extra, what):
+    """pmadvise over t with extra options, stopped by two SIGINTs 0.1 s
+    apart while the slow target holds it: (stdout, stderr)."""
+    # Files, not pipes: the ptrace rung's tracer holds pmadvise's
+    # descriptors until it lets the slow target go.
+    cmd = t.advise(extra)
+    print("$ " + " ".join(cmd), flush=True)
+    out = tempfile.TemporaryFile(mode="w+")
+    err = tempfile.TemporaryFile(mode="w+")
+    p = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+    t.slow.wait_fault()
+    p.send_signal(signal.SIGINT)
+    time.sleep(0.1)
+    t0 = time.monotonic()
+    p.send_signal(signal.SIGINT)
+    p.wait(timeout=30)
+    took = time.monotonic() - t0
+    out.seek(0)
+    err.seek(0)
+    o, e = out.read(), err.read()
+    print("%s -> %d after %.2f s\n%s%s" % (what, p.returncode, took, o, e),
+          flush=True)
+    check(p.returncode == 130 and took < 0.5,
+          "%s: a second SIGINT ends it at once, exit 130" % what)
+    t.slow.release()
+    t.slow.left_as_found(what)
+    return o, e
+
+
+def test_second_sigint():
+    with Targets() as t:
+        o, e = sigint_twice(t, [], "table, SIGINT twice")
+        lines = o.splitlines()
+        check(len(lines) == 3 and lines[0].split()[0] == "PID" and
+              [ln.split()[0] for ln in lines[1:]] ==
+              [str(t.sleep.pid), str(t.named.pid)],
+              "the header and the rows of the two processes done stay on "
+              "stdout, nothing else")
+        check("SIGINT, then another stop signal; ending now: the rows "
+              "printed are the processes finished" in e,
+              "stderr says what the rows are")
+
+
 def test_json():
     with Targets() as t:
         cmd = t.advise(["-J"])
@@ -215,6 +261,10 @@ def test_json():
               [x["pid"] for x in doc["processes"]] == t.pids(),
               "-J: one document at the end, as before")
         t.slow.left_as_found("-J")
+    with Targets() as t:
+        o, e = sigint_twice(t, ["-J"], "-J, SIGINT twice")
+        check(o == "" and "without the report (--json writes it at the "
+              "end)" in e, "-J: no document, and stderr says so")
 
 
 def main():
@@ -222,6 +272,7 @@ def main():
     need_root()
     test_rows_stream()
     test_alignment()
+    test_second_sigint()
     test_json()
     print("PASS")
 
