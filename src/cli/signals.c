@@ -32,6 +32,7 @@
 volatile sig_atomic_t cli_cancel;
 volatile sig_atomic_t cli_signal;
 volatile sig_atomic_t cli_timed_out;
+volatile sig_atomic_t cli_report;
 
 static bool grace_armed;
 static timer_t grace_timer;
@@ -42,15 +43,28 @@ static void say(const char *s)
 		return; /* nothing better to do */
 }
 
-/* Async-signal-safe: write(2), strlen and _exit(2) only. */
-static void forced_exit(int sig)
+/* Async-signal-safe: write(2), strlen and _exit(2) only. The message
+ * says what standard output holds (cli_report): a table's rows are
+ * printed as each process is done, JSON only at the end. */
+static void forced_exit(int sig, bool again)
 {
+	int report = cli_report;
+
 	say("\n");
 	say(progname);
 	say(sig == SIGINT ? ": SIGINT" : sig == SIGTERM ? ": SIGTERM"
 							: ": SIGHUP");
-	say(": a call into the kernel or the target did not return within "
-	    "1 s; ending now, without the report\n");
+	say(again ? ", then another stop signal"
+		  : ": a call into the kernel or the target did not return "
+		    "within 1 s");
+	say(report == REPORT_ROWS ? "; ending now: the rows printed are the "
+				    "processes finished, the report ends "
+				    "there\n" :
+	    report == REPORT_CLOSING ? "; ending now, with the report cut "
+				       "short\n" :
+	    report == REPORT_JSON ? "; ending now, without the report "
+				    "(--json writes it at the end)\n" :
+	    "; ending now, without the report\n");
 	_exit(EXIT_SIGNAL_BASE + sig);
 }
 
@@ -59,7 +73,7 @@ static void on_stop(int sig)
 	struct itimerspec its;
 
 	if (cli_signal && grace_armed)
-		forced_exit(cli_signal); /* a second stop signal */
+		forced_exit(cli_signal, true); /* a second stop signal */
 	cli_signal = sig;
 	__atomic_store_n(&cli_cancel, 1, __ATOMIC_RELEASE);
 	if (!grace_armed)
@@ -73,7 +87,7 @@ static void on_stop(int sig)
 static void on_grace(int sig)
 {
 	(void)sig;
-	forced_exit(cli_signal);
+	forced_exit(cli_signal, false);
 }
 
 static void on_alarm(int sig)
