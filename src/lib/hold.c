@@ -367,16 +367,35 @@ static int seize_listed(struct held *h, int *added)
 	return ret;
 }
 
+/* Whether the hold is still wanted: its caller lives and waits. */
+static bool wanted(const struct held *h)
+{
+	return !pt_caller_gone(&h->s) &&
+	       !__atomic_load_n(&h->s.gave_up, __ATOMIC_ACQUIRE);
+}
+
 /* Waits for th's stop. A real signal that won the race to the first stop
  * is delivered now; the interrupt stays pending and follows. Any other
- * stop (PTRACE_EVENT_STOP, a group stop, the stop after an exec) holds. */
+ * stop (PTRACE_EVENT_STOP, a group stop, the stop after an exec) holds.
+ * A thread that does not stop soon (uninterruptible sleep: a vfork
+ * parent, I/O) is waited for in slices of 100 ms, between which a caller
+ * that died or gave up ends the wait (-ECANCELED): the tracer lets go at
+ * once instead of at the hold's deadline. */
 static int wait_held(struct held *h, struct thread *th)
 {
 	for (;;) {
+		int64_t slice = pt_now_ms() + 100;
 		int st, ret;
 
 		h->s.tid = tid_of(th);
-		ret = pt_wait_stop(&h->s, h->deadline, &st);
+		ret = pt_wait_stop(&h->s, slice < h->deadline ? slice
+							      : h->deadline,
+				   &st);
+		if (ret == -ETIMEDOUT && pt_now_ms() <= h->deadline) {
+			if (!wanted(h))
+				return -ECANCELED;
+			continue;
+		}
 		if (ret == -ESRCH) { /* gone, or its TID went to an exec */
 			reap_exited(h);
 			gone(th);
@@ -402,8 +421,7 @@ static int take(struct held *h)
 	size_t live = 0;
 
 	do {
-		if (pt_caller_gone(&h->s) ||
-		    __atomic_load_n(&h->s.gave_up, __ATOMIC_ACQUIRE))
+		if (!wanted(h))
 			return -ECANCELED; /* no one is waiting for it */
 		if (pt_now_ms() > h->deadline)
 			return -ETIMEDOUT;
