@@ -33,6 +33,11 @@ enum {
 
 /* Advice values from the kernel's uapi, for systems whose headers are
  * older than the advice. */
+/* Why EXDEV from pmadv_open or pmadv_cgroup_open. */
+#define PROC_FOREIGN                                                       \
+	"/proc here is the /proc of another PID namespace, where this "    \
+	"number names another process (a new PID namespace needs a /proc " \
+	"of its own: unshare --mount-proc)"
 #define ADVICE_COLD 20
 #define ADVICE_PAGEOUT 21
 #define ADVICE_COLLAPSE 25

@@ -19,6 +19,19 @@
                    "/.."): every member skipped, "no processes", exit 0
                    (then exit 5); now members checked by their list.
 
+The third round (the iterator in PID namespaces, demo --compare):
+
+  pidns_zero       in a PID namespace, a member outside it is listed by the
+                   kernel as 0 in cgroup.procs: the iterator answered EIO,
+                   pmadvise "listing its processes failed after 0", nothing
+                   advised, exit 7, even for the members it can see.
+  foreign_proc     in a new PID namespace whose /proc is still the parent's
+                   (unshare -p without --mount-proc), PIDs from the list
+                   (and from the command line) named other processes in
+                   /proc: in a cgroup namespace the iterator returned
+                   kthreadd for the member whose namespace PID was 2, and
+                   pmadvise read its maps. Now EXDEV, said in words.
+
 Usage: test-breaker12.py PATH_TO_PMADVISE [test ...]. Needs root."""
 
 import json
@@ -253,6 +266,71 @@ def t_lenient():
               "%s: a usage error (%d)" % (" ".join(args[2:]), p.returncode))
 
 
+def in_ns(flags, script, timeout=60):
+    """script run by sh in new namespaces (unshare FLAGS -f)."""
+    return subprocess.run(["unshare"] + flags + ["-f", "sh", "-c", script],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def t_pidns_zero():
+    root = cgroup2_root()
+    if not root or not shutil.which("unshare"):
+        print("no cgroup2 mount or unshare: pidns_zero not applicable")
+        return
+    cg = "%s/pmadv-b12c-pz-%d" % (root, os.getpid())
+    os.mkdir(cg)
+    outside = subprocess.Popen(["sleep", "300"])
+    try:
+        with open(cg + "/cgroup.procs", "w") as f:
+            f.write(str(outside.pid))
+        script = ("sleep 300 & echo $! > %s/cgroup.procs; "
+                  "cat %s/cgroup.procs >&2; "
+                  "%s --cgroup %s --anon --dry-run -J; echo rc=$? >&2; "
+                  "kill $!" % (cg, cg, pmadvise_path(), cg))
+        p = in_ns(["-p", "--mount-proc"], script)
+        print(p.stdout + p.stderr)
+        pids = []
+        if "rc=0" in p.stderr:
+            pids = [e.get("pid") for e in
+                    json.loads(p.stdout).get("processes", [])]
+        check("0\n" in p.stderr and "rc=0" in p.stderr and len(pids) == 1,
+              "a member outside the PID namespace (listed as 0) is "
+              "skipped, the one inside advised (%s)" % pids)
+    finally:
+        outside.kill()
+        outside.wait()
+        rmdir_cgroup(cg)
+
+
+def t_foreign_proc():
+    root = cgroup2_root()
+    if not root or not shutil.which("unshare"):
+        print("no cgroup2 mount or unshare: foreign_proc not applicable")
+        return
+    top = "%s/pmadv-b12c-fp-%d" % (root, os.getpid())
+    os.makedirs(top + "/child")
+    try:
+        # in a new PID and cgroup namespace, /proc still the parent's:
+        # the member's PID there is 2, which /proc calls kthreadd
+        script = ("echo $$ > %s/cgroup.procs; sleep 300 & "
+                  "echo $! > %s/child/cgroup.procs; "
+                  "%s --cgroup %s/child --anon --dry-run -o pid,comm; "
+                  "echo rc=$?; %s $! --anon --dry-run -o pid,status; "
+                  "echo rc=$?; kill $!" %
+                  (top, top, pmadvise_path(), top, pmadvise_path()))
+        p = in_ns(["-p", "-C"], script)
+        print(p.stdout + p.stderr)
+        check("kthreadd" not in p.stdout,
+              "no process of the parent namespace's /proc is taken for "
+              "a member")
+        check(p.stdout.count("rc=7") == 2 and
+              p.stderr.count("another PID namespace") == 2,
+              "the cgroup and the PID are refused, saying why")
+    finally:
+        rmdir_cgroup(top + "/child")
+        rmdir_cgroup(top)
+
+
 TESTS = {
     "via_symlink": t_via_symlink,
     "via_fifo": t_via_fifo,
@@ -263,6 +341,8 @@ TESTS = {
     "cgroupns": t_cgroupns,
     "emfile": t_emfile,
     "lenient": t_lenient,
+    "pidns_zero": t_pidns_zero,
+    "foreign_proc": t_foreign_proc,
 }
 
 
