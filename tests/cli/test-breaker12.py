@@ -31,6 +31,10 @@ The third round (the iterator in PID namespaces, demo --compare):
                    /proc: in a cgroup namespace the iterator returned
                    kthreadd for the member whose namespace PID was 2, and
                    pmadvise read its maps. Now EXDEV, said in words.
+  demo_name_taken  demo --compare where pmadvise-demo-PID exists (a demo of
+                   the same PID in another PID namespace): "cannot create
+                   the cgroup: File exists", exit 7. Now it takes another
+                   name, and leaves the one that was there alone.
 
 Usage: test-breaker12.py PATH_TO_PMADVISE [test ...]. Needs root."""
 
@@ -331,6 +335,31 @@ def t_foreign_proc():
         rmdir_cgroup(top)
 
 
+def t_demo_name_taken():
+    root = cgroup2_root()
+    if not root or not shutil.which("unshare"):
+        print("no cgroup2 mount or unshare: demo_name_taken not applicable")
+        return
+    # pmadvise is PID 1 in its own PID namespace: its name is known
+    taken = root + "/pmadvise-demo-1"
+    os.mkdir(taken)
+    try:
+        p = subprocess.run(["unshare", "-p", "-f", "--mount-proc",
+                            pmadvise_path(), "demo", "--compare", "--size",
+                            "16M"], capture_output=True, text=True,
+                           timeout=120)
+        print(p.stdout + p.stderr)
+        check(p.returncode in (0, 1, 5) and "File exists" not in p.stderr,
+              "the name taken, the demo takes another (exit %d)" %
+              p.returncode)
+        check(os.path.isdir(taken), "the cgroup that was there is left")
+        left = [d for d in os.listdir(root)
+                if d.startswith("pmadvise-demo-") and d != "pmadvise-demo-1"]
+        check(not left, "none of its own left (%s)" % left)
+    finally:
+        rmdir_cgroup(taken)
+
+
 TESTS = {
     "via_symlink": t_via_symlink,
     "via_fifo": t_via_fifo,
@@ -343,6 +372,7 @@ TESTS = {
     "lenient": t_lenient,
     "pidns_zero": t_pidns_zero,
     "foreign_proc": t_foreign_proc,
+    "demo_name_taken": t_demo_name_taken,
 }
 
 
