@@ -614,8 +614,9 @@ static int join_failed(const struct demo *d)
 		"cgroup %s: %s (%s)%s\n", progname, d->cg, strerror(err),
 		errno_name(err), err == ENOENT
 		? "; this process is in a cgroup namespace that the cgroup "
-		  "lies outside of (the cgroup2 mount was inherited from "
-		  "outside it): run the demo outside the namespace"
+		  "lies outside of (the cgroup2 mount, with nsdelegate, was "
+		  "inherited from outside it): run the demo outside the "
+		  "namespace"
 		: "");
 	return err == ENOENT ? EXIT_NOT_SUPPORTED
 	       : err == EACCES || err == EPERM ? EXIT_NO_PERMISSION
