@@ -319,8 +319,14 @@ static unsigned long long advise_members(const struct cli_opts *o,
 	oo.advice = advice;
 	oo.hold = false;
 	oo.dry_run = false;
-	if (advice != ADVICE_PAGEOUT)
+	/* the budgets and the pace are PAGEOUT's: the fault-in that gives
+	 * both phases their start is never cut short or slowed */
+	if (advice != ADVICE_PAGEOUT) {
 		oo.max_bytes = 0;
+		oo.rate = 0;
+		oo.time_ms = 0;
+		oo.percent = 0;
+	}
 	pace_init(&pc, &oo);
 	*failed = 0;
 	ret = pmadv_cgroup_open(o->cgroup, 0, 0, &it);

@@ -392,6 +392,22 @@ static void test_demo_cgroupns(const char *root)
 	mount(NULL, root, NULL, MS_REMOUNT, "");
 }
 
+/* The swap devices of /proc/swaps, by name (its Used column moves). */
+static void swap_names(char *out, size_t len)
+{
+	char buf[4096], *save = NULL;
+	size_t o = 0;
+
+	out[0] = '\0';
+	if (read_file("/proc/swaps", buf, sizeof(buf)) < 0)
+		return;
+	for (char *l = strtok_r(buf, "\n", &save); l && o < len;
+	     l = strtok_r(NULL, "\n", &save))
+		if (l[0] == '/')
+			o += (size_t)snprintf(out + o, len - o, "%.*s ",
+					      (int)strcspn(l, " \t"), l);
+}
+
 /* Two demos at once, one with --zram: each in its own cgroup, both
  * intact, nothing left: no cgroup, no swap device. */
 static void test_demo_two(const char *root)
@@ -400,7 +416,7 @@ static void test_demo_two(const char *root)
 	pid_t pid[2];
 	int fd[2], st[2];
 
-	read_file("/proc/swaps", swaps0, sizeof(swaps0));
+	swap_names(swaps0, sizeof(swaps0));
 	for (int i = 0; i < 2; i++) {
 		char cg[PATH_MAX];
 
@@ -438,12 +454,13 @@ static void test_demo_two(const char *root)
 		usleep(50000);
 	CHECK(!demo_cgroup_left(root), "no pmadvise-demo-* cgroup left");
 	for (int i = 0; i < 100; i++) {
-		read_file("/proc/swaps", swaps1, sizeof(swaps1));
+		swap_names(swaps1, sizeof(swaps1));
 		if (!strcmp(swaps0, swaps1))
 			break;
 		usleep(50000);
 	}
-	CHECK(!strcmp(swaps0, swaps1), "the swap devices as before");
+	CHECK(!strcmp(swaps0, swaps1), "the swap devices as before: %s, "
+	      "then %s", swaps0, swaps1);
 }
 
 /* pmadvise demo --compare; on the host (refused) or in the guest. */
@@ -653,6 +670,23 @@ static void test_compare(const char *cg, const pid_t *m, int n)
 	      "memory.stat after the run agrees: anon %lld", s1);
 	CHECK(members_kb(m, n, "Swap") > 0, "the members hold swap: %lld kB",
 	      members_kb(m, n, "Swap"));
+	/* --percent 50 is PAGEOUT's budget: the fault-in before each phase
+	 * took it too, so that only half of what the last run left in swap
+	 * came back and PAGEOUT started from 32 MiB, not 64 */
+	{
+		char *half[] = { (char *)pmadvise, "--cgroup", (char *)cg,
+				 "--compare", "--anon", "--percent", "50",
+				 "--json", NULL };
+
+		rc = run(half, out, sizeof(out), err, sizeof(err));
+		printf("--compare --percent 50: rc %d\n%s%s", rc, out, err);
+		CHECK(jnum(out, "pageout", "anon_before") >= 60 * MiB,
+		      "--percent does not cut the fault-in: PAGEOUT starts "
+		      "from %lld", jnum(out, "pageout", "anon_before"));
+		CHECK(jnum(out, "pageout", "anon_reclaimed") <= 40 * MiB,
+		      "and PAGEOUT takes about half: %lld",
+		      jnum(out, "pageout", "anon_reclaimed"));
+	}
 	/* the table a person reads (README shows one from here) */
 	args[5] = NULL;
 	rc = run(args, out, sizeof(out), err, sizeof(err));
