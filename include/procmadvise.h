@@ -292,6 +292,10 @@ int pmadv_residency(struct pmadv_target *t, const struct iovec *iov,
 /* Race control: hold the target still between pmadv_hold() and
  * pmadv_release(), then put it back in the state it was in. */
 #define PMADV_HOLD_SIGSTOP 0x1u /* SIGSTOP/SIGCONT instead of ptrace */
+/* 0.2+: timeout_ms also bounds the whole hold: the library's helper lets
+ * the target go by itself timeout_ms after pmadv_hold() was called, and
+ * the later pmadv_release() returns -ETIMEDOUT. */
+#define PMADV_HOLD_LEASE 0x2u
 
 struct pmadv_hold;
 

@@ -148,6 +148,9 @@ struct proc_report {
 	double ms;
 	bool attempted;         /* pmadv_advise ran */
 	bool hold_failed;       /* the error is --hold's */
+	double hold_at;         /* now_ms() as --hold was asked for */
+	bool hold_expired;      /* --hold's lease (--timeout) ended before
+				 * the release: the target ran again */
 	struct exec_id exec;    /* the program when the request began */
 	bool exec_seen;         /* it ran execve before the request ended */
 	size_t nchanged;        /* advised ranges whose VMA changed meanwhile */
@@ -187,6 +190,8 @@ int write_all(int fd, const void *buf, size_t len);
 /* procinfo.c */
 int read_mem(pid_t pid, struct mem_kb *out);
 void read_comm(pid_t pid, char *buf, size_t len);
+/* The digits of the largest PID (kernel.pid_max less one). */
+unsigned int pid_width(void);
 char read_state(pid_t pid);
 pid_t thread_in_state(pid_t pid, const char *states);
 /* The process (thread group) task tid belongs to, or -errno. */
@@ -212,7 +217,15 @@ int exit_class_of(int err);
 extern volatile sig_atomic_t cli_cancel; /* the library's cancel flag */
 extern volatile sig_atomic_t cli_signal;  /* the signal that stops us */
 extern volatile sig_atomic_t cli_timed_out;
-extern volatile sig_atomic_t cli_resume_pid; /* SIGCONT it on a forced exit */
+/* What a forced exit leaves on stdout, for its message (report.c). */
+enum {
+	REPORT_NONE,    /* nothing yet */
+	REPORT_ROWS,    /* a table: a row for each process done */
+	REPORT_JSON,    /* nothing: the document comes at the end */
+	REPORT_CLOSING, /* the document, or the default view's ranges,
+			 * notes and total, being written */
+};
+extern volatile sig_atomic_t cli_report;
 bool cli_stopping(void);
 void signals_install(void);
 int signals_grace(void);
@@ -272,6 +285,8 @@ struct out_column {
 	int flags;              /* SCOLS_FL_* of its table column */
 	bool deflt;             /* in a table without -o */
 	const char *help;       /* for --list-columns */
+	unsigned int width;     /* of a streamed table: the widest cell
+				 * expected (0: its header's) */
 };
 /* The columns -o/--output-all/the default pick, as indexes into cols
  * (sel has room for ncols); -1 after a usage message naming the column. */
@@ -282,6 +297,15 @@ void out_list_columns(const struct out_opts *oo,
 struct libscols_table *out_table(const struct out_opts *oo, const char *name);
 void out_add_columns(struct libscols_table *tb, const struct out_column *cols,
 		     const int *sel, size_t nsel);
+/* A table printed a line at a time (out_stream), with widths fixed up
+ * front from each column's header and width; not for JSON, nothing to
+ * fix in raw lines. */
+void out_fix_widths(const struct out_opts *oo, struct libscols_table *tb,
+		    const struct out_column *cols, const int *sel,
+		    size_t nsel);
+/* Prints the lines added since the last call, the header before the
+ * first (unless --noheadings), flushes them and forgets them. */
+void out_stream(struct libscols_table *tb);
 struct libscols_line *out_line(struct libscols_table *tb);
 /* Cell i of a line; a NULL string stays empty (null in JSON). */
 void out_str(const struct out_opts *oo, struct libscols_line *ln, size_t i,

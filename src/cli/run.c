@@ -103,6 +103,37 @@ static void judge_result(struct proc_report *p, struct pmadv_target *t,
 	first_range_failure(p);
 }
 
+/* --hold's lease and --timeout's own alarm end together: the advice a
+ * timeout cuts ends a moment after the lease, with the call in progress
+ * (a tenth of a second's worth under --rate). Within this, it is
+ * --timeout's usual report; later, pmadvise was held up past its
+ * --timeout (stopped, a slow call) and the target ran meanwhile. */
+#define HOLD_LATE_MS 100
+
+/* --hold's lease (--timeout) ended well before the advice (or the
+ * listing) did, at done_at: the target ran again meanwhile, whatever the
+ * advice answered. A timeout, as --timeout's own. */
+static void judge_hold(struct proc_report *p, const struct cli_opts *o,
+		       double done_at)
+{
+	char sz[32];
+
+	/* hold_at is taken before the library's clock starts the lease */
+	if (!p->hold_expired ||
+	    done_at < p->hold_at + o->timeout_ms + HOLD_LATE_MS)
+		return;
+	human_size(p->res.bytes, sz, sizeof(sz));
+	p->error = ETIMEDOUT;
+	p->exit_class = EXIT_TIMEOUT;
+	p->status = status_after_failure(p);
+	snprintf(p->message, sizeof(p->message),
+		 "the hold of PID %d expired after %d ms (--timeout); the "
+		 "target ran again before the %s ended (%s%s)", (int)p->pid,
+		 o->timeout_ms, o->dry_run ? "listing" : "advice",
+		 p->res.bytes ? sz : "nothing advised",
+		 p->res.bytes ? " advised, which stays advised" : "");
+}
+
 static ssize_t advise_ranges(struct pmadv_target *t,
 			     const struct cli_opts *o, struct proc_report *p,
 			     struct pace *pc)
@@ -163,6 +194,7 @@ static void process_one(const struct cli_opts *o, pid_t pid,
 			struct pace *pc)
 {
 	ssize_t ret = 0;
+	double done_at;
 
 	memset(p, 0, sizeof(*p));
 	p->pid = pid;
@@ -199,18 +231,22 @@ static void process_one(const struct cli_opts *o, pid_t pid,
 	p->res_before_err = -pmadv_residency(t, p->iov, p->n, &p->res_before,
 					     sizeof(p->res_before));
 	if (o->dry_run) {
+		done_at = now_ms();
 		select_finish(t, o, p);
 		deadline_disarm();
 		p->status = PROC_OK;
+		judge_hold(p, o, done_at);
 		goto out;
 	}
 	ret = advise_ranges(t, o, p, pc);
+	done_at = now_ms();
 	select_finish(t, o, p);
 	deadline_disarm();
 	read_mem(pid, &p->after);
 	p->res_after_err = -pmadv_residency(t, p->iov, p->n, &p->res_after,
 					    sizeof(p->res_after));
 	judge_result(p, t, o, ret);
+	judge_hold(p, o, done_at);
 	note_effect(p);
 out:
 	p->exec_seen = exec_meanwhile(p);

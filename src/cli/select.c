@@ -143,15 +143,18 @@ static void explain_sigstop_refused(struct proc_report *p)
 		 (int)p->pid);
 }
 
-static void release_state(struct sel_state *st)
+/* pmadv_release's answer: -ETIMEDOUT when the hold's lease had ended. */
+static int release_state(struct sel_state *st)
 {
+	int ret = 0;
+
 	for (size_t i = 0; i < st->nits; i++)
 		pmadv_vma_close(st->its[i]);
 	if (st->hold)
-		pmadv_release(st->hold);
-	cli_resume_pid = 0;
+		ret = pmadv_release(st->hold);
 	free(st->its);
 	free(st);
+	return ret;
 }
 
 /* An explicit range over MAP_DROPPABLE memory, for PAGEOUT without
@@ -242,12 +245,17 @@ int select_ranges(struct pmadv_target *t, const struct cli_opts *o,
 	st = xcalloc(1, sizeof(*st));
 	st->its = xcalloc(windows, sizeof(*st->its));
 	if (o->hold) {
-		/* A target that SIGSTOP stops here must run again if a signal
-		 * ends pmadvise before the release (signals.c). */
+		/* A target that SIGSTOP stops here runs again if a signal ends
+		 * pmadvise before the release: the hold's watchdog sees
+		 * pmadvise gone (signals.c). */
 		unsigned int hf = hold_flags(t, o);
 
-		if (hf & PMADV_HOLD_SIGSTOP && read_state(p->pid) != 'T')
-			cli_resume_pid = p->pid;
+		/* --timeout bounds the time spent on the process, and so the
+		 * hold, whatever becomes of pmadvise meanwhile (stopped by
+		 * SIGSTOP, say): the library's helper lets go at its end. */
+		if (o->timeout_ms > 0)
+			hf |= PMADV_HOLD_LEASE;
+		p->hold_at = now_ms();
 		ret = pmadv_hold(t, hf, o->timeout_ms, &st->hold);
 		if (ret < 0) {
 			p->hold_failed = true;
@@ -311,6 +319,6 @@ void select_finish(struct pmadv_target *t, const struct cli_opts *o,
 		return;
 	if (!o->dry_run)
 		record_changes(st, p);
-	release_state(st);
+	p->hold_expired = release_state(st) == -ETIMEDOUT;
 	p->sel = NULL;
 }

@@ -17,6 +17,15 @@
  * PMADV_HOLD_SIGSTOP is the fallback where ptrace is not allowed: it is
  * visible, and it leaves an already stopped target alone.
  *
+ * The helper (tracer or watchdog) sees its caller's death, not a caller
+ * that is stopped (SIGSTOP, a debugger) or stuck. PMADV_HOLD_LEASE gives
+ * the hold an end of its own, timeout_ms after pmadv_hold() was called:
+ * the helper lets go then as a release would, and the release, later,
+ * finds it done and says -ETIMEDOUT. The tracer looks at the lease only in
+ * its wait for the next command (pt_next_cmd), so it never cuts one short.
+ * The helpers leave the caller's process group, so that a stop of the
+ * caller's whole job does not stop them too.
+ *
  * Exec in another thread while the threads are seized one by one: exec
  * waits in de_thread, holding the target's cred_guard_mutex, until the
  * other threads are reaped, and a traced thread is reaped by its tracer
@@ -31,6 +40,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -75,6 +86,7 @@ struct thread {
 struct held {
 	struct session s;
 	int64_t deadline;    /* CLOCK_MONOTONIC ms, for taking the hold */
+	int64_t lease;       /* when it lets go by itself (the same), or -1 */
 	pid_t self;          /* the tracer's PID */
 	sigjmp_buf past;     /* out of a seize past the deadline */
 	struct thread *th;   /* the tracer's mmap: it must not malloc */
@@ -85,6 +97,8 @@ struct pmadv_hold {
 	struct pmadv_hold *next; /* in the list of active ptrace holds */
 	struct pmadv_target *t;
 	unsigned int flags;
+	int timeout_ms;     /* as given, 0 replaced by the default */
+	int64_t lease;      /* PMADV_HOLD_LEASE: CLOCK_MONOTONIC ms; or -1 */
 	pid_t owner;        /* the thread that took it */
 	bool sent_stop;     /* SIGSTOP mode: we stopped it, so we continue it */
 	int watch_fd;       /* SIGSTOP mode: the watchdog's socket, or -1 */
@@ -128,7 +142,9 @@ int pmadv_hold_tracee(const struct pmadv_target *t, pid_t *tid)
 
 	pthread_mutex_lock(&holds_lock);
 	for (struct pmadv_hold *h = holds; h && ret; h = h->next) {
-		if (h->t->pid != t->pid || h->owner != self)
+		/* a hold whose lease ended holds nothing any more */
+		if (h->t->pid != t->pid || h->owner != self ||
+		    pt_tracer_ended(&h->hd->s))
 			continue;
 		/* Prefer the thread group leader, as injectors do. */
 		for (size_t i = 0; i < h->hd->n; i++) {
@@ -431,7 +447,8 @@ static void hold_tick(struct session *s)
 }
 
 /* The tracer process: take the hold, keep it until the caller releases
- * it, gives up, or dies, then let go. */
+ * it, gives up, or dies, or its lease ends, then let go. The lease is
+ * seen only in the wait for a command (pt_next_cmd), never in one. */
 static int hold_tracer(struct session *s)
 {
 	struct held *h = (struct held *)s;
@@ -446,8 +463,10 @@ static int hold_tracer(struct session *s)
 	ret = take(h);
 	s->attach_ret = ret;
 	pt_set(s, &s->attached);
-	if (ret == 0)
-		pt_next_cmd(s, -1, hold_tick);
+	if (ret == 0 && pt_next_cmd(s, h->lease, hold_tick) == CMD_END &&
+	    s->end_err == ETIMEDOUT)
+		pmadv_debug("hold: the lease on PID %d ended: letting go",
+			    (int)s->pid);
 	let_go(h);
 	if (h->th)
 		munmap(h->th, h->cap * sizeof(*h->th));
@@ -457,8 +476,9 @@ static int hold_tracer(struct session *s)
 
 /* ---- the caller's side ---- */
 
-static int hold_ptrace(struct pmadv_hold *h, int timeout_ms, int64_t deadline)
+static int hold_ptrace(struct pmadv_hold *h, int64_t deadline)
 {
+	int timeout_ms = h->timeout_ms;
 	const struct pmadv_target *t = h->t;
 	struct session *s;
 	struct held *hd;
@@ -482,6 +502,7 @@ static int hold_ptrace(struct pmadv_hold *h, int timeout_ms, int64_t deadline)
 	s->tfd = -1;
 	s->run = hold_tracer;
 	hd->deadline = deadline;
+	hd->lease = h->lease;
 	ret = pt_session_start(s);
 	if (ret < 0) {
 		if (s->stack)
@@ -555,9 +576,41 @@ static int all_stopped(const struct pmadv_target *t)
  * whose only peer the caller keeps. The caller's death closes it: read()
  * answers 0 and the watchdog continues the target. A release writes one
  * byte first, after its own SIGCONT: the watchdog then leaves the target
- * alone. The child runs only async-signal-safe calls (the caller may have
- * other threads).
+ * alone. With a lease, the watchdog also continues the target when the
+ * lease ends, whatever the caller is doing (stopped, stuck), and writes
+ * 'x' for the release to find. It leaves the caller's process group, so
+ * that a SIGSTOP of the caller's whole job does not stop it too. The
+ * child runs only async-signal-safe calls (the caller may have other
+ * threads).
  */
+static void __attribute__((noreturn))
+watch(int fd, const struct pmadv_target *t, int64_t lease)
+{
+	for (;;) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		int64_t left = lease - pt_now_ms();
+		ssize_t n;
+		char c;
+
+		if (lease >= 0 && left <= 0) {
+			send_signal(t, SIGCONT);
+			if (send(fd, "x", 1, MSG_NOSIGNAL) < 0)
+				(void)0; /* the caller is gone: no one asks */
+			_exit(0);
+		}
+		/* every signal is blocked: only an error ends poll early */
+		if (lease >= 0 &&
+		    poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left) == 0)
+			continue;
+		n = read(fd, &c, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) /* the caller is gone (or exec'd) holding it */
+			send_signal(t, SIGCONT);
+		_exit(0);
+	}
+}
+
 static int spawn_watchdog(struct pmadv_hold *h)
 {
 	int p[2];
@@ -577,18 +630,12 @@ static int spawn_watchdog(struct pmadv_hold *h)
 	}
 	if (pid == 0) {
 		sigset_t all;
-		ssize_t n;
-		char c;
 
 		sigfillset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
 		close(p[1]);
-		do
-			n = read(p[0], &c, 1);
-		while (n < 0 && errno == EINTR);
-		if (n <= 0) /* the caller is gone (or exec'd) holding it */
-			send_signal(h->t, SIGCONT);
-		_exit(0);
+		setsid();
+		watch(p[0], h->t, h->lease);
 	}
 	close(p[0]);
 	h->watch_fd = p[1];
@@ -596,17 +643,34 @@ static int spawn_watchdog(struct pmadv_hold *h)
 	return 0;
 }
 
-static void end_watchdog(struct pmadv_hold *h)
+/* Whether the watchdog's lease ended: its 'x' waits on the socket. */
+static bool lease_ended(const struct pmadv_hold *h)
 {
+	char c;
+
+	return h->watch_fd >= 0 &&
+	       recv(h->watch_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 1 &&
+	       c == 'x';
+}
+
+/* Tells the watchdog that the hold is over, and waits for it to go:
+ * true when its lease had ended first (its 'x', written before it
+ * exited, waits on the socket). */
+static bool end_watchdog(struct pmadv_hold *h)
+{
+	bool ended;
+
 	if (h->watch_fd < 0)
-		return;
+		return false;
 	if (send(h->watch_fd, "r", 1, MSG_NOSIGNAL) < 0)
 		(void)0; /* it is gone already: nothing waits for the byte */
-	close(h->watch_fd);
-	h->watch_fd = -1;
 	/* ECHILD: a waitid(P_ALL, __WALL) of the caller reaped it */
 	while (waitpid(h->watch_pid, NULL, __WALL) < 0 && errno == EINTR)
 		;
+	ended = lease_ended(h);
+	close(h->watch_fd);
+	h->watch_fd = -1;
+	return ended;
 }
 
 static int hold_sigstop(struct pmadv_hold *h, int64_t deadline)
@@ -639,14 +703,21 @@ static int release(struct pmadv_hold *h)
 	int ret = 0;
 
 	if (h->flags & PMADV_HOLD_SIGSTOP) {
-		/* A target that died meanwhile has nothing to restore. */
-		if (h->sent_stop && (ret = send_signal(h->t, SIGCONT)) == -ESRCH)
+		/* A target that died meanwhile has nothing to restore; one
+		 * that the lease continued is not ours any more (someone may
+		 * have stopped it since). */
+		bool ended = lease_ended(h);
+
+		if (h->sent_stop && !ended &&
+		    (ret = send_signal(h->t, SIGCONT)) == -ESRCH)
 			ret = 0;
-		end_watchdog(h);
+		if (end_watchdog(h) && ret == 0)
+			ret = -ETIMEDOUT;
 	} else if (h->hd) {
 		holds_remove(h);
-		/* -ETIMEDOUT: the tracer did not finish within the timeout;
-		 * it lets go when it can, and its exit detaches the rest. */
+		/* -ETIMEDOUT: the tracer let go at the end of the lease, or
+		 * did not finish within the timeout; then it lets go when it
+		 * can, and its exit detaches the rest. */
 		ret = pt_session_end(&h->hd->s);
 	}
 	free(h);
@@ -660,7 +731,8 @@ static int hold(struct pmadv_target *t, unsigned int flags, int timeout_ms,
 	int64_t deadline;
 	int ret;
 
-	if (!t || !out || (flags & ~PMADV_HOLD_SIGSTOP) || timeout_ms < 0)
+	if (!t || !out || (flags & ~(PMADV_HOLD_SIGSTOP | PMADV_HOLD_LEASE)) ||
+	    timeout_ms < 0 || (!timeout_ms && (flags & PMADV_HOLD_LEASE)))
 		return -EINVAL;
 	/* Stopping ourselves would never come back. */
 	if (t->self || t->pid == getpid())
@@ -680,20 +752,26 @@ static int hold(struct pmadv_target *t, unsigned int flags, int timeout_ms,
 	h->owner = (pid_t)syscall(SYS_gettid);
 	if (!timeout_ms)
 		timeout_ms = DEFAULT_TIMEOUT_MS;
+	h->timeout_ms = timeout_ms;
 	deadline = pt_now_ms() + timeout_ms;
+	h->lease = flags & PMADV_HOLD_LEASE ? deadline : -1;
 	if (flags & PMADV_HOLD_SIGSTOP)
 		ret = hold_sigstop(h, deadline);
 	else
-		ret = hold_ptrace(h, timeout_ms, deadline);
+		ret = hold_ptrace(h, deadline);
+	/* taken just as the lease ended: the helper is letting go */
+	if (ret == 0 && h->lease >= 0 && pt_now_ms() >= h->lease)
+		ret = -ETIMEDOUT;
 	if (ret < 0) {
 		release(h); /* undo whatever part was done */
 		return ret;
 	}
 	if (!(flags & PMADV_HOLD_SIGSTOP))
 		holds_add(h);
-	pmadv_debug("holding PID %d (%s, %zu threads)", (int)t->pid,
+	pmadv_debug("holding PID %d (%s, %zu threads%s)", (int)t->pid,
 		    flags & PMADV_HOLD_SIGSTOP ? "SIGSTOP" : "ptrace",
-		    h->hd ? h->hd->n : 0);
+		    h->hd ? h->hd->n : 0,
+		    h->lease >= 0 ? ", leased" : "");
 	*out = h;
 	return 0;
 }

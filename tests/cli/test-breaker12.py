@@ -18,6 +18,9 @@
   cgroupns         in a cgroup namespace with an inherited mount (root
                    "/.."): every member skipped, "no processes", exit 0
                    (then exit 5); now members checked by their list.
+  hold_stopped     (F9) pmadvise --hold --rate 1M/s -t 2000 stopped by
+                   SIGSTOP after taking the hold: the target stayed held
+                   for as long as pmadvise stayed stopped.
 
 The third round (the iterator in PID namespaces, demo --compare):
 
@@ -39,16 +42,18 @@ The third round (the iterator in PID namespaces, demo --compare):
 Usage: test-breaker12.py PATH_TO_PMADVISE [test ...]. Needs root."""
 
 import json
+import mmap
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 
 from clitest import (cgroup2_root, check, fail, need_root, pmadvise_path,
-                     rmdir_cgroup, run, run_json)
+                     rmdir_cgroup, run, run_json, status_field)
 
 
 def t_via_symlink():
@@ -360,6 +365,152 @@ def t_demo_name_taken():
         rmdir_cgroup(taken)
 
 
+# 64 MiB of its own data, checked on each line of stdin ("ok" or "bad"),
+# and a main thread that counts in the first 8 bytes of the file argv[1].
+COUNTER = r"""
+import hashlib, mmap, os, sys, threading
+data = bytearray(os.urandom(1 << 20)) * 64
+want = hashlib.sha256(data).digest()
+f = open(sys.argv[1], "r+b")
+shm = mmap.mmap(f.fileno(), 8)
+def answer():
+    for line in sys.stdin:
+        print("ok" if hashlib.sha256(data).digest() == want else "bad",
+              flush=True)
+threading.Thread(target=answer, daemon=True).start()
+print("ready", flush=True)
+n = 0
+while True:
+    n += 1
+    shm[0:8] = n.to_bytes(8, "little")
+"""
+
+
+def proc_state(pid):
+    """Each thread's state letter and TracerPid, from /proc."""
+    out = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                st = dict(l.split(":", 1) for l in f if ":" in l)
+        except OSError:
+            continue
+        out.append((st["State"].split()[0], int(st["TracerPid"])))
+    return out
+
+
+def t_hold_stopped():
+    """pmadvise stopped (SIGSTOP to it alone, then to its whole process
+    group, as a shell's kill %1 does) while its --hold keeps a target: the
+    target ran again only when pmadvise did. Now --timeout (2 s) bounds
+    the hold: the target runs again by then, pmadvise still stopped, and
+    pmadvise, continued, says the hold expired, exit 6 (timeout)."""
+    slack = 0.5
+    with tempfile.NamedTemporaryFile(prefix="pmadv-b12c-") as cf:
+        cf.write(b"\0" * 8)
+        cf.flush()
+        counter = mmap.mmap(cf.fileno(), 8)
+
+        def count():
+            return int.from_bytes(counter[0:8], "little")
+
+        kid = subprocess.Popen([sys.executable, "-c", COUNTER, cf.name],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               text=True)
+        try:
+            check(kid.stdout.readline().strip() == "ready",
+                  "the counting target started")
+            for group in (False, True):
+                hold_stopped_once(kid, count, group, slack)
+            # Not stopped, the run times out as before: the lease ends
+            # with --timeout's own alarm, and the advice a moment later.
+            for _ in range(3):
+                p = run(["--hold", "--rate", "1M/s", "-t", "500", "--anon",
+                         "-a", "cold", str(kid.pid)], check_rc=6)
+                check("timed out (--timeout)" in p.stderr and
+                      "expired" not in p.stderr,
+                      "a --hold run that is not stopped times out as "
+                      "before (exit 6, \"timed out\")")
+        finally:
+            kid.kill()
+            kid.wait()
+            counter.close()
+
+
+def hold_stopped_once(kid, count, group, slack):
+    how = "its process group" if group else "pmadvise alone"
+    t0 = time.monotonic()
+    p = subprocess.Popen([pmadvise_path(), "--hold", "--rate", "1M/s",
+                          "-t", "2000", "--anon", "-a", "cold",
+                          str(kid.pid)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, start_new_session=True)
+    try:
+        while not all(s == "t" and tr for s, tr in proc_state(kid.pid)):
+            if time.monotonic() - t0 > 1.5 or p.poll() is not None:
+                fail("pmadvise --hold did not hold PID %d within 1.5 s" %
+                     kid.pid)
+            time.sleep(0.001)
+        # half a second of paced calls (about 512 KiB) before the stop
+        time.sleep(0.5)
+        held = time.monotonic() - t0
+        if group:
+            os.killpg(p.pid, signal.SIGSTOP)
+        else:
+            os.kill(p.pid, signal.SIGSTOP)
+        while True:
+            states = proc_state(kid.pid)
+            ran = time.monotonic() - t0
+            if all(s in "RSD" and not tr for s, tr in states):
+                break
+            if ran > 2.0 + slack:
+                fail("SIGSTOP to %s: PID %d still held %.2f s after "
+                     "pmadvise started (-t 2000): %s" %
+                     (how, kid.pid, ran, states))
+            time.sleep(0.005)
+        c0 = count()
+        time.sleep(0.05)
+        runs = count() > c0
+        pm_state = status_field(p.pid, "State")
+        check(runs and pm_state == "T" and ran >= 2.0 - 0.01,
+              "SIGSTOP to %s %.2f s after it started, the hold taken "
+              "and some calls made: the target runs again (counter "
+              "advancing) %.3f s after pmadvise started (-t 2000), while "
+              "pmadvise is still stopped (state %s)" %
+              (how, held, ran, pm_state))
+        # and goes on running while pmadvise stays stopped
+        time.sleep(0.5)
+        c0 = count()
+        time.sleep(0.05)
+        c1, pm_state, states = count(), status_field(p.pid, "State"), \
+            proc_state(kid.pid)
+        check(c1 > c0 and pm_state == "T" and
+              all(s in "RSD" and not tr for s, tr in states),
+              "half a second later the target still runs (counter %d -> "
+              "%d), untraced (%s), and pmadvise is still stopped (%s)" %
+              (c0, c1, states, pm_state))
+        if group:
+            os.killpg(p.pid, signal.SIGCONT)
+        else:
+            os.kill(p.pid, signal.SIGCONT)
+        out, err = p.communicate(timeout=20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    print(out + err)
+    want = ("the hold of PID %d expired after 2000 ms (--timeout); the "
+            "target ran again before the advice ended" % kid.pid)
+    check(p.returncode == 6 and want in err,
+          "continued, pmadvise says the hold expired (%r), exit %d "
+          "(6: timeout)" % (want, p.returncode))
+    kid.stdin.write("check\n")
+    kid.stdin.flush()
+    check(kid.stdout.readline().strip() == "ok" and
+          all(s in "RSD" and not tr for s, tr in proc_state(kid.pid)),
+          "the target is untraced, not stopped, its data intact")
+
+
 TESTS = {
     "via_symlink": t_via_symlink,
     "via_fifo": t_via_fifo,
@@ -373,6 +524,7 @@ TESTS = {
     "pidns_zero": t_pidns_zero,
     "foreign_proc": t_foreign_proc,
     "demo_name_taken": t_demo_name_taken,
+    "hold_stopped": t_hold_stopped,
 }
 
 

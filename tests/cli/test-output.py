@@ -86,7 +86,8 @@ def test_raw_noheadings(pid):
           "-r: one space between cells, exact bytes: %r" % p.stdout)
     p = run(["--anon", "--dry-run", "-n", "-o", "pid,comm", pid],
             check_rc=0)
-    check(p.stdout.splitlines() == ["%d sleep" % pid],
+    check([ln.split() for ln in p.stdout.splitlines()] ==
+          [[str(pid), "sleep"]],
           "-n: no header line, nothing else: %r" % p.stdout)
     p = run(["--anon", "--dry-run", "-rn", "-o", "bytes_total", pid],
             check_rc=0)
@@ -114,6 +115,12 @@ def test_usage_errors(pid):
           "an unknown column: exit 2, named: %r" % p.stderr)
     p = run(["--anon", "--output", "", pid], check_rc=2)
     check("no column" in p.stderr, "an empty -o: exit 2")
+    for plus in (["-o", "+"], ["--output=+"], ["-J", "-o", "+"]):
+        p = run(["--anon", "--dry-run"] + plus + [pid], check_rc=2)
+        check("--output '+' lists no column" in p.stderr and
+              "--help" in p.stderr and p.stdout == "",
+              "%s, an empty +LIST: exit 2, as an empty -o: %r" %
+              (" ".join(plus), p.stderr))
     p = run(["--list-columns", "-o", "nope"], check_rc=2)
     check("'nope'" in p.stderr, "--list-columns -o checks the names too")
     p = run(["-r", "1000+4K", pid], check_rc=2)

@@ -4,9 +4,10 @@
  * a caller thread that reaps every child, a caller SIGKILLed at random
  * moments, a target that re-execs itself all the time, a vfork parent, a
  * frozen cgroup, several caller threads holding one target at once, the
- * ptrace rung asked while a hold is active, and a target waiting in
- * io_uring_enter. After each, the target must be untraced in every
- * thread, in no trace stop, and still computing right.
+ * ptrace rung asked while a hold is active, a target waiting in
+ * io_uring_enter, and a caller stopped while it holds with a lease. After
+ * each, the target must be untraced in every thread, in no trace stop,
+ * and still computing right.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -46,6 +47,7 @@ struct shared {
 	atomic_long errors;
 	atomic_long result;  /* io_uring target: what its wait returned */
 	atomic_int waiting;  /* io_uring target: in its wait */
+	atomic_llong held_at; /* lease: when the caller asked, mono_ms() */
 };
 
 static struct shared *sh;
@@ -56,6 +58,11 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static long long mono_ms(void)
+{
+	return (long long)(now() * 1000);
 }
 
 static void nap_ms(int ms)
@@ -223,6 +230,19 @@ static bool held_right(pid_t pid, pid_t caller)
 	census(pid, caller, &c);
 	return c.threads > 0 && c.trace_stop == c.threads &&
 	       c.traced == c.threads && !c.by_caller;
+}
+
+/* Held as flags say: every thread stopped by SIGSTOP, or in a trace stop
+ * under a helper of caller. */
+static void assert_held(pid_t pid, pid_t caller, unsigned int flags)
+{
+	struct census c;
+
+	census(pid, caller, &c);
+	if (flags & PMADV_HOLD_SIGSTOP)
+		assert_true(c.threads > 0 && c.stopped == c.threads);
+	else
+		assert_true(held_right(pid, caller));
 }
 
 /* Left as found: within secs no thread traced or in a stop, and the
@@ -404,14 +424,7 @@ static void caller_dies_holding(unsigned int flags)
 	close(p[1]);
 	assert_int_equal(read(p[0], &c, 1), 1);
 	close(p[0]);
-	if (flags & PMADV_HOLD_SIGSTOP) {
-		struct census cs;
-
-		census(target, caller, &cs);
-		assert_true(cs.threads > 0 && cs.stopped == cs.threads);
-	} else {
-		assert_true(held_right(target, caller));
-	}
+	assert_held(target, caller, flags);
 	kill(caller, SIGKILL);
 	assert_int_equal(waitpid(caller, &st, 0), caller);
 	assert_target_fine(target, 1);
@@ -994,6 +1007,165 @@ static void test_io_uring_wait(void **state)
 	stop_target(pid);
 }
 
+/* ---- a caller stopped while it holds with a lease ---- */
+
+#define LEASE_MS 1000
+/* What the helper may take past the lease's end to let go, on a loaded
+ * 2-core machine: its wake-up, and the detach of every thread or the
+ * watchdog's SIGCONT. */
+#define LEASE_SLACK_MS 400
+
+/* The caller: holds with a lease, says so, then stops itself, or its
+ * whole process group as a job-control stop does (which, without the
+ * helper's own session, stopped the helper too). Continued, it releases:
+ * exits 0 when the release said -ETIMEDOUT. */
+static int stopped_caller(pid_t target, unsigned int flags, bool group,
+			  int wfd)
+{
+	struct pmadv_target *t;
+	struct pmadv_hold *h;
+	int ret;
+
+	if (setpgid(0, 0) < 0 || pmadv_open(target, 0, &t) < 0)
+		return 1;
+	atomic_store(&sh->held_at, mono_ms());
+	ret = pmadv_hold(t, flags | PMADV_HOLD_LEASE, LEASE_MS, &h);
+	if (ret < 0) {
+		fprintf(stderr, "hold: %s\n", strerror(-ret));
+		return 2;
+	}
+	if (write(wfd, "h", 1) != 1)
+		return 3;
+	if (group)
+		kill(0, SIGSTOP);
+	else
+		raise(SIGSTOP);
+	ret = pmadv_release(h);
+	pmadv_close(t);
+	if (ret != -ETIMEDOUT)
+		fprintf(stderr, "release: %d, not -ETIMEDOUT\n", ret);
+	return ret == -ETIMEDOUT ? 0 : 4;
+}
+
+static void lease_caller_stopped(unsigned int flags, bool group)
+{
+	pid_t target = start_target(4), caller;
+	long long ran_at;
+	unsigned long r0;
+	struct census c;
+	int p[2], st;
+	char ch;
+
+	assert_int_equal(pipe(p), 0);
+	caller = fork();
+	assert_true(caller >= 0);
+	if (caller == 0) {
+		close(p[0]);
+		_exit(stopped_caller(target, flags, group, p[1]));
+	}
+	close(p[1]);
+	assert_int_equal(read(p[0], &ch, 1), 1);
+	close(p[0]);
+	assert_held(target, caller, flags);
+	assert_int_equal(waitpid(caller, &st, WUNTRACED), caller);
+	assert_true(WIFSTOPPED(st));
+	/* The target runs again by the lease's end, and not before, while
+	 * its caller stays stopped. */
+	for (;;) {
+		census(target, 0, &c);
+		ran_at = mono_ms();
+		if (!c.traced && !c.trace_stop && !c.stopped)
+			break;
+		if (ran_at - atomic_load(&sh->held_at) >
+		    LEASE_MS + LEASE_SLACK_MS)
+			fail_msg("PID %d still held %lld ms after a %d ms lease "
+				 "(%d of %d threads traced, %d stopped)",
+				 (int)target,
+				 ran_at - atomic_load(&sh->held_at), LEASE_MS,
+				 c.traced, c.threads, c.stopped + c.trace_stop);
+		nap_ms(1);
+	}
+	ran_at -= atomic_load(&sh->held_at);
+	r0 = atomic_load(&sh->rounds);
+	while (atomic_load(&sh->rounds) < r0 + 2 &&
+	       mono_ms() - atomic_load(&sh->held_at) <
+		       LEASE_MS + LEASE_SLACK_MS)
+		nap_ms(1);
+	assert_true(atomic_load(&sh->rounds) >= r0 + 2);
+	print_message("%s lease of %d ms, caller %s stopped: the target ran "
+		      "again after %lld ms\n",
+		      flags & PMADV_HOLD_SIGSTOP ? "SIGSTOP" : "ptrace",
+		      LEASE_MS, group ? "and its process group" : "alone",
+		      ran_at);
+	assert_true(ran_at >= LEASE_MS - 1);
+	assert_int_equal(pmtest_state(caller, 0), 'T');
+	/* Stopped by someone else meanwhile, it is not the release's to
+	 * continue: the release leaves it alone. */
+	kill(target, SIGSTOP);
+	for (double end = now() + 2; pmtest_state(target, 0) != 'T';) {
+		assert_true(now() < end);
+		nap_ms(1);
+	}
+	kill(caller, SIGCONT);
+	assert_int_equal(waitpid(caller, &st, 0), caller);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	nap_ms(50);
+	assert_int_equal(pmtest_state(target, 0), 'T');
+	census(target, 0, &c);
+	assert_int_equal(c.traced, 0);
+	kill(target, SIGCONT);
+	assert_target_fine(target, 1);
+	stop_target(target);
+}
+
+static void test_lease_caller_stopped(void **state)
+{
+	(void)state;
+	lease_caller_stopped(0, false);
+	lease_caller_stopped(0, true);
+}
+
+static void test_lease_caller_stopped_sigstop(void **state)
+{
+	(void)state;
+	lease_caller_stopped(PMADV_HOLD_SIGSTOP, false);
+	lease_caller_stopped(PMADV_HOLD_SIGSTOP, true);
+}
+
+/* Released within its lease: 0 as without one, and the lease's end
+ * later does nothing (a target stopped by someone else since stays
+ * stopped). (Its refusals are in test-hold's test_errors.) */
+static void test_lease_kept(void **state)
+{
+	static const unsigned int modes[] = { 0, PMADV_HOLD_SIGSTOP };
+	pid_t pid = start_target(2);
+	struct pmadv_target *t;
+	struct pmadv_hold *h;
+	struct census c;
+
+	(void)state;
+	assert_int_equal(pmadv_open(pid, 0, &t), 0);
+	for (size_t i = 0; i < 2; i++) {
+		unsigned int f = modes[i] | PMADV_HOLD_LEASE;
+
+		assert_int_equal(pmadv_hold(t, f, LEASE_MS, &h), 0);
+		nap_ms(LEASE_MS / 2);
+		assert_held(pid, getpid(), f);
+		assert_int_equal(pmadv_release(h), 0);
+		assert_target_fine(pid, 1);
+		kill(pid, SIGSTOP);
+		nap_ms(LEASE_MS / 2 + LEASE_SLACK_MS);
+		census(pid, 0, &c);
+		assert_int_equal(c.stopped, c.threads);
+		assert_int_equal(c.traced, 0);
+		kill(pid, SIGCONT);
+		assert_target_fine(pid, 1);
+	}
+	pmadv_close(t);
+	stop_target(pid);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -1010,6 +1182,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_threads_take_turns),
 		cmocka_unit_test(test_rung_during_hold),
 		cmocka_unit_test(test_io_uring_wait),
+		cmocka_unit_test(test_lease_kept),
+		cmocka_unit_test(test_lease_caller_stopped),
+		cmocka_unit_test(test_lease_caller_stopped_sigstop),
 	};
 
 	if (argc == 3 && !strcmp(argv[1], "--exec-storm"))

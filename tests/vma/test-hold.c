@@ -26,6 +26,7 @@
 #include "procmadvise.h"
 #include "hold.h"
 #include "layout.h"
+#include "ptrace/ptrace.h"
 
 struct kid {
 	pid_t pid;
@@ -400,6 +401,9 @@ static void test_errors(void **state)
 	assert_int_equal(pmadv_hold(NULL, 0, 0, &h), -EINVAL);
 	assert_int_equal(pmadv_hold(k.t, 0x10, 0, &h), -EINVAL);
 	assert_int_equal(pmadv_hold(k.t, 0, -1, &h), -EINVAL);
+	assert_int_equal(pmadv_hold(k.t, PMADV_HOLD_LEASE, 0, &h), -EINVAL);
+	assert_int_equal(pmadv_hold(k.t, PMADV_HOLD_LEASE | 0x4, 100, &h),
+			 -EINVAL);
 	assert_int_equal(pmadv_release(NULL), 0);
 	{
 		struct pmadv_target *self;
@@ -430,6 +434,31 @@ static void test_errors(void **state)
 	assert_int_equal(errno, 4321);
 }
 
+/* A lease ends the hold's tracer only in its wait for the next command
+ * (pt_next_cmd): a command posted before the tracer looks is served, even
+ * past the deadline, and only an idle wait ends, on time, with ETIMEDOUT.
+ * (No request injects through a hold's tracer yet: the ptrace rung gets
+ * EBUSY on a held target, pmadv_hold(3). This is what one would meet.) */
+static void test_lease_between_commands(void **state)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	int64_t t0;
+
+	(void)state;
+	assert_non_null(s);
+	s->caller = getppid(); /* the tracer's view of a live caller */
+	s->cmd = CMD_ADVISE;
+	assert_int_equal(pt_next_cmd(s, pt_now_ms() - 1000, NULL), CMD_ADVISE);
+	assert_int_equal(s->end_err, 0);
+	s->cmd = CMD_NONE;
+	t0 = pt_now_ms();
+	assert_int_equal(pt_next_cmd(s, t0 + 150, NULL), CMD_END);
+	assert_int_equal(s->end_err, ETIMEDOUT);
+	assert_true(pt_now_ms() - t0 >= 150);
+	assert_true(pt_now_ms() - t0 < 250);
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -442,6 +471,7 @@ int main(void)
 		cmocka_unit_test(test_sigstop_stopped),
 		cmocka_unit_test(test_hold_recheck),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_lease_between_commands),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

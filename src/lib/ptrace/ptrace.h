@@ -248,17 +248,19 @@ int pt_capture(struct session *s) PMADV_HIDDEN;
 int pt_session_start(struct session *s) PMADV_HIDDEN;
 void pt_session_put(struct session *s) PMADV_HIDDEN;
 void pt_post(struct session *s, int cmd) PMADV_HIDDEN;
-/* The caller's end: CMD_END, then the tracer's end awaited (0), or given
- * up on (-ETIMEDOUT); drops the caller's reference. */
+/* The caller's end: CMD_END, then the tracer's end awaited (0, or
+ * -end_err when it had ended by itself before the CMD_END was seen), or
+ * given up on (-ETIMEDOUT); drops the caller's reference. */
 int pt_session_end(struct session *s) PMADV_HIDDEN;
 /* The tracer's side: *flag (attached, ended) set, the caller woken. */
 void pt_set(struct session *s, int *flag) PMADV_HIDDEN;
 /* The tracer's liveness check: its caller's process is gone. */
 bool pt_caller_gone(const struct session *s) PMADV_HIDDEN;
 /* The tracer's wait for a command (CMD_ADVISE, or CMD_END when the caller
- * gave up, is gone, or sent nothing for idle_ms; < 0: no limit). tick runs
- * at least every 100 ms meanwhile. */
-int pt_next_cmd(struct session *s, int64_t idle_ms,
+ * gave up, is gone, or sent nothing before until, a CLOCK_MONOTONIC ms
+ * deadline, < 0: none; end_err is then ETIMEDOUT). tick runs at least
+ * every 100 ms meanwhile. */
+int pt_next_cmd(struct session *s, int64_t until,
 		void (*tick)(struct session *)) PMADV_HIDDEN;
 /* Requests of this process on one target take turns: 0, or -ETIMEDOUT
  * when the turn did not come within timeout_ms. */

@@ -569,6 +569,8 @@ static void detach(struct session *s)
  *   when it dies: no mutex, no malloc, no stdio. The hand-off is plain
  *   atomics and a futex word, every wait of the tracer has a bound, and it
  *   watches its parent: when getppid() changes, the caller is gone.
+ *   It leaves the caller's session and process group (setsid), so that
+ *   a SIGSTOP of the caller's whole job stops the caller, not the tracer.
  * A worker thread of the caller starts it with CLONE_VFORK and stays
  * blocked in the kernel until it exits, so the tracer can run library
  * code on the worker's thread-local storage (errno) with nobody else using
@@ -616,16 +618,17 @@ bool pt_caller_gone(const struct session *s)
 }
 
 /* The tracer's wait for the next command: CMD_END when the caller gave
- * up, died, or went quiet for idle_ms (< 0: never). tick, if any, runs
- * at every wake-up, at least every 100 ms. */
-int pt_next_cmd(struct session *s, int64_t idle_ms,
+ * up, died, or posted nothing until the deadline `until` (CLOCK_MONOTONIC
+ * ms; < 0: never), s->end_err then ETIMEDOUT. A command is only waited
+ * for here, between commands, so the deadline never cuts one short. tick,
+ * if any, runs at every wake-up, at least every 100 ms. */
+int pt_next_cmd(struct session *s, int64_t until,
 		void (*tick)(struct session *))
 {
-	int64_t idle_end = pt_now_ms() + idle_ms;
-
 	for (;;) {
 		uint32_t seen = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
 		int cmd = load(&s->cmd);
+		int64_t nap = 100, now;
 
 		if (load(&s->gave_up))
 			return CMD_END;
@@ -636,13 +639,16 @@ int pt_next_cmd(struct session *s, int64_t idle_ms,
 				    "gone: letting go", (int)s->pid);
 			return CMD_END;
 		}
-		if (idle_ms >= 0 && pt_now_ms() > idle_end) {
+		now = pt_now_ms();
+		if (until >= 0 && now >= until) {
 			s->end_err = ETIMEDOUT;
 			return CMD_END;
 		}
 		if (tick)
 			tick(s);
-		wait_change(s, seen, 100);
+		if (until >= 0 && until - now < nap)
+			nap = until - now;
+		wait_change(s, seen, nap);
 	}
 }
 
@@ -688,12 +694,17 @@ static int tracer_main(void *arg)
 	int ret;
 
 	shed_fds(s);
+	/* Out of the caller's session and process group: a SIGSTOP sent to
+	 * the caller's whole job (kill -STOP -PGID, a shell's kill %1)
+	 * stops the caller, never the process that has to let go. */
+	setsid();
 	if (s->run)
 		return s->run(s);
 	ret = attach(s);
 	s->attach_ret = ret;
 	pt_set(s, &s->attached);
-	while (ret == 0 && pt_next_cmd(s, PT_IDLE_MS, NULL) == CMD_ADVISE) {
+	while (ret == 0 &&
+	       pt_next_cmd(s, pt_now_ms() + PT_IDLE_MS, NULL) == CMD_ADVISE) {
 		int err = 0;
 		ssize_t r = pt_do_advise(s, s->iov, s->n, &err);
 
@@ -927,10 +938,13 @@ int pt_session_end(struct session *s)
 	if (!load(&s->gave_up)) {
 		pt_post(s, CMD_END);
 		ret = pt_await(s, pt_tracer_ended);
-		if (ret == 0)
+		if (ret == 0) {
 			pthread_join(s->thread, NULL);
-		else
+			/* it had let go by itself, at its deadline */
+			ret = -s->end_err;
+		} else {
 			pt_give_up(s);
+		}
 	}
 	pt_session_put(s);
 	return ret;
