@@ -33,6 +33,11 @@ enum {
 
 /* Advice values from the kernel's uapi, for systems whose headers are
  * older than the advice. */
+/* Why EXDEV from pmadv_open or pmadv_cgroup_open. */
+#define PROC_FOREIGN                                                       \
+	"/proc here is the /proc of another PID namespace, where this "    \
+	"number names another process (a new PID namespace needs a /proc " \
+	"of its own: unshare --mount-proc)"
 #define ADVICE_COLD 20
 #define ADVICE_PAGEOUT 21
 #define ADVICE_COLLAPSE 25
@@ -332,7 +337,8 @@ int reap_main(int argc, char **argv);
  * closes g->fd or dies (the kernel closes the pipe then too, SIGKILL
  * included), so that what undo undoes is undone on every exit path.
  * guardian_start: 0 or -errno. guardian_end: closes the pipe and waits
- * for the guardian; false when there was none. A child of pmadvise that
+ * for the guardian; false when there was none. guardian_dismiss: ends it
+ * (SIGKILL) without the undo. A child of pmadvise that
  * must not delay the undo closes g->fd. */
 struct guardian {
 	pid_t pid;         /* 0: none */
@@ -341,6 +347,7 @@ struct guardian {
 int guardian_start(struct guardian *g, const char *name,
 		   void (*undo)(void *), void *arg);
 bool guardian_end(struct guardian *g);
+void guardian_dismiss(struct guardian *g);
 
 /* zram.c */
 struct zram_swap {
