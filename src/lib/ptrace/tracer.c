@@ -569,6 +569,9 @@ static void detach(struct session *s)
  *   when it dies: no mutex, no malloc, no stdio. The hand-off is plain
  *   atomics and a futex word, every wait of the tracer has a bound, and it
  *   watches its parent: when getppid() changes, the caller is gone.
+ *   An execve(2) in any thread of the caller does not change getppid()
+ *   (the tracer is handed to another thread of the same process), but it
+ *   kills the worker thread, its parent: that is looked at too.
  *   It leaves the caller's session and process group (setsid), so that
  *   a SIGSTOP of the caller's whole job stops the caller, not the tracer.
  * A worker thread of the caller starts it with CLONE_VFORK and stays
@@ -612,9 +615,15 @@ void pt_set(struct session *s, int *flag)
 	notify(s);
 }
 
+/* The caller's process died, or exec'd: no one will post a command. A
+ * worker's TID is reused only once it is gone and PIDs wrapped, and
+ * tgkill() checks that it is still a thread of the caller's process;
+ * EPERM (the caller changed its credentials) says it is there. */
 bool pt_caller_gone(const struct session *s)
 {
-	return getppid() != s->caller;
+	return getppid() != s->caller ||
+	       (syscall(SYS_tgkill, s->caller, s->worker, 0) < 0 &&
+		errno == ESRCH);
 }
 
 /* The tracer's wait for the next command: CMD_END when the caller gave
@@ -821,6 +830,7 @@ static void *worker(void *arg)
 	struct session *s = arg;
 	pid_t pid;
 
+	s->worker = (pid_t)syscall(SYS_gettid);
 	/* Not CLONE_FILES: the fds it opens (the target's mem, O_RDWR) stay
 	 * its own, and a fork of the caller meanwhile does not copy them. */
 	pid = clone(tracer_main, (char *)s->stack + TRACER_STACK,
