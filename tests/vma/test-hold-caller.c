@@ -1200,6 +1200,62 @@ static void test_lease_caller_stopped_sigstop(void **state)
 	lease_caller_stopped(PMADV_HOLD_SIGSTOP, true);
 }
 
+/* The caller stops its whole job right after pmadv_hold returns, on one
+ * CPU, so that the watchdog it just forked has not run yet: before, the
+ * watchdog was still in the caller's process group, was stopped with it,
+ * and the target stayed stopped past the lease. */
+#define RACE_LEASE_MS 200
+
+static void test_lease_job_stop_at_once(void **state)
+{
+	pid_t target = start_target(1);
+
+	(void)state;
+	for (int i = 0; i < 10; i++) {
+		long long t0 = mono_ms();
+		pid_t caller = fork();
+		struct census c;
+		int st;
+
+		assert_true(caller >= 0);
+		if (caller == 0) {
+			struct pmadv_target *t;
+			struct pmadv_hold *h;
+			cpu_set_t one;
+
+			CPU_ZERO(&one);
+			CPU_SET(0, &one);
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (setpgid(0, 0) < 0 ||
+			    sched_setaffinity(0, sizeof(one), &one) < 0 ||
+			    pmadv_open(target, 0, &t) < 0 ||
+			    pmadv_hold(t, PMADV_HOLD_SIGSTOP | PMADV_HOLD_LEASE,
+				       RACE_LEASE_MS, &h) < 0)
+				_exit(1);
+			kill(0, SIGSTOP);
+			_exit(pmadv_release(h) == -ETIMEDOUT ? 0 : 2);
+		}
+		assert_int_equal(waitpid(caller, &st, WUNTRACED), caller);
+		assert_true(WIFSTOPPED(st));
+		for (;;) {
+			census(target, 0, &c);
+			if (!c.stopped)
+				break;
+			if (mono_ms() - t0 > RACE_LEASE_MS + LEASE_SLACK_MS)
+				fail_msg("round %d: PID %d still stopped %lld ms "
+					 "after a %d ms lease", i, (int)target,
+					 mono_ms() - t0, RACE_LEASE_MS);
+			nap_ms(1);
+		}
+		kill(caller, SIGCONT);
+		assert_int_equal(waitpid(caller, &st, 0), caller);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 0);
+	}
+	assert_target_fine(target, 1);
+	stop_target(target);
+}
+
 /* Released within its lease: 0 as without one, and the lease's end
  * later does nothing (a target stopped by someone else since stays
  * stopped). (Its refusals are in test-hold's test_errors.) */
@@ -1253,6 +1309,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_lease_kept),
 		cmocka_unit_test(test_lease_caller_stopped),
 		cmocka_unit_test(test_lease_caller_stopped_sigstop),
+		cmocka_unit_test(test_lease_job_stop_at_once),
 	};
 
 	if (argc == 2 && !strcmp(argv[1], "--sleep")) { /* an exec'd caller */
