@@ -597,7 +597,8 @@ static int all_stopped(const struct pmadv_target *t)
  * alone. With a lease, the watchdog also continues the target when the
  * lease ends, whatever the caller is doing (stopped, stuck), and writes
  * 'x' for the release to find. It leaves the caller's process group, so
- * that a SIGSTOP of the caller's whole job does not stop it too. The
+ * that a SIGSTOP of the caller's whole job does not stop it too, and says
+ * so ('s') before the hold goes on. The
  * child runs only async-signal-safe calls (the caller may have other
  * threads).
  */
@@ -611,9 +612,14 @@ watch(int fd, const struct pmadv_target *t, int64_t lease)
 		char c;
 
 		if (lease >= 0 && left <= 0) {
-			send_signal(t, SIGCONT);
+			/* 'x' first: a release that finds it leaves the
+			 * target to us, and one that does not (it came
+			 * first) continues it; sent the other way round, a
+			 * release between our SIGCONT and the 'x' continued
+			 * the target again, after someone had stopped it */
 			if (send(fd, "x", 1, MSG_NOSIGNAL) < 0)
 				(void)0; /* the caller is gone: no one asks */
+			send_signal(t, SIGCONT);
 			_exit(0);
 		}
 		/* every signal is blocked: only an error ends poll early */
@@ -653,9 +659,29 @@ static int spawn_watchdog(struct pmadv_hold *h)
 		sigprocmask(SIG_SETMASK, &all, NULL);
 		close(p[1]);
 		setsid();
+		/* out of the caller's process group now: say so */
+		if (send(p[0], "s", 1, MSG_NOSIGNAL) < 0)
+			_exit(0);
 		watch(p[0], h->t, h->lease);
 	}
 	close(p[0]);
+	/* Until it has left the caller's process group, a SIGSTOP of the
+	 * caller's whole job (right after the hold) would stop it too, and
+	 * the lease would not end: wait for its word. */
+	for (;;) {
+		char c;
+		ssize_t n = recv(p[1], &c, 1, 0);
+		int err = n < 0 ? errno : EAGAIN; /* killed before its word */
+
+		if (n == 1)
+			break;
+		if (err == EINTR)
+			continue;
+		close(p[1]);
+		while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
+			;
+		return -err;
+	}
 	h->watch_fd = p[1];
 	h->watch_pid = pid;
 	return 0;
