@@ -319,8 +319,14 @@ static unsigned long long advise_members(const struct cli_opts *o,
 	oo.advice = advice;
 	oo.hold = false;
 	oo.dry_run = false;
-	if (advice != ADVICE_PAGEOUT)
+	/* the budgets and the pace are PAGEOUT's: the fault-in that gives
+	 * both phases their start is never cut short or slowed */
+	if (advice != ADVICE_PAGEOUT) {
 		oo.max_bytes = 0;
+		oo.rate = 0;
+		oo.time_ms = 0;
+		oo.percent = 0;
+	}
 	pace_init(&pc, &oo);
 	*failed = 0;
 	ret = pmadv_cgroup_open(o->cgroup, 0, 0, &it);
@@ -328,7 +334,8 @@ static unsigned long long advise_members(const struct cli_opts *o,
 		*failed = 1;
 		return 0;
 	}
-	while (!pc.stopped && pmadv_cgroup_next(it, &t) > 0) {
+	while (!pc.stopped && !cli_stopping() &&
+	       pmadv_cgroup_next(it, &t) > 0) {
 		struct pmadv_opts opts = PMADV_OPTS_INIT;
 		struct proc_report p;
 		ssize_t n;
@@ -610,10 +617,19 @@ static int run_compare(const struct cli_opts *o)
 	if (st)
 		return st == -EINVAL ? EXIT_NOT_SUPPORTED : EXIT_SYSTEM;
 	/* the same starting state for both: the selected ranges faulted
-	 * in, before each phase */
+	 * in, before each phase; a stop signal ends the run between them,
+	 * before memory.reclaim takes anything */
 	populate(o);
-	phase_pageout(o, &pg);
-	populate(o);
+	if (!cli_stopping())
+		phase_pageout(o, &pg);
+	if (!cli_stopping())
+		populate(o);
+	if (cli_stopping()) {
+		fprintf(stderr, "%s: --compare: interrupted (%s) before "
+			"memory.reclaim: no comparison\n", progname,
+			strsignal(cli_signal));
+		return EXIT_SIGNAL_BASE + cli_signal;
+	}
 	/* the bytes PAGEOUT took out of the cgroup, or what it advised */
 	want = pg.asked;
 	if (drop(pg.before.anon, pg.after.anon) +

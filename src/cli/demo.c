@@ -32,9 +32,11 @@
 #define DEMO_ANON_DEFAULT (256u << 20)
 #define READY_TIMEOUT_MS 60000
 
-/* What the child tells the parent once its memory is in place. */
+/* What the child tells the parent once its memory is in place; or, with
+ * anon 0, why it could not join its cgroup (join_err, an errno). */
 struct child_hello {
 	uintptr_t anon, file;
+	int join_err;
 };
 
 struct demo {
@@ -122,9 +124,14 @@ static void child_main(struct demo *d, pid_t parent, int in, int out)
 		close(d->z.guard.fd);
 	if (d->cg_guard.fd >= 0)
 		close(d->cg_guard.fd);
-	/* --compare: into its cgroup before any page is charged */
-	if (d->cg[0] && join_cgroup(d->cg) < 0)
+	/* --compare: into its cgroup before any page is charged; a refusal
+	 * is told to the parent, which says why */
+	memset(&hello, 0, sizeof(hello));
+	if (d->cg[0] && (hello.join_err = -join_cgroup(d->cg)) > 0) {
+		if (write(out, &hello, sizeof(hello)) != sizeof(hello))
+			_exit(1);
 		_exit(1);
+	}
 	anon = mmap(NULL, d->anon_size, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	file = mmap(NULL, d->file_size, PROT_READ, MAP_SHARED, d->file_fd, 0);
@@ -193,8 +200,9 @@ static int start_child(struct demo *d)
 	d->from_child = up[0];
 	if (ret < 0)
 		return ret;
-	return read_timeout(d->from_child, &d->hello, sizeof(d->hello),
-			    READY_TIMEOUT_MS);
+	ret = read_timeout(d->from_child, &d->hello, sizeof(d->hello),
+			   READY_TIMEOUT_MS);
+	return ret;
 }
 
 static void stop_child(struct demo *d)
@@ -548,11 +556,39 @@ static int make_cgroup(struct demo *d)
 			"cgroup v2 with the memory controller\n", progname);
 		return EXIT_NOT_SUPPORTED;
 	}
-	if ((size_t)snprintf(d->cg, sizeof(d->cg), "%s/pmadvise-demo-%d", mnt,
-			     (int)getpid()) >= sizeof(d->cg) ||
-	    mkdir(d->cg, 0755) < 0) {
-		int err = errno;
+	/* pmadvise-demo-PID, or -PID-N where that exists (a demo of the
+	 * same PID in another PID namespace, or one killed with its
+	 * guardian). The guardian first: killed right after the mkdir, the
+	 * demo still leaves no cgroup behind (its undo finds none if there
+	 * is none); dismissed where the mkdir fails, since what is there is
+	 * not ours. */
+	for (int i = 0;; i++) {
+		int err;
 
+		if ((size_t)snprintf(d->cg, sizeof(d->cg), i ?
+				     "%s/pmadvise-demo-%d-%d" :
+				     "%s/pmadvise-demo-%d", mnt, (int)getpid(),
+				     i) >= sizeof(d->cg)) {
+			fprintf(stderr, "%s demo: --compare: the cgroup2 "
+				"mount's path is too long\n", progname);
+			d->cg[0] = '\0';
+			return EXIT_SYSTEM;
+		}
+		st = guardian_start(&d->cg_guard, "pmadvise-cgroup",
+				    remove_cgroup, d->cg);
+		if (st < 0) {
+			fprintf(stderr, "%s demo: --compare: cannot start the "
+				"process that removes the cgroup at exit: %s\n",
+				progname, strerror(-st));
+			d->cg[0] = '\0';
+			return EXIT_SYSTEM;
+		}
+		if (mkdir(d->cg, 0755) == 0)
+			break;
+		err = errno;
+		guardian_dismiss(&d->cg_guard);
+		if (err == EEXIST && i < 16)
+			continue;
 		fprintf(stderr, "%s demo: --compare: cannot create the cgroup "
 			"%s: %s\n", progname, d->cg, strerror(err));
 		d->cg[0] = '\0';
@@ -561,18 +597,30 @@ static int make_cgroup(struct demo *d)
 			       : EXIT_SYSTEM;
 	}
 	st = cgreclaim_usable(d->cg);
-	if (!st && (st = guardian_start(&d->cg_guard, "pmadvise-cgroup",
-					remove_cgroup, d->cg)) < 0) {
-		fprintf(stderr, "%s demo: --compare: cannot start the process "
-			"that removes the cgroup at exit: %s\n", progname,
-			strerror(-st));
-		st = EXIT_SYSTEM;
-	}
 	if (st) {
+		guardian_dismiss(&d->cg_guard);
 		rmdir(d->cg);
 		d->cg[0] = '\0';
 	}
 	return st;
+}
+
+/* The target could not join its cgroup: why, in one line; the status. */
+static int join_failed(const struct demo *d)
+{
+	int err = d->hello.join_err;
+
+	fprintf(stderr, "%s demo: --compare: the target cannot join the "
+		"cgroup %s: %s (%s)%s\n", progname, d->cg, strerror(err),
+		errno_name(err), err == ENOENT
+		? "; this process is in a cgroup namespace that the cgroup "
+		  "lies outside of (the cgroup2 mount, with nsdelegate, was "
+		  "inherited from outside it): run the demo outside the "
+		  "namespace"
+		: "");
+	return err == ENOENT ? EXIT_NOT_SUPPORTED
+	       : err == EACCES || err == EPERM ? EXIT_NO_PERMISSION
+					       : EXIT_SYSTEM;
 }
 
 static int setup(struct demo *d)
@@ -604,6 +652,8 @@ static int setup(struct demo *d)
 	ret = start_child(d);
 	if (ret < 0)
 		return demo_fail("the target process did not start", ret);
+	if (!d->hello.anon)
+		return join_failed(d);
 	ret = pmadv_open(d->child, 0, &d->t);
 	if (ret < 0)
 		return demo_fail("pmadv_open", ret);
@@ -678,6 +728,8 @@ static int compare_and_show(struct demo *d)
 	printf("  swap          %s\n\n", d->zram ? d->z.dev : "as configured");
 	fflush(stdout);
 	ret = run_cgreclaim(&o);
+	if (cli_stopping()) /* asked to stop: no check of 256 MiB more */
+		return ret;
 	putchar('\n');
 	print_integrity(d);
 	return ret;

@@ -258,6 +258,9 @@ int explain_target_error(struct pmadv_target *t, pid_t pid, int advice,
 		snprintf(msg, len, "PID %d: interrupted before the end",
 			 (int)pid);
 		break;
+	case EXDEV:
+		snprintf(msg, len, "PID %d: %s", (int)pid, PROC_FOREIGN);
+		break;
 	case EBUSY:
 		snprintf(msg, len, "PID %d is busy (EBUSY), but no longer "
 			 "traced or frozen when asked why", (int)pid);

@@ -467,6 +467,23 @@ static int parse_args(struct cli_opts *o, int argc, char **argv)
 	return ret;
 }
 
+/* What was printed must have reached standard output: a full
+ * filesystem (ENOSPC), a pipe whose reader is gone while SIGPIPE is
+ * ignored (EPIPE), a closed descriptor (EBADF) lose the report, so the
+ * exit status says so, as util-linux's close_stdout does; a status from
+ * a signal stays. */
+static int check_stdout(int ret)
+{
+	int flushed = fflush(stdout), err = errno;
+
+	if (flushed == 0 && !ferror(stdout))
+		return ret;
+	fprintf(stderr, "%s: write error on standard output%s%s: the "
+		"report is incomplete\n", progname, flushed ? ": " : "",
+		flushed ? strerror(err) : "");
+	return ret >= EXIT_SIGNAL_BASE ? ret : EXIT_SYSTEM;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli_opts o;
@@ -479,9 +496,9 @@ int main(int argc, char **argv)
 	o.advice = ADVICE_COLD;
 	o.swappiness = -1;
 	if (argc > 1 && !strcmp(argv[1], "demo"))
-		return demo_main(argc - 1, argv + 1);
+		return check_stdout(demo_main(argc - 1, argv + 1));
 	if (argc > 1 && !strcmp(argv[1], "reap"))
-		return reap_main(argc - 1, argv + 1);
+		return check_stdout(reap_main(argc - 1, argv + 1));
 	ret = parse_args(&o, argc, argv);
 	if (ret == 0 && o.out.list) {
 		report_list_columns(&o);
@@ -498,5 +515,5 @@ int main(int argc, char **argv)
 	}
 	free(o.ranges);
 	free(o.pids);
-	return ret;
+	return check_stdout(ret);
 }

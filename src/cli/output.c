@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pmadvise.h"
 
@@ -42,6 +43,13 @@ static int column_find(const struct out_column *cols, size_t ncols,
 	return -1;
 }
 
+static int no_column(const struct out_opts *oo)
+{
+	fprintf(stderr, "%s: --output '%s' lists no column\nTry '%s "
+		"--help'.\n", progname, oo->columns, progname);
+	return -1;
+}
+
 int out_select(const struct out_opts *oo, const struct out_column *cols,
 	       size_t ncols, int *sel, size_t *nsel)
 {
@@ -54,8 +62,11 @@ int out_select(const struct out_opts *oo, const struct out_column *cols,
 				sel[(*nsel)++] = (int)i;
 		return 0;
 	}
-	/* As util-linux: "+LIST" adds to the default columns. */
+	/* As util-linux: "+LIST" adds to the default columns; a "+"
+	 * alone adds nothing and is refused as "" is. */
 	if (*p == '+') {
+		if (!p[1])
+			return no_column(oo);
 		for (size_t i = 0; i < ncols; i++)
 			if (cols[i].deflt || oo->json)
 				sel[(*nsel)++] = (int)i;
@@ -89,11 +100,8 @@ int out_select(const struct out_opts *oo, const struct out_column *cols,
 		if (*p == ',')
 			p++;
 	}
-	if (!*nsel) {
-		fprintf(stderr, "%s: --output lists no column\nTry '%s "
-			"--help'.\n", progname, progname);
-		return -1;
-	}
+	if (!*nsel)
+		return no_column(oo);
 	return 0;
 }
 
@@ -166,6 +174,71 @@ void out_add_columns(struct libscols_table *tb, const struct out_column *cols,
 		     scols_column_set_safechars(cl, "\n")))
 			out_of_memory();
 	}
+}
+
+/* A streamed table's cells are measured as if each were exactly as wide
+ * as its column: libsmartcols then keeps the width fixed up front, and
+ * prints a cell that is wider whole, the row's next cells on a line of
+ * their own below, each under its column. */
+static size_t fixed_chunksize(const struct libscols_column *cl,
+			      const char *data, void *width)
+{
+	(void)cl;
+	(void)data;
+	return (size_t)(uintptr_t)width;
+}
+
+static char *no_next_chunk(const struct libscols_column *cl, char *data,
+			   void *width)
+{
+	(void)cl;
+	(void)data;
+	(void)width;
+	return NULL;
+}
+
+void out_fix_widths(const struct out_opts *oo, struct libscols_table *tb,
+		    const struct out_column *cols, const int *sel,
+		    size_t nsel)
+{
+	/* Off a terminal a long message is kept whole; on one, as lsblk,
+	 * a column that may be cut is cut to fit the terminal. */
+	bool cut = isatty(STDOUT_FILENO);
+
+	if (oo->json || oo->raw)
+		return; /* raw lines align nothing */
+	for (size_t i = 0; i < nsel; i++) {
+		const struct out_column *c = &cols[sel[i]];
+		struct libscols_column *cl = scols_table_get_column(tb, i);
+		size_t width = strlen(c->key);
+		int flags = scols_column_get_flags(cl) | SCOLS_FL_WRAP;
+
+		if (c->width > width) {
+			width = c->width;
+			/* an empty column is as wide as the hint, not
+			 * as its header */
+			flags |= SCOLS_FL_STRICTWIDTH;
+		}
+		if (!cut)
+			flags &= ~SCOLS_FL_TRUNC;
+		if (scols_column_set_whint(cl, (double)width) ||
+		    scols_column_set_flags(cl, flags) ||
+		    scols_column_set_wrapfunc(cl, fixed_chunksize,
+					      no_next_chunk,
+					      (void *)(uintptr_t)width))
+			out_of_memory();
+	}
+}
+
+void out_stream(struct libscols_table *tb)
+{
+	/* the header before the first line (unless --noheadings), as
+	 * findmnt --poll prints its events */
+	if (scols_table_print_range(tb, NULL, NULL))
+		out_of_memory();
+	fputc('\n', scols_table_get_stream(tb));
+	fflush(scols_table_get_stream(tb));
+	scols_table_remove_lines(tb);
 }
 
 /* Bytes outside well-formed UTF-8 become U+FFFD; the rest is kept. */

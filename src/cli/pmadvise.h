@@ -33,6 +33,11 @@ enum {
 
 /* Advice values from the kernel's uapi, for systems whose headers are
  * older than the advice. */
+/* Why EXDEV from pmadv_open or pmadv_cgroup_open. */
+#define PROC_FOREIGN                                                       \
+	"/proc here is the /proc of another PID namespace, where this "    \
+	"number names another process (a new PID namespace needs a /proc " \
+	"of its own: unshare --mount-proc)"
 #define ADVICE_COLD 20
 #define ADVICE_PAGEOUT 21
 #define ADVICE_COLLAPSE 25
@@ -185,6 +190,8 @@ int write_all(int fd, const void *buf, size_t len);
 /* procinfo.c */
 int read_mem(pid_t pid, struct mem_kb *out);
 void read_comm(pid_t pid, char *buf, size_t len);
+/* The digits of the largest PID (kernel.pid_max less one). */
+unsigned int pid_width(void);
 char read_state(pid_t pid);
 pid_t thread_in_state(pid_t pid, const char *states);
 /* The process (thread group) task tid belongs to, or -errno. */
@@ -210,7 +217,15 @@ int exit_class_of(int err);
 extern volatile sig_atomic_t cli_cancel; /* the library's cancel flag */
 extern volatile sig_atomic_t cli_signal;  /* the signal that stops us */
 extern volatile sig_atomic_t cli_timed_out;
-extern volatile sig_atomic_t cli_resume_pid; /* SIGCONT it on a forced exit */
+/* What a forced exit leaves on stdout, for its message (report.c). */
+enum {
+	REPORT_NONE,    /* nothing yet */
+	REPORT_ROWS,    /* a table: a row for each process done */
+	REPORT_JSON,    /* nothing: the document comes at the end */
+	REPORT_CLOSING, /* the document, or the default view's ranges,
+			 * notes and total, being written */
+};
+extern volatile sig_atomic_t cli_report;
 bool cli_stopping(void);
 void signals_install(void);
 int signals_grace(void);
@@ -270,6 +285,8 @@ struct out_column {
 	int flags;              /* SCOLS_FL_* of its table column */
 	bool deflt;             /* in a table without -o */
 	const char *help;       /* for --list-columns */
+	unsigned int width;     /* of a streamed table: the widest cell
+				 * expected (0: its header's) */
 };
 /* The columns -o/--output-all/the default pick, as indexes into cols
  * (sel has room for ncols); -1 after a usage message naming the column. */
@@ -280,6 +297,15 @@ void out_list_columns(const struct out_opts *oo,
 struct libscols_table *out_table(const struct out_opts *oo, const char *name);
 void out_add_columns(struct libscols_table *tb, const struct out_column *cols,
 		     const int *sel, size_t nsel);
+/* A table printed a line at a time (out_stream), with widths fixed up
+ * front from each column's header and width; not for JSON, nothing to
+ * fix in raw lines. */
+void out_fix_widths(const struct out_opts *oo, struct libscols_table *tb,
+		    const struct out_column *cols, const int *sel,
+		    size_t nsel);
+/* Prints the lines added since the last call, the header before the
+ * first (unless --noheadings), flushes them and forgets them. */
+void out_stream(struct libscols_table *tb);
 struct libscols_line *out_line(struct libscols_table *tb);
 /* Cell i of a line; a NULL string stays empty (null in JSON). */
 void out_str(const struct out_opts *oo, struct libscols_line *ln, size_t i,
@@ -311,7 +337,8 @@ int reap_main(int argc, char **argv);
  * closes g->fd or dies (the kernel closes the pipe then too, SIGKILL
  * included), so that what undo undoes is undone on every exit path.
  * guardian_start: 0 or -errno. guardian_end: closes the pipe and waits
- * for the guardian; false when there was none. A child of pmadvise that
+ * for the guardian; false when there was none. guardian_dismiss: ends it
+ * (SIGKILL) without the undo. A child of pmadvise that
  * must not delay the undo closes g->fd. */
 struct guardian {
 	pid_t pid;         /* 0: none */
@@ -320,6 +347,7 @@ struct guardian {
 int guardian_start(struct guardian *g, const char *name,
 		   void (*undo)(void *), void *arg);
 bool guardian_end(struct guardian *g);
+void guardian_dismiss(struct guardian *g);
 
 /* zram.c */
 struct zram_swap {

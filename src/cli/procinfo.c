@@ -113,6 +113,22 @@ int read_mem(pid_t pid, struct mem_kb *out)
 	return ret;
 }
 
+unsigned int pid_width(void)
+{
+	char *text;
+	long long max = 4194304; /* PID_MAX_LIMIT, where pid_max is unread */
+	unsigned int digits = 1;
+
+	if (!read_all("/proc/sys/kernel/pid_max", &text)) {
+		if (atoll(text) > 1)
+			max = atoll(text);
+		free(text);
+	}
+	for (max--; max >= 10; max /= 10)
+		digits++;
+	return digits;
+}
+
 void read_comm(pid_t pid, char *buf, size_t len)
 {
 	char path[64], *text;

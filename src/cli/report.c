@@ -32,25 +32,33 @@ enum {
 };
 
 /* The columns of the processes table, in JSON's order. Every one is
- * listed in pmadvise(8) (tests/cli/test-output.py checks it). */
+ * listed in pmadvise(8) (tests/cli/test-output.py checks it). A table
+ * prints a process's line as soon as it is done, so each column's width
+ * is fixed up front: its header's, or the widest cell it can have where
+ * that is wider (the PID's, from pid_max, in report_begin); the sizes
+ * ("1023.9 KiB") and counts fit their headers. */
 static const struct out_column proc_cols[NCOLS] = {
 	[C_PID] = { "pid", OUT_NUM, 0, true, "process ID" },
 	[C_COMM] = { "comm", OUT_STR, 0, true,
-		     "command name (/proc/PID/comm)" },
-	[C_STATUS] = { "status", OUT_STR, 0, true, "ok, partial or failed" },
+		     "command name (/proc/PID/comm)", 15 /* TASK_COMM_LEN */ },
+	[C_STATUS] = { "status", OUT_STR, 0, true, "ok, partial or failed",
+		       7 },
 	[C_EXIT_CLASS] = { "exit_class", OUT_NUM, 0, false,
 			   "the exit status this process alone would give" },
 	[C_ERROR] = { "error", OUT_STR, 0, true,
-		      "errno name of the process's failure" },
+		      "errno name of the process's failure",
+		      15 /* glibc's longest, ENOTRECOVERABLE */ },
 	[C_ERRNO] = { "errno", OUT_NUM, 0, false,
 		      "errno number of the process's failure" },
 	[C_MESSAGE] = { "message", OUT_STR, SCOLS_FL_TRUNC, false,
-			"the process's failure explained" },
+			"the process's failure explained", 40 },
 	[C_METHOD] = { "method", OUT_STR, 0, true,
-		       "the rung that advised: syscall, ioctl or ptrace" },
-	[C_CALLS] = { "calls", OUT_NUM, 0, false, "kernel calls made" },
+		       "the rung that advised: syscall, ioctl or ptrace", 7 },
+	[C_CALLS] = { "calls", OUT_NUM, 0, false, "kernel calls made",
+		      10 /* UINT_MAX */ },
 	[C_TIME_MS] = { "time_ms", OUT_NUM, 0, true,
-			"milliseconds spent on the process" },
+			"milliseconds spent on the process",
+			9 /* 9999999.9: 2.7 hours */ },
 	[C_RANGES_TOTAL] = { "ranges_total", OUT_NUM, 0, true,
 			     "ranges chosen" },
 	[C_RANGES_ADVISED] = { "ranges_advised", OUT_NUM, 0, true,
@@ -80,9 +88,10 @@ static const struct out_column proc_cols[NCOLS] = {
 	[C_SWAPPED_AFTER] = { "swapped_after", OUT_NUM, 0, true,
 			      "bytes of the ranges swapped after" },
 	[C_NOTE] = { "note", OUT_STR, SCOLS_FL_TRUNC, false,
-		     "what the residency says of the effect" },
+		     "what the residency says of the effect", 40 },
 	[C_STOPPED] = { "stopped", OUT_STR, 0, false,
-			"the budget that ended it: max_bytes, percent, time" },
+			"the budget that ended it: max_bytes, percent, time",
+			9 },
 };
 
 /* The ranges and changed ranges: JSON arrays and, in the default human
@@ -193,6 +202,7 @@ static void add_all_columns(struct libscols_table *tb,
 struct report_state *report_begin(const struct cli_opts *o, size_t ntargets)
 {
 	struct report_state *rs = xcalloc(1, sizeof(*rs));
+	struct out_column cols[NCOLS];
 
 	rs->o = o;
 	rs->oo = o->out;
@@ -205,6 +215,9 @@ struct report_state *report_begin(const struct cli_opts *o, size_t ntargets)
 		   !o->out.all && !o->out.columns;
 	rs->procs = out_table(&rs->oo, "processes");
 	out_add_columns(rs->procs, proc_cols, rs->sel, rs->nsel);
+	memcpy(cols, proc_cols, sizeof(cols));
+	cols[C_PID].width = pid_width();
+	out_fix_widths(&rs->oo, rs->procs, cols, rs->sel, rs->nsel);
 	if (rs->oo.json || rs->view) {
 		rs->ranges = out_table(&rs->oo, "ranges");
 		add_all_columns(rs->ranges, range_cols, NRCOLS);
@@ -216,6 +229,7 @@ struct report_state *report_begin(const struct cli_opts *o, size_t ntargets)
 		if (!rs->notes)
 			out_of_memory();
 	}
+	cli_report = o->out.json ? REPORT_JSON : REPORT_ROWS;
 	return rs;
 }
 
@@ -430,6 +444,10 @@ void report_process(struct report_state *rs, const struct proc_report *p)
 	ln = out_line(rs->procs);
 	for (size_t i = 0; i < rs->nsel; i++)
 		proc_cell(rs, ln, i, rs->sel[i], p);
+	/* A table shows the process now; JSON is one document, at the
+	 * end. */
+	if (!rs->oo.json)
+		out_stream(rs->procs);
 	if (rs->ranges) {
 		add_ranges(rs, p);
 		add_changes(rs, p);
@@ -517,14 +535,13 @@ static void human_view(struct report_state *rs)
 int report_end(struct report_state *rs, int status)
 {
 	clear_progress(rs);
-	if (rs->oo.json) {
+	/* A table's rows are out: only the default view has more. */
+	if (rs->oo.json || rs->view)
+		cli_report = REPORT_CLOSING;
+	if (rs->oo.json)
 		json_document(rs, status);
-	} else {
-		if (scols_table_get_nlines(rs->procs))
-			scols_print_table(rs->procs);
-		if (rs->view)
-			human_view(rs);
-	}
+	else if (rs->view)
+		human_view(rs);
 	fflush(stdout);
 	if (rs->notes)
 		fclose(rs->notes);

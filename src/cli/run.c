@@ -341,9 +341,10 @@ static int collect_cgroup(const struct cli_opts *o, pid_t **pids,
 	ret = pmadv_cgroup_open(o->cgroup, CLI_CGROUP_BUF, 0, &cg);
 	if (ret < 0) {
 		fprintf(stderr, "%s: --cgroup %s: cannot list its processes: "
-			"%s (%s)%s; no process advised\n", progname, cg_h,
+			"%s (%s)%s%s; no process advised\n", progname, cg_h,
 			strerror(-ret), errno_name(-ret),
-			ret == -EMEDIUMTYPE ? ": not a cgroup directory" : "");
+			ret == -EMEDIUMTYPE ? ": not a cgroup directory" : "",
+			ret == -EXDEV ? ": " PROC_FOREIGN : "");
 		return ret == -ENOENT || ret == -ENOTDIR ||
 		       ret == -EMEDIUMTYPE ? EXIT_USAGE : EXIT_SYSTEM;
 	}

@@ -152,7 +152,6 @@ static int release_state(struct sel_state *st)
 		pmadv_vma_close(st->its[i]);
 	if (st->hold)
 		ret = pmadv_release(st->hold);
-	cli_resume_pid = 0;
 	free(st->its);
 	free(st);
 	return ret;
@@ -246,8 +245,9 @@ int select_ranges(struct pmadv_target *t, const struct cli_opts *o,
 	st = xcalloc(1, sizeof(*st));
 	st->its = xcalloc(windows, sizeof(*st->its));
 	if (o->hold) {
-		/* A target that SIGSTOP stops here must run again if a signal
-		 * ends pmadvise before the release (signals.c). */
+		/* A target that SIGSTOP stops here runs again if a signal ends
+		 * pmadvise before the release: the hold's watchdog sees
+		 * pmadvise gone (signals.c). */
 		unsigned int hf = hold_flags(t, o);
 
 		/* --timeout bounds the time spent on the process, and so the
@@ -255,8 +255,6 @@ int select_ranges(struct pmadv_target *t, const struct cli_opts *o,
 		 * SIGSTOP, say): the library's helper lets go at its end. */
 		if (o->timeout_ms > 0)
 			hf |= PMADV_HOLD_LEASE;
-		if (hf & PMADV_HOLD_SIGSTOP && read_state(p->pid) != 'T')
-			cli_resume_pid = p->pid;
 		p->hold_at = now_ms();
 		ret = pmadv_hold(t, hf, o->timeout_ms, &st->hold);
 		if (ret < 0) {

@@ -12,9 +12,10 @@
  * command, a stop signal therefore also starts a grace timer: if pmadvise
  * has not finished when it fires, or when a second stop signal comes, it
  * ends at once with 128+signal. Leaving that way is safe for the target:
- * the kernel detaches a ptrace hold when its tracer exits, the ptrace
- * rung's tracer restores the target when its caller is gone, and a target
- * that --hold stopped with SIGSTOP is continued here.
+ * the hold's helper lets go when its caller is gone (the ptrace hold's
+ * tracer detaches, the SIGSTOP hold's watchdog continues the target unless
+ * its lease already did, in which case the target is no longer ours to
+ * continue), and the ptrace rung's tracer restores the target.
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -31,7 +32,7 @@
 volatile sig_atomic_t cli_cancel;
 volatile sig_atomic_t cli_signal;
 volatile sig_atomic_t cli_timed_out;
-volatile sig_atomic_t cli_resume_pid;
+volatile sig_atomic_t cli_report;
 
 static bool grace_armed;
 static timer_t grace_timer;
@@ -42,19 +43,28 @@ static void say(const char *s)
 		return; /* nothing better to do */
 }
 
-/* Async-signal-safe: kill(2), write(2), strlen and _exit(2) only. */
-static void forced_exit(int sig)
+/* Async-signal-safe: write(2), strlen and _exit(2) only. The message
+ * says what standard output holds (cli_report): a table's rows are
+ * printed as each process is done, JSON only at the end. */
+static void forced_exit(int sig, bool again)
 {
-	pid_t resume = cli_resume_pid;
+	int report = cli_report;
 
-	if (resume > 0)
-		kill(resume, SIGCONT);
 	say("\n");
 	say(progname);
 	say(sig == SIGINT ? ": SIGINT" : sig == SIGTERM ? ": SIGTERM"
 							: ": SIGHUP");
-	say(": a call into the kernel or the target did not return within "
-	    "1 s; ending now, without the report\n");
+	say(again ? ", then another stop signal"
+		  : ": a call into the kernel or the target did not return "
+		    "within 1 s");
+	say(report == REPORT_ROWS ? "; ending now: the rows printed are the "
+				    "processes finished, the report ends "
+				    "there\n" :
+	    report == REPORT_CLOSING ? "; ending now, with the report cut "
+				       "short\n" :
+	    report == REPORT_JSON ? "; ending now, without the report "
+				    "(--json writes it at the end)\n" :
+	    "; ending now, without the report\n");
 	_exit(EXIT_SIGNAL_BASE + sig);
 }
 
@@ -63,7 +73,7 @@ static void on_stop(int sig)
 	struct itimerspec its;
 
 	if (cli_signal && grace_armed)
-		forced_exit(cli_signal); /* a second stop signal */
+		forced_exit(cli_signal, true); /* a second stop signal */
 	cli_signal = sig;
 	__atomic_store_n(&cli_cancel, 1, __ATOMIC_RELEASE);
 	if (!grace_armed)
@@ -77,7 +87,7 @@ static void on_stop(int sig)
 static void on_grace(int sig)
 {
 	(void)sig;
-	forced_exit(cli_signal);
+	forced_exit(cli_signal, false);
 }
 
 static void on_alarm(int sig)

@@ -214,6 +214,19 @@ int guardian_start(struct guardian *g, const char *name,
 	return 0;
 }
 
+/* Ends the guardian without its undo (there was nothing to undo). */
+void guardian_dismiss(struct guardian *g)
+{
+	if (g->pid <= 0)
+		return;
+	kill(g->pid, SIGKILL);
+	close(g->fd);
+	while (waitpid(g->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	g->pid = 0;
+	g->fd = -1;
+}
+
 bool guardian_end(struct guardian *g)
 {
 	if (g->pid <= 0)

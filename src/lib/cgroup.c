@@ -357,6 +357,10 @@ static int cgroup_open(const char *path, size_t bufsz, unsigned int flags,
 		bufsz = CG_DEFAULT_BUF;
 	if (bufsz < CG_MIN_BUF || bufsz > CG_MAX_BUF)
 		return -EINVAL;
+	/* the list's IDs are the caller's; /proc must number them alike */
+	ret = pmadv_proc_check();
+	if (ret < 0)
+		return ret;
 	if (!realpath(path, abs))
 		return errno == ENAMETOOLONG || errno == ENOENT ||
 		       errno == ENOTDIR || errno == EACCES || errno == ELOOP
@@ -413,6 +417,12 @@ static int cgroup_open(const char *path, size_t bufsz, unsigned int flags,
 			cg->source = PMADV_CGROUP_SRC_THREADS;
 			ret = open_list(dirfd, "cgroup.threads", &cg->list);
 		}
+	}
+	if (ret == -ENODEV) {
+		/* removed between the open of the directory and the read of
+		 * its list: as if removed a moment earlier */
+		pmadv_debug("%s was removed while it was being opened", abs);
+		ret = -ENOENT;
 	}
 	if (ret < 0) {
 		free(cg);
@@ -536,10 +546,12 @@ static int cgroup_next(struct pmadv_cgroup *cg, struct pmadv_target **out)
 			return ret == -EOVERFLOW ? -EIO : ret;
 		errno = 0;
 		id = strtol(line, &end, 10);
-		if (end == line || *end || id <= 0 || id > INT_MAX || errno)
+		if (end == line || *end || id < 0 || id > INT_MAX || errno)
 			return -EIO;
 		cg->st.listed++;
-		ret = open_member(cg, (pid_t)id, out);
+		/* 0: a member outside the caller's PID namespace, which the
+		 * kernel lists without a number it could use */
+		ret = id ? open_member(cg, (pid_t)id, out) : 0;
 		if (ret == 0)
 			cg->st.skipped++;
 		if (ret != 0)

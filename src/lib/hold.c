@@ -367,16 +367,35 @@ static int seize_listed(struct held *h, int *added)
 	return ret;
 }
 
+/* Whether the hold is still wanted: its caller lives and waits. */
+static bool wanted(const struct held *h)
+{
+	return !pt_caller_gone(&h->s) &&
+	       !__atomic_load_n(&h->s.gave_up, __ATOMIC_ACQUIRE);
+}
+
 /* Waits for th's stop. A real signal that won the race to the first stop
  * is delivered now; the interrupt stays pending and follows. Any other
- * stop (PTRACE_EVENT_STOP, a group stop, the stop after an exec) holds. */
+ * stop (PTRACE_EVENT_STOP, a group stop, the stop after an exec) holds.
+ * A thread that does not stop soon (uninterruptible sleep: a vfork
+ * parent, I/O) is waited for in slices of 100 ms, between which a caller
+ * that died or gave up ends the wait (-ECANCELED): the tracer lets go at
+ * once instead of at the hold's deadline. */
 static int wait_held(struct held *h, struct thread *th)
 {
 	for (;;) {
+		int64_t slice = pt_now_ms() + 100;
 		int st, ret;
 
 		h->s.tid = tid_of(th);
-		ret = pt_wait_stop(&h->s, h->deadline, &st);
+		ret = pt_wait_stop(&h->s, slice < h->deadline ? slice
+							      : h->deadline,
+				   &st);
+		if (ret == -ETIMEDOUT && pt_now_ms() <= h->deadline) {
+			if (!wanted(h))
+				return -ECANCELED;
+			continue;
+		}
 		if (ret == -ESRCH) { /* gone, or its TID went to an exec */
 			reap_exited(h);
 			gone(th);
@@ -402,8 +421,7 @@ static int take(struct held *h)
 	size_t live = 0;
 
 	do {
-		if (pt_caller_gone(&h->s) ||
-		    __atomic_load_n(&h->s.gave_up, __ATOMIC_ACQUIRE))
+		if (!wanted(h))
 			return -ECANCELED; /* no one is waiting for it */
 		if (pt_now_ms() > h->deadline)
 			return -ETIMEDOUT;
@@ -579,7 +597,8 @@ static int all_stopped(const struct pmadv_target *t)
  * alone. With a lease, the watchdog also continues the target when the
  * lease ends, whatever the caller is doing (stopped, stuck), and writes
  * 'x' for the release to find. It leaves the caller's process group, so
- * that a SIGSTOP of the caller's whole job does not stop it too. The
+ * that a SIGSTOP of the caller's whole job does not stop it too, and says
+ * so ('s') before the hold goes on. The
  * child runs only async-signal-safe calls (the caller may have other
  * threads).
  */
@@ -593,9 +612,14 @@ watch(int fd, const struct pmadv_target *t, int64_t lease)
 		char c;
 
 		if (lease >= 0 && left <= 0) {
-			send_signal(t, SIGCONT);
+			/* 'x' first: a release that finds it leaves the
+			 * target to us, and one that does not (it came
+			 * first) continues it; sent the other way round, a
+			 * release between our SIGCONT and the 'x' continued
+			 * the target again, after someone had stopped it */
 			if (send(fd, "x", 1, MSG_NOSIGNAL) < 0)
 				(void)0; /* the caller is gone: no one asks */
+			send_signal(t, SIGCONT);
 			_exit(0);
 		}
 		/* every signal is blocked: only an error ends poll early */
@@ -635,9 +659,29 @@ static int spawn_watchdog(struct pmadv_hold *h)
 		sigprocmask(SIG_SETMASK, &all, NULL);
 		close(p[1]);
 		setsid();
+		/* out of the caller's process group now: say so */
+		if (send(p[0], "s", 1, MSG_NOSIGNAL) < 0)
+			_exit(0);
 		watch(p[0], h->t, h->lease);
 	}
 	close(p[0]);
+	/* Until it has left the caller's process group, a SIGSTOP of the
+	 * caller's whole job (right after the hold) would stop it too, and
+	 * the lease would not end: wait for its word. */
+	for (;;) {
+		char c;
+		ssize_t n = recv(p[1], &c, 1, 0);
+		int err = n < 0 ? errno : EAGAIN; /* killed before its word */
+
+		if (n == 1)
+			break;
+		if (err == EINTR)
+			continue;
+		close(p[1]);
+		while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
+			;
+		return -err;
+	}
 	h->watch_fd = p[1];
 	h->watch_pid = pid;
 	return 0;

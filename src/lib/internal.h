@@ -64,6 +64,9 @@ pid_t pmadv_proc_path(pid_t pid, const char *file, char *buf,
 int pmadv_read_starttime(pid_t pid, unsigned long long *out) PMADV_HIDDEN;
 /* The process (Tgid of /proc/PID/status) of a task ID; -ESRCH gone. */
 pid_t pmadv_tgid_of(pid_t tid) PMADV_HIDDEN;
+/* 0, or -EXDEV when /proc is of another PID namespace than the caller's
+ * (target.c). */
+int pmadv_proc_check(void) PMADV_HIDDEN;
 /*
  * Identity and liveness: the one answer the library gives (target.c).
  * pmadv_identity: 0 while the process a pidfd names (or, without one, PID

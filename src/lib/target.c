@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "errnos.h"
@@ -231,6 +232,37 @@ pid_t pmadv_tgid_of(pid_t pid)
 	return p ? (pid_t)strtol(p + 7, NULL, 10) : -EIO;
 }
 
+#ifndef PROC_SUPER_MAGIC
+#define PROC_SUPER_MAGIC 0x9fa0
+#endif
+
+/* 0 when /proc numbers processes as the caller's PID namespace does (or is
+ * not mounted: the opens that follow say so), -EXDEV when it is the /proc
+ * of another PID namespace (unshare -p without a /proc of its own): there
+ * /proc/PID is another process than the PID the caller means, and the
+ * library would read one process's maps and advise another. */
+int pmadv_proc_check(void)
+{
+	char buf[32];
+	ssize_t n = readlink("/proc/self", buf, sizeof(buf) - 1);
+	struct statfs sf;
+
+	if (n > 0) {
+		buf[n] = '\0';
+		if (strtol(buf, NULL, 10) == (long)getpid())
+			return 0;
+	} else if (errno != ENOENT || statfs("/proc", &sf) < 0 ||
+		   sf.f_type != PROC_SUPER_MAGIC) {
+		return 0;
+	}
+	/* a link to another number, or none: the caller is not in the
+	 * namespace of this /proc at all */
+	pmadv_debug("/proc is not of this process's PID namespace (/proc/self "
+		    "is %s, this is PID %d)", n > 0 ? buf : "missing",
+		    (int)getpid());
+	return -EXDEV;
+}
+
 static int open_pid(pid_t pid, unsigned int flags, struct pmadv_target **out)
 {
 	int pidfd, ret;
@@ -238,6 +270,9 @@ static int open_pid(pid_t pid, unsigned int flags, struct pmadv_target **out)
 
 	if (!out || pid <= 0 || (flags & ~PMADV_OPEN_PIDFD))
 		return -EINVAL;
+	ret = pmadv_proc_check();
+	if (ret < 0)
+		return ret;
 	/* A thread ID (top -H, cgroup.threads) names no process here, even
 	 * where /proc and pidfd_open would take it: EINVAL, always. */
 	tgid = pmadv_tgid_of(pid);

@@ -6,9 +6,11 @@ temporary zram swap device of the test's own, and target programs."""
 import fcntl
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 SKIP = 77
@@ -331,3 +333,135 @@ def start_mapper(n):
                          text=True)
     lo, hi = p.stdout.readline().split()
     return p, lo, hi
+
+
+PAGES, DELAY = 3, 1.5
+
+# A private anonymous range registered with userfaultfd (missing pages);
+# a thread answers each fault after DELAY s with a page of 0xab (gated:
+# only once the file named by the third argument exists; the thread that
+# a call is injected into cannot read stdin). Prints the range's address,
+# "fault" at the first fault, then answers each line on stdin with "ok"
+# when the whole range reads back as 0xab.
+UFFD_TARGET = r"""
+import ctypes, mmap, os, struct, sys, threading, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int,
+                      ctypes.c_int, ctypes.c_int, ctypes.c_long]
+libc.ioctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p]
+UFFDIO_API, UFFDIO_REGISTER, UFFDIO_COPY = 0xc018aa3f, 0xc020aa00, 0xc028aa03
+npages, delay = int(sys.argv[1]), float(sys.argv[2])
+gate = sys.argv[3]
+page = mmap.PAGESIZE
+uffd = libc.syscall(323, os.O_CLOEXEC)  # userfaultfd, x86_64
+api = (ctypes.c_uint64 * 3)(0xAA, 0, 0)
+if uffd < 0 or libc.ioctl(uffd, UFFDIO_API, api):
+    print("no userfaultfd: errno %d" % ctypes.get_errno(), flush=True)
+    sys.exit(1)
+base = libc.mmap(None, npages * page, 3, 0x22, -1, 0)
+reg = (ctypes.c_uint64 * 4)(base, npages * page, 1, 0)  # MODE_MISSING
+if libc.ioctl(uffd, UFFDIO_REGISTER, reg):
+    print("UFFDIO_REGISTER: errno %d" % ctypes.get_errno(), flush=True)
+    sys.exit(1)
+src = ctypes.create_string_buffer(b"\xab" * page, page)
+def answer():
+    first = True
+    while True:
+        msg = os.read(uffd, 32)
+        if msg[0] != 0x12:  # UFFD_EVENT_PAGEFAULT
+            continue
+        if first:  # the call is stuck now
+            print("fault", flush=True)
+            first = False
+        while gate and not os.path.exists(gate):
+            time.sleep(0.01)
+        addr = struct.unpack_from("Q", msg, 16)[0] & ~(page - 1)
+        time.sleep(delay)
+        copy = (ctypes.c_uint64 * 5)(addr, ctypes.addressof(src), page, 0, 0)
+        libc.ioctl(uffd, UFFDIO_COPY, copy)
+threading.Thread(target=answer, daemon=True).start()
+print("%x" % base, flush=True)
+buf = ctypes.create_string_buffer(npages * page)
+for line in sys.stdin:
+    # memmove lets go of the GIL (string_at does not): where this read
+    # faults the range in itself, the thread above must answer it
+    ctypes.memmove(buf, base, npages * page)
+    data = buf.raw
+    print("ok" if data == b"\xab" * len(data) else "bad", flush=True)
+"""
+
+
+class SlowTarget:
+    """UFFD_TARGET: a call injected into its range is stuck on a page
+    fault for DELAY s a page or, gated, until release()."""
+
+    def __init__(self, gated=False):
+        self.gate = None
+        if gated:
+            fd, self.gate = tempfile.mkstemp(prefix="pmadv-gate-")
+            os.close(fd)
+            os.unlink(self.gate)
+
+    def __enter__(self):
+        self.p = subprocess.Popen([sys.executable, "-c", UFFD_TARGET,
+                                   str(PAGES), str(0 if self.gate else DELAY),
+                                   self.gate or ""],
+                                  stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+        line = self.p.stdout.readline().strip()
+        try:
+            self.base = int(line, 16)
+        except ValueError:
+            self.__exit__()
+            fail("the userfaultfd target did not start: %r" % line)
+        self.pid = self.p.pid
+        return self
+
+    def args(self):
+        """A request that injects POPULATE_READ into the slow range and
+        would wait for it up to a minute."""
+        return ["-m", "ptrace", "-a", "populate_read", "-t", "60000",
+                "-R", "%x+%d" % (self.base, PAGES * os.sysconf("SC_PAGE_SIZE")),
+                str(self.pid)]
+
+    def wait_fault(self):
+        """Until the injected call waits on the first fault: a fixed sleep
+        would be too short where the machine is slow (a VM under TCG)."""
+        r, _, _ = select.select([self.p.stdout], [], [], 60)
+        line = self.p.stdout.readline().strip() if r else ""
+        if line != "fault":
+            fail("the request never reached the slow range (%r)" % line)
+
+    def release(self):
+        """A gated target answers its faults from now on."""
+        open(self.gate, "w").close()
+
+    def left_as_found(self, what):
+        # The ptrace rung's tracer sees the stuck call through (the last
+        # fault is answered after PAGES * DELAY s), then lets go.
+        end = time.monotonic() + PAGES * DELAY + 10
+        while time.monotonic() < end:
+            if status_field(self.pid, "TracerPid") == "0":
+                break
+            time.sleep(0.1)
+        check(status_field(self.pid, "TracerPid") == "0",
+              "%s: the target is no longer traced" % what)
+        self.p.stdin.write("check\n")
+        self.p.stdin.flush()
+        line = self.p.stdout.readline().strip()
+        if line == "fault":  # not waited for (--hold)
+            line = self.p.stdout.readline().strip()
+        check(line == "ok",
+              "%s: the target runs, and its memory is intact" % what)
+        check(status_field(self.pid, "State") in ("S", "R"),
+              "%s: the target is not left stopped (%s)" %
+              (what, status_field(self.pid, "State")))
+
+    def __exit__(self, *exc):
+        self.p.kill()
+        self.p.wait()
+        if self.gate and os.path.exists(self.gate):
+            os.unlink(self.gate)
+        return False

@@ -22,6 +22,23 @@
                    SIGSTOP after taking the hold: the target stayed held
                    for as long as pmadvise stayed stopped.
 
+The third round (the iterator in PID namespaces, demo --compare):
+
+  pidns_zero       in a PID namespace, a member outside it is listed by the
+                   kernel as 0 in cgroup.procs: the iterator answered EIO,
+                   pmadvise "listing its processes failed after 0", nothing
+                   advised, exit 7, even for the members it can see.
+  foreign_proc     in a new PID namespace whose /proc is still the parent's
+                   (unshare -p without --mount-proc), PIDs from the list
+                   (and from the command line) named other processes in
+                   /proc: in a cgroup namespace the iterator returned
+                   kthreadd for the member whose namespace PID was 2, and
+                   pmadvise read its maps. Now EXDEV, said in words.
+  demo_name_taken  demo --compare where pmadvise-demo-PID exists (a demo of
+                   the same PID in another PID namespace): "cannot create
+                   the cgroup: File exists", exit 7. Now it takes another
+                   name, and leaves the one that was there alone.
+
 Usage: test-breaker12.py PATH_TO_PMADVISE [test ...]. Needs root."""
 
 import json
@@ -258,6 +275,96 @@ def t_lenient():
               "%s: a usage error (%d)" % (" ".join(args[2:]), p.returncode))
 
 
+def in_ns(flags, script, timeout=60):
+    """script run by sh in new namespaces (unshare FLAGS -f)."""
+    return subprocess.run(["unshare"] + flags + ["-f", "sh", "-c", script],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def t_pidns_zero():
+    root = cgroup2_root()
+    if not root or not shutil.which("unshare"):
+        print("no cgroup2 mount or unshare: pidns_zero not applicable")
+        return
+    cg = "%s/pmadv-b12c-pz-%d" % (root, os.getpid())
+    os.mkdir(cg)
+    outside = subprocess.Popen(["sleep", "300"])
+    try:
+        with open(cg + "/cgroup.procs", "w") as f:
+            f.write(str(outside.pid))
+        script = ("sleep 300 & echo $! > %s/cgroup.procs; "
+                  "cat %s/cgroup.procs >&2; "
+                  "%s --cgroup %s --anon --dry-run -J; echo rc=$? >&2; "
+                  "kill $!" % (cg, cg, pmadvise_path(), cg))
+        p = in_ns(["-p", "--mount-proc"], script)
+        print(p.stdout + p.stderr)
+        pids = []
+        if "rc=0" in p.stderr:
+            pids = [e.get("pid") for e in
+                    json.loads(p.stdout).get("processes", [])]
+        check("0\n" in p.stderr and "rc=0" in p.stderr and len(pids) == 1,
+              "a member outside the PID namespace (listed as 0) is "
+              "skipped, the one inside advised (%s)" % pids)
+    finally:
+        outside.kill()
+        outside.wait()
+        rmdir_cgroup(cg)
+
+
+def t_foreign_proc():
+    root = cgroup2_root()
+    if not root or not shutil.which("unshare"):
+        print("no cgroup2 mount or unshare: foreign_proc not applicable")
+        return
+    top = "%s/pmadv-b12c-fp-%d" % (root, os.getpid())
+    os.makedirs(top + "/child")
+    try:
+        # in a new PID and cgroup namespace, /proc still the parent's:
+        # the member's PID there is 2, which /proc calls kthreadd
+        script = ("echo $$ > %s/cgroup.procs; sleep 300 & "
+                  "echo $! > %s/child/cgroup.procs; "
+                  "%s --cgroup %s/child --anon --dry-run -o pid,comm; "
+                  "echo rc=$?; %s $! --anon --dry-run -o pid,status; "
+                  "echo rc=$?; kill $!" %
+                  (top, top, pmadvise_path(), top, pmadvise_path()))
+        p = in_ns(["-p", "-C"], script)
+        print(p.stdout + p.stderr)
+        check("kthreadd" not in p.stdout,
+              "no process of the parent namespace's /proc is taken for "
+              "a member")
+        check(p.stdout.count("rc=7") == 2 and
+              p.stderr.count("another PID namespace") == 2,
+              "the cgroup and the PID are refused, saying why")
+    finally:
+        rmdir_cgroup(top + "/child")
+        rmdir_cgroup(top)
+
+
+def t_demo_name_taken():
+    root = cgroup2_root()
+    if not root or not shutil.which("unshare"):
+        print("no cgroup2 mount or unshare: demo_name_taken not applicable")
+        return
+    # pmadvise is PID 1 in its own PID namespace: its name is known
+    taken = root + "/pmadvise-demo-1"
+    os.mkdir(taken)
+    try:
+        p = subprocess.run(["unshare", "-p", "-f", "--mount-proc",
+                            pmadvise_path(), "demo", "--compare", "--size",
+                            "16M"], capture_output=True, text=True,
+                           timeout=120)
+        print(p.stdout + p.stderr)
+        check(p.returncode in (0, 1, 5) and "File exists" not in p.stderr,
+              "the name taken, the demo takes another (exit %d)" %
+              p.returncode)
+        check(os.path.isdir(taken), "the cgroup that was there is left")
+        left = [d for d in os.listdir(root)
+                if d.startswith("pmadvise-demo-") and d != "pmadvise-demo-1"]
+        check(not left, "none of its own left (%s)" % left)
+    finally:
+        rmdir_cgroup(taken)
+
+
 # 64 MiB of its own data, checked on each line of stdin ("ok" or "bad"),
 # and a main thread that counts in the first 8 bytes of the file argv[1].
 COUNTER = r"""
@@ -354,7 +461,7 @@ def hold_stopped_once(kid, count, group, slack):
         while True:
             states = proc_state(kid.pid)
             ran = time.monotonic() - t0
-            if all(s in "RS" and not tr for s, tr in states):
+            if all(s in "RSD" and not tr for s, tr in states):
                 break
             if ran > 2.0 + slack:
                 fail("SIGSTOP to %s: PID %d still held %.2f s after "
@@ -375,10 +482,13 @@ def hold_stopped_once(kid, count, group, slack):
         time.sleep(0.5)
         c0 = count()
         time.sleep(0.05)
-        check(count() > c0 and status_field(p.pid, "State") == "T" and
-              all(s in "RS" and not tr for s, tr in proc_state(kid.pid)),
-              "half a second later the target still runs, untraced, and "
-              "pmadvise is still stopped")
+        c1, pm_state, states = count(), status_field(p.pid, "State"), \
+            proc_state(kid.pid)
+        check(c1 > c0 and pm_state == "T" and
+              all(s in "RSD" and not tr for s, tr in states),
+              "half a second later the target still runs (counter %d -> "
+              "%d), untraced (%s), and pmadvise is still stopped (%s)" %
+              (c0, c1, states, pm_state))
         if group:
             os.killpg(p.pid, signal.SIGCONT)
         else:
@@ -397,7 +507,7 @@ def hold_stopped_once(kid, count, group, slack):
     kid.stdin.write("check\n")
     kid.stdin.flush()
     check(kid.stdout.readline().strip() == "ok" and
-          all(s in "RS" and not tr for s, tr in proc_state(kid.pid)),
+          all(s in "RSD" and not tr for s, tr in proc_state(kid.pid)),
           "the target is untraced, not stopped, its data intact")
 
 
@@ -411,6 +521,9 @@ TESTS = {
     "cgroupns": t_cgroupns,
     "emfile": t_emfile,
     "lenient": t_lenient,
+    "pidns_zero": t_pidns_zero,
+    "foreign_proc": t_foreign_proc,
+    "demo_name_taken": t_demo_name_taken,
     "hold_stopped": t_hold_stopped,
 }
 

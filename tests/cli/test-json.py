@@ -68,8 +68,9 @@ def test_pr_set_name():
 def test_control_characters():
     """A name with a newline and a terminal escape: JSON carries it whole
     (escaped by JSON's rules); the table (libsmartcols) shows \\xNN for
-    each control byte and stays on one line, and --raw escapes the
-    backslash too."""
+    each control byte, so the name stays on its line (wider than COMM,
+    the row's next cells go on the line below, under their columns), and
+    --raw escapes the backslash too."""
     name = b"a\nb\x1b[31mc\\"
     p = start_named(name)
     try:
@@ -77,11 +78,13 @@ def test_control_characters():
         check(comm == name.decode(), "JSON keeps the whole name, newline "
               "included (%r)" % comm)
         out = run(["--anon", "--dry-run", p.pid], check_rc=0).stdout
-        check(len(out.splitlines()[1].split()) > 2 and "\x1b" not in out,
+        rows = out.splitlines()
+        check(rows[1].split() == [str(p.pid), "a\\x0ab\\x1b[31mc\\"] and
+              rows[2].split()[0] == "ok" and "\x1b" not in out,
               "the table escapes control bytes: %r" % out)
         out = run(["--anon", "--dry-run", "-n", "-o", "pid,comm", p.pid],
                   check_rc=0).stdout
-        check(out == "%d a\\x0ab\\x1b[31mc\\\n" % p.pid,
+        check(out.lstrip(" ") == "%d a\\x0ab\\x1b[31mc\\\n" % p.pid,
               "the table shows \\xNN for each control byte: %r" % out)
         out = run(["--anon", "--dry-run", "-r", "-o", "comm", p.pid],
                   check_rc=0).stdout

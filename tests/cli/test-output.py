@@ -4,14 +4,18 @@
 (libsmartcols): --list-columns, -o/--output, --output-all, -J/--json,
 -r/--raw, -n/--noheadings; an unknown column is a usage error naming it;
 the man page lists every column; the old short options (-r for --range,
--n for --dry-run) are refused with an explanation rather than misread."""
+-n for --dry-run) are refused with an explanation rather than misread;
+a report that cannot be written (a full filesystem, a pipe whose reader
+is gone with SIGPIPE ignored, a closed stdout) is an error, exit 7."""
 
 import json
 import os
 import re
+import signal
 import subprocess
 
-from clitest import check, mem_kb, on_sigterm_exit, ranges_of, run, run_json
+from clitest import (check, mem_kb, on_sigterm_exit, pmadvise_path,
+                     ranges_of, run, run_json)
 
 MAN = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                    "..", "..", "man", "man8", "pmadvise.8")
@@ -86,7 +90,8 @@ def test_raw_noheadings(pid):
           "-r: one space between cells, exact bytes: %r" % p.stdout)
     p = run(["--anon", "--dry-run", "-n", "-o", "pid,comm", pid],
             check_rc=0)
-    check(p.stdout.splitlines() == ["%d sleep" % pid],
+    check([ln.split() for ln in p.stdout.splitlines()] ==
+          [[str(pid), "sleep"]],
           "-n: no header line, nothing else: %r" % p.stdout)
     p = run(["--anon", "--dry-run", "-rn", "-o", "bytes_total", pid],
             check_rc=0)
@@ -114,12 +119,55 @@ def test_usage_errors(pid):
           "an unknown column: exit 2, named: %r" % p.stderr)
     p = run(["--anon", "--output", "", pid], check_rc=2)
     check("no column" in p.stderr, "an empty -o: exit 2")
+    for plus in (["-o", "+"], ["--output=+"], ["-J", "-o", "+"]):
+        p = run(["--anon", "--dry-run"] + plus + [pid], check_rc=2)
+        check("--output '+' lists no column" in p.stderr and
+              "--help" in p.stderr and p.stdout == "",
+              "%s, an empty +LIST: exit 2, as an empty -o: %r" %
+              (" ".join(plus), p.stderr))
     p = run(["--list-columns", "-o", "nope"], check_rc=2)
     check("'nope'" in p.stderr, "--list-columns -o checks the names too")
     p = run(["-r", "1000+4K", pid], check_rc=2)
     check("--range" in p.stderr and "--raw" in p.stderr,
           "-r RANGE (0.1's --range): exit 2, says -r is --raw now: %r" %
           p.stderr)
+
+
+def test_write_errors(pid):
+    """Standard output that takes nothing: the report is lost, so the exit
+    status and a message say so (before: exit 0, nothing said)."""
+    cmd = [pmadvise_path(), "--anon", str(pid)]
+    cases = [
+        ("/dev/full (ENOSPC)", [], {"stdout": open("/dev/full", "w")}),
+        ("/dev/full, -J", ["-J"], {"stdout": open("/dev/full", "w")}),
+        ("/dev/full, --list-columns", None,
+         {"stdout": open("/dev/full", "w")}),
+        ("closed stdout", [], {"stdout": subprocess.DEVNULL,
+                               "preexec_fn": lambda: os.close(1)}),
+        ("a pipe with no reader, SIGPIPE ignored", [],
+         {"stdout": "pipe", "preexec_fn":
+          lambda: signal.signal(signal.SIGPIPE, signal.SIG_IGN)}),
+    ]
+    for what, extra, kw in cases:
+        args = [pmadvise_path(), "--list-columns"] if extra is None \
+            else cmd + extra
+        if kw.get("stdout") == "pipe":
+            r, w = os.pipe()
+            os.close(r)
+            kw["stdout"] = w
+        p = subprocess.run(args, stderr=subprocess.PIPE, timeout=30, **kw)
+        if isinstance(kw["stdout"], int) and kw["stdout"] > 2:
+            os.close(kw["stdout"])
+        elif hasattr(kw["stdout"], "close"):
+            kw["stdout"].close()
+        err = p.stderr.decode("utf-8", "backslashreplace")
+        print("$ %s > %s  -> %d\n%s" % (" ".join(args), what,
+                                        p.returncode, err), end="")
+        check(p.returncode == 7 and "write error on standard output" in err,
+              "stdout %s: exit 7 and a message (%d, %r)" %
+              (what, p.returncode, err))
+    p = run(["--anon", pid], check_rc=0)
+    check("write error" not in p.stderr, "a report written: no message")
 
 
 def main():
@@ -133,6 +181,7 @@ def main():
         test_raw_noheadings(t.pid)
         test_usage_errors(t.pid)
         test_old_dry_run(t.pid)
+        test_write_errors(t.pid)
     finally:
         t.kill()
         t.wait()

@@ -213,6 +213,28 @@ def test_hold_uninterruptible():
               "why: %r" % q.stderr)
         check(status_field(pid, "TracerPid") == "0",
               "the target is left untraced")
+        # pmadvise killed while its hold waits for the D-state thread:
+        # the hold's tracer sees its caller gone within 100 ms and lets
+        # go (it waited out the whole -t 8000 before)
+        q = subprocess.Popen([sys.argv[1], "--hold", "-t", "8000", "--anon",
+                              "-a", "cold", str(pid)],
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        for _ in range(300):
+            if status_field(pid, "TracerPid") != "0":
+                break
+            time.sleep(0.01)
+        traced = status_field(pid, "TracerPid") != "0"
+        q.kill()
+        q.wait()
+        t0 = time.monotonic()
+        while (status_field(pid, "TracerPid") != "0" and
+               time.monotonic() - t0 < 10):
+            time.sleep(0.01)
+        took = time.monotonic() - t0
+        check(traced and took < 1.5,
+              "pmadvise --hold -t 8000 killed while it waits for a D-state "
+              "thread: the target untraced %.2f s later" % took)
     finally:
         if child:
             os.kill(child, 9)

@@ -43,6 +43,8 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sched.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MiB (1024LL * 1024)
@@ -225,6 +227,244 @@ static void test_demo_killed(const char *root)
 		usleep(50000);
 	CHECK(in && !left, "demo --compare killed by SIGKILL: its cgroup "
 	      "removed all the same");
+}
+
+/* Starts pmadvise demo --compare (with extra, or NULL) and reads its
+ * output until the target is in its cgroup, whose path goes to cg: the
+ * PID, with its stdout at *fd; -1 when it did not get there. */
+static pid_t demo_start(const char *size, const char *extra, char *cg,
+			size_t cglen, int *fd)
+{
+	char buf[4096];
+	size_t got = 0;
+	const char *p;
+	int po[2];
+	pid_t pid;
+
+	if (pipe(po))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		dup2(po[1], 1);
+		close(po[0]);
+		execl(pmadvise, pmadvise, "demo", "--compare", "--size", size,
+		      extra, (char *)NULL);
+		_exit(127);
+	}
+	close(po[1]);
+	while (got < sizeof(buf) - 1) {
+		ssize_t n = read(po[0], buf + got, sizeof(buf) - 1 - got);
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		buf[got] = '\0';
+		if ((p = strstr(buf, "alone in the cgroup ")) &&
+		    strchr(p, '\n')) {
+			p += strlen("alone in the cgroup ");
+			snprintf(cg, cglen, "%.*s", (int)(strchr(p, '\n') - p),
+				 p);
+			*fd = po[0];
+			return pid;
+		}
+	}
+	close(po[0]);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return -1;
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* SIGINT while the demo's PAGEOUT phase runs: it went on to fault the
+ * memory back, ran memory.reclaim in full, printed the table and read
+ * 128 MiB back for its check; now it stops there, exit 130, nothing
+ * left. The signal goes once the cgroup's swap passes 16 MiB, which only
+ * PAGEOUT does before memory.reclaim (between them the memory is faulted
+ * back in). */
+static void test_demo_sigint(const char *root)
+{
+	char cg[PATH_MAX], path[PATH_MAX + 32], buf[64], rest[16384];
+	size_t got = 0;
+	bool paging = false;
+	double t0, t1;
+	int fd, st;
+	pid_t pid = demo_start("128M", NULL, cg, sizeof(cg), &fd);
+	ssize_t n;
+
+	CHECK(pid > 0, "demo --compare started its target in its cgroup");
+	if (pid <= 0)
+		return;
+	snprintf(path, sizeof(path), "%s/memory.swap.current", cg);
+	for (int i = 0; i < 12000 && !paging; i++) {
+		paging = read_file(path, buf, sizeof(buf)) == 0 &&
+			 atoll(buf) > 16 * MiB;
+		if (!paging)
+			usleep(5000);
+	}
+	t0 = mono_s();
+	kill(pid, SIGINT);
+	while (got < sizeof(rest) - 1 &&
+	       (n = read(fd, rest + got, sizeof(rest) - 1 - got)) > 0)
+		got += (size_t)n;
+	rest[got] = '\0';
+	close(fd);
+	waitpid(pid, &st, 0);
+	t1 = mono_s();
+	printf("demo --compare, SIGINT in PAGEOUT (%.1f s to exit):\n%s", t1 - t0,
+	       rest);
+	CHECK(paging, "the PAGEOUT phase was seen running (swap > 16 MiB)");
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 130,
+	      "exit 130 after SIGINT (%d)", WIFEXITED(st) ? WEXITSTATUS(st)
+							: 128 + WTERMSIG(st));
+	CHECK(!strstr(rest, "moved to swap") && !strstr(rest, "read its "
+							   "memory back"),
+	      "no memory.reclaim, table or memory check after SIGINT");
+	for (int i = 0; i < 100 && demo_cgroup_left(root); i++)
+		usleep(50000);
+	CHECK(!demo_cgroup_left(root), "its cgroup removed");
+}
+
+/* In a cgroup namespace whose cgroup2 mount was inherited, mounted with
+ * nsdelegate (as systemd mounts it): the demo made its cgroup outside the
+ * namespace, its target could not join it (ENOENT), and it said "the
+ * target process did not start: Broken pipe", exit 7. Now one line
+ * saying why, exit 5, nothing left. */
+static void test_demo_cgroupns(const char *root)
+{
+	char ns[PATH_MAX], out[8192], err[4096];
+	char *args[] = { (char *)pmadvise, "demo", "--compare", "--size",
+			 "16M", NULL };
+	int po[2], pe[2], st;
+	pid_t pid;
+
+	snprintf(ns, sizeof(ns), "%s/pmadv-nsdemo-%d", root, (int)getpid());
+	if (mount(NULL, root, NULL, MS_REMOUNT, "nsdelegate") < 0) {
+		printf("cannot remount %s with nsdelegate: %s; cgroupns "
+		       "demo skipped\n", root, strerror(errno));
+		return;
+	}
+	if (mkdir(ns, 0755) < 0 || pipe(po) || pipe(pe)) {
+		CHECK(0, "mkdir %s", ns);
+		mount(NULL, root, NULL, MS_REMOUNT, "");
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		char me[32];
+		char procs[PATH_MAX + 16];
+
+		snprintf(me, sizeof(me), "%d", (int)getpid());
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", ns);
+		if (write_file(procs, me) < 0 || unshare(CLONE_NEWCGROUP) < 0)
+			_exit(126);
+		dup2(po[1], 1);
+		dup2(pe[1], 2);
+		execv(pmadvise, args);
+		_exit(127);
+	}
+	close(po[1]);
+	close(pe[1]);
+	{
+		ssize_t n, a = 0, b = 0;
+
+		while ((n = read(po[0], out + a, sizeof(out) - 1 - (size_t)a)) > 0)
+			a += n;
+		while ((n = read(pe[0], err + b, sizeof(err) - 1 - (size_t)b)) > 0)
+			b += n;
+		out[a] = err[b] = '\0';
+	}
+	close(po[0]);
+	close(pe[0]);
+	waitpid(pid, &st, 0);
+	st = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	printf("demo --compare in a cgroup namespace: rc %d\n%s%s", st, out,
+	       err);
+	CHECK(st == 5 && strstr(err, "cannot join") &&
+		      strchr(err, '\n') == err + strlen(err) - 1,
+	      "refused in one line that says why, exit 5 (%d)", st);
+	for (int i = 0; i < 100 && demo_cgroup_left(root); i++)
+		usleep(50000);
+	CHECK(!demo_cgroup_left(root), "no pmadvise-demo-* cgroup left");
+	rmdir(ns);
+	mount(NULL, root, NULL, MS_REMOUNT, "");
+}
+
+/* The swap devices of /proc/swaps, by name (its Used column moves). */
+static void swap_names(char *out, size_t len)
+{
+	char buf[4096], *save = NULL;
+	size_t o = 0;
+
+	out[0] = '\0';
+	if (read_file("/proc/swaps", buf, sizeof(buf)) < 0)
+		return;
+	for (char *l = strtok_r(buf, "\n", &save); l && o < len;
+	     l = strtok_r(NULL, "\n", &save))
+		if (l[0] == '/')
+			o += (size_t)snprintf(out + o, len - o, "%.*s ",
+					      (int)strcspn(l, " \t"), l);
+}
+
+/* Two demos at once, one with --zram: each in its own cgroup, both
+ * intact, nothing left: no cgroup, no swap device. */
+static void test_demo_two(const char *root)
+{
+	char swaps0[4096], swaps1[4096], out[2][16384];
+	pid_t pid[2];
+	int fd[2], st[2];
+
+	swap_names(swaps0, sizeof(swaps0));
+	for (int i = 0; i < 2; i++) {
+		char cg[PATH_MAX];
+
+		pid[i] = demo_start("32M", i ? "--zram" : NULL, cg,
+				    sizeof(cg), &fd[i]);
+		CHECK(pid[i] > 0, "demo %d started", i);
+		if (pid[i] <= 0) {
+			if (i) {
+				kill(pid[0], SIGKILL);
+				waitpid(pid[0], NULL, 0);
+				close(fd[0]);
+			}
+			return;
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		size_t got = 0;
+		ssize_t n;
+
+		while (got < sizeof(out[i]) - 1 &&
+		       (n = read(fd[i], out[i] + got,
+				 sizeof(out[i]) - 1 - got)) > 0)
+			got += (size_t)n;
+		out[i][got] = '\0';
+		close(fd[i]);
+		waitpid(pid[i], &st[i], 0);
+		st[i] = WIFEXITED(st[i]) ? WEXITSTATUS(st[i]) : 128;
+		printf("demo %d: rc %d\n%s", i, st[i], out[i]);
+		CHECK((st[i] == 0 || st[i] == 1) &&
+			      strstr(out[i], "every byte intact"),
+		      "demo %d%s: done, memory intact (rc %d)", i,
+		      i ? " --zram" : "", st[i]);
+	}
+	for (int i = 0; i < 100 && demo_cgroup_left(root); i++)
+		usleep(50000);
+	CHECK(!demo_cgroup_left(root), "no pmadvise-demo-* cgroup left");
+	for (int i = 0; i < 100; i++) {
+		swap_names(swaps1, sizeof(swaps1));
+		if (!strcmp(swaps0, swaps1))
+			break;
+		usleep(50000);
+	}
+	CHECK(!strcmp(swaps0, swaps1), "the swap devices as before: %s, "
+	      "then %s", swaps0, swaps1);
 }
 
 /* pmadvise demo --compare; on the host (refused) or in the guest. */
@@ -462,6 +702,23 @@ static void test_compare(const char *cg, const pid_t *m, int n)
 	      "memory.stat after the run agrees: anon %lld", s1);
 	CHECK(members_kb(m, n, "Swap") > 0, "the members hold swap: %lld kB",
 	      members_kb(m, n, "Swap"));
+	/* --percent 50 is PAGEOUT's budget: the fault-in before each phase
+	 * took it too, so that only half of what the last run left in swap
+	 * came back and PAGEOUT started from 32 MiB, not 64 */
+	{
+		char *half[] = { (char *)pmadvise, "--cgroup", (char *)cg,
+				 "--compare", "--anon", "--percent", "50",
+				 "--json", NULL };
+
+		rc = run(half, out, sizeof(out), err, sizeof(err));
+		printf("--compare --percent 50: rc %d\n%s%s", rc, out, err);
+		CHECK(jnum(out, "pageout", "anon_before") >= 60 * MiB,
+		      "--percent does not cut the fault-in: PAGEOUT starts "
+		      "from %lld", jnum(out, "pageout", "anon_before"));
+		CHECK(jnum(out, "pageout", "anon_reclaimed") <= 40 * MiB,
+		      "and PAGEOUT takes about half: %lld",
+		      jnum(out, "pageout", "anon_reclaimed"));
+	}
 	/* the table a person reads (README shows one from here) */
 	args[5] = NULL;
 	rc = run(args, out, sizeof(out), err, sizeof(err));
@@ -535,9 +792,13 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < 100 && rmdir(cg) < 0; i++)
 		usleep(10000);
+	/* demo --compare needs memory.reclaim: refused before (above) */
 	if (reclaim_file) {
 		test_demo_compare(root, false);
 		test_demo_killed(root);
+		test_demo_sigint(root);
+		test_demo_cgroupns(root);
+		test_demo_two(root);
 	}
 	printf("%s\n", failures ? "FAIL" : "PASS");
 	return failures ? 1 : 0;

@@ -281,6 +281,62 @@ static void test_removed(void **state)
 	pmadv_cgroup_close(it);
 }
 
+static char removing[PATH_MAX];
+static volatile int remove_go;
+
+static void *remover(void *arg)
+{
+	unsigned int spin = (unsigned int)(uintptr_t)arg;
+
+	while (!remove_go)
+		;
+	for (volatile unsigned int i = 0; i < spin; i++)
+		;
+	rmdir(removing);
+	return NULL;
+}
+
+/* A cgroup removed while pmadv_cgroup_open reads its list for the first
+ * time (an agent walking short-lived job cgroups): the read's ENODEV came
+ * out as ENOTRECOVERABLE (about 1 open in 500 here); it is ENOENT, as for
+ * a cgroup removed just before. */
+static void test_removed_at_open(void **state)
+{
+	const char *mnt;
+	struct cg c;
+	int other = 0;
+
+	(void)state;
+	need_root();
+	mnt = mount_of("cgroup2", NULL);
+	if (!mnt || !cg_make(&c, mnt, "rmopen"))
+		skip();
+	strcpy(removing, c.path);
+	for (unsigned int i = 0; i < 4000; i++) {
+		struct pmadv_cgroup *it = NULL;
+		pthread_t th;
+		int ret;
+
+		if (mkdir(removing, 0755) < 0 && errno != EEXIST)
+			fail();
+		remove_go = 0;
+		assert_int_equal(pthread_create(&th, NULL, remover,
+						(void *)(uintptr_t)(i * 7919 %
+								    20000)),
+				 0);
+		remove_go = 1;
+		ret = pmadv_cgroup_open(removing, 0, 0, &it);
+		pthread_join(th, NULL);
+		if (ret != 0 && ret != -ENOENT)
+			fprintf(stderr, "# open %u: %s\n", i,
+				strerrorname_np(-ret));
+		other += ret != 0 && ret != -ENOENT;
+		pmadv_cgroup_close(it);
+	}
+	rmdir(removing);
+	assert_int_equal(other, 0);
+}
+
 /* A threaded cgroup: cgroup.procs cannot be read; the process of its two
  * threads comes once. */
 static void test_v2_threaded(void **state)
@@ -610,6 +666,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_gap_ns),
 		cmocka_unit_test(test_long_list),
 		cmocka_unit_test(test_removed),
+		cmocka_unit_test(test_removed_at_open),
 	};
 
 	if (argc == 3 && strcmp(argv[1], "--threads-into") == 0) {

@@ -3,9 +3,10 @@
  * pmadv_hold against what a system manager's process and its targets do:
  * a caller thread that reaps every child, a caller SIGKILLed at random
  * moments, a target that re-execs itself all the time, a vfork parent, a
- * frozen cgroup, several caller threads holding one target at once, the
- * ptrace rung asked while a hold is active, a target waiting in
- * io_uring_enter, and a caller stopped while it holds with a lease. After
+ * frozen cgroup, a caller that execs while it holds, several caller
+ * threads holding one target at once, the ptrace rung asked while a hold
+ * is active, a target waiting in io_uring_enter, and a caller stopped
+ * while it holds with a lease. After
  * each, the target must be untraced in every thread, in no trace stop,
  * and still computing right.
  */
@@ -398,12 +399,22 @@ static void test_caller_killed_sigstop(void **state)
 	caller_killed(PMADV_HOLD_SIGSTOP);
 }
 
-/* ---- a caller that dies while it holds ---- */
+/* ---- a caller that dies or execs while it holds ---- */
 
-static void caller_dies_holding(unsigned int flags)
+static void *exec_sleep(void *arg)
 {
-	pid_t target = start_target(4), caller;
-	int p[2], st;
+	(void)arg;
+	execl("/proc/self/exe", "test-hold-caller", "--sleep", (char *)NULL);
+	return NULL;
+}
+
+/* Forks a caller that holds target (without a lease), says so, then
+ * runs then() (NULL: waits to be killed). Returns once it holds. */
+static pid_t holding_caller(pid_t target, unsigned int flags,
+			    void (*then)(void))
+{
+	pid_t caller;
+	int p[2];
 	char c;
 
 	assert_int_equal(pipe(p), 0);
@@ -413,17 +424,32 @@ static void caller_dies_holding(unsigned int flags)
 		struct pmadv_target *t;
 		struct pmadv_hold *h;
 
+		close(p[0]);
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* kept across an exec */
 		if (pmadv_open(target, 0, &t) < 0 ||
 		    pmadv_hold(t, flags, 2000, &h) < 0)
 			_exit(1);
 		c = 'h';
 		if (write(p[1], &c, 1) != 1)
 			_exit(1);
+		close(p[1]);
+		if (then)
+			then();
 		pause();
+		_exit(1);
 	}
 	close(p[1]);
 	assert_int_equal(read(p[0], &c, 1), 1);
 	close(p[0]);
+	return caller;
+}
+
+static void caller_dies_holding(unsigned int flags)
+{
+	pid_t target = start_target(4), caller;
+	int st;
+
+	caller = holding_caller(target, flags, NULL);
 	assert_held(target, caller, flags);
 	kill(caller, SIGKILL);
 	assert_int_equal(waitpid(caller, &st, 0), caller);
@@ -435,6 +461,47 @@ static void test_caller_dies_holding(void **state)
 {
 	(void)state;
 	caller_dies_holding(0);
+}
+
+static void exec_in_main(void)
+{
+	exec_sleep(NULL);
+}
+
+static void exec_in_thread(void)
+{
+	pthread_t th;
+
+	pthread_create(&th, NULL, exec_sleep, NULL);
+}
+
+/* The caller execs (from its main thread, or another one) while it holds
+ * without a lease: the program it becomes knows of no hold, so the hold
+ * ends as at the caller's death. Before, a ptrace hold's tracer saw the
+ * same parent PID and held the target for as long as the new program
+ * ran. */
+static void caller_execs_holding(unsigned int flags, void (*how)(void))
+{
+	pid_t target = start_target(4), caller;
+	int st;
+
+	caller = holding_caller(target, flags, how);
+	assert_target_fine(target, 1);
+	/* still the exec'd program, not a caller that failed to exec */
+	assert_int_equal(waitpid(caller, &st, WNOHANG), 0);
+	kill(caller, SIGKILL);
+	assert_int_equal(waitpid(caller, &st, 0), caller);
+	assert_true(WIFSIGNALED(st));
+	stop_target(target);
+}
+
+static void test_caller_execs_holding(void **state)
+{
+	(void)state;
+	caller_execs_holding(0, exec_in_main);
+	caller_execs_holding(0, exec_in_thread);
+	caller_execs_holding(PMADV_HOLD_SIGSTOP, exec_in_main);
+	caller_execs_holding(PMADV_HOLD_SIGSTOP, exec_in_thread);
 }
 
 /* The caller's children, from /proc/self/task/TID/children. */
@@ -1133,6 +1200,62 @@ static void test_lease_caller_stopped_sigstop(void **state)
 	lease_caller_stopped(PMADV_HOLD_SIGSTOP, true);
 }
 
+/* The caller stops its whole job right after pmadv_hold returns, on one
+ * CPU, so that the watchdog it just forked has not run yet: before, the
+ * watchdog was still in the caller's process group, was stopped with it,
+ * and the target stayed stopped past the lease. */
+#define RACE_LEASE_MS 200
+
+static void test_lease_job_stop_at_once(void **state)
+{
+	pid_t target = start_target(1);
+
+	(void)state;
+	for (int i = 0; i < 10; i++) {
+		long long t0 = mono_ms();
+		pid_t caller = fork();
+		struct census c;
+		int st;
+
+		assert_true(caller >= 0);
+		if (caller == 0) {
+			struct pmadv_target *t;
+			struct pmadv_hold *h;
+			cpu_set_t one;
+
+			CPU_ZERO(&one);
+			CPU_SET(0, &one);
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (setpgid(0, 0) < 0 ||
+			    sched_setaffinity(0, sizeof(one), &one) < 0 ||
+			    pmadv_open(target, 0, &t) < 0 ||
+			    pmadv_hold(t, PMADV_HOLD_SIGSTOP | PMADV_HOLD_LEASE,
+				       RACE_LEASE_MS, &h) < 0)
+				_exit(1);
+			kill(0, SIGSTOP);
+			_exit(pmadv_release(h) == -ETIMEDOUT ? 0 : 2);
+		}
+		assert_int_equal(waitpid(caller, &st, WUNTRACED), caller);
+		assert_true(WIFSTOPPED(st));
+		for (;;) {
+			census(target, 0, &c);
+			if (!c.stopped)
+				break;
+			if (mono_ms() - t0 > RACE_LEASE_MS + LEASE_SLACK_MS)
+				fail_msg("round %d: PID %d still stopped %lld ms "
+					 "after a %d ms lease", i, (int)target,
+					 mono_ms() - t0, RACE_LEASE_MS);
+			nap_ms(1);
+		}
+		kill(caller, SIGCONT);
+		assert_int_equal(waitpid(caller, &st, 0), caller);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 0);
+	}
+	assert_target_fine(target, 1);
+	stop_target(target);
+}
+
 /* Released within its lease: 0 as without one, and the lease's end
  * later does nothing (a target stopped by someone else since stays
  * stopped). (Its refusals are in test-hold's test_errors.) */
@@ -1173,6 +1296,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_reaper_waitid_wall),
 		cmocka_unit_test(test_caller_dies_holding),
 		cmocka_unit_test(test_caller_dies_holding_sigstop),
+		cmocka_unit_test(test_caller_execs_holding),
 		cmocka_unit_test(test_watchdog_killed),
 		cmocka_unit_test(test_caller_killed),
 		cmocka_unit_test(test_caller_killed_sigstop),
@@ -1185,8 +1309,13 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_lease_kept),
 		cmocka_unit_test(test_lease_caller_stopped),
 		cmocka_unit_test(test_lease_caller_stopped_sigstop),
+		cmocka_unit_test(test_lease_job_stop_at_once),
 	};
 
+	if (argc == 2 && !strcmp(argv[1], "--sleep")) { /* an exec'd caller */
+		sleep(60);
+		return 0;
+	}
 	if (argc == 3 && !strcmp(argv[1], "--exec-storm"))
 		exec_storm(atoi(argv[2]));
 	if (getenv("PMADV_TEST_FILTER")) /* one test, e.g. test_exec_storm */

@@ -459,6 +459,44 @@ static void test_lease_between_commands(void **state)
 	free(s);
 }
 
+/* More targets held at once by one process than the 256 turns it had:
+ * the 257th hold waited for a free turn and failed with ETIMEDOUT. */
+#define MANY_HOLDS 300
+
+static void test_many_holds(void **state)
+{
+	pid_t pid[MANY_HOLDS];
+	struct pmadv_target *t[MANY_HOLDS];
+	struct pmadv_hold *h[MANY_HOLDS];
+
+	(void)state;
+	for (int i = 0; i < MANY_HOLDS; i++) {
+		pid[i] = fork();
+		assert_true(pid[i] >= 0);
+		if (pid[i] == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			for (;;)
+				pause();
+		}
+	}
+	for (int i = 0; i < MANY_HOLDS; i++) {
+		int ret;
+
+		assert_int_equal(pmadv_open(pid[i], 0, &t[i]), 0);
+		ret = pmadv_hold(t[i], 0, 2000, &h[i]);
+		if (ret)
+			fail_msg("hold %d of %d: %s", i + 1, MANY_HOLDS,
+				 strerror(-ret));
+	}
+	for (int i = 0; i < MANY_HOLDS; i++) {
+		assert_true(wait_state(pid[i], "t"));
+		assert_int_equal(pmadv_release(h[i]), 0);
+		pmadv_close(t[i]);
+		kill(pid[i], SIGKILL);
+		assert_int_equal(waitpid(pid[i], NULL, 0), pid[i]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -472,6 +510,7 @@ int main(void)
 		cmocka_unit_test(test_hold_recheck),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_lease_between_commands),
+		cmocka_unit_test(test_many_holds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -105,6 +105,7 @@ struct session {
 	int end_err;         /* why the tracer ended on its own, or 0 */
 	pthread_t thread;    /* the worker: the tracer's parent */
 	pid_t caller;        /* getpid() of the caller */
+	pid_t worker;        /* the worker's TID, set before the clone */
 	void *stack;         /* the tracer's */
 
 	/* the current command; a copy, since a caller that gave up on a

@@ -569,6 +569,9 @@ static void detach(struct session *s)
  *   when it dies: no mutex, no malloc, no stdio. The hand-off is plain
  *   atomics and a futex word, every wait of the tracer has a bound, and it
  *   watches its parent: when getppid() changes, the caller is gone.
+ *   An execve(2) in any thread of the caller does not change getppid()
+ *   (the tracer is handed to another thread of the same process), but it
+ *   kills the worker thread, its parent: that is looked at too.
  *   It leaves the caller's session and process group (setsid), so that
  *   a SIGSTOP of the caller's whole job stops the caller, not the tracer.
  * A worker thread of the caller starts it with CLONE_VFORK and stays
@@ -612,9 +615,15 @@ void pt_set(struct session *s, int *flag)
 	notify(s);
 }
 
+/* The caller's process died, or exec'd: no one will post a command. A
+ * worker's TID is reused only once it is gone and PIDs wrapped, and
+ * tgkill() checks that it is still a thread of the caller's process;
+ * EPERM (the caller changed its credentials) says it is there. */
 bool pt_caller_gone(const struct session *s)
 {
-	return getppid() != s->caller;
+	return getppid() != s->caller ||
+	       (syscall(SYS_tgkill, s->caller, s->worker, 0) < 0 &&
+		errno == ESRCH);
 }
 
 /* The tracer's wait for the next command: CMD_END when the caller gave
@@ -737,15 +746,17 @@ void pt_session_put(struct session *s)
  * Only threads of the caller's process touch this (never the tracer), so
  * a mutex is fine here.
  */
-#define MAX_TURNS 256
-
 static pthread_mutex_t turns_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t turns_cond;
 static pthread_once_t turns_once = PTHREAD_ONCE_INIT;
-static pid_t turns[MAX_TURNS];
-/* The thread that holds the turn for a pmadv_hold, or 0: it would wait
- * for itself. */
-static pid_t turn_owner[MAX_TURNS];
+/* One slot per target with a turn taken (pid 0: a free slot), as many as
+ * there are targets held or traced at once: the table grows. Each has the
+ * thread that holds the turn for a pmadv_hold, or 0: it would wait for
+ * itself. */
+static struct turn {
+	pid_t pid, owner;
+} *turns;
+static size_t nturns;
 
 static void turns_init(void)
 {
@@ -759,10 +770,28 @@ static void turns_init(void)
 
 static int turn_slot(pid_t pid)
 {
-	for (int i = 0; i < MAX_TURNS; i++)
-		if (turns[i] == pid)
-			return i;
+	for (size_t i = 0; i < nturns; i++)
+		if (turns[i].pid == pid)
+			return (int)i;
 	return -1;
+}
+
+/* A free slot, the table grown if needed: its index, or -ENOMEM. */
+static int free_turn(void)
+{
+	int i = turn_slot(0);
+	size_t n = nturns ? nturns * 2 : 64;
+	struct turn *p;
+
+	if (i >= 0)
+		return i;
+	if (n > INT_MAX || !(p = realloc(turns, n * sizeof(*p))))
+		return -ENOMEM;
+	memset(p + nturns, 0, (n - nturns) * sizeof(*p));
+	turns = p;
+	i = (int)nturns;
+	nturns = n;
+	return i;
 }
 
 int pt_take_turn(pid_t pid, int timeout_ms)
@@ -774,7 +803,7 @@ int pt_take_turn_as(pid_t pid, int timeout_ms, pid_t owner)
 {
 	pid_t self = (pid_t)syscall(SYS_gettid);
 	struct timespec ts;
-	int ret = 0, free_slot, i;
+	int ret = 0, i;
 
 	pthread_once(&turns_once, turns_init);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -785,8 +814,8 @@ int pt_take_turn_as(pid_t pid, int timeout_ms, pid_t owner)
 		ts.tv_nsec -= 1000000000;
 	}
 	pthread_mutex_lock(&turns_lock);
-	while ((i = turn_slot(pid)) >= 0 || (free_slot = turn_slot(0)) < 0) {
-		if (i >= 0 && turn_owner[i] == self) {
+	while ((i = turn_slot(pid)) >= 0) {
+		if (turns[i].owner == self) {
 			ret = -EBUSY;
 			break;
 		}
@@ -796,9 +825,10 @@ int pt_take_turn_as(pid_t pid, int timeout_ms, pid_t owner)
 			break;
 		}
 	}
-	if (ret == 0) {
-		turns[free_slot] = pid;
-		turn_owner[free_slot] = owner;
+	if (ret == 0 && (ret = free_turn()) >= 0) {
+		turns[ret].pid = pid;
+		turns[ret].owner = owner;
+		ret = 0;
 	}
 	pthread_mutex_unlock(&turns_lock);
 	return ret;
@@ -810,7 +840,7 @@ void pt_end_turn(pid_t pid)
 
 	pthread_mutex_lock(&turns_lock);
 	if ((i = turn_slot(pid)) >= 0)
-		turns[i] = turn_owner[i] = 0;
+		turns[i].pid = turns[i].owner = 0;
 	pthread_cond_broadcast(&turns_cond);
 	pthread_mutex_unlock(&turns_lock);
 }
@@ -821,6 +851,7 @@ static void *worker(void *arg)
 	struct session *s = arg;
 	pid_t pid;
 
+	s->worker = (pid_t)syscall(SYS_gettid);
 	/* Not CLONE_FILES: the fds it opens (the target's mem, O_RDWR) stay
 	 * its own, and a fork of the caller meanwhile does not copy them. */
 	pid = clone(tracer_main, (char *)s->stack + TRACER_STACK,
