@@ -253,16 +253,32 @@ out:
 	pmadv_close(t);
 }
 
+/* Whether pid is in a state an execve runs in. */
+static bool running(pid_t pid)
+{
+	char c = read_state(pid);
+
+	return c && strchr("RSD", c);
+}
+
 /* Whether a request that did not go to plan met an execve: the ranges
  * were chosen in one program and advised in the next, or the kernel
  * answered for a process between two programs (EPERM, ESRCH, ENOEXEC). */
 static bool exec_meanwhile(const struct proc_report *p)
 {
 	struct exec_id now;
+	int ret;
 
 	if (p->status == PROC_OK && !p->nchanged)
 		return false;
-	if (read_exec_id(p->pid, &now) < 0)
+	/* No memory map to read (ESRCH): a process on its way out, or one
+	 * inside an execve, whose new map has no stack and arguments yet:
+	 * look again while it runs (100 ms at most). */
+	for (int i = 0; (ret = read_exec_id(p->pid, &now)) == -ESRCH &&
+			i < 100 && running(p->pid);
+	     i++)
+		usleep(1000);
+	if (ret < 0)
 		return false; /* gone: what failed says so */
 	return !same_program(&p->exec, &now);
 }

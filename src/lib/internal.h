@@ -262,10 +262,18 @@ ssize_t pmadv_beyond_user(const struct iovec *iov, size_t vlen) PMADV_HIDDEN;
  * its /proc maps then read empty). */
 bool pmadv_task_has_mm(pid_t pid, pid_t tid) PMADV_HIDDEN;
 
-/* How many times a thread is chosen again when the one chosen, in a
- * process whose main thread has exited, exits before it is used (procfs
- * opens and reads, the ptrace rung's seize) while its process runs. */
+/* When the thread chosen, in a process whose main thread has exited,
+ * exits before it is used (procfs opens and reads, the ptrace rung's
+ * seize) while its process runs, another is chosen: 64 times at once,
+ * then, with a nap of 100 us between, for as long as PMADV_THREAD_RETRY_MS
+ * have not passed since the first try. A bound in time, not only in
+ * tries: where each try is slow (a sanitizer, emulation) or fails at
+ * once, 64 tries could all fall within the life of one short-lived
+ * thread. pmadv_thread_retry: whether to try again after try number
+ * `tries` (0 for the first failure, which also sets *start). */
 #define PMADV_THREAD_TRIES 64
+#define PMADV_THREAD_RETRY_MS 1000
+bool pmadv_thread_retry(int tries, int64_t *start) PMADV_HIDDEN;
 
 /* Opens /proc/PID/file of the target read-only (through a live thread,
  * whose TID goes to *via unless NULL, where pmadv_proc_path says; chosen

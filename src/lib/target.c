@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/statfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "errnos.h"
@@ -481,10 +482,28 @@ PMADV_API int pmadv_target_pidfd(const struct pmadv_target *t)
 							 : -ENOSYS);
 }
 
+bool pmadv_thread_retry(int tries, int64_t *start)
+{
+	struct timespec ts, nap = { 0, 100000 };
+	int64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (tries == 0)
+		*start = now;
+	if (tries < PMADV_THREAD_TRIES)
+		return true;
+	if (now - *start >= PMADV_THREAD_RETRY_MS)
+		return false;
+	nanosleep(&nap, NULL);
+	return true;
+}
+
 int pmadv_open_proc(const struct pmadv_target *t, const char *file,
 		    pid_t *via)
 {
 	char path[96];
+	int64_t start = 0;
 	pid_t tid;
 	int fd;
 
@@ -502,8 +521,8 @@ int pmadv_open_proc(const struct pmadv_target *t, const char *file,
 		}
 		if (tid >= 0 && errno != ENOENT)
 			return -errno;
-		if (!tid || tries >= PMADV_THREAD_TRIES ||
-		    pmadv_target_runs(t) != 1)
+		if (!tid || pmadv_target_runs(t) != 1 ||
+		    !pmadv_thread_retry(tries, &start))
 			return -ESRCH;
 		sched_yield();
 	}

@@ -321,15 +321,16 @@ static int reopen_via(struct pmadv_vma_src *s)
 
 int pmadv_vma_src_next(struct pmadv_vma_src *s, struct pmadv_vma_rec *r)
 {
+	int64_t start = 0;
 	int ret;
 
 	for (int tries = 0;; tries++) {
 		ret = src_next(s, r);
 		if (ret > 0 && r->end <= s->resume)
 			continue; /* returned before the source was reopened */
-		if ((ret == 0 || ret == -ESRCH) &&
-		    tries < PMADV_THREAD_TRIES && via_gone(s) &&
-		    pmadv_target_runs(s->t) == 1) {
+		if ((ret == 0 || ret == -ESRCH) && via_gone(s) &&
+		    pmadv_target_runs(s->t) == 1 &&
+		    pmadv_thread_retry(tries, &start)) {
 			/* the thread chosen next may be gone too: again */
 			ret = reopen_via(s);
 			if (ret < 0 && ret != -ESRCH)

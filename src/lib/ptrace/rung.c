@@ -131,14 +131,15 @@ static int begin_once(struct pmadv_call *c)
 
 /* The thread chosen may exit before it is seized or armed, while its
  * process runs on (a main thread gone, short-lived workers): another
- * thread is chosen, a few times. */
+ * thread is chosen (pmadv_thread_retry). */
 static int ptrace_begin(struct pmadv_call *c)
 {
+	int64_t start = 0;
 	int ret = begin_once(c);
 
-	for (int tries = 0; ret == -ESRCH && tries < PMADV_THREAD_TRIES &&
-			    pmadv_target_alive(c->t) == 0 &&
-			    pmadv_target_runs(c->t) == 1;
+	for (int tries = 0; ret == -ESRCH && pmadv_target_alive(c->t) == 0 &&
+			    pmadv_target_runs(c->t) == 1 &&
+			    pmadv_thread_retry(tries, &start);
 	     tries++) {
 		pmadv_debug("ptrace: the thread of PID %d chosen has exited, "
 			    "its process runs: choosing again",
