@@ -337,7 +337,8 @@ def start_mapper(n):
 
 PAGES, DELAY = 3, 1.5
 
-# A private anonymous range registered with userfaultfd (missing pages);
+# A private anonymous range registered with userfaultfd (missing pages),
+# between two pages of a file;
 # a thread answers each fault after DELAY s with a page of 0xab (gated:
 # only once the file named by the third argument exists; the thread that
 # a call is injected into cannot read stdin). Prints the range's address,
@@ -360,7 +361,16 @@ api = (ctypes.c_uint64 * 3)(0xAA, 0, 0)
 if uffd < 0 or libc.ioctl(uffd, UFFDIO_API, api):
     print("no userfaultfd: errno %d" % ctypes.get_errno(), flush=True)
     sys.exit(1)
-base = libc.mmap(None, npages * page, 3, 0x22, -1, 0)
+# A page of a file on each side: pmadvise --anon joins adjacent anonymous
+# VMAs into one range, and joined to the answering thread's stack, which
+# mmap placed right below it in the VM guest (filling a hole there too),
+# the range failed on the stack's guard before a call reached our pages.
+raw = libc.mmap(None, (npages + 2) * page, 3, 0x22, -1, 0)
+exe = os.open(sys.executable, os.O_RDONLY)
+for at in (raw, raw + (npages + 1) * page):
+    libc.mmap(at, page, 1, 0x12, exe, 0)  # MAP_PRIVATE | MAP_FIXED
+os.close(exe)
+base = raw + page
 reg = (ctypes.c_uint64 * 4)(base, npages * page, 1, 0)  # MODE_MISSING
 if libc.ioctl(uffd, UFFDIO_REGISTER, reg):
     print("UFFDIO_REGISTER: errno %d" % ctypes.get_errno(), flush=True)

@@ -192,7 +192,17 @@ def test_rows_stream():
         err = tempfile.TemporaryFile(mode="w+")
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
         fd = p.stdout.fileno()
-        t.slow.wait_fault()
+        try:
+            t.slow.wait_fault()
+        except SystemExit:
+            # what pmadvise had said by then
+            p.kill()
+            p.wait()
+            err.seek(0)
+            print("pmadvise (killed): stdout %r, stderr %r" %
+                  (read_lines(fd, None, time.monotonic() + 5), err.read()),
+                  flush=True)
+            raise
         head = read_lines(fd, 3, time.monotonic() + 20)
         print(head, end="", flush=True)
         lines = head.splitlines()

@@ -4,12 +4,14 @@
 (tests/vm) to run the given scripts: the interpreter (first), os.py (the landmark
 of its prefix), encodings/ (looked up by name at run time), and every
 standard-library module, source or extension, that importing what the
-scripts import (also in programs they run from strings with -c) loads.
+scripts import (also in programs they run from strings with -c) loads,
+and the compiled cache (__pycache__/*.pyc) of each source.
 Modules that sit beside a script (e.g. clitest.py)
 are followed into but not printed: the script's directory goes into the
 guest whole. With no script: what the interpreter needs to start."""
 
 import ast
+import importlib.util
 import os
 import subprocess
 import sys
@@ -78,6 +80,15 @@ def main():
         if f.startswith(stdlib + os.sep) and \
                 not f.startswith(os.path.join(stdlib, "encodings") + os.sep):
             files.add(f)
+    # The compiled cache of each module too (a timestamp pyc, valid while
+    # the source keeps its mtime and size, which the guest's copy keeps):
+    # without it every python3 in the guest compiles what it imports, and
+    # under TCG that is most of a start.
+    for f in list(files):
+        if f.endswith(".py"):
+            pyc = importlib.util.cache_from_source(f)
+            if os.path.exists(pyc):
+                files.add(pyc)
     print(python)
     for f in sorted(files):
         print(f)

@@ -385,16 +385,18 @@ else
 		echo "$1" >> "$work/guest.files"
 		if [ -d "$1" ]; then
 			# A directory (e.g. an interpreter's library): its files as
-			# they are, without compiled caches; once.
+			# they are, with their times (a Python compiled cache is
+			# valid while its source keeps its mtime); once.
 			[ ! -e "$root$1" ] || return 0
 			mkdir -p "$root$1"
-			(cd "$1" && find . -name __pycache__ -prune -o -print |
-				cpio -pdm --quiet "$root$1")
+			(cd "$1" && find . -print | cpio -pdm --quiet "$root$1")
 			return 0
 		fi
 		# Each test names the files it needs: copy each once.
 		[ ! -e "$root$1" ] || return 0
-		cp -L "$1" "$root$1"
+		# -p: the times too (the initramfs keeps them), for a Python
+		# compiled cache, which is valid while its source's mtime holds
+		cp -pL "$1" "$root$1"
 		# A dynamically linked program or library (e.g. a Python extension).
 		readelf -d "$1" 2>/dev/null | grep -q '(NEEDED)' || return 0
 		ldd "$1" > "$work/ldd.out" 2>&1 ||
