@@ -65,6 +65,12 @@
 #ifndef PTRACE_EVENT_STOP
 #define PTRACE_EVENT_STOP 128
 #endif
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
 #ifndef SYS_pidfd_send_signal
 #define SYS_pidfd_send_signal 424
 #endif
@@ -103,6 +109,7 @@ struct pmadv_hold {
 	bool sent_stop;     /* SIGSTOP mode: we stopped it, so we continue it */
 	int watch_fd;       /* SIGSTOP mode: the watchdog's socket, or -1 */
 	pid_t watch_pid;    /* and the watchdog */
+	int watch_pidfd;    /* and its pidfd (CLONE_PIDFD, 5.2), or -1 */
 	struct held *hd;    /* ptrace mode */
 };
 
@@ -596,11 +603,15 @@ static int all_stopped(const struct pmadv_target *t)
  * byte first, after its own SIGCONT: the watchdog then leaves the target
  * alone. With a lease, the watchdog also continues the target when the
  * lease ends, whatever the caller is doing (stopped, stuck), and writes
- * 'x' for the release to find. It leaves the caller's process group, so
- * that a SIGSTOP of the caller's whole job does not stop it too, and says
- * so ('s') before the hold goes on. The
- * child runs only async-signal-safe calls (the caller may have other
- * threads).
+ * 'x' for the release to find.
+ *
+ * The watchdog sends the SIGSTOP itself, once it has left the caller's
+ * process group (so that a SIGSTOP of the caller's whole job does not
+ * stop it too), and then says so: 's', or 'e' and the errno. Every
+ * SIGCONT it sends thus follows a SIGSTOP it sent, whenever the caller
+ * dies; a caller that sent the stop itself and died before it could
+ * left a watchdog that continued a target nobody had stopped. The child
+ * runs only async-signal-safe calls (the caller may have other threads).
  */
 static void __attribute__((noreturn))
 watch(int fd, const struct pmadv_target *t, int64_t lease)
@@ -635,16 +646,69 @@ watch(int fd, const struct pmadv_target *t, int64_t lease)
 	}
 }
 
+static void __attribute__((noreturn))
+watchdog_main(int fd, const struct pmadv_target *t, int64_t lease)
+{
+	sigset_t all;
+	char word[2];
+	int err;
+
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	setsid();
+	err = -send_signal(t, SIGSTOP);
+	word[0] = err ? 'e' : 's';
+	word[1] = (char)(err > 0 && err < 128 ? err : EIO);
+	if (send(fd, word, sizeof(word), MSG_NOSIGNAL) != sizeof(word)) {
+		/* the caller is gone before it knew: undo our stop */
+		if (!err)
+			send_signal(t, SIGCONT);
+		_exit(0);
+	}
+	if (err)
+		_exit(0);
+	watch(fd, t, lease);
+}
+
+/* Waits for the watchdog's exit; through its pidfd where the kernel gave
+ * one (5.2, waitid P_PIDFD 5.4): a waitid(P_ALL, __WALL) of the caller
+ * may have reaped it, and its PID may name another process by now. */
+static void reap_watchdog(pid_t pid, int pidfd)
+{
+	siginfo_t si;
+	int ret = -1;
+
+	if (pidfd >= 0) {
+		while ((ret = waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si,
+				     WEXITED | __WALL)) < 0 && errno == EINTR)
+			;
+		close(pidfd);
+		if (ret == 0 || errno != EINVAL)
+			return; /* ECHILD: reaped by the caller's reaper */
+	}
+	while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
+		;
+}
+
+/* Starts the watchdog, which stops the target: 0 once the SIGSTOP is
+ * sent, else -errno (the target is not stopped by us then). */
 static int spawn_watchdog(struct pmadv_hold *h)
 {
-	int p[2];
+	int p[2], pidfd = -1;
+	char word[2];
+	ssize_t n;
 	pid_t pid;
 
 	/* a socket pair, not a pipe: the release's send() with MSG_NOSIGNAL
 	 * never raises SIGPIPE in the caller when the watchdog is gone */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0)
 		return -errno;
-	pid = (pid_t)syscall(SYS_clone, 0UL, 0UL, 0UL, 0UL, 0UL);
+	pid = (pid_t)syscall(SYS_clone, (unsigned long)CLONE_PIDFD, 0UL,
+			     &pidfd, 0UL, 0UL);
+	if (pid < 0 && errno == EINVAL) { /* before 5.2 */
+		pidfd = -1;
+		pid = (pid_t)syscall(SYS_clone, 0UL, 0UL, 0UL, 0UL, 0UL);
+	}
 	if (pid < 0) {
 		int err = errno;
 
@@ -653,38 +717,32 @@ static int spawn_watchdog(struct pmadv_hold *h)
 		return -err;
 	}
 	if (pid == 0) {
-		sigset_t all;
-
-		sigfillset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
 		close(p[1]);
-		setsid();
-		/* out of the caller's process group now: say so */
-		if (send(p[0], "s", 1, MSG_NOSIGNAL) < 0)
-			_exit(0);
-		watch(p[0], h->t, h->lease);
+		watchdog_main(p[0], h->t, h->lease);
 	}
 	close(p[0]);
-	/* Until it has left the caller's process group, a SIGSTOP of the
-	 * caller's whole job (right after the hold) would stop it too, and
-	 * the lease would not end: wait for its word. */
-	for (;;) {
-		char c;
-		ssize_t n = recv(p[1], &c, 1, 0);
-		int err = n < 0 ? errno : EAGAIN; /* killed before its word */
-
-		if (n == 1)
-			break;
-		if (err == EINTR)
-			continue;
-		close(p[1]);
-		while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
-			;
-		return -err;
+	/* Its word: until the stop is sent, a SIGSTOP of the caller's whole
+	 * job would stop the watchdog too, and the lease would not end. */
+	while ((n = recv(p[1], word, sizeof(word), MSG_WAITALL)) < 0 &&
+	       errno == EINTR)
+		;
+	if (n == sizeof(word) && word[0] == 's') {
+		h->watch_fd = p[1];
+		h->watch_pid = pid;
+		h->watch_pidfd = pidfd;
+		h->sent_stop = true;
+		return 0;
 	}
-	h->watch_fd = p[1];
-	h->watch_pid = pid;
-	return 0;
+	close(p[1]);
+	reap_watchdog(pid, pidfd);
+	if (n == sizeof(word) && word[0] == 'e')
+		return -(int)(unsigned char)word[1];
+	/* Killed before its word (by whom? not by the caller's job: it would
+	 * have taken the caller too): its stop may have been sent, and the
+	 * target was running when we began. Continue it. */
+	if (send_signal(h->t, SIGCONT) < 0)
+		(void)0; /* gone: nothing to continue */
+	return -EAGAIN;
 }
 
 /* Whether the watchdog's lease ended: its 'x' waits on the socket. */
@@ -708,9 +766,8 @@ static bool end_watchdog(struct pmadv_hold *h)
 		return false;
 	if (send(h->watch_fd, "r", 1, MSG_NOSIGNAL) < 0)
 		(void)0; /* it is gone already: nothing waits for the byte */
-	/* ECHILD: a waitid(P_ALL, __WALL) of the caller reaped it */
-	while (waitpid(h->watch_pid, NULL, __WALL) < 0 && errno == EINTR)
-		;
+	reap_watchdog(h->watch_pid, h->watch_pidfd);
+	h->watch_pidfd = -1;
 	ended = lease_ended(h);
 	close(h->watch_fd);
 	h->watch_fd = -1;
@@ -725,13 +782,9 @@ static int hold_sigstop(struct pmadv_hold *h, int64_t deadline)
 		return ret;
 	if (ret) /* already stopped: not ours to continue later */
 		return 0;
-	ret = spawn_watchdog(h);
+	ret = spawn_watchdog(h); /* which sends the SIGSTOP */
 	if (ret < 0)
 		return ret;
-	ret = send_signal(h->t, SIGSTOP);
-	if (ret < 0)
-		return ret;
-	h->sent_stop = true;
 	while ((ret = all_stopped(h->t)) == 0) {
 		struct timespec nap = { 0, POLL_NS };
 
@@ -793,6 +846,7 @@ static int hold(struct pmadv_target *t, unsigned int flags, int timeout_ms,
 	h->t = t;
 	h->flags = flags;
 	h->watch_fd = -1;
+	h->watch_pidfd = -1;
 	h->owner = (pid_t)syscall(SYS_gettid);
 	if (!timeout_ms)
 		timeout_ms = DEFAULT_TIMEOUT_MS;
