@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <locale.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -220,6 +221,8 @@ static int add_range(struct cli_opts *o, const char *arg)
 /* One option; 0, -1 for --help/--version done, or an exit status. */
 static int parse_one(struct cli_opts *o, int c, const char *arg)
 {
+	int ret;
+
 	switch (c) {
 	case 'a':
 		return set_advice(o, arg);
@@ -234,7 +237,12 @@ static int parse_one(struct cli_opts *o, int c, const char *arg)
 		o->flags |= PMADV_F_DESTRUCTIVE;
 		return 0;
 	case 't':
-		if (parse_ms(arg, &o->timeout_ms) < 0)
+		ret = parse_ms(arg, &o->timeout_ms);
+		if (ret == -ERANGE)
+			return usage_error("--timeout '%s': at most %d "
+					   "milliseconds (about 24.8 days)",
+					   arg, INT_MAX);
+		if (ret < 0)
 			return usage_error("--timeout '%s': expected "
 					   "milliseconds, decimal digits "
 					   "without a leading zero", arg);

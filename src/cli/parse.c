@@ -174,10 +174,17 @@ static int parse_int(const char *s, long min, int *out)
 	unsigned long long v;
 	const char *rest;
 
+	int ret;
+
 	if (!s || (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')))
 		return -EINVAL;
-	if (scan_number(s, &v, &rest) < 0 || *rest || v > INT_MAX ||
-	    (long long)v < min)
+	ret = scan_number(s, &v, &rest);
+	if (ret < 0 || *rest)
+		return ret < 0 ? ret : -EINVAL;
+	/* well-formed, but too large for an int: -ERANGE, said apart */
+	if (v > INT_MAX)
+		return -ERANGE;
+	if ((long long)v < min)
 		return -EINVAL;
 	*out = (int)v;
 	return 0;

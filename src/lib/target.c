@@ -166,8 +166,19 @@ bool pmadv_task_has_mm(pid_t pid, pid_t tid)
 	return st && st != 'Z' && st != 'X' && vsize;
 }
 
+#define RECENT 16
+
+static pid_t proc_task_path(pid_t pid, pid_t tid, const char *file,
+			    char *buf, size_t len)
+{
+	snprintf(buf, len, "/proc/%d/task/%d/%s", (int)pid, (int)tid, file);
+	return tid;
+}
+
 pid_t pmadv_proc_path(pid_t pid, const char *file, char *buf, size_t len)
 {
+	pid_t recent[RECENT];
+	unsigned int seen = 0;
 	char task[64];
 	struct dirent *d;
 	DIR *dir;
@@ -183,14 +194,37 @@ pid_t pmadv_proc_path(pid_t pid, const char *file, char *buf, size_t len)
 	dir = opendir(task);
 	if (!dir)
 		return 0;
+	/* The newest threads first: the task directory lists a process's
+	 * threads in the order they were made, and where each thread starts
+	 * the next and exits (a relay of short-lived workers), the oldest
+	 * is the one about to exit. The last RECENT are kept. */
 	while ((d = readdir(dir))) {
 		pid_t tid = (pid_t)atoi(d->d_name);
 
-		if (tid > 0 && tid != pid && pmadv_task_has_mm(pid, tid)) {
-			snprintf(buf, len, "/proc/%d/task/%d/%s", (int)pid,
-				 (int)tid, file);
+		if (tid > 0 && tid != pid)
+			recent[seen++ % RECENT] = tid;
+	}
+	for (unsigned int i = 0; i < RECENT && i < seen; i++) {
+		pid_t tid = recent[(seen - 1 - i) % RECENT];
+
+		if (pmadv_task_has_mm(pid, tid)) {
 			closedir(dir);
-			return tid;
+			return proc_task_path(pid, tid, file, buf, len);
+		}
+	}
+	/* None of the newest has an address space (exiting, or zombies a
+	 * tracer keeps): any older one that has. */
+	rewinddir(dir);
+	for (unsigned int i = 0; seen > RECENT && (d = readdir(dir)) &&
+				 i < seen - RECENT;) {
+		pid_t tid = (pid_t)atoi(d->d_name);
+
+		if (tid <= 0 || tid == pid)
+			continue;
+		i++;
+		if (pmadv_task_has_mm(pid, tid)) {
+			closedir(dir);
+			return proc_task_path(pid, tid, file, buf, len);
 		}
 	}
 	closedir(dir);

@@ -123,7 +123,8 @@ static void test_pids_and_ms(void **state)
 	assert_int_equal(parse_pid("0", &p), -EINVAL);
 	assert_int_equal(parse_pid("-1", &p), -EINVAL);
 	assert_int_equal(parse_pid("12a", &p), -EINVAL);
-	assert_int_equal(parse_pid("99999999999", &p), -EINVAL);
+	/* well-formed but too large: ERANGE, which the CLI says apart */
+	assert_int_equal(parse_pid("99999999999", &p), -ERANGE);
 	assert_int_equal(parse_ms("250", &ms), 0);
 	assert_int_equal(ms, 250);
 	assert_int_equal(parse_ms("1s", &ms), -EINVAL);
@@ -134,8 +135,13 @@ static void test_pids_and_ms(void **state)
 	assert_int_equal(parse_ms("0", &ms), 0);
 	assert_int_equal(ms, 0);
 	assert_int_equal(parse_pid("2147483647", &p), 0);
-	assert_int_equal(parse_pid("2147483648", &p), -EINVAL);
+	assert_int_equal(parse_pid("2147483648", &p), -ERANGE);
 	assert_int_equal(parse_pid("0100", &p), -EINVAL);
+	assert_int_equal(parse_ms("2147483647", &ms), 0);
+	assert_int_equal(ms, 2147483647);
+	assert_int_equal(parse_ms("2147483648", &ms), -ERANGE);
+	assert_int_equal(parse_ms("99999999999999999999", &ms), -ERANGE);
+	assert_int_equal(parse_ms("-1", &ms), -EINVAL);
 }
 
 static void test_signals(void **state)

@@ -56,6 +56,12 @@ def test_usage(pid):
     p = run(["-m", "magic", "-R", "1000+4K", pid], check_rc=2)
     check("--method" in p.stderr, "bad --method explained")
     run(["-t", "soon", "-R", "1000+4K", pid], check_rc=2)
+    # a well-formed number too large for the timeout says the bound
+    for big in ("2147483648", "99999999999999999999"):
+        p = run(["-t", big, "-R", "1000+4K", pid], check_rc=2)
+        check("--timeout '%s': at most 2147483647 milliseconds" % big in
+              p.stderr, "--timeout %s: the bound named (%r)" %
+              (big, p.stderr.splitlines()[:1]))
     # Signs, white space and leading zeros: usage errors, never another
     # number (" -1" was 2^64-1, "010" octal).
     for bad in ("1000- -1", "1000-+2000", "1000+010", " 1000+4K",
