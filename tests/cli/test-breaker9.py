@@ -7,7 +7,8 @@ kept as a case:
                         SIGKILL of pmadvise leaves the target stopped.
   sigkill_root_leaderless  the same as root on a leaderless process (the
                         syscall rung answers ESRCH there, so SIGSTOP).
-  leaderless_relay      main thread gone, a new thread every 10 ms (and 1 ms): the
+  leaderless_relay      main thread gone, a new thread every 10 ms (and 1 ms;
+                        PMADV_RELAY_US sets others): the
                         VMA source is bound to one thread's lifetime; ESRCH
                         on a live process, called "a kernel thread" (exit 5).
   all_zombie            leader and only thread both zombies (the thread is
@@ -141,8 +142,9 @@ def t_leaderless_relay():
     exe = build("relay")
     # A thread every 10 ms, then every 1 ms: the thread a /proc file is
     # read through may exit, or let go of the address space, between being
-    # chosen and being read; the library chooses again.
-    for us in ("10000", "1000"):
+    # chosen and being read; the library chooses again. (PMADV_RELAY_US:
+    # other periods, e.g. in a VM guest under TCG.)
+    for us in os.environ.get("PMADV_RELAY_US", "10000,1000").split(","):
         tgt, line = start([exe, us])
         pid = int(line)
         try:
