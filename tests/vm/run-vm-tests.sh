@@ -144,10 +144,19 @@ if [ -n "${PMADV_VM_WORKDIR:-}" ]; then
 else
 	work=$(mktemp -d "${TMPDIR:-/tmp}/pmadv-vm.XXXXXX")
 fi
+# Also a kernel or a packed guest this run left half-written: nothing
+# trusts them, but they are hundreds of MiB.
 cleanup() {
+	[ -z "${new:-}" ] || rm -rf "$new"
+	[ -z "${gcache:-}" ] || rm -f "$gcache"/*.$$
 	[ "$keep" = 1 ] || rm -rf "$work"
 }
 trap cleanup EXIT
+# meson ends a test (its timeout, Ctrl-C) with SIGTERM to its process
+# group: exit through the EXIT trap, which a signal's default action skips.
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # apt-get and apt-cache on a suite of their own: a sources list, package
 # lists and a download cache under $cache/apt/SUITE, so the host's apt
@@ -527,7 +536,10 @@ cat "$common" "$work/kernel.cpio.gz" > "$work/initramfs.cpio.gz"
 
 echo "run-vm-tests: booting $kver (kernel $kernel) under qemu (TCG)"
 set +e
-timeout "${PMADV_VM_TIMEOUT:-1500}" qemu-system-x86_64 \
+# --foreground: timeout and qemu stay in the process group meson signals
+# at its own timeout; without it timeout makes a group of its own and
+# qemu outlives the test, on both cores, for up to PMADV_VM_TIMEOUT.
+timeout --foreground "${PMADV_VM_TIMEOUT:-1500}" qemu-system-x86_64 \
 	-accel tcg,thread=multi -cpu max -smp 2 -m "${PMADV_VM_MEM:-1024}" \
 	-nic none -nographic -no-reboot \
 	-kernel "$kcache/vmlinuz" -initrd "$work/initramfs.cpio.gz" \
