@@ -95,7 +95,7 @@ unavailable() {
 	exit 77
 }
 
-for tool in dpkg-deb apt-get apt-cache modinfo xz readelf; do
+for tool in dpkg-deb apt-get apt-cache modinfo xz readelf flock; do
 	command -v "$tool" >/dev/null 2>&1 || unavailable "$tool not found"
 done
 # The rest only for a run.
@@ -188,6 +188,11 @@ host_mirror() {
 fetch_kernel() {
 	name=$1 suite=$2
 	suite_apt "$suite"
+	# One run at a time fetches a suite: a second apt-get update of the
+	# same lists fails at once on apt's lock (two build trees, or
+	# install-deps.sh beside a test). The lock ends with this function.
+	exec 9> "$adir/lock"
+	flock 9
 	mirror=${PMADV_VM_MIRROR:-$(host_mirror '')}
 	[ -n "$mirror" ] || unavailable "cannot tell which Debian archive the host uses (set PMADV_VM_MIRROR)"
 	keyring=/usr/share/keyrings/debian-archive-keyring.gpg
@@ -197,8 +202,10 @@ fetch_kernel() {
 	[ -z "$security" ] ||
 		echo "deb [signed-by=$keyring] $security $suite-security main" >> "$adir/sources.list"
 	echo "run-vm-tests: reading $suite's package lists"
+	# --error-on=any: without it an archive that cannot be reached (no
+	# network) is a warning, and the lists are old ones or none.
 	# shellcheck disable=SC2086
-	apt-get $apt_opts -qq update > "$work/apt.log" 2>&1 ||
+	apt-get $apt_opts -qq --error-on=any update > "$work/apt.log" 2>&1 ||
 		{ cat "$work/apt.log" >&2; unavailable "apt-get update of $suite failed"; }
 	# shellcheck disable=SC2086
 	kver=$(apt-cache $apt_opts depends linux-headers-amd64 |
@@ -207,6 +214,7 @@ fetch_kernel() {
 	if [ -f "$cache/$kver/ready" ]; then
 		echo "$kver" > "$cache/kernel-$name.$$"
 		mv -f "$cache/kernel-$name.$$" "$cache/kernel-$name"
+		exec 9>&-
 		return 0
 	fi
 	# The headers package names its common part and kbuild tools.
@@ -289,6 +297,7 @@ fetch_kernel() {
 	echo "$kver" > "$cache/kernel-$name.$$"
 	mv -f "$cache/kernel-$name.$$" "$cache/kernel-$name"
 	echo "run-vm-tests: kernel $name ($kver) ready in $cache/$kver"
+	exec 9>&-
 }
 
 if [ "$fetch_only" = 1 ]; then
