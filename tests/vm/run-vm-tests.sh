@@ -560,31 +560,6 @@ set -e
 tr -d '\r' < "$work/console.raw" > "$work/console.log"
 cat "$work/console.log"
 
-# Both channels must agree: the marker (what the guest said) and qemu's
-# status, (byte << 1) | 1 from isa-debug-exit: 1 for a guest that wrote 0.
-# qemu exits 0 on power-off or panic, 124 is timeout's.
-grep -a '^PMADV-TEST ' "$work/console.log" > "$work/verdicts" || true
-npass=$(grep -c ': PASS' "$work/verdicts" || true)
-nfail=$(grep -c ': FAIL' "$work/verdicts" || true)
-nskip=$(grep -c ': SKIP' "$work/verdicts" || true)
-marker=$(grep -a '^PMADV-VM-RESULT: ' "$work/console.log" | tail -n 1 || true)
-echo "run-vm-tests: qemu exit status $qemu_rc, ${marker:-no verdict marker}"
-if [ "$qemu_rc" = 1 ] && [ "$marker" = "PMADV-VM-RESULT: PASS" ] && [ "$nfail" = 0 ]; then
-	echo "vm: $npass passed, $nfail failed, $nskip skipped"
-	exit 0
-fi
-case $qemu_rc in
-1 | 3) ;;
-124) echo "run-vm-tests: the VM timed out" >&2 ;;
-*) echo "run-vm-tests: the guest ended without a verdict (crash or panic?)" >&2 ;;
-esac
-# meson shows only a long log's tail: repeat what each failing test printed
-# there, so the cause is on screen and not hundreds of lines up.
-grep -a ': FAIL' "$work/verdicts" | sed -n 's/^PMADV-TEST \([^:]*\): FAIL.*/\1/p' |
-	while read -r t; do
-		echo "run-vm-tests: $t failed on $kver; its last lines:"
-		grep -aF "[$t] " "$work/console.log" | tail -n 40
-	done
-[ "$nfail" != 0 ] || nfail=1
-echo "vm: $npass passed, $nfail failed, $nskip skipped"
-exit 1
+# Both channels must agree: the console (what the guest said) and qemu's
+# status (verdict.sh).
+"$here/verdict.sh" "$work/console.log" "$qemu_rc" "$kver" || exit 1
