@@ -505,13 +505,29 @@ else
 			echo "run-vm-tests: unknown option $x" >&2
 			exit 1 ;;
 		esac
-		path=${x%%:*}
+		# PATH:TIMEOUT, in whole seconds, split at the last colon; one
+		# followed by anything but digits is part of the path. The guest's
+		# `timeout` would refuse another timeout only once it is booted,
+		# and a name with a space would split its line of /tests/list.
+		path=$x
 		tmo=300
-		[ "$path" = "$x" ] || tmo=${x#*:}
+		case ${x##*:} in
+		"$x" | '' | *[!0-9]*) ;;
+		*) path=${x%:*} tmo=${x##*:} ;;
+		esac
+		case $tmo in
+		*[!0]*) ;;
+		*) echo "run-vm-tests: $x: a timeout of 0 s" >&2; exit 1 ;;
+		esac
 		[ -x "$path" ] || { echo "run-vm-tests: extra test $path not found" >&2; exit 1; }
 		path=$(abspath "$path")
 		name=${next_name:-$(basename "$path")}
 		next_name=
+		case $name in
+		'' | *[!A-Za-z0-9_.+-]*)
+			echo "run-vm-tests: $path: a guest test's name is letters, digits and _.+- (give it one with --name)" >&2
+			exit 1 ;;
+		esac
 		[ ! -e "$root/tests/$name" ] || { echo "run-vm-tests: two extra tests named $name" >&2; exit 1; }
 		guest_copy "$path"
 		{
