@@ -348,26 +348,38 @@ cp "$kcache"/modules/*.ko "$kcache/modules.list" "$kroot/lib/"
 
 gcache=${PMADV_VM_GUEST_CACHE:-}
 # What the packed guest depends on besides its files: this script, the
-# guest's sources and the arguments.
+# guest's sources, the arguments and PATH (--tool's programs).
 # shellcheck disable=SC2086
 gkey=$({ cat "$0" "$here"/guest/*; printf '%s\n' "$@" ${PMADV_VM_EXTRA_TESTS:-} \
-	"${PMADV_VM_MODULE_TESTS:-1}"; } | sha256sum | cut -c1-16)
+	"${PMADV_VM_MODULE_TESTS:-1}" "$PATH"; } | sha256sum | cut -c1-16)
 common=
-if [ -n "$gcache" ] && [ -f "$gcache/$gkey.cpio.gz" ] && [ -f "$gcache/$gkey.files" ]; then
-	common=$gcache/$gkey.cpio.gz
+# The pack and its list are taken into the work directory first (a link,
+# or a copy with its time): another run may replace them meanwhile.
+if [ -n "$gcache" ] && [ -f "$gcache/$gkey.cpio.gz" ] &&
+	{ ln -f "$gcache/$gkey.cpio.gz" "$work/common.cpio.gz" 2>/dev/null ||
+		cp -p "$gcache/$gkey.cpio.gz" "$work/common.cpio.gz" 2>/dev/null; } &&
+	cp "$gcache/$gkey.files" "$work/common.files" 2>/dev/null; then
+	common=$work/common.cpio.gz
 	# Every file copied in (a directory: all below it), and the host's
-	# packages (a library or tool upgraded in place).
+	# packages (a library or tool upgraded in place). The change time, not
+	# the modification time: cp -p, tar and dpkg give a file an older
+	# mtime than the pack's, never an older ctime.
 	while read -r f; do
-		if [ ! -e "$f" ] || [ -n "$(find "$f" -newer "$common" -print -quit)" ]; then
+		if [ ! -e "$f" ] || [ -n "$(find "$f" -cnewer "$common" -print -quit)" ]; then
 			common=
 			break
 		fi
-	done < "$gcache/$gkey.files"
+	done < "$work/common.files"
 fi
 if [ -n "$common" ]; then
-	echo "run-vm-tests: the guest's programs as packed for an earlier kernel ($common)"
+	echo "run-vm-tests: the guest's programs as packed for an earlier kernel ($gcache/$gkey.cpio.gz)"
 else
 	root=$work/root
+	# Not written through: it may be a link to the cached pack.
+	rm -f "$work/common.cpio.gz" "$work/common.files"
+	# The pack's time is the time its files were read: one changed while
+	# they are copied is newer than the pack.
+	: > "$work/pack.start"
 	: > "$work/guest.files"
 	mkdir -p "$root/bin" "$root/lib" "$root/tests" "$root/dev" "$root/proc" \
 		"$root/sys" "$root/tmp"
@@ -552,6 +564,7 @@ else
 		# reads half a file.
 		rm -f "$gcache"/*.cpio.gz "$gcache"/*.files
 		cp "$common" "$gcache/$gkey.cpio.gz.$$"
+	touch -r "$work/pack.start" "$gcache/$gkey.cpio.gz.$$"
 		LC_ALL=C sort -u "$work/guest.files" > "$gcache/$gkey.files.$$"
 		mv -f "$gcache/$gkey.files.$$" "$gcache/$gkey.files"
 		mv -f "$gcache/$gkey.cpio.gz.$$" "$gcache/$gkey.cpio.gz"
