@@ -84,13 +84,15 @@ suite_of() {
 [ -z "$kernel" ] || suite_of "$kernel" >/dev/null
 
 # Without the tools the suite cannot run: CI must hear about it as a
-# failure; a developer's machine may skip (exit 77, Meson's SKIP).
+# failure; a developer's machine may skip (exit 77, Meson's SKIP). A fetch
+# asked for (--fetch-only, install-deps.sh) fails.
 unavailable() {
 	echo "run-vm-tests: cannot run: $*" >&2
 	if [ "${CI:-}" = true ]; then
 		echo "run-vm-tests: CI=true, so this is a failure (run tests/vm/install-deps.sh)" >&2
 		exit 1
 	fi
+	[ "$fetch_only" = 0 ] || exit 1
 	echo "run-vm-tests: skipping (install the dependencies with tests/vm/install-deps.sh)" >&2
 	exit 77
 }
@@ -294,6 +296,13 @@ fetch_kernel() {
 	: > "$new/ready"
 	# Another run may have got there first: keep its copy.
 	mv -T "$new" "$cache/$kver" 2>/dev/null || rm -rf "$new"
+	# Neither: a directory of that name that is no kernel of ours (a copy
+	# cut short, a ready file removed) would be used as it is, and fetched
+	# again by every run.
+	if [ ! -f "$cache/$kver/ready" ]; then
+		echo "run-vm-tests: $cache/$kver is in the way and not a complete kernel (no ready file): remove it" >&2
+		exit 1
+	fi
 	echo "$kver" > "$cache/kernel-$name.$$"
 	mv -f "$cache/kernel-$name.$$" "$cache/kernel-$name"
 	echo "run-vm-tests: kernel $name ($kver) ready in $cache/$kver"
