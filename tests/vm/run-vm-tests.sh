@@ -583,6 +583,10 @@ cat "$common" "$work/kernel.cpio.gz" > "$work/initramfs.cpio.gz"
 
 echo "run-vm-tests: booting $kver (kernel $kernel) under qemu (TCG)"
 set +e
+# log_buf_len: with quiet a WARNING never reaches the console, only dmesg,
+# which init.sh reads once at the end; the kernels' own 128 KiB ring
+# (CONFIG_LOG_BUF_SHIFT=17 in all three) would let a chatty run push an
+# early splat out before dmesg-clean looks.
 # --foreground: timeout and qemu stay in the process group meson signals
 # at its own timeout; without it timeout makes a group of its own and
 # qemu outlives the test, on both cores, for up to PMADV_VM_TIMEOUT.
@@ -590,7 +594,7 @@ timeout --foreground "${PMADV_VM_TIMEOUT:-1500}" qemu-system-x86_64 \
 	-accel tcg,thread=multi -cpu max -smp 2 -m "${PMADV_VM_MEM:-1024}" \
 	-nic none -nographic -no-reboot \
 	-kernel "$kcache/vmlinuz" -initrd "$work/initramfs.cpio.gz" \
-	-append "console=ttyS0 quiet panic=-1 transparent_hugepage=madvise" \
+	-append "console=ttyS0 quiet panic=-1 transparent_hugepage=madvise log_buf_len=16M" \
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 	</dev/null > "$work/console.raw" 2>&1
 qemu_rc=$?
