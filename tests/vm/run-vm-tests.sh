@@ -84,18 +84,20 @@ suite_of() {
 [ -z "$kernel" ] || suite_of "$kernel" >/dev/null
 
 # Without the tools the suite cannot run: CI must hear about it as a
-# failure; a developer's machine may skip (exit 77, Meson's SKIP).
+# failure; a developer's machine may skip (exit 77, Meson's SKIP). A fetch
+# asked for (--fetch-only, install-deps.sh) fails.
 unavailable() {
 	echo "run-vm-tests: cannot run: $*" >&2
 	if [ "${CI:-}" = true ]; then
 		echo "run-vm-tests: CI=true, so this is a failure (run tests/vm/install-deps.sh)" >&2
 		exit 1
 	fi
+	[ "$fetch_only" = 0 ] || exit 1
 	echo "run-vm-tests: skipping (install the dependencies with tests/vm/install-deps.sh)" >&2
 	exit 77
 }
 
-for tool in dpkg-deb apt-get apt-cache modinfo xz readelf; do
+for tool in dpkg-deb apt-get apt-cache modinfo xz readelf flock; do
 	command -v "$tool" >/dev/null 2>&1 || unavailable "$tool not found"
 done
 # The rest only for a run.
@@ -144,10 +146,19 @@ if [ -n "${PMADV_VM_WORKDIR:-}" ]; then
 else
 	work=$(mktemp -d "${TMPDIR:-/tmp}/pmadv-vm.XXXXXX")
 fi
+# Also a kernel or a packed guest this run left half-written: nothing
+# trusts them, but they are hundreds of MiB.
 cleanup() {
+	[ -z "${new:-}" ] || rm -rf "$new"
+	[ -z "${gcache:-}" ] || rm -f "$gcache"/*.$$
 	[ "$keep" = 1 ] || rm -rf "$work"
 }
 trap cleanup EXIT
+# meson ends a test (its timeout, Ctrl-C) with SIGTERM to its process
+# group: exit through the EXIT trap, which a signal's default action skips.
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # apt-get and apt-cache on a suite of their own: a sources list, package
 # lists and a download cache under $cache/apt/SUITE, so the host's apt
@@ -179,6 +190,11 @@ host_mirror() {
 fetch_kernel() {
 	name=$1 suite=$2
 	suite_apt "$suite"
+	# One run at a time fetches a suite: a second apt-get update of the
+	# same lists fails at once on apt's lock (two build trees, or
+	# install-deps.sh beside a test). The lock ends with this function.
+	exec 9> "$adir/lock"
+	flock 9
 	mirror=${PMADV_VM_MIRROR:-$(host_mirror '')}
 	[ -n "$mirror" ] || unavailable "cannot tell which Debian archive the host uses (set PMADV_VM_MIRROR)"
 	keyring=/usr/share/keyrings/debian-archive-keyring.gpg
@@ -188,8 +204,10 @@ fetch_kernel() {
 	[ -z "$security" ] ||
 		echo "deb [signed-by=$keyring] $security $suite-security main" >> "$adir/sources.list"
 	echo "run-vm-tests: reading $suite's package lists"
+	# --error-on=any: without it an archive that cannot be reached (no
+	# network) is a warning, and the lists are old ones or none.
 	# shellcheck disable=SC2086
-	apt-get $apt_opts -qq update > "$work/apt.log" 2>&1 ||
+	apt-get $apt_opts -qq --error-on=any update > "$work/apt.log" 2>&1 ||
 		{ cat "$work/apt.log" >&2; unavailable "apt-get update of $suite failed"; }
 	# shellcheck disable=SC2086
 	kver=$(apt-cache $apt_opts depends linux-headers-amd64 |
@@ -198,6 +216,7 @@ fetch_kernel() {
 	if [ -f "$cache/$kver/ready" ]; then
 		echo "$kver" > "$cache/kernel-$name.$$"
 		mv -f "$cache/kernel-$name.$$" "$cache/kernel-$name"
+		exec 9>&-
 		return 0
 	fi
 	# The headers package names its common part and kbuild tools.
@@ -277,9 +296,17 @@ fetch_kernel() {
 	: > "$new/ready"
 	# Another run may have got there first: keep its copy.
 	mv -T "$new" "$cache/$kver" 2>/dev/null || rm -rf "$new"
+	# Neither: a directory of that name that is no kernel of ours (a copy
+	# cut short, a ready file removed) would be used as it is, and fetched
+	# again by every run.
+	if [ ! -f "$cache/$kver/ready" ]; then
+		echo "run-vm-tests: $cache/$kver is in the way and not a complete kernel (no ready file): remove it" >&2
+		exit 1
+	fi
 	echo "$kver" > "$cache/kernel-$name.$$"
 	mv -f "$cache/kernel-$name.$$" "$cache/kernel-$name"
 	echo "run-vm-tests: kernel $name ($kver) ready in $cache/$kver"
+	exec 9>&-
 }
 
 if [ "$fetch_only" = 1 ]; then
@@ -330,26 +357,38 @@ cp "$kcache"/modules/*.ko "$kcache/modules.list" "$kroot/lib/"
 
 gcache=${PMADV_VM_GUEST_CACHE:-}
 # What the packed guest depends on besides its files: this script, the
-# guest's sources and the arguments.
+# guest's sources, the arguments and PATH (--tool's programs).
 # shellcheck disable=SC2086
 gkey=$({ cat "$0" "$here"/guest/*; printf '%s\n' "$@" ${PMADV_VM_EXTRA_TESTS:-} \
-	"${PMADV_VM_MODULE_TESTS:-1}"; } | sha256sum | cut -c1-16)
+	"${PMADV_VM_MODULE_TESTS:-1}" "$PATH"; } | sha256sum | cut -c1-16)
 common=
-if [ -n "$gcache" ] && [ -f "$gcache/$gkey.cpio.gz" ] && [ -f "$gcache/$gkey.files" ]; then
-	common=$gcache/$gkey.cpio.gz
+# The pack and its list are taken into the work directory first (a link,
+# or a copy with its time): another run may replace them meanwhile.
+if [ -n "$gcache" ] && [ -f "$gcache/$gkey.cpio.gz" ] &&
+	{ ln -f "$gcache/$gkey.cpio.gz" "$work/common.cpio.gz" 2>/dev/null ||
+		cp -p "$gcache/$gkey.cpio.gz" "$work/common.cpio.gz" 2>/dev/null; } &&
+	cp "$gcache/$gkey.files" "$work/common.files" 2>/dev/null; then
+	common=$work/common.cpio.gz
 	# Every file copied in (a directory: all below it), and the host's
-	# packages (a library or tool upgraded in place).
+	# packages (a library or tool upgraded in place). The change time, not
+	# the modification time: cp -p, tar and dpkg give a file an older
+	# mtime than the pack's, never an older ctime.
 	while read -r f; do
-		if [ ! -e "$f" ] || [ -n "$(find "$f" -newer "$common" -print -quit)" ]; then
+		if [ ! -e "$f" ] || [ -n "$(find "$f" -cnewer "$common" -print -quit)" ]; then
 			common=
 			break
 		fi
-	done < "$gcache/$gkey.files"
+	done < "$work/common.files"
 fi
 if [ -n "$common" ]; then
-	echo "run-vm-tests: the guest's programs as packed for an earlier kernel ($common)"
+	echo "run-vm-tests: the guest's programs as packed for an earlier kernel ($gcache/$gkey.cpio.gz)"
 else
 	root=$work/root
+	# Not written through: it may be a link to the cached pack.
+	rm -f "$work/common.cpio.gz" "$work/common.files"
+	# The pack's time is the time its files were read: one changed while
+	# they are copied is newer than the pack.
+	: > "$work/pack.start"
 	: > "$work/guest.files"
 	mkdir -p "$root/bin" "$root/lib" "$root/tests" "$root/dev" "$root/proc" \
 		"$root/sys" "$root/tmp"
@@ -487,13 +526,29 @@ else
 			echo "run-vm-tests: unknown option $x" >&2
 			exit 1 ;;
 		esac
-		path=${x%%:*}
+		# PATH:TIMEOUT, in whole seconds, split at the last colon; one
+		# followed by anything but digits is part of the path. The guest's
+		# `timeout` would refuse another timeout only once it is booted,
+		# and a name with a space would split its line of /tests/list.
+		path=$x
 		tmo=300
-		[ "$path" = "$x" ] || tmo=${x#*:}
+		case ${x##*:} in
+		"$x" | '' | *[!0-9]*) ;;
+		*) path=${x%:*} tmo=${x##*:} ;;
+		esac
+		case $tmo in
+		*[!0]*) ;;
+		*) echo "run-vm-tests: $x: a timeout of 0 s" >&2; exit 1 ;;
+		esac
 		[ -x "$path" ] || { echo "run-vm-tests: extra test $path not found" >&2; exit 1; }
 		path=$(abspath "$path")
 		name=${next_name:-$(basename "$path")}
 		next_name=
+		case $name in
+		'' | *[!A-Za-z0-9_.+-]*)
+			echo "run-vm-tests: $path: a guest test's name is letters, digits and _.+- (give it one with --name)" >&2
+			exit 1 ;;
+		esac
 		[ ! -e "$root/tests/$name" ] || { echo "run-vm-tests: two extra tests named $name" >&2; exit 1; }
 		guest_copy "$path"
 		{
@@ -518,6 +573,7 @@ else
 		# reads half a file.
 		rm -f "$gcache"/*.cpio.gz "$gcache"/*.files
 		cp "$common" "$gcache/$gkey.cpio.gz.$$"
+	touch -r "$work/pack.start" "$gcache/$gkey.cpio.gz.$$"
 		LC_ALL=C sort -u "$work/guest.files" > "$gcache/$gkey.files.$$"
 		mv -f "$gcache/$gkey.files.$$" "$gcache/$gkey.files"
 		mv -f "$gcache/$gkey.cpio.gz.$$" "$gcache/$gkey.cpio.gz"
@@ -527,11 +583,18 @@ cat "$common" "$work/kernel.cpio.gz" > "$work/initramfs.cpio.gz"
 
 echo "run-vm-tests: booting $kver (kernel $kernel) under qemu (TCG)"
 set +e
-timeout "${PMADV_VM_TIMEOUT:-1500}" qemu-system-x86_64 \
+# log_buf_len: with quiet a WARNING never reaches the console, only dmesg,
+# which init.sh reads once at the end; the kernels' own 128 KiB ring
+# (CONFIG_LOG_BUF_SHIFT=17 in all three) would let a chatty run push an
+# early splat out before dmesg-clean looks.
+# --foreground: timeout and qemu stay in the process group meson signals
+# at its own timeout; without it timeout makes a group of its own and
+# qemu outlives the test, on both cores, for up to PMADV_VM_TIMEOUT.
+timeout --foreground "${PMADV_VM_TIMEOUT:-1500}" qemu-system-x86_64 \
 	-accel tcg,thread=multi -cpu max -smp 2 -m "${PMADV_VM_MEM:-1024}" \
 	-nic none -nographic -no-reboot \
 	-kernel "$kcache/vmlinuz" -initrd "$work/initramfs.cpio.gz" \
-	-append "console=ttyS0 quiet panic=-1 transparent_hugepage=madvise" \
+	-append "console=ttyS0 quiet panic=-1 transparent_hugepage=madvise log_buf_len=16M" \
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 	</dev/null > "$work/console.raw" 2>&1
 qemu_rc=$?
@@ -539,31 +602,6 @@ set -e
 tr -d '\r' < "$work/console.raw" > "$work/console.log"
 cat "$work/console.log"
 
-# Both channels must agree: the marker (what the guest said) and qemu's
-# status, (byte << 1) | 1 from isa-debug-exit: 1 for a guest that wrote 0.
-# qemu exits 0 on power-off or panic, 124 is timeout's.
-grep -a '^PMADV-TEST ' "$work/console.log" > "$work/verdicts" || true
-npass=$(grep -c ': PASS' "$work/verdicts" || true)
-nfail=$(grep -c ': FAIL' "$work/verdicts" || true)
-nskip=$(grep -c ': SKIP' "$work/verdicts" || true)
-marker=$(grep -a '^PMADV-VM-RESULT: ' "$work/console.log" | tail -n 1 || true)
-echo "run-vm-tests: qemu exit status $qemu_rc, ${marker:-no verdict marker}"
-if [ "$qemu_rc" = 1 ] && [ "$marker" = "PMADV-VM-RESULT: PASS" ] && [ "$nfail" = 0 ]; then
-	echo "vm: $npass passed, $nfail failed, $nskip skipped"
-	exit 0
-fi
-case $qemu_rc in
-1 | 3) ;;
-124) echo "run-vm-tests: the VM timed out" >&2 ;;
-*) echo "run-vm-tests: the guest ended without a verdict (crash or panic?)" >&2 ;;
-esac
-# meson shows only a long log's tail: repeat what each failing test printed
-# there, so the cause is on screen and not hundreds of lines up.
-grep -a ': FAIL' "$work/verdicts" | sed -n 's/^PMADV-TEST \([^:]*\): FAIL.*/\1/p' |
-	while read -r t; do
-		echo "run-vm-tests: $t failed on $kver; its last lines:"
-		grep -aF "[$t] " "$work/console.log" | tail -n 40
-	done
-[ "$nfail" != 0 ] || nfail=1
-echo "vm: $npass passed, $nfail failed, $nskip skipped"
-exit 1
+# Both channels must agree: the console (what the guest said) and qemu's
+# status (verdict.sh).
+"$here/verdict.sh" "$work/console.log" "$qemu_rc" "$kver" || exit 1

@@ -63,11 +63,14 @@ dmesg | grep procmadvise
 
 pass=0 fail=0 skip=0
 cd /tmp
-while read -r name timeout; do
+# The list is read on fd 3, which no test gets, and each test's stdin is
+# /dev/null: a test (or a program it starts) that read its stdin took the
+# rest of the list, and the tests after it never ran, with a PASS verdict.
+while read -r name timeout <&3; do
 	[ -n "$name" ] || continue
 	echo "PMADV-VM: running $name"
 	t0=$(date +%s)
-	timeout -s KILL "${timeout:-300}" "/tests/$name" > "/tmp/$name.log" 2>&1
+	timeout -s KILL "${timeout:-300}" "/tests/$name" < /dev/null > "/tmp/$name.log" 2>&1 3<&-
 	rc=$?
 	# A test killed for its time leaves its children behind: end every
 	# process but this shell (kernel threads have no command line), so
@@ -78,13 +81,16 @@ while read -r name timeout; do
 			kill -KILL "$p" 2>/dev/null
 	done
 	sed "s|^|[$name] |" "/tmp/$name.log"
+	# A log without a final newline would carry the verdict line on its
+	# last line, where the host does not look for it.
+	[ -z "$(tail -c 1 "/tmp/$name.log")" ] || echo
 	case $rc in
 	0) verdict=PASS; pass=$((pass + 1)) ;;
 	77) verdict=SKIP; skip=$((skip + 1)) ;;
 	*) verdict=FAIL; fail=$((fail + 1)) ;;
 	esac
 	echo "PMADV-TEST $name: $verdict (exit $rc, $(($(date +%s) - t0)) s)"
-done < /tests/list
+done 3< /tests/list
 
 # Any splat during the run fails it, whichever test triggered it.
 if dmesg | grep -E 'WARNING|BUG|Oops|lockdep|circular locking|INFO: task|general protection|Call Trace' > /tmp/splat; then
