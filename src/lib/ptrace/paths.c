@@ -112,6 +112,13 @@ static ssize_t advise_each(struct session *s, const struct iovec *iov,
 		uint64_t len = iov[i].iov_len;
 		int ret;
 
+		/* A batch is up to 1,024 injections, seconds under emulation:
+		 * a caller that died meanwhile (nobody reads the result) has
+		 * the target let go within 16 of them, not after the batch. */
+		if (i && !(i % 16) && pt_caller_gone(s)) {
+			*err = ECANCELED;
+			return (ssize_t)done;
+		}
 		if (s->compat && (base > UINT32_MAX || len > UINT32_MAX - base))
 			rv = -ENOMEM; /* beyond a 32-bit address space */
 		else if ((ret = pt_inject(s, PMADV_NR_MADVISE, base, len,
