@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Builds every libFuzzer target tests/fuzz/fuzz-*.c with clang
 # (-fsanitize=fuzzer,address,undefined) and runs each for a bounded time on
-# its seed corpus (corpus-NAME/, dictionary NAME.dict). Fails on any crash,
+# its seed corpus (corpus-NAME/, dictionary NAME.dict), all targets side by
+# side. Fails on any crash,
 # leak, sanitizer report or broken invariant; the input that did it is left
 # in the output directory and printed.
 #
@@ -59,6 +60,7 @@ sed -e "s/@MAJOR@/$major/" -e "s/@MINOR@/$minor/" -e "s/@PATCH@/$patch/" \
 	>"$out/include/procmadvise-version.h"
 
 status=0
+names=
 for src in "$here"/fuzz-*.c; do
 	name=$(basename "$src" .c)
 	short=${name#fuzz-}
@@ -72,6 +74,13 @@ for src in "$here"/fuzz-*.c; do
 		status=1
 		continue
 	fi
+	names="$names $name"
+done
+
+# One target's run: its exit status in $out/NAME.rc.
+fuzz_one() {
+	name=$1
+	short=${name#fuzz-}
 	# Work on a copy: the seed corpus in git stays small and fixed.
 	work="$out/corpus-$short"
 	mkdir -p "$work"
@@ -80,11 +89,28 @@ for src in "$here"/fuzz-*.c; do
 	fi
 	dict=
 	[ -f "$here/$short.dict" ] && dict="-dict=$here/$short.dict"
-	echo "== $name: fuzzing for ${secs}s"
+	rc=0
 	# shellcheck disable=SC2086
-	if "$exe" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+	"$out/$name" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
 		-max_len=8192 -print_final_stats=1 $dict \
-		-artifact_prefix="$out/$name-" "$work" >"$out/$name.log" 2>&1; then
+		-artifact_prefix="$out/$name-" "$work" >"$out/$name.log" 2>&1 ||
+		rc=$?
+	echo "$rc" >"$out/$name.rc"
+}
+
+# The targets side by side (each its own process, single-threaded), then
+# their results in order: SECONDS of wall time in all, not SECONDS each.
+echo "== fuzzing$names side by side for ${secs}s"
+pids=
+for name in $names; do
+	fuzz_one "$name" &
+	pids="$pids $!"
+done
+for pid in $pids; do
+	wait "$pid" || true
+done
+for name in $names; do
+	if [ "$(cat "$out/$name.rc" 2>/dev/null)" = 0 ]; then
 		tail -n 12 "$out/$name.log" | grep -E '^(stat::number_of_executed_units|Done|#)' | tail -n 2
 		echo "== $name: OK"
 	else
