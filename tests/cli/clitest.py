@@ -300,7 +300,7 @@ class Holder:
 # for each line of stdin checks every page and answers "ok" or what is
 # wrong; it ends at end of input. Run it with start_mapper.
 MAPPER = r"""
-import ctypes, mmap, sys
+import ctypes, mmap, os, sys
 libc = ctypes.CDLL(None, use_errno=True)
 libc.mmap.restype = ctypes.c_void_p
 libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int,
@@ -308,6 +308,15 @@ libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int,
 libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
 n = int(sys.argv[1]); page = mmap.PAGESIZE
 MAP_FIXED_NOREPLACE = 0x100000
+# Pages faulted in wait in this CPU's LRU add batch, where COLD and PAGEOUT
+# from another CPU skip them (libprocmadvise(7)): stay on one CPU, and
+# drain its batch once the pages are in (madvise_cold drains the caller's
+# CPU first), as pmtest.c does for the C targets.
+cpu = libc.sched_getcpu()
+if cpu >= 0:
+    os.sched_setaffinity(0, {cpu})
+drain = libc.mmap(None, page, 3, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)
+ctypes.memset(drain, 1, page)
 base = libc.mmap(None, 2 * n * page, 0, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS,
                  -1, 0)
 libc.munmap(base, 2 * n * page)
@@ -317,6 +326,8 @@ for i in range(n):
                   -1, 0)
     assert a == base + 2 * i * page, "mmap failed"
     ctypes.memset(a, i & 0xff, page)
+libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+libc.madvise(drain, page, 20)  # MADV_COLD
 print("%x %x" % (base, base + 2 * n * page), flush=True)
 for line in sys.stdin:
     bad = [i for i in range(n)
