@@ -124,6 +124,13 @@ int pmadv_vma_src_next(struct pmadv_vma_src *s, struct pmadv_vma_rec *r)
 	PMADV_HIDDEN;
 void pmadv_vma_src_close(struct pmadv_vma_src *s) PMADV_HIDDEN;
 
+/* One PROCMAP_QUERY (6.11+) on an open maps file: the VMA holding addr
+ * (or_next: else the next one above it), decoded as the text source
+ * decodes a line. 1 and *r, 0 when there is none, or -errno (ENOTTY and
+ * EINVAL before 6.11). */
+int pmadv_vma_query(int fd, uint64_t addr, bool or_next,
+		    struct pmadv_vma_rec *r) PMADV_HIDDEN;
+
 /* Test knobs: force a source for AUTO requests (PMADV_SRC_AUTO: back to the
  * environment and the probe), and forget the cached ioctl probe. */
 void pmadv_vma_force_source(enum pmadv_vma_src_kind kind) PMADV_HIDDEN;

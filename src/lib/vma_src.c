@@ -104,35 +104,30 @@ void pmadv_vma_src_close(struct pmadv_vma_src *s)
 	s->buf = NULL;
 }
 
-static int query_next(struct pmadv_vma_src *s, struct pmadv_vma_rec *r)
+int pmadv_vma_query(int fd, uint64_t addr, bool or_next,
+		    struct pmadv_vma_rec *r)
 {
 	struct pmadv_procmap_query q;
-	int err, ret;
+	int ret;
 
 	memset(&q, 0, sizeof(q));
 	q.size = sizeof(q);
-	q.query_flags = PMADV_PQ_COVERING_OR_NEXT;
-	q.query_addr = s->next_addr;
+	q.query_flags = or_next ? PMADV_PQ_COVERING_OR_NEXT : 0;
+	q.query_addr = addr;
 	q.vma_name_addr = (uint64_t)(uintptr_t)r->name;
 	q.vma_name_size = sizeof(r->name);
 	r->long_name = false;
-	ret = ioctl(s->fd, PMADV_PROCMAP_QUERY, &q);
+	ret = ioctl(fd, PMADV_PROCMAP_QUERY, &q);
 	if (ret < 0 && errno == ENAMETOOLONG) {
 		/* a path longer than PATH_MAX (6.11 to 6.18 answer so): the
 		 * VMA without its name, as the text source reports it */
 		r->long_name = true;
 		q.vma_name_addr = 0;
 		q.vma_name_size = 0;
-		ret = ioctl(s->fd, PMADV_PROCMAP_QUERY, &q);
+		ret = ioctl(fd, PMADV_PROCMAP_QUERY, &q);
 	}
-	if (ret < 0) {
-		err = errno;
-		if (err == ENOENT) {
-			s->eof = true;
-			return 0;
-		}
-		return -err;
-	}
+	if (ret < 0)
+		return errno == ENOENT ? 0 : -errno;
 	r->start = q.vma_start;
 	r->end = q.vma_end;
 	r->offset = q.vma_offset;
@@ -151,8 +146,18 @@ static int query_next(struct pmadv_vma_src *s, struct pmadv_vma_rec *r)
 	r->attrs |= pmadv_vma_classify(q.vma_flags & PMADV_PQ_SHARED, r->inode,
 				       r->dev_major, r->dev_minor, r->name,
 				       r->name_len);
-	s->next_addr = q.vma_end;
 	return 1;
+}
+
+static int query_next(struct pmadv_vma_src *s, struct pmadv_vma_rec *r)
+{
+	int ret = pmadv_vma_query(s->fd, s->next_addr, true, r);
+
+	if (ret == 0)
+		s->eof = true;
+	if (ret == 1)
+		s->next_addr = r->end;
+	return ret;
 }
 
 /* Makes room for at least one more read; -EIO past TEXT_LIMIT (a line

@@ -30,8 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
-#include <sys/ioctl.h>
 #include <sys/ptrace.h>
 #include <unistd.h>
 
@@ -116,61 +114,12 @@ static bool find_restorer(struct session *s)
 	return false;
 }
 
-/* 1: the VMA holding sp - 1 is private, readable and writable and starts
- * at or below lo; 0: it does not; -1: no answer from the kernel. */
-static int stack_query(const struct session *s, uint64_t lo, uint64_t sp)
-{
-	struct pmadv_procmap_query q = { .size = sizeof(q),
-					 .query_addr = sp - 1 };
-	char path[64];
-	int fd, ret;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/maps", (int)s->pid,
-		 (int)s->tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ret = ioctl(fd, PMADV_PROCMAP_QUERY, &q);
-	close(fd);
-	if (ret < 0)
-		return errno == ENOENT ? 0 : -1; /* ENOENT: no VMA there */
-	return q.vma_start <= lo && q.vma_start < sp && sp - 1 < q.vma_end &&
-	       (q.vma_flags & PMADV_PQ_READ) &&
-	       (q.vma_flags & PMADV_PQ_WRITE) &&
-	       !(q.vma_flags & PMADV_PQ_SHARED);
-}
-
-struct stack_vma {
-	uint64_t lo, sp;
-	bool ok;
-};
-
-/* Whether the mapping that holds the stack pointer is private, readable
- * and writable, and holds the whole frame below it. */
-static bool stack_line(void *ctx, char *line)
-{
-	struct stack_vma *v = ctx;
-	unsigned long long lo, hi;
-	char *p;
-
-	lo = strtoull(line, &p, 16);
-	if (*p != '-')
-		return false;
-	hi = strtoull(p + 1, &p, 16);
-	if (!(lo < v->sp && v->sp - 1 < hi))
-		return false;
-	v->ok = lo <= v->lo && strlen(p) > 4 && p[1] == 'r' && p[2] == 'w' &&
-		p[4] == 'p';
-	return true;
-}
-
 int pt_arm(struct session *s)
 {
 	unsigned char buf[PMADV_FPU_MAX + 1024];
 	struct pmadv_regs r = s->saved;
 	const uint64_t none[6] = { 0 };
-	struct stack_vma v;
-	char path[64];
+	struct pmadv_vma_rec v;
 	size_t glen, ilen, len;
 	const unsigned char *g = pmadv_arch_gadget(s->compat, &glen);
 	uint64_t at;
@@ -192,20 +141,17 @@ int pt_arm(struct session *s)
 					  (size_t)n, s->restorer, buf,
 					  sizeof(buf), &at)))
 		why = "no room for a frame below its stack pointer";
-	if (!why) {
-		int q = stack_query(s, at, pmadv_arch_sp(&s->saved));
-
-		v = (struct stack_vma){ at, pmadv_arch_sp(&s->saved), q == 1 };
-		snprintf(path, sizeof(path), "/proc/%d/task/%d/maps",
-			 (int)s->pid, (int)s->tid);
-		if (q < 0 && !pt_each_line(path, stack_line, &v))
-			v.ok = false;
-		if (!v.ok)
-			why = "its stack mapping does not hold a frame below "
-			      "the stack pointer";
-		else if (pwrite(s->memfd, buf, len, (off_t)at) != (ssize_t)len)
-			why = "the frame could not be written";
-	}
+	/* the VMA that holds the stack pointer: private, readable and
+	 * writable, and holding the whole frame below it */
+	if (!why && (pt_vma_at(s, pmadv_arch_sp(&s->saved) - 1, &v) != 1 ||
+		     v.start > at || !(v.attrs & PMADV_VMA_READ) ||
+		     !(v.attrs & PMADV_VMA_WRITE) ||
+		     (v.attrs & PMADV_VMA_SHARED)))
+		why = "its stack mapping does not hold a frame below the "
+		      "stack pointer";
+	else if (!why &&
+		 pwrite(s->memfd, buf, len, (off_t)at) != (ssize_t)len)
+		why = "the frame could not be written";
 	if (why) {
 		pmadv_debug("ptrace: PID %d thread %d injected unarmed (%s): "
 			    "should the tracer die mid-request, the thread "

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "ptrace.h"
+#include "../vma.h"
 
 /* ---- injection ---- */
 
@@ -150,14 +151,14 @@ struct text_pass {
 	bool libc_only;
 };
 
-/* Whether a maps line names the C library or the dynamic loader (glibc's
+/* Whether a VMA's path names the C library or the dynamic loader (glibc's
  * libc.so.6 and ld-linux*, musl's libc.so and ld-musl*), not any library
  * whose name starts with "libc" (libcurl, libcrypto). */
-static bool is_libc(const char *line)
+static bool is_libc(const char *name)
 {
 	static const char *const names[] = { "libc.so", "libc-", "ld-linux",
 					      "ld-musl" };
-	const char *base = strrchr(line, '/');
+	const char *base = strrchr(name, '/');
 
 	if (!base)
 		return false;
@@ -167,29 +168,20 @@ static bool is_libc(const char *line)
 	return false;
 }
 
-/* One line of maps: scans it when it is readable and executable (on the
- * first pass, only the C library's and the dynamic loader's). */
-static bool text_line(void *ctx, char *line)
+/* One VMA: scanned when it is readable and executable (on the first
+ * pass, only the C library's and the dynamic loader's). */
+static bool text_vma(void *ctx, const struct pmadv_vma_rec *r)
 {
 	struct text_pass *t = ctx;
-	unsigned long long lo, hi;
-	const char *p = line;
-	char *end;
 
-	lo = strtoull(p, &end, 16);
-	if (end == p || *end != '-')
+	if (!(r->attrs & PMADV_VMA_READ) || !(r->attrs & PMADV_VMA_EXEC) ||
+	    (r->attrs & PMADV_VMA_VSYSCALL))
 		return false;
-	p = end + 1;
-	hi = strtoull(p, &end, 16);
-	if (end == p || *end != ' ' || hi <= lo)
+	if (t->libc_only && !is_libc(r->name))
 		return false;
-	if (end[1] != 'r' || end[2] == '\0' || end[3] != 'x' ||
-	    strstr(end, "[vsyscall]"))
-		return false;
-	if (t->libc_only && !is_libc(end))
-		return false;
-	for (uint64_t a = lo; a < hi && !all_found(t->q); a += 65536 - 16)
-		scan(t->s, t->q, a, (size_t)(hi - a));
+	for (uint64_t a = r->start; a < r->end && !all_found(t->q);
+	     a += 65536 - 16)
+		scan(t->s, t->q, a, (size_t)(r->end - a));
 	return all_found(t->q);
 }
 
@@ -200,7 +192,6 @@ static bool text_line(void *ctx, char *line)
  */
 bool pt_find_seqs(struct session *s, struct pt_seqs *q)
 {
-	char path[64];
 
 	for (unsigned int k = 0; k < q->n; k++) {
 		unsigned char b[16];
@@ -215,12 +206,10 @@ bool pt_find_seqs(struct session *s, struct pt_seqs *q)
 	if (all_found(q))
 		return true;
 	find_in_vdso(s, q);
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/maps", (int)s->pid,
-		 (int)s->tid);
 	for (int pass = 0; pass < 2 && !all_found(q); pass++) {
 		struct text_pass t = { s, q, pass == 0 };
 
-		pt_each_line(path, text_line, &t);
+		pt_each_vma(s, text_vma, &t);
 	}
 	return all_found(q);
 }

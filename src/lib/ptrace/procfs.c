@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "ptrace.h"
+#include "../vma.h"
 
 /* ---- /proc reading, shared by begin and diagnose ---- */
 
@@ -64,6 +65,74 @@ bool pt_each_line(const char *path, bool (*fn)(void *ctx, char *line),
 	}
 	close(fd);
 	return stop;
+}
+
+static void maps_path(const struct session *s, char *path, size_t len)
+{
+	snprintf(path, len, "/proc/%d/task/%d/maps", (int)s->pid, (int)s->tid);
+}
+
+struct vma_lines {
+	bool (*fn)(void *ctx, const struct pmadv_vma_rec *r);
+	void *ctx;
+	struct pmadv_vma_rec r;
+};
+
+static bool vma_line(void *ctx, char *line)
+{
+	struct vma_lines *v = ctx;
+
+	return pmadv_maps_parse_header(line, strlen(line), &v->r) == 0 &&
+	       v->fn(v->ctx, &v->r);
+}
+
+bool pt_each_vma(const struct session *s,
+		 bool (*fn)(void *ctx, const struct pmadv_vma_rec *r),
+		 void *ctx)
+{
+	struct vma_lines v = { .fn = fn, .ctx = ctx };
+	char path[64];
+
+	maps_path(s, path, sizeof(path));
+	return pt_each_line(path, vma_line, &v);
+}
+
+struct vma_at {
+	uint64_t addr;
+	struct pmadv_vma_rec *r;
+	bool found;
+};
+
+/* The lines come in address order: the first VMA ending above addr
+ * holds it, or none does. */
+static bool at_line(void *ctx, const struct pmadv_vma_rec *r)
+{
+	struct vma_at *a = ctx;
+
+	if (r->end <= a->addr)
+		return false;
+	a->found = r->start <= a->addr;
+	if (a->found)
+		*a->r = *r;
+	return true;
+}
+
+int pt_vma_at(const struct session *s, uint64_t addr, struct pmadv_vma_rec *r)
+{
+	struct vma_at a = { addr, r, false };
+	char path[64];
+	int fd, ret = -1;
+
+	maps_path(s, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ret = pmadv_vma_query(fd, addr, false, r);
+		close(fd);
+	}
+	if (ret >= 0)
+		return ret;
+	pt_each_vma(s, at_line, &a);
+	return a.found;
 }
 
 static const char *field(const char *buf, const char *name)

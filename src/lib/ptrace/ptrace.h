@@ -178,6 +178,18 @@ struct tinfo {
  * it returns. read(2) into a buffer of its own: no lock, no allocation. */
 bool pt_each_line(const char *path, bool (*fn)(void *ctx, char *line),
 		  void *ctx) PMADV_HIDDEN;
+struct pmadv_vma_rec;
+/* Calls fn for each VMA of the tracee (its thread's maps file, each line
+ * decoded by the library's maps parser) until fn returns true, which it
+ * returns; false too when the file cannot be read. */
+bool pt_each_vma(const struct session *s,
+		 bool (*fn)(void *ctx, const struct pmadv_vma_rec *r),
+		 void *ctx) PMADV_HIDDEN;
+/* The tracee's VMA that holds addr: 1 and *r, or 0 when none does or the
+ * maps file cannot be read. One PROCMAP_QUERY (6.11+), else the text up to
+ * it. */
+int pt_vma_at(const struct session *s, uint64_t addr,
+	      struct pmadv_vma_rec *r) PMADV_HIDDEN;
 /* Thread tid of process pid (tid == pid: the main thread). */
 int pt_read_tinfo(pid_t pid, pid_t tid, struct tinfo *ti) PMADV_HIDDEN;
 bool pt_exiting(pid_t pid, pid_t tid) PMADV_HIDDEN;

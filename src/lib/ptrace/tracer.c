@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -396,69 +395,19 @@ static int to_interrupt_stop(struct session *s, int64_t deadline)
  * merged with its neighbours, or split by our mprotect, so its bounds do
  * not tell either.)
  */
-struct cover {
-	uint64_t at, end;
-};
-
-static bool cover_line(void *ctx, char *line)
-{
-	struct cover *c = ctx;
-	unsigned long long lo, hi;
-	char *p;
-
-	lo = strtoull(line, &p, 16);
-	hi = *p == '-' ? strtoull(p + 1, &p, 16) : 0;
-	/* " rw-p 00000000 00:00 0" and no name */
-	if (lo <= c->at && hi > c->at && strlen(p) > 5 && p[4] == 'p' &&
-	    strstr(p, " 00:00 0") && !strchr(p, '/') && !strchr(p, '['))
-		c->at = hi;
-	return c->at >= c->end;
-}
-
-/* The same through PROCMAP_QUERY (6.11), a VMA at a time: reading the
- * whole maps file costs about a millisecond per 4,096 VMAs. 1: covered,
- * 0: not, -1: no answer from the kernel (the file is read instead). */
-static int scratch_query(const struct session *s, const char *path)
-{
-	uint64_t at = s->scratch, end = s->scratch + s->scratch_len;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), ret = 1;
-
-	if (fd < 0)
-		return -1;
-	while (at < end && ret == 1) {
-		char name[8];
-		struct pmadv_procmap_query q = {
-			.size = sizeof(q), .query_addr = at,
-			.vma_name_size = sizeof(name),
-			.vma_name_addr = (uint64_t)(uintptr_t)name,
-		};
-
-		if (ioctl(fd, PMADV_PROCMAP_QUERY, &q) < 0)
-			/* ENOENT: a gap; ENAMETOOLONG: a long name */
-			ret = errno == ENOENT || errno == ENAMETOOLONG ? 0 : -1;
-		else if (q.vma_start > at || q.vma_end <= at ||
-			 (q.vma_flags & PMADV_PQ_SHARED) || q.inode ||
-			 q.dev_major || q.dev_minor || q.vma_name_size)
-			ret = 0; /* shared, a file, or named ([heap], [anon:]) */
-		else
-			at = q.vma_end;
-	}
-	close(fd);
-	return ret;
-}
-
 static bool scratch_intact(const struct session *s)
 {
-	struct cover c = { s->scratch, s->scratch + s->scratch_len };
-	char path[64];
-	int q;
+	uint64_t at = s->scratch, end = s->scratch + s->scratch_len;
+	struct pmadv_vma_rec r;
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/maps", (int)s->pid,
-		 (int)s->tid);
-	q = scratch_query(s, path);
-	if (q >= 0)
-		return q == 1;
-	return pt_each_line(path, cover_line, &c);
+	/* private, anonymous, no name ([heap], [anon:...]), no gap */
+	while (at < end) {
+		if (pt_vma_at(s, at, &r) != 1 || !(r.attrs & PMADV_VMA_ANON) ||
+		    r.name_len || r.long_name)
+			return false;
+		at = r.end;
+	}
+	return true;
 }
 
 /*
