@@ -47,6 +47,7 @@ struct shared {
 	atomic_long errors;
 	uintptr_t base; /* the target's ranges: NRANGES pages, every other */
 	atomic_int verify; /* 1: the test asks, 2: the target checked */
+	atomic_int served; /* faults the slow handler answered */
 };
 
 static struct shared *sh;
@@ -528,12 +529,14 @@ static void test_stopped_caller_keeps_restart(void **state)
 
 /* ---- a stuck injected call, then a caller that exits ---- */
 
-#define UFFD_PAGES 2
-#define UFFD_DELAY_MS 1200
+/* The slow range: its pages, and how long each fault waits for its
+ * answer (set before the target starts; it inherits them). */
+static size_t uffd_pages = 2;
+static int uffd_delay_ms = 1200;
 
 static int uffd;
 
-/* Answers each fault on the registered range after UFFD_DELAY_MS, with a
+/* Answers each fault on the registered range after uffd_delay_ms, with a
  * page of 0xab. */
 static void *slow_fault_handler(void *arg)
 {
@@ -548,13 +551,14 @@ static void *slow_fault_handler(void *arg)
 		if (read(uffd, &m, sizeof(m)) != (ssize_t)sizeof(m) ||
 		    m.event != UFFD_EVENT_PAGEFAULT)
 			continue;
-		usleep(UFFD_DELAY_MS * 1000);
+		usleep((useconds_t)uffd_delay_ms * 1000);
 		c = (struct uffdio_copy){
 			.dst = m.arg.pagefault.address & ~(uint64_t)(PAGE - 1),
 			.src = (uintptr_t)page,
 			.len = PAGE,
 		};
-		ioctl(uffd, UFFDIO_COPY, &c);
+		if (ioctl(uffd, UFFDIO_COPY, &c) == 0)
+			atomic_fetch_add(&sh->served, 1);
 	}
 	return NULL;
 }
@@ -570,12 +574,12 @@ static void uffd_target(void *arg)
 
 	(void)arg;
 	uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
-	r = mmap(NULL, UFFD_PAGES * PAGE, PROT_READ | PROT_WRITE,
+	r = mmap(NULL, uffd_pages * PAGE, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api) || r == MAP_FAILED)
 		_exit(1);
 	reg = (struct uffdio_register){
-		.range = { (uintptr_t)r, UFFD_PAGES * PAGE },
+		.range = { (uintptr_t)r, uffd_pages * PAGE },
 		.mode = UFFDIO_REGISTER_MODE_MISSING,
 	};
 	if (ioctl(uffd, UFFDIO_REGISTER, &reg) ||
@@ -589,7 +593,7 @@ static void uffd_target(void *arg)
 		if (fnv(own, sizeof(own)) != want || fsum() != fwant)
 			atomic_fetch_add(&sh->errors, 1);
 		if (atomic_load(&sh->verify) == 1) {
-			for (size_t i = 0; i < UFFD_PAGES * PAGE; i++)
+			for (size_t i = 0; i < uffd_pages * PAGE; i++)
 				if (r[i] != 0xab) {
 					atomic_fetch_add(&sh->errors, 1000);
 					break;
@@ -613,7 +617,7 @@ static bool kernel_populate_read(void)
 static void impatient_caller(void *arg)
 {
 	struct caller_arg *c = arg;
-	struct iovec iov = { (void *)sh->base, UFFD_PAGES * PAGE };
+	struct iovec iov = { (void *)sh->base, uffd_pages * PAGE };
 	struct pmadv_opts o = PMADV_OPTS_INIT;
 	struct pmadv_target *t;
 	double t0 = pt_now();
@@ -657,6 +661,8 @@ static void test_stuck_call_caller_exits(void **state)
 
 	(void)state;
 	PT_REQUIRE(geteuid() == 0, "needs root");
+	uffd_pages = 2;
+	uffd_delay_ms = 1200;
 	c.target = start_target_fn(uffd_target, sigblk, sizeof(sigblk));
 	assert_int_equal(pipe(out), 0);
 	c.mode = out[1];
@@ -686,16 +692,92 @@ static void test_stuck_call_caller_exits(void **state)
 	assert_true(tracer_alive()); /* still stuck: the point of the test */
 	assert_int_equal(pt_read_full(out[0], &b, 1, 1000), 0);
 	close(out[0]);
-	/* the fault is answered after UFFD_DELAY_MS a page; then the tracer,
+	/* the fault is answered after uffd_delay_ms a page; then the tracer,
 	 * alone, restores the target */
 	assert_target_fine(c.target, sigblk,
-			   UFFD_PAGES * UFFD_DELAY_MS / 1000.0 + 5);
+			   (double)uffd_pages * uffd_delay_ms / 1000.0 + 5);
 	atomic_store(&sh->verify, 1);
 	for (double end = pt_now() + 5;
 	     atomic_load(&sh->verify) != 2 && pt_now() < end;)
 		usleep(1000);
 	assert_int_equal(atomic_load(&sh->verify), 2);
 	assert_int_equal(atomic_load(&sh->errors), 0);
+	pt_kill(c.target);
+	last_target = 0;
+}
+
+/* ---- a caller killed mid-batch: its tracer lets go within 16 calls ---- */
+
+#define LETGO_PAGES 200
+
+/* One injected MADV_POPULATE_READ per page of the slow range (each call
+ * waits uffd_delay_ms on its fault). Exits 0 only where the kernel has no
+ * POPULATE_READ and the request was refused; else it is killed first. */
+static void batch_caller(void *arg)
+{
+	struct caller_arg *c = arg;
+	static struct iovec iov[LETGO_PAGES];
+	struct pmadv_opts o = PMADV_OPTS_INIT;
+	struct pmadv_target *t;
+	ssize_t r;
+
+	setenv("PMADV_PTRACE_FAST", "0", 1);
+	for (size_t i = 0; i < LETGO_PAGES; i++)
+		iov[i] = (struct iovec){ (void *)(sh->base + i * PAGE), PAGE };
+	o.methods = PMADV_METHOD_PTRACE;
+	o.timeout_ms = 60000;
+	if (pmadv_open(c->target, 0, &t) < 0)
+		_exit(2);
+	r = pmadv_advise(t, iov, LETGO_PAGES, MADV_POPULATE_READ, &o, NULL);
+	_exit(r == -EINVAL && !kernel_populate_read() ? 0 : 3);
+}
+
+/*
+ * The caller alone is SIGKILLed while its tracer works through a batch of
+ * 200 one-page requests that wait 20 ms each on the target's fault
+ * handler. The tracer checks for its caller every 16 injected calls: the
+ * target's handler answers at most 17 more faults after the kill (the
+ * call in flight and 16), not the rest of the batch, and the target is
+ * left untraced and intact.
+ */
+static void test_caller_killed_mid_batch(void **state)
+{
+	struct caller_arg c = { 0 };
+	char sigblk[64];
+	pid_t caller;
+	int st, at_kill, after;
+
+	(void)state;
+	PT_REQUIRE(geteuid() == 0, "needs root");
+	uffd_pages = LETGO_PAGES;
+	uffd_delay_ms = 20;
+	c.target = start_target_fn(uffd_target, sigblk, sizeof(sigblk));
+	caller = pt_fork(batch_caller, &c);
+	if (!kernel_populate_read()) {
+		print_message("MADV_POPULATE_READ: not on this kernel: "
+			      "unavailable, refused\n");
+		assert_int_equal(waitpid(caller, &st, 0), caller);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 0);
+		assert_target_fine(c.target, sigblk, 5);
+		pt_kill(c.target);
+		last_target = 0;
+		return;
+	}
+	for (double end = pt_now() + 30;
+	     atomic_load(&sh->served) < 10 && pt_now() < end;)
+		usleep(1000);
+	assert_true(atomic_load(&sh->served) >= 10);
+	kill(caller, SIGKILL); /* not its tracer, in a session of its own */
+	at_kill = atomic_load(&sh->served);
+	assert_int_equal(waitpid(caller, &st, 0), caller);
+	assert_true(WIFSIGNALED(st));
+	assert_target_fine(c.target, sigblk, 30);
+	after = atomic_load(&sh->served);
+	print_message("caller killed after %d of %d calls; %d more calls "
+		      "before its tracer let go\n",
+		      at_kill, LETGO_PAGES, after - at_kill);
+	assert_true(after - at_kill <= 17);
 	pt_kill(c.target);
 	last_target = 0;
 }
@@ -936,6 +1018,7 @@ int main(void)
 		cmocka_unit_test(test_loop_returns_by_itself),
 		cmocka_unit_test(test_stopped_caller_keeps_restart),
 		cmocka_unit_test(test_stuck_call_caller_exits),
+		cmocka_unit_test(test_caller_killed_mid_batch),
 		cmocka_unit_test(test_threads_take_turns),
 		cmocka_unit_test(test_churning_target),
 	};
