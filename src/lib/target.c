@@ -553,7 +553,10 @@ int pmadv_open_proc(const struct pmadv_target *t, const char *file,
 				*via = tid;
 			return fd;
 		}
-		if (tid >= 0 && errno != ENOENT)
+		/* ENOENT: the thread went before the lookup; ESRCH: after
+		 * it, before the open took its address space (proc_mem_open;
+		 * 6.x answers so too for a thread that has let go of it) */
+		if (tid >= 0 && errno != ENOENT && errno != ESRCH)
 			return -errno;
 		if (!tid || pmadv_target_runs(t) != 1 ||
 		    !pmadv_thread_retry(tries, &start))
