@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "internal.h"
+#include "ptrace/ptrace.h"
 
 #define PAGE 4096UL
 #define MAX_RW 0x7ffff000UL
@@ -957,6 +958,59 @@ static void test_names(void **state)
 	assert_int_equal(pmadv_methods_from_string("sys", &m), -EINVAL);
 }
 
+/* ---- pt_each_line: a line longer than its buffer ---- */
+
+struct lines_seen {
+	int n;
+	char first[16][40];
+};
+
+static bool note_line(void *ctx, char *line)
+{
+	struct lines_seen *l = ctx;
+
+	if (l->n < 16)
+		snprintf(l->first[l->n], sizeof(l->first[0]), "%s", line);
+	l->n++;
+	return false;
+}
+
+/* A maps line whose path runs past 16 KiB (nested directories of the
+ * target's choosing) passes its start once and never its later pieces,
+ * one of which is written here to look like a VMA of its own. */
+static void test_each_line_overlong(void **state)
+{
+	char path[] = "/tmp/pmadv-lines-XXXXXX";
+	static const char fake[] = "7f0000000000-7fff00000000 r-xp 00000000 "
+				   "00:00 0 ";
+	struct lines_seen l = { 0 };
+	static char text[40000];
+	size_t at = 0;
+	int fd;
+
+	(void)state;
+	at += (size_t)sprintf(text, "1000-2000 r-xp 00000000 08:01 7 /");
+	while (at < 24000) {
+		/* each 8191-byte piece of the line starts with a fake VMA */
+		if (at % 8191 == 0 && at + sizeof(fake) < 24000) {
+			memcpy(text + at, fake, sizeof(fake) - 1);
+			at += sizeof(fake) - 1;
+		} else {
+			text[at++] = 'd';
+		}
+	}
+	at += (size_t)sprintf(text + at, "\n3000-4000 rw-p 00000000 00:00 0\n");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, at), (ssize_t)at);
+	close(fd);
+	assert_false(pt_each_line(path, note_line, &l));
+	unlink(path);
+	assert_int_equal(l.n, 2);
+	assert_true(!strncmp(l.first[0], "1000-2000 r-xp", 14));
+	assert_string_equal(l.first[1], "3000-4000 rw-p 00000000 00:00 0");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -981,6 +1035,7 @@ int main(void)
 		cmocka_unit_test_setup(test_errno_filter, setup),
 		cmocka_unit_test_setup(test_open_thread_id, setup),
 		cmocka_unit_test_setup(test_open_require_pidfd, setup),
+		cmocka_unit_test(test_each_line_overlong),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

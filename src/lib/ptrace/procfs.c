@@ -56,9 +56,13 @@ bool pt_each_line(const char *path, bool (*fn)(void *ctx, char *line),
 		}
 		have = (size_t)(buf + have - line);
 		memmove(buf, line, have);
+		/* a line longer than buf: its start once, never the pieces
+		 * after it (a path of the target's choosing could spell a
+		 * line of its own there) */
 		if (have == sizeof(buf) - 1 && !stop) {
 			buf[have] = '\0';
-			stop = fn(ctx, buf);
+			if (!overlong)
+				stop = fn(ctx, buf);
 			have = 0;
 			overlong = true;
 		}
