@@ -194,6 +194,21 @@ static int explain_permission(struct pmadv_target *t, pid_t pid, int advice,
 	return EXIT_NO_PERMISSION;
 }
 
+/* Whether a thread of pid lives, looked for up to 20 times 1 ms apart: in
+ * a relay of short-lived threads the task directory can be read between
+ * one thread's exit and the next one's listing. */
+static bool live_thread(pid_t pid)
+{
+	for (int i = 0; i < 20; i++) {
+		if (thread_in_state(pid, "RSDTtWPI"))
+			return true;
+		if (read_state(pid) != 'Z')
+			return false;
+		usleep(1000);
+	}
+	return false;
+}
+
 int explain_target_error(struct pmadv_target *t, pid_t pid, int advice,
 			 unsigned int methods, int err, bool held, char *msg,
 			 size_t len)
@@ -214,7 +229,20 @@ int explain_target_error(struct pmadv_target *t, pid_t pid, int advice,
 	switch (err) {
 	case ESRCH:
 		if (t && pid_runs(t) && read_state(pid) == 'Z' &&
-		    thread_in_state(pid, "RSDTtWPI")) {
+		    live_thread(pid)) {
+			/* process_madvise and the module take the main
+			 * thread's memory, which a pthread_exit left none */
+			if (!(effective_methods(methods) &
+			      PMADV_METHOD_PTRACE)) {
+				snprintf(msg, len, "PID %d runs, but its main "
+					 "thread has exited: process_madvise "
+					 "and the kernel module reach a "
+					 "process's memory through its main "
+					 "thread, which has none left; only the "
+					 "ptrace method can, and --method leaves "
+					 "it out", (int)pid);
+				return EXIT_NOT_SUPPORTED;
+			}
 			/* its main thread exited; the others came and went
 			 * while its memory map was read through them */
 			snprintf(msg, len, "PID %d runs, but its memory could "

@@ -11,6 +11,9 @@ kept as a case:
                         PMADV_RELAY_US sets others): the
                         VMA source is bound to one thread's lifetime; ESRCH
                         on a live process, called "a kernel thread" (exit 5).
+  leaderless_no_ptrace  -m syscall on a process whose main thread has exited
+                        said "try again" (exit 8), or "has exited" (exit 4)
+                        on a relay: only ptrace reaches it (exit 5).
   all_zombie            leader and only thread both zombies (the thread is
                         traced, unreaped): "a kernel thread", exit 5, not
                         "has exited", exit 4.
@@ -167,6 +170,38 @@ def t_leaderless_relay():
     return None
 
 
+def t_leaderless_no_ptrace():
+    # process_madvise and the module reach a process through its main
+    # thread's memory: with ptrace left out by --method, a process whose
+    # main thread has exited cannot be advised, which is said as such
+    # (exit 5), not "try again" (exit 8) nor "has exited" (exit 4), also
+    # on a relay of threads with no pause between them.
+    last = build("lastthread")
+    relay = build("relay")
+    for cmd, runs in (([last, "60"], 3), ([relay, "0"], 30)):
+        tgt, line = start(cmd)
+        pid = int(line)
+        try:
+            for _ in range(runs):
+                r = pm(["-m", "syscall", "-a", "cold", "--anon", pid])
+                err = r.stderr.decode(errors="replace")
+                if (r.returncode != 5 or "main thread has exited" not in err
+                        or "only the ptrace method" not in err):
+                    return ("%s: -m syscall on a process whose main thread "
+                            "has exited: exit %d, %r" %
+                            (os.path.basename(cmd[0]), r.returncode,
+                             err[:200]))
+            r = pm(["-a", "cold", "--anon", pid])
+            if r.returncode != 0:
+                return ("%s: the default methods: exit %d, %r" %
+                        (os.path.basename(cmd[0]), r.returncode,
+                         r.stderr[:200]))
+        finally:
+            os.kill(pid, signal.SIGKILL)
+            tgt.wait()
+    return None
+
+
 def t_all_zombie():
     last = build("lastthread")
     tracer = build("tracer")
@@ -273,7 +308,8 @@ def t_c1_raw_in_message():
         tgt.wait()
 
 
-TESTS = [t_sigkill_sigstop_hold, t_sigkill_root_leaderless, t_leaderless_relay, t_all_zombie,
+TESTS = [t_sigkill_sigstop_hold, t_sigkill_root_leaderless, t_leaderless_relay,
+         t_leaderless_no_ptrace, t_all_zombie,
          t_collapse_merged, t_emfile_named, t_cgroup_name_raw,
          t_c1_raw_in_message]
 
