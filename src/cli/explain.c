@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <dirent.h>
+#include <stdio.h>
 #include <string.h>
 #include <poll.h>
 #include <sys/stat.h>
@@ -194,17 +196,41 @@ static int explain_permission(struct pmadv_target *t, pid_t pid, int advice,
 	return EXIT_NO_PERMISSION;
 }
 
+/* A digest of the thread IDs listed in /proc/PID/task: it changes when
+ * a thread comes or goes. */
+static unsigned long task_digest(pid_t pid)
+{
+	unsigned long h = 0;
+	struct dirent *d;
+	char path[64];
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	while (dir && (d = readdir(dir)))
+		h = h * 31 + strtoul(d->d_name, NULL, 10);
+	if (dir)
+		closedir(dir);
+	return h;
+}
+
 /* Whether a thread of pid lives, looked for up to 20 times 1 ms apart: in
- * a relay of short-lived threads the task directory can be read between
- * one thread's exit and the next one's listing. */
+ * a relay of short-lived threads each one listed may be gone when its
+ * state is read (a slow reader, under ASan or emulation, never sees one
+ * alive), so threads seen to come or go count as living too; zombie
+ * threads a tracer keeps stay listed as they are. */
 static bool live_thread(pid_t pid)
 {
+	unsigned long seen = task_digest(pid);
+
 	for (int i = 0; i < 20; i++) {
 		if (thread_in_state(pid, "RSDTtWPI"))
 			return true;
 		if (read_state(pid) != 'Z')
 			return false;
 		usleep(1000);
+		if (task_digest(pid) != seen)
+			return true;
 	}
 	return false;
 }
