@@ -530,8 +530,6 @@ static int hold_ptrace(struct pmadv_hold *h, int64_t deadline)
 	hd->lease = h->lease;
 	ret = pt_session_start(s);
 	if (ret < 0) {
-		if (s->stack)
-			munmap(s->stack, TRACER_STACK);
 		free(hd);
 		pt_end_turn(t->pid);
 		return ret;

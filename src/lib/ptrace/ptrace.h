@@ -257,7 +257,8 @@ ssize_t pt_do_advise(struct session *s, const struct iovec *iov, size_t n,
 /* From an interrupt stop with nothing of ours in the tracee's registers or
  * mask: saves them, arms, blocks every signal. */
 int pt_capture(struct session *s) PMADV_HIDDEN;
-/* Starts the worker and the tracer for s (filled in, refs set here). */
+/* Starts the worker and the tracer for s (filled in, refs set here); on
+ * failure nothing of it is left to undo. */
 int pt_session_start(struct session *s) PMADV_HIDDEN;
 void pt_session_put(struct session *s) PMADV_HIDDEN;
 void pt_post(struct session *s, int cmd) PMADV_HIDDEN;

@@ -10,7 +10,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -107,8 +106,6 @@ static int begin_once(struct pmadv_call *c)
 
 	ret = pt_session_start(s);
 	if (ret < 0) {
-		if (s->stack)
-			munmap(s->stack, TRACER_STACK);
 		free(s);
 		pt_end_turn(c->t->pid);
 		return ret;
