@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Chaos through the CLI: `pmadvise -m ptrace` SIGKILLed at random moments
 of a request on each path of the ptrace rung, every other time together
-with its tracer (its process group, as when a service's cgroup is killed).
+with its tracer (its children, as when a service's cgroup is killed).
 After each kill the target must be untraced within seconds, with the signal
 mask it had, running; at the end it checks its own memory, page by page.
 PMADV_CLI_CHAOS_TRIALS sets the number of trials (default 30)."""
@@ -18,6 +18,22 @@ from clitest import (check, fail, need_root, on_sigterm_exit, pmadvise_path,
                      start_mapper, status_field)
 
 NMAPS = 1500
+
+
+def children(pid):
+    """The children of every thread of pid: its tracers."""
+    out = []
+    try:
+        tasks = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return out
+    for tid in tasks:
+        try:
+            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+                out += [int(x) for x in f.read().split()]
+        except OSError:
+            pass
+    return out
 
 
 def diagnose(pid):
@@ -58,6 +74,7 @@ def main():
         sigblk = status_field(t.pid, "SigBlk")
         paths = ["0", None, "loop"]
         died = {"alone": 0, "with its tracer": 0}
+        tracers_killed = 0
         slowest = 0.0
 
         def request(path):
@@ -87,8 +104,23 @@ def main():
             path = paths[i % 3]
             group = i % 2 == 1
             c = request(path)
-            time.sleep(random.uniform(0.05, 0.9) * took[path])
             if group:
+                # a tracer to kill with it: once there is one
+                end = time.time() + 2 * took[path]
+                while not children(c.pid) and time.time() < end:
+                    time.sleep(0.0005)
+                time.sleep(random.uniform(0, 0.3) * took[path])
+            else:
+                time.sleep(random.uniform(0.05, 0.9) * took[path])
+            if group:
+                # the tracer left the group (setsid): the caller's
+                # children go too, as in a cgroup kill
+                for tracer in children(c.pid):
+                    try:
+                        os.kill(tracer, signal.SIGKILL)
+                        tracers_killed += 1
+                    except ProcessLookupError:
+                        pass
                 os.killpg(c.pid, signal.SIGKILL)
             else:
                 c.kill()
@@ -120,6 +152,10 @@ def main():
         print("killed mid-request: %d alone, %d with its tracer; the "
               "target let go after %.2f s at most" %
               (died["alone"], died["with its tracer"], slowest), flush=True)
+        print("%d tracers killed with their callers" % tracers_killed,
+              flush=True)
+        check(tracers_killed >= trials // 4,
+              "a tracer was killed in half of the group kills or more")
         check(died["alone"] + died["with its tracer"] >= trials // 3,
               "a third of the kills or more landed before the request "
               "ended")

@@ -11,6 +11,7 @@
  * number and unmaps every mapping it did not make.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fenv.h>
@@ -266,6 +267,62 @@ static void target_ranges(struct iovec *iov)
 					 PAGE };
 }
 
+/* The tracers of process pid: its children (every thread's), up to max;
+ * how many. */
+static int tracers_of(pid_t pid, pid_t *out, int max)
+{
+	char path[320], buf[4096];
+	int n = 0;
+	DIR *d;
+	struct dirent *e;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		char *p, *end;
+		ssize_t got;
+		int fd;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/children",
+			 (int)pid, e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		got = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		buf[got > 0 ? got : 0] = '\0';
+		for (p = buf;; p = end) {
+			long v = strtol(p, &end, 10);
+
+			if (end == p)
+				break;
+			/* our targets are children too: not tracers */
+			if (v != last_target && n < max)
+				out[n++] = (pid_t)v;
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+/* Runs fn(arg) in a caller process that must exit 0; wfd, the write end
+ * of a pipe it was given, is closed here once it is forked. */
+static void run_caller_ok(void (*fn)(void *), void *arg, int wfd)
+{
+	pid_t caller = pt_fork(fn, arg);
+	int st;
+
+	close(wfd);
+	assert_true(caller > 0);
+	assert_int_equal(waitpid(caller, &st, 0), caller);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 /* ---- a caller that reaps every child from another thread ---- */
 
 /* The reaper thread is pmtest_reap_all (tests/common). */
@@ -348,8 +405,8 @@ static void looping_caller(void *arg)
 	struct caller_arg *c = arg;
 	static struct iovec iov[NRANGES];
 
-	/* a process group of its own, which its tracer joins: the test
-	 * may kill both at once, as a service's cgroup is killed */
+	/* a process group of its own: the test may kill it with its
+	 * tracer, as a service's cgroup is killed */
 	setpgid(0, 0);
 	target_ranges(iov);
 	for (;;) {
@@ -371,6 +428,7 @@ static void test_caller_killed(void **state)
 	static const char *const paths[] = { "0", "pm", "loop" };
 	const char *env = getenv("PT_CALLER_TRIALS");
 	int trials = env ? atoi(env) : 60;
+	int killed_tracers = 0;
 	unsigned int seed = (unsigned int)time(NULL);
 	struct caller_arg c = { 0 };
 	char sigblk[64];
@@ -392,6 +450,18 @@ static void test_caller_killed(void **state)
 		caller = pt_fork(looping_caller, &c);
 		assert_true(caller > 0);
 		usleep((useconds_t)(rand() % 40000));
+		if (group) {
+			/* the tracer left the group (setsid): its caller's
+			 * children, as a cgroup kill or the OOM killer
+			 * (which kills every process of the victim's
+			 * memory) would take them */
+			pid_t tr[8];
+			int n = tracers_of(caller, tr, 8);
+
+			for (int k = 0; k < n; k++)
+				kill(tr[k], SIGKILL);
+			killed_tracers += n;
+		}
 		kill(group ? -caller : caller, SIGKILL);
 		if (group)
 			kill(caller, SIGKILL); /* killed before its setpgid */
@@ -400,6 +470,10 @@ static void test_caller_killed(void **state)
 		assert_target_fine(c.target, sigblk, 10);
 	}
 	unsetenv("PMADV_PTRACE_FAST");
+	print_message("%d tracers killed with their callers\n",
+		      killed_tracers);
+	/* most kills land in a request, with a tracer to kill */
+	assert_true(killed_tracers >= trials / 4);
 	pt_kill(c.target);
 	last_target = 0;
 }
@@ -653,9 +727,6 @@ static void test_stuck_call_caller_exits(void **state)
 {
 	struct caller_arg c = { 0 };
 	char sigblk[64];
-	pid_t caller;
-	int st;
-
 	int out[2];
 	char b;
 
@@ -666,11 +737,7 @@ static void test_stuck_call_caller_exits(void **state)
 	c.target = start_target_fn(uffd_target, sigblk, sizeof(sigblk));
 	assert_int_equal(pipe(out), 0);
 	c.mode = out[1];
-	caller = pt_fork(impatient_caller, &c);
-	close(out[1]);
-	assert_int_equal(waitpid(caller, &st, 0), caller);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
+	run_caller_ok(impatient_caller, &c, out[1]);
 	if (!kernel_populate_read()) {
 		/* No advice the rung injects can wait on a fault before
 		 * 5.14: the request was refused at once (EINVAL), and the
@@ -825,6 +892,196 @@ static void test_threads_take_turns(void **state)
 	assert_target_fine(t.target, sigblk, 2);
 	pt_kill(t.target);
 	last_target = 0;
+}
+
+/* ---- kept tracers: reused by the same thread, never beyond it ---- */
+
+/* Waits up to secs for pid's tracers to number want; the number then. */
+static int tracers_become(pid_t pid, int want, double secs)
+{
+	pid_t t[8];
+	int n;
+
+	for (double end = pt_now() + secs;
+	     (n = tracers_of(pid, t, 8)) != want && pt_now() < end;)
+		usleep(2000);
+	return n;
+}
+
+static bool advise_two(pid_t target)
+{
+	struct iovec iov[NRANGES];
+
+	target_ranges(iov);
+	return pt_advise(target, iov, 2, MADV_COLD, 0, NULL) == 2 * PAGE;
+}
+
+/* Exited within secs (a zombie: reparented, it waits for init). */
+static bool pid_gone(pid_t pid, double secs)
+{
+	for (double end = pt_now() + secs; pt_now() < end; usleep(2000)) {
+		char st = pmtest_state(pid, 0);
+
+		if (!st || st == 'Z' || st == 'X')
+			return true;
+	}
+	return false;
+}
+
+static void *other_thread(void *arg)
+{
+	return (void *)(intptr_t)advise_two(*(pid_t *)arg);
+}
+
+/*
+ * The tracer stays after a request, idle and untracing, for the next
+ * request of the same thread; another thread gets its own; it exits after
+ * PMADV_PTRACE_KEEP_MS, at once with 0, and a kept tracer killed while
+ * idle costs the next request nothing but a fresh start.
+ */
+static void test_kept_tracer(void **state)
+{
+	char sigblk[64];
+	pid_t target, t1[8], t2[8], self = getpid();
+	pthread_t th;
+	void *ok;
+	double t0;
+
+	(void)state;
+	PT_REQUIRE(geteuid() == 0, "needs root");
+	target = start_target(sigblk, sizeof(sigblk));
+	/* those kept by the last test's threads went with them */
+	assert_int_equal(tracers_become(self, 0, 1), 0);
+	setenv("PMADV_PTRACE_KEEP_MS", "1500", 1);
+	assert_true(advise_two(target));
+	assert_int_equal(tracers_of(self, t1, 8), 1);
+	assert_true(advise_two(target));
+	assert_int_equal(tracers_of(self, t2, 8), 1);
+	assert_int_equal(t2[0], t1[0]); /* the same one served */
+	assert_target_fine(target, sigblk, 2);
+	/* another thread: a tracer of its own, the first one stays */
+	assert_int_equal(pthread_create(&th, NULL, other_thread, &target), 0);
+	pthread_join(th, &ok);
+	assert_true(ok != NULL);
+	/* the thread's went with it; ours, idle too long, after it */
+	assert_int_equal(tracers_become(self, 1, 0.3), 1);
+	assert_int_equal(tracers_of(self, t2, 8), 1);
+	assert_int_equal(t2[0], t1[0]);
+	assert_int_equal(tracers_become(self, 0, 3), 0);
+	/* a kept one killed while idle: the next request starts afresh */
+	assert_true(advise_two(target));
+	assert_int_equal(tracers_of(self, t1, 8), 1);
+	kill(t1[0], SIGKILL);
+	assert_true(pid_gone(t1[0], 2));
+	t0 = pt_now();
+	assert_true(advise_two(target));
+	assert_true(pt_now() - t0 < 1);
+	assert_int_equal(tracers_of(self, t2, 8), 1);
+	assert_int_not_equal(t2[0], t1[0]);
+	/* 0: none stays */
+	setenv("PMADV_PTRACE_KEEP_MS", "0", 1);
+	assert_true(advise_two(target));
+	assert_int_equal(tracers_become(self, 0, 0.5), 0);
+	unsetenv("PMADV_PTRACE_KEEP_MS");
+	assert_target_fine(target, sigblk, 2);
+	pt_kill(target);
+	last_target = 0;
+}
+
+struct cap_hdr {
+	uint32_t version;
+	int pid;
+};
+
+/* A caller process that keeps a tracer, then (by mode) 0: drops a
+ * capability from its effective set and asks again; 1: forks, and its
+ * child asks; 2: exits. Writes the tracers it saw to fd out. */
+struct kept_arg {
+	pid_t target;
+	int mode, out;
+};
+
+static void kept_caller(void *arg)
+{
+	struct kept_arg *k = arg;
+	pid_t t[2] = { 0, 0 }, seen[8];
+	pid_t child;
+	int st;
+
+	setenv("PMADV_PTRACE_KEEP_MS", "10000", 1);
+	if (!advise_two(k->target) || tracers_of(getpid(), seen, 8) != 1)
+		_exit(10);
+	t[0] = seen[0];
+	if (k->mode == 0) {
+		struct cap_hdr h = { 0x20080522, 0 };
+		uint32_t d[6];
+
+		if (syscall(SYS_capget, &h, d) < 0)
+			_exit(11);
+		d[0] &= ~(1U << 6); /* CAP_SETGID, effective only */
+		if (syscall(SYS_capset, &h, d) < 0)
+			_exit(12);
+		if (!advise_two(k->target) ||
+		    tracers_of(getpid(), seen, 8) != 1)
+			_exit(13);
+		t[1] = seen[0];
+	} else if (k->mode == 1) {
+		child = fork();
+		if (child == 0) {
+			/* the parent's kept tracer is not the child's */
+			_exit(advise_two(k->target) &&
+					      tracers_of(getpid(), seen, 8) == 1
+				      ? 0
+				      : 14);
+		}
+		if (child < 0 || waitpid(child, &st, 0) != child ||
+		    !WIFEXITED(st) || WEXITSTATUS(st))
+			_exit(15);
+		if (tracers_of(getpid(), seen, 8) != 1)
+			_exit(16);
+		t[1] = seen[0]; /* ours, still there */
+	}
+	if (write(k->out, t, sizeof(t)) != (ssize_t)sizeof(t))
+		_exit(17);
+	_exit(0);
+}
+
+static void run_kept(int mode, pid_t t[2])
+{
+	struct kept_arg k = { .mode = mode };
+	char sigblk[64];
+	int p[2];
+
+	k.target = start_target(sigblk, sizeof(sigblk));
+	assert_int_equal(pipe(p), 0);
+	k.out = p[1];
+	run_caller_ok(kept_caller, &k, p[1]);
+	assert_int_equal(pt_read_full(p[0], t, 2 * sizeof(pid_t), 1000),
+			 2 * sizeof(pid_t));
+	close(p[0]);
+	assert_target_fine(k.target, sigblk, 2);
+	pt_kill(k.target);
+	last_target = 0;
+}
+
+/* A thread whose credentials changed is not served by the tracer it
+ * started before; a fork's child gets its own; a caller that exits takes
+ * its kept tracer with it. */
+static void test_kept_tracer_bounds(void **state)
+{
+	pid_t t[2];
+
+	(void)state;
+	PT_REQUIRE(geteuid() == 0, "needs root");
+	run_kept(0, t);
+	assert_int_not_equal(t[1], t[0]);
+	assert_true(pid_gone(t[0], 1)); /* let go, not left behind */
+	assert_true(pid_gone(t[1], 1)); /* with its caller */
+	run_kept(1, t);
+	assert_int_equal(t[1], t[0]);
+	assert_true(pid_gone(t[0], 1));
+	run_kept(2, t);
+	assert_true(pid_gone(t[0], 1));
 }
 
 /* ---- a target thread that takes back fds and mappings ---- */
@@ -1020,6 +1277,8 @@ int main(void)
 		cmocka_unit_test(test_stuck_call_caller_exits),
 		cmocka_unit_test(test_caller_killed_mid_batch),
 		cmocka_unit_test(test_threads_take_turns),
+		cmocka_unit_test(test_kept_tracer),
+		cmocka_unit_test(test_kept_tracer_bounds),
 		cmocka_unit_test(test_churning_target),
 	};
 

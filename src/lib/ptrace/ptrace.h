@@ -91,11 +91,42 @@ enum path { PATH_EACH, PATH_PM, PATH_LOOP };
 
 enum cmd { CMD_NONE, CMD_ADVISE, CMD_END };
 
+/* The credentials a tracer was started with (tracer.c): a kept tracer
+ * serves only a thread that has the same. */
+struct pt_creds {
+	uint32_t ids[6];     /* real, effective, saved UID; the same GIDs */
+	int ngroups;         /* supplementary groups, -1: too many to keep */
+	uint32_t groups[32];
+	uint32_t caps[6];    /* effective, permitted, inheritable (v3) */
+	int seccomp;         /* PR_GET_SECCOMP */
+};
+
+/* A tracer's life across sessions (tracer.c): serving one (BUSY), then,
+ * if kept, IDLE until a caller CLAIMs it and says GO, or it ends (GONE,
+ * by itself: idle too long, caller gone) or is told to (EXIT). */
+enum { ST_BUSY, ST_IDLE, ST_CLAIMED, ST_GO, ST_GONE, ST_EXIT };
+
 struct session {
+	/* The tracer's, kept across the sessions it serves (tracer.c) */
+	uint32_t seq;        /* futex word, bumped on each change below */
+	int refs;            /* caller (or the pool) + worker thread */
+	int state;           /* ST_* */
+	int turn_held;       /* the turn on pid is still to give back */
+	int exited;          /* the worker saw the tracer exit */
+	pthread_t thread;    /* the worker: the tracer's parent */
+	pid_t caller;        /* getpid() of the caller */
+	pid_t worker;        /* the worker's TID, set before the clone */
+	pid_t owner;         /* the thread that started it */
+	void *stack;         /* the tracer's */
+	struct pt_creds creds; /* the owner's, when it started */
+	/* the tracer's body, when it is not the rung's (pmadv_hold) */
+	int (*run)(struct session *s);
+	/* Everything below is one session's: a kept tracer's next caller
+	 * starts it afresh (pt_session_claim). */
+	int keep;            /* the caller will keep the tracer for the next
+			      * session, should it end cleanly */
 	/* The hand-off (tracer.c): atomics and a futex word, since the
 	 * tracer must never block on anything the caller may hold. */
-	uint32_t seq;        /* futex word, bumped on each change below */
-	int refs;            /* caller + worker thread */
 	int attached;        /* attach finished (attach_ret valid) */
 	int ended;           /* the tracer let go of the target */
 	int gave_up;         /* the caller stopped waiting for the tracer */
@@ -103,10 +134,6 @@ struct session {
 	unsigned long progress; /* stops seen: the tracer is alive */
 	int attach_ret;
 	int end_err;         /* why the tracer ended on its own, or 0 */
-	pthread_t thread;    /* the worker: the tracer's parent */
-	pid_t caller;        /* getpid() of the caller */
-	pid_t worker;        /* the worker's TID, set before the clone */
-	void *stack;         /* the tracer's */
 
 	/* the current command; a copy, since a caller that gave up on a
 	 * stuck tracer may free its vector */
@@ -128,14 +155,14 @@ struct session {
 	long linger_us;     /* the loop's linger before its rt_sigreturn */
 	bool linger_forced; /* by PMADV_PTRACE_LINGER_US */
 	bool suspend_seccomp;
-	/* the tracer's body, when it is not the rung's (pmadv_hold) */
-	int (*run)(struct session *s);
 
 	/* the tracer's alone */
 	pid_t tid;
 	int memfd;
 	bool compat;
 	bool entry_mode;    /* saved at a syscall-entry stop, see begin */
+	bool seized;        /* tracee is ours until a PTRACE_DETACH works
+			     * or the tracer exits */
 	bool stopped;       /* tracee is in a ptrace stop we caused */
 	bool regs_saved;    /* s->saved holds the registers to give back */
 	bool mask_changed;
@@ -257,10 +284,21 @@ ssize_t pt_do_advise(struct session *s, const struct iovec *iov, size_t n,
 /* From an interrupt stop with nothing of ours in the tracee's registers or
  * mask: saves them, arms, blocks every signal. */
 int pt_capture(struct session *s) PMADV_HIDDEN;
-/* Starts the worker and the tracer for s (filled in, refs set here); on
- * failure nothing of it is left to undo. */
+/* A kept tracer of the calling thread, idle, claimed: its session with
+ * everything from keep on zeroed, for pt_session_start; or NULL. */
+struct session *pt_session_claim(void) PMADV_HIDDEN;
+/* Starts the worker and the tracer for s (filled in, refs set here), or
+ * tells a claimed one to go: 0, or -errno with nothing left to undo. The
+ * caller holds the turn on s->pid; the session gives it back. */
 int pt_session_start(struct session *s) PMADV_HIDDEN;
 void pt_session_put(struct session *s) PMADV_HIDDEN;
+/* The caller's end of a session whose tracer has ended it (pt_tracer_ended):
+ * keeps the tracer for the next session or lets it exit, and drops the
+ * caller's reference. */
+void pt_session_done(struct session *s) PMADV_HIDDEN;
+/* The tracer exited before it attached: 1 (a kept one killed meanwhile,
+ * say). */
+bool pt_tracer_lost(const struct session *s) PMADV_HIDDEN;
 void pt_post(struct session *s, int cmd) PMADV_HIDDEN;
 /* The caller's end: CMD_END, then the tracer's end awaited (0, or
  * -end_err when it had ended by itself before the CMD_END was seen), or

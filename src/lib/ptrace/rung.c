@@ -62,11 +62,34 @@ static int ptrace_probe(void)
 #endif
 }
 
-static int begin_once(struct pmadv_call *c)
+/* PMADV_PTRACE_KEEP_MS: how long a tracer stays for the next request of
+ * the same thread, 0 to 60,000 ms; else 1,000 (see tracer.c). */
+static int env_keep(void)
+{
+	const char *e = pmadv_env("PMADV_PTRACE_KEEP_MS");
+	char *end;
+	long v = e && *e ? strtol(e, &end, 10) : -1;
+
+	return e && *e && !*end && v >= 0 && v <= 60000 ? (int)v : 1000;
+}
+
+/* The debug log goes to the standard error the tracer had at its start:
+ * with the log on, a tracer is neither kept nor reused, so each request's
+ * lines go where the caller's standard error is now. */
+static bool debug_on(void)
+{
+	const char *e = pmadv_env("PMADV_DEBUG");
+
+	return e && e[0] == '1';
+}
+
+/* 1: the kept tracer claimed had exited (killed while idle): try again
+ * with a fresh one. */
+static int begin_once(struct pmadv_call *c, bool fresh)
 {
 	struct session *s;
 	struct tinfo ti;
-	bool suspend;
+	bool suspend, claimed;
 	char msg[256];
 	int ret, timeout_ms = c->timeout_ms > 0 ? c->timeout_ms
 						: DEFAULT_TIMEOUT_MS;
@@ -83,11 +106,13 @@ static int begin_once(struct pmadv_call *c)
 		pt_end_turn(c->t->pid);
 		return ret;
 	}
-	s = calloc(1, sizeof(*s));
-	if (!s) {
+	s = fresh || debug_on() ? NULL : pt_session_claim();
+	claimed = s != NULL;
+	if (!s && !(s = calloc(1, sizeof(*s)))) {
 		pt_end_turn(c->t->pid);
 		return -ENOMEM;
 	}
+	s->keep = debug_on() ? 0 : env_keep();
 	s->pid = c->t->pid;
 	s->tid = ti.tid;
 	s->nspid = ti.nspid;
@@ -111,19 +136,40 @@ static int begin_once(struct pmadv_call *c)
 		return ret;
 	}
 	ret = pt_await(s, pt_attach_done);
+	if (ret == 0 && pt_tracer_lost(s)) {
+		/* its worker gave the turn back */
+		pthread_join(s->thread, NULL);
+		pt_session_put(s);
+		if (claimed)
+			return 1;
+		pmadv_debug("ptrace: the tracer for PID %d exited before it "
+			    "attached", (int)c->t->pid);
+		return -EAGAIN;
+	}
 	if (ret == 0)
 		ret = s->attach_ret;
 	if (ret < 0) {
 		/* the tracer is on its way out, or stuck on the target */
-		if (pt_attach_done(s) && pt_await(s, pt_tracer_ended) == 0)
-			pthread_join(s->thread, NULL);
-		else
+		if (pt_attach_done(s) && pt_await(s, pt_tracer_ended) == 0) {
+			pt_session_done(s);
+		} else {
 			pt_give_up(s);
-		pt_session_put(s);
+			pt_session_put(s);
+		}
 		return ret;
 	}
+	if (claimed)
+		pmadv_debug("ptrace: PID %d: a kept tracer serves this request",
+			    (int)c->t->pid);
 	c->priv = s;
 	return 0;
+}
+
+static int begin_any(struct pmadv_call *c)
+{
+	int ret = begin_once(c, false);
+
+	return ret == 1 ? begin_once(c, true) : ret;
 }
 
 /* The thread chosen may exit before it is seized or armed, while its
@@ -132,7 +178,7 @@ static int begin_once(struct pmadv_call *c)
 static int ptrace_begin(struct pmadv_call *c)
 {
 	int64_t start = 0;
-	int ret = begin_once(c);
+	int ret = begin_any(c);
 
 	for (int tries = 0; ret == -ESRCH && pmadv_target_alive(c->t) == 0 &&
 			    pmadv_target_runs(c->t) == 1 &&
@@ -141,7 +187,7 @@ static int ptrace_begin(struct pmadv_call *c)
 		pmadv_debug("ptrace: the thread of PID %d chosen has exited, "
 			    "its process runs: choosing again",
 			    (int)c->t->pid);
-		ret = begin_once(c);
+		ret = begin_any(c);
 	}
 	return ret;
 }

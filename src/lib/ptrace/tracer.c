@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -155,9 +157,13 @@ static uint64_t pending_faults(const struct session *s)
 	return p ? strtoull(p + 8, NULL, 16) & FAULT_SIGS : 0;
 }
 
+/* Seized, the thread's process cannot be reaped, so its PID cannot name
+ * another process while we look: its start time tells whether it is
+ * still the one the handle named. (The tracer has no copy of the handle's
+ * pidfd: it may serve several handles, see shed_fds.) */
 static int check_identity(const struct session *s)
 {
-	return pmadv_identity(s->pid, s->pidfd, s->starttime) < 0 ? -ESRCH : 0;
+	return pmadv_identity(s->pid, -1, s->starttime) < 0 ? -ESRCH : 0;
 }
 
 /* A syscall instruction for unarmed injections: in the tracee's code, or
@@ -248,6 +254,7 @@ static int attach(struct session *s)
 		}
 		return -ret;
 	}
+	s->seized = true;
 	if (ptrace(PTRACE_INTERRUPT, s->tid, NULL, NULL) < 0)
 		return -errno;
 	/* A real signal can win the race to the first stop: let it through
@@ -462,7 +469,8 @@ static void detach(struct session *s)
 		return; /* never stopped: the tracer's exit detaches it */
 	if (!s->regs_saved) {
 		/* nothing changed: a plain detach leaves it as it was */
-		ptrace(PTRACE_DETACH, s->tid, NULL, NULL);
+		if (ptrace(PTRACE_DETACH, s->tid, NULL, NULL) == 0)
+			s->seized = false;
 		return;
 	}
 	for (int round = 0; round < 3; round++) {
@@ -535,7 +543,8 @@ static void detach(struct session *s)
 			    pmadv_errdesc(-ret));
 	/* From an event stop a group-stopped target stays stopped; from the
 	 * signal-delivery stop of a fault of ours, it is discarded. */
-	ptrace(PTRACE_DETACH, s->tid, NULL, (void *)(long)sig);
+	if (ptrace(PTRACE_DETACH, s->tid, NULL, (void *)(long)sig) == 0)
+		s->seized = false;
 	s->stopped = false;
 }
 
@@ -655,48 +664,32 @@ int pt_next_cmd(struct session *s, int64_t until,
 /* The tracer's copy of the caller's fd table holds what it does not use:
  * a shell reading the caller's output through a pipe would wait for the
  * tracer to let go of a stuck target, and a daemon's closed socket would
- * stay open meanwhile. Keeps the handle's pidfd; standard input and output
- * become /dev/null, and standard error too unless the debug log writes
- * there (never closed outright: the mem fd opened later must not take
- * number 2). */
-static void shed_fds(const struct session *s)
+ * stay open meanwhile. Keeps nothing: standard input and output become
+ * /dev/null, and standard error too unless the debug log writes there
+ * (never closed outright: the mem fd opened later must not take number
+ * 2). */
+static void shed_fds(void)
 {
 	const char *dbg = pmadv_env("PMADV_DEBUG");
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	unsigned int keep = s->pidfd >= 3 ? (unsigned int)s->pidfd : 0;
 
 	if (null >= 0) {
 		dup2(null, STDIN_FILENO);
 		dup2(null, STDOUT_FILENO);
 		if (!dbg || dbg[0] != '1')
 			dup2(null, STDERR_FILENO);
-		if (null > 2 && (unsigned int)null != keep)
+		if (null > 2)
 			close(null);
 	}
-	if (keep) {
-		if (keep > 3)
-			syscall(SYS_close_range, 3U, keep - 1, 0U);
-		syscall(SYS_close_range, keep + 1, ~0U, 0U);
-	} else {
-		syscall(SYS_close_range, 3U, ~0U, 0U);
-	}
 	/* before 5.9, no close_range: the rest stays open */
+	syscall(SYS_close_range, 3U, ~0U, 0U);
 }
 
-/* The tracer process (clone child): attach, serve commands, detach. */
-static int tracer_main(void *arg)
+/* One session: attach, serve commands, detach. */
+static void serve(struct session *s)
 {
-	struct session *s = arg;
-	int ret;
+	int ret = attach(s);
 
-	shed_fds(s);
-	/* Out of the caller's session and process group: a SIGSTOP sent to
-	 * the caller's whole job (kill -STOP -PGID, a shell's kill %1)
-	 * stops the caller, never the process that has to let go. */
-	setsid();
-	if (s->run)
-		return s->run(s);
-	ret = attach(s);
 	s->attach_ret = ret;
 	pt_set(s, &s->attached);
 	while (ret == 0 &&
@@ -712,6 +705,72 @@ static int tracer_main(void *arg)
 	detach(s);
 	if (s->memfd >= 0)
 		close(s->memfd);
+	s->memfd = -1;
+}
+
+static bool cas(int *p, int from, int to)
+{
+	return __atomic_compare_exchange_n(p, &from, to, false,
+					   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * After a session: whether to serve another. Only a tracer that let go of
+ * its tracee entirely (nothing left stopped, nothing given up on) and whose
+ * caller asked for it stays, IDLE, until a caller of the same thread claims
+ * it and says GO (true), or it is told to EXIT, its caller is gone, or
+ * keep_ms pass (false). The session's end is told before it waits.
+ */
+static bool stay(struct session *s)
+{
+	int64_t until = pt_now_ms() + s->keep;
+
+	if (s->keep <= 0 || s->seized || load(&s->gave_up))
+		return false;
+	store(&s->state, ST_IDLE);
+	pt_set(s, &s->ended);
+	for (;;) {
+		uint32_t seen = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+		int st = load(&s->state);
+		int64_t now = pt_now_ms(), nap = 100;
+
+		if (st == ST_GO)
+			return true;
+		if (st == ST_EXIT || st == ST_GONE)
+			return false;
+		/* claimed by a thread that died before its GO: gone too */
+		if (pt_caller_gone(s) && (cas(&s->state, ST_IDLE, ST_GONE) ||
+					  st == ST_CLAIMED))
+			return false;
+		/* only its owner thread may claim it: gone too when it is */
+		if (st == ST_IDLE &&
+		    (now >= until || load(&s->gave_up) ||
+		     (syscall(SYS_tgkill, s->caller, s->owner, 0) < 0 &&
+		      errno == ESRCH))) {
+			cas(&s->state, ST_IDLE, ST_GONE);
+			continue;
+		}
+		if (st == ST_IDLE && until - now < nap)
+			nap = until - now;
+		wait_change(s, seen, nap);
+	}
+}
+
+/* The tracer process (clone child): sessions, as long as it is kept. */
+static int tracer_main(void *arg)
+{
+	struct session *s = arg;
+
+	shed_fds();
+	/* Out of the caller's session and process group: a SIGSTOP sent to
+	 * the caller's whole job (kill -STOP -PGID, a shell's kill %1)
+	 * stops the caller, never the process that has to let go. */
+	setsid();
+	if (s->run)
+		return s->run(s);
+	do
+		serve(s);
+	while (stay(s));
 	pt_set(s, &s->ended);
 	return 0;
 }
@@ -875,6 +934,12 @@ void pt_end_turn(pid_t pid)
 	pthread_mutex_unlock(&turns_lock);
 }
 
+static void release_turn(struct session *s)
+{
+	if (__atomic_exchange_n(&s->turn_held, 0, __ATOMIC_ACQ_REL))
+		pt_end_turn(s->pid);
+}
+
 /* The worker thread: parent of the tracer, blocked until it exits. */
 static void *worker(void *arg)
 {
@@ -890,16 +955,172 @@ static void *worker(void *arg)
 		s->attach_ret = -errno;
 		store(&s->ended, 1);
 		store(&s->attached, 1);
-		notify(s);
 	} else {
 		/* A __WALL reaper in the caller may have taken it: ECHILD. */
 		while (waitpid(pid, NULL, __WCLONE) < 0 && errno == EINTR)
 			;
 		pt_hint_put(s);
 	}
-	pt_end_turn(s->pid);
+	store(&s->exited, 1);
+	notify(s);
+	release_turn(s);
 	pt_session_put(s);
 	return NULL;
+}
+
+/* ---- kept tracers ---- */
+
+/*
+ * A tracer that ended its session cleanly (its tracee let go, nothing
+ * given up on) stays, idle, for the next session of the thread that
+ * started it, for keep ms (PMADV_PTRACE_KEEP_MS, rung.c): starting one
+ * (a thread, a clone, both their exits) is most of what a small request
+ * costs. Only threads of the caller's process touch the pool, never a
+ * tracer, so a mutex is fine. A tracer is reused only by the thread that
+ * started it, with the credentials it had then: a tracer keeps the
+ * credentials, capabilities and seccomp filters of its start, and a
+ * process that drops privileges must not act through an older one. After
+ * a fork the pool's entries are the parent's: the child leaves them.
+ */
+#define POOL 2
+static struct session *pool[POOL];
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static pid_t gettid_raw(void)
+{
+	return (pid_t)syscall(SYS_gettid);
+}
+
+struct cap_hdr {
+	uint32_t version;
+	int pid;
+};
+
+static void creds_read(struct pt_creds *c)
+{
+	uid_t u[3];
+	gid_t g[3];
+	gid_t groups[32];
+	struct cap_hdr h = { 0x20080522, 0 }; /* _LINUX_CAPABILITY_VERSION_3 */
+	int n;
+
+	memset(c, 0, sizeof(*c));
+	getresuid(&u[0], &u[1], &u[2]);
+	getresgid(&g[0], &g[1], &g[2]);
+	for (int i = 0; i < 3; i++) {
+		c->ids[i] = (uint32_t)u[i];
+		c->ids[3 + i] = (uint32_t)g[i];
+	}
+	n = getgroups(32, groups);
+	c->ngroups = n;
+	for (int i = 0; i < n; i++)
+		c->groups[i] = (uint32_t)groups[i];
+	if (syscall(SYS_capget, &h, c->caps) < 0)
+		c->ngroups = -1;
+	c->seccomp = prctl(PR_GET_SECCOMP, 0, 0, 0, 0);
+}
+
+static bool creds_same(const struct pt_creds *a, const struct pt_creds *b)
+{
+	return a->ngroups >= 0 && b->ngroups >= 0 && !memcmp(a, b, sizeof(*a));
+}
+
+/* Lets a kept tracer go (or waits for one already going) and drops the
+ * reference held on it. */
+static void retire(struct session *s)
+{
+	if (!cas(&s->state, ST_IDLE, ST_EXIT))
+		cas(&s->state, ST_CLAIMED, ST_EXIT);
+	notify(s);
+	pthread_join(s->thread, NULL);
+	pt_session_put(s);
+}
+
+struct session *pt_session_claim(void)
+{
+	struct session *s = NULL, *drop[POOL];
+	pid_t self = getpid(), tid = gettid_raw();
+	struct pt_creds c;
+	int ndrop = 0;
+
+	creds_read(&c);
+	pthread_mutex_lock(&pool_lock);
+	for (int i = 0; i < POOL; i++) {
+		struct session *p = pool[i];
+
+		if (!p)
+			continue;
+		if (p->caller != self) {
+			pool[i] = NULL; /* the parent's, in a fork's child */
+			continue;
+		}
+		if (load(&p->exited) || load(&p->state) != ST_IDLE ||
+		    (p->owner == tid && !creds_same(&p->creds, &c))) {
+			pool[i] = NULL;
+			drop[ndrop++] = p;
+			continue;
+		}
+		if (!s && p->owner == tid && cas(&p->state, ST_IDLE, ST_CLAIMED)) {
+			pool[i] = NULL;
+			s = p;
+		}
+	}
+	pthread_mutex_unlock(&pool_lock);
+	for (int i = 0; i < ndrop; i++)
+		retire(drop[i]);
+	if (s)
+		memset(&s->keep, 0,
+		       sizeof(*s) - offsetof(struct session, keep));
+	return s;
+}
+
+/* Into the pool, if there is room: true. */
+static bool pool_put(struct session *s)
+{
+	bool put = false;
+
+	pthread_mutex_lock(&pool_lock);
+	for (int i = 0; i < POOL && !put; i++)
+		if (!pool[i] || pool[i]->caller != s->caller) {
+			pool[i] = s;
+			put = true;
+		}
+	pthread_mutex_unlock(&pool_lock);
+	return put;
+}
+
+/* At the library's unload or the process's exit: the kept tracers run its
+ * code, so they go first. */
+__attribute__((destructor)) static void pool_drain(void)
+{
+	struct session *s;
+
+	for (int i = 0; i < POOL; i++) {
+		pthread_mutex_lock(&pool_lock);
+		s = pool[i];
+		/* a vfork child's exit(3) runs this on its parent's memory */
+		if (s && s->caller == getpid())
+			pool[i] = NULL;
+		else
+			s = NULL;
+		pthread_mutex_unlock(&pool_lock);
+		if (s)
+			retire(s);
+	}
+}
+
+void pt_session_done(struct session *s)
+{
+	pt_hint_put(s);
+	release_turn(s);
+	if (load(&s->state) == ST_IDLE && !load(&s->exited) && pool_put(s))
+		return;
+	retire(s);
+}
+
+bool pt_tracer_lost(const struct session *s)
+{
+	return !load(&s->attached) && load(&s->exited);
 }
 
 int pt_session_start(struct session *s)
@@ -907,8 +1128,17 @@ int pt_session_start(struct session *s)
 	sigset_t all, old;
 	int ret;
 
+	s->turn_held = 1;
+	if (load(&s->state) == ST_CLAIMED) {
+		store(&s->state, ST_GO);
+		notify(s);
+		return 0;
+	}
 	s->refs = 2;
 	s->caller = getpid();
+	s->owner = gettid_raw();
+	creds_read(&s->creds);
+	s->state = ST_BUSY;
 	s->stack = stack_get();
 	if (!s->stack)
 		return -ENOMEM;
@@ -970,17 +1200,18 @@ int pt_await_until(struct session *s, bool (*done)(const struct session *),
 
 bool pt_attach_done(const struct session *s)
 {
-	return load(&s->attached);
+	return load(&s->attached) || load(&s->exited);
 }
 
 bool pt_cmd_done(const struct session *s)
 {
-	return load(&s->cmd) == CMD_NONE || load(&s->ended);
+	return load(&s->cmd) == CMD_NONE || load(&s->ended) ||
+	       load(&s->exited);
 }
 
 bool pt_tracer_ended(const struct session *s)
 {
-	return load(&s->ended);
+	return load(&s->ended) || load(&s->exited);
 }
 
 void pt_post(struct session *s, int cmd)
@@ -999,12 +1230,13 @@ int pt_session_end(struct session *s)
 		pt_post(s, CMD_END);
 		ret = pt_await(s, pt_tracer_ended);
 		if (ret == 0) {
-			pthread_join(s->thread, NULL);
-			/* it had let go by itself, at its deadline */
-			ret = -s->end_err;
-		} else {
-			pt_give_up(s);
+			/* it had let go by itself, at its deadline; or it
+			 * was killed: the kernel let go */
+			ret = load(&s->ended) ? -s->end_err : -ETIMEDOUT;
+			pt_session_done(s);
+			return ret;
 		}
+		pt_give_up(s);
 	}
 	pt_session_put(s);
 	return ret;
