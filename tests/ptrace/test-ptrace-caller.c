@@ -995,7 +995,11 @@ struct cap_hdr {
 
 /* A caller process that keeps a tracer, then (by mode) 0: drops a
  * capability from its effective set and asks again; 1: forks, and its
- * child asks; 2: exits. Writes the tracers it saw to fd out. */
+ * child asks; 2: exits; 3 (its first request made under a filter that
+ * refuses only vhangup): takes on a second filter that refuses ptrace,
+ * and asks again, which must fail; 4: under a filter that refuses
+ * getppid (which its tracers inherit), asks again. Writes the tracers it
+ * saw to fd out. */
 struct kept_arg {
 	pid_t target;
 	int mode, out;
@@ -1009,9 +1013,27 @@ static void kept_caller(void *arg)
 	int st;
 
 	setenv("PMADV_PTRACE_KEEP_MS", "10000", 1);
+	if (k->mode >= 3 &&
+	    pmtest_seccomp_errno(k->mode == 3 ? SYS_vhangup : SYS_getppid,
+				 EPERM, false, 0) < 0)
+		_exit(18);
 	if (!advise_two(k->target) || tracers_of(getpid(), seen, 8) != 1)
 		_exit(10);
 	t[0] = seen[0];
+	if (k->mode == 3) {
+		/* the seccomp mode stays 2: only the refusal tells */
+		if (pmtest_seccomp_errno(SYS_ptrace, EPERM, false, 0) < 0)
+			_exit(19);
+		if (advise_two(k->target))
+			_exit(20); /* done by the tracer of before */
+		t[1] = tracers_of(getpid(), seen, 8) ? seen[0] : 0;
+	} else if (k->mode == 4) {
+		usleep(300000); /* past a few of its looks at its caller */
+		if (!advise_two(k->target) ||
+		    tracers_of(getpid(), seen, 8) != 1)
+			_exit(21);
+		t[1] = seen[0];
+	}
 	if (k->mode == 0) {
 		struct cap_hdr h = { 0x20080522, 0 };
 		uint32_t d[6];
@@ -1064,9 +1086,9 @@ static void run_kept(int mode, pid_t t[2])
 	last_target = 0;
 }
 
-/* A thread whose credentials changed is not served by the tracer it
- * started before; a fork's child gets its own; a caller that exits takes
- * its kept tracer with it. */
+/* A thread whose credentials changed, or that took on a seccomp filter
+ * refusing ptrace, is not served by the tracer it started before; a fork's
+ * child gets its own; a caller that exits takes its kept tracer with it. */
 static void test_kept_tracer_bounds(void **state)
 {
 	pid_t t[2];
@@ -1082,6 +1104,13 @@ static void test_kept_tracer_bounds(void **state)
 	assert_true(pid_gone(t[0], 1));
 	run_kept(2, t);
 	assert_true(pid_gone(t[0], 1));
+	run_kept(3, t);
+	assert_int_not_equal(t[1], t[0]);
+	assert_true(pid_gone(t[0], 1));
+	/* a caller's filter that refuses getppid does not make its tracer
+	 * take it for gone */
+	run_kept(4, t);
+	assert_int_equal(t[1], t[0]);
 }
 
 /* ---- a target thread that takes back fds and mappings ---- */

@@ -617,7 +617,11 @@ void pt_set(struct session *s, int *flag)
  * EPERM (the caller changed its credentials) says it is there. */
 bool pt_caller_gone(const struct session *s)
 {
-	return getppid() != s->caller ||
+	pid_t parent = getppid();
+
+	/* -1: a seccomp filter of the caller's refuses getppid (the tracer
+	 * has its filters); the tgkill still tells */
+	return (parent > 0 && parent != s->caller) ||
 	       (syscall(SYS_tgkill, s->caller, s->worker, 0) < 0 &&
 		errno == ESRCH);
 }
@@ -1044,6 +1048,13 @@ struct session *pt_session_claim(void)
 	int ndrop = 0;
 
 	creds_read(&c);
+	/* A filter the thread took on since (its seccomp mode stays 2 with
+	 * a second filter) may forbid ptrace: the tracer, which has the
+	 * filters of its start, must not do it for the thread then. PID 0
+	 * names no process: ESRCH is ptrace allowed. */
+	if (c.seccomp && !(syscall(SYS_ptrace, PTRACE_PEEKDATA, 0, NULL,
+				   NULL) < 0 && errno == ESRCH))
+		c.ngroups = -1; /* no match: a fresh tracer, and its refusal */
 	pthread_mutex_lock(&pool_lock);
 	for (int i = 0; i < POOL; i++) {
 		struct session *p = pool[i];
