@@ -40,6 +40,8 @@ enum {
 	"of its own: unshare --mount-proc)"
 #define ADVICE_COLD 20
 #define ADVICE_PAGEOUT 21
+#define ADVICE_POPULATE_READ 22
+#define ADVICE_POPULATE_WRITE 23
 #define ADVICE_COLLAPSE 25
 
 /* One address range given with --range. */

@@ -54,6 +54,13 @@ static void filter_for(const struct cli_opts *o, struct pmadv_filter *f)
 		f->match_none |= PMADV_VMA_UNADVISABLE;
 	if (o->advice == ADVICE_COLLAPSE)
 		f->match_none |= PMADV_VMA_UNADVISABLE | PMADV_VMA_NOHUGEPAGE;
+	/* Populating memory that cannot be read (written) fails, and would
+	 * fail the rest of a merged range with it: a PROT_NONE guard, or
+	 * an arena's reservation, beside its rw memory. */
+	if (o->advice == ADVICE_POPULATE_READ)
+		f->match_all |= PMADV_VMA_READ;
+	if (o->advice == ADVICE_POPULATE_WRITE)
+		f->match_all |= PMADV_VMA_WRITE;
 	/* Paging out MAP_DROPPABLE memory drops its data: only with
 	 * --force, the flag for advice that can lose data. */
 	if (o->advice == ADVICE_PAGEOUT && !(o->flags & PMADV_F_DESTRUCTIVE))

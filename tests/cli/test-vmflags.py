@@ -8,7 +8,11 @@
   filters leave it out without --force and the data stays; an explicit
   range over it is refused without --force, naming why; with --force it is
   paged out;
-- collapse lists only the whole, aligned huge pages inside VMAs."""
+- collapse lists only the whole, aligned huge pages inside VMAs;
+- populate_read and populate_write over rw memory around a PROT_NONE
+  guard: the filters leave the guard out (before, it was merged with its
+  neighbours into one range that failed whole), and both sides are
+  populated."""
 
 import os
 import subprocess
@@ -41,7 +45,12 @@ if d in (None, ctypes.c_void_p(-1).value):
     d = 0
 else:
     ctypes.memset(d, 7, 64 * 4096)
-print("%x %x" % (base, d), flush=True)
+# 64 KiB rw, 64 KiB PROT_NONE, 64 KiB rw, none of it touched
+g = libc.mmap(None, 3 * 65536, 3, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS,
+              -1, 0)
+libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+assert libc.mprotect(g + 65536, 65536, 0) == 0
+print("%x %x %x" % (base, d, g), flush=True)
 for line in sys.stdin:
     if d:
         print("ok" if ctypes.string_at(d, 64 * 4096) == b"\x07" * 64 * 4096
@@ -51,8 +60,8 @@ for line in sys.stdin:
 """
 
 
-def anon_huge_kb(pid, start, end):
-    """AnonHugePages of the VMAs inside [start, end), from smaps."""
+def smaps_kb(pid, start, end, field="AnonHugePages"):
+    """A field of smaps summed over the VMAs inside [start, end), in kB."""
     total, inside = 0, False
     with open("/proc/%d/smaps" % pid) as f:
         for line in f:
@@ -60,9 +69,39 @@ def anon_huge_kb(pid, start, end):
             if "-" in head and not head.endswith(":"):
                 lo, hi = (int(x, 16) for x in head.split("-"))
                 inside = lo >= start and hi <= end
-            elif inside and line.startswith("AnonHugePages:"):
+            elif inside and line.startswith(field + ":"):
                 total += int(line.split()[1])
     return total
+
+
+def populate_around_guard(pid, g):
+    """populate_read, then populate_write (--force), over rw, PROT_NONE,
+    rw: two ranges each, both populated where the kernel has the advice
+    (5.14+), else refused with EINVAL."""
+    window = "%#x-%#x" % (g, g + 3 * 65536)
+    for advice, extra, num in (("populate_read", [], 22),
+                               ("populate_write", ["--force"], 23)):
+        _, doc = run_json(["--anon", "-a", advice, "-R", window] + extra +
+                          [pid])
+        proc = doc["processes"][0]
+        rs = ranges_of(doc, proc)
+        check(len(rs) == 2 and all(r["bytes"] == 65536 for r in rs),
+              "%s leaves the PROT_NONE guard out: %s" %
+              (advice, [(r["start"], r["bytes"]) for r in rs]))
+        if not kernel_knows_advice(num):
+            print("%s: unavailable on this kernel" % advice, flush=True)
+            check(proc["error"] == "EINVAL", "%s refused (%s)" %
+                  (advice, proc.get("error")))
+            continue
+        check(proc["status"] == "ok" and proc["bytes_advised"] == 2 * 65536,
+              "%s advises both sides (%s, %d bytes)" %
+              (advice, proc["status"], proc["bytes_advised"]))
+        # after a write every page of both sides is the target's own
+        # (a read may map the shared zero page, which Rss need not count)
+        if advice == "populate_write":
+            check(smaps_kb(pid, g, g + 3 * 65536, "Rss") == 128,
+                  "both sides are resident afterwards, the guard is not "
+                  "(%d kB)" % smaps_kb(pid, g, g + 3 * 65536, "Rss"))
 
 
 def main():
@@ -72,7 +111,9 @@ def main():
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          text=True)
     try:
-        base, drop = (int(x, 16) for x in p.stdout.readline().split())
+        base, drop, guard = (int(x, 16) for x in
+                             p.stdout.readline().split())
+        populate_around_guard(p.pid, guard)
         window = "%#x-%#x" % (base, base + 12 * MIB)
         _, doc = run_json(["--anon", "-a", "collapse", "-R", window,
                            p.pid], timeout=120)
@@ -85,7 +126,7 @@ def main():
                   proc["bytes_advised"] == 8 * MIB,
                   "the THP-eligible 8 MiB is collapsed (status %s, %d bytes)"
                   % (proc["status"], proc["bytes_advised"]))
-            check(anon_huge_kb(p.pid, base, base + 8 * MIB) >= 2048,
+            check(smaps_kb(p.pid, base, base + 8 * MIB) >= 2048,
                   "it is backed by huge pages afterwards")
         else:
             # Before 6.1: asked of the kernel, not of its version.
