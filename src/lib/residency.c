@@ -424,26 +424,6 @@ static int count_pagemap_vmas(struct count *c, uint64_t start, uint64_t end)
 	}
 }
 
-/* A VMA whose pages are all private anonymous memory: no file, not
- * shared, and no special mapping ([vdso] has pages of the kernel's). */
-static bool anon_vma(struct count *c, const struct pmadv_procmap_query *q)
-{
-	struct pmadv_procmap_query n = *q;
-	char name[64] = "";
-
-	if (q->inode || (q->vma_flags & PMADV_PQ_SHARED))
-		return false;
-	n.query_flags = 0;
-	n.query_addr = q->vma_start;
-	n.vma_name_addr = (uintptr_t)name;
-	n.vma_name_size = sizeof(name);
-	if (ioctl(c->maps, PMADV_PROCMAP_QUERY, &n) < 0 ||
-	    n.vma_start != q->vma_start)
-		return false; /* a name too long, or the VMA changed */
-	return !name[0] || !strcmp(name, "[heap]") ||
-	       !strncmp(name, "[stack", 6) || !strncmp(name, "[anon:", 6);
-}
-
 /* The range VMA by VMA (PROCMAP_QUERY, 6.11+): private anonymous VMAs are
  * scanned without the file test. Where the query fails (an older kernel,
  * a seccomp filter), the rest of the range is scanned with it. */
@@ -456,27 +436,22 @@ static int count_scan_vmas(struct count *c, uint64_t start, uint64_t end)
 		c->maps = pmadv_open_proc(c->t, "maps", NULL);
 	}
 	while (c->maps >= 0 && at < end) {
-		struct pmadv_procmap_query q;
+		struct pmadv_vma_rec r;
 		uint64_t hi;
-		int ret;
+		int ret = pmadv_vma_query(c->maps, at, true, &r);
 
-		memset(&q, 0, sizeof(q));
-		q.size = sizeof(q);
-		q.query_flags = PMADV_PQ_COVERING_OR_NEXT;
-		q.query_addr = at;
-		if (ioctl(c->maps, PMADV_PROCMAP_QUERY, &q) < 0) {
-			if (errno == ENOENT)
-				return 0; /* no VMA from here on */
-			break;
-		}
-		if (q.vma_end <= at)
-			break; /* not an answer we understand */
-		if (q.vma_start >= end)
+		if (ret == 0)
+			return 0; /* no VMA from here on */
+		if (ret < 0 || r.end <= at)
+			break; /* no answer, or not one we understand */
+		if (r.start >= end)
 			return 0;
-		if (q.vma_start > at)
-			at = q.vma_start; /* a hole: nothing to count */
-		hi = q.vma_end < end ? q.vma_end : end;
-		ret = count_scan(c, at, hi, !anon_vma(c, &q));
+		if (r.start > at)
+			at = r.start; /* a hole: nothing to count */
+		hi = r.end < end ? r.end : end;
+		/* private anonymous memory: no file, not shared, and no
+		 * special mapping ([vdso] has pages of the kernel's) */
+		ret = count_scan(c, at, hi, !(r.attrs & PMADV_VMA_ANON));
 		if (ret < 0)
 			return ret;
 		at = hi;
