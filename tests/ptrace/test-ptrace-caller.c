@@ -323,6 +323,45 @@ static void run_caller_ok(void (*fn)(void *), void *arg, int wfd)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/* The whole of /proc/PID/maps (malloc'd; NULL if unreadable). */
+static char *maps_text(pid_t pid)
+{
+	char path[64], *buf = NULL;
+	size_t cap = 0, len = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	do {
+		if (cap - len < 65536) {
+			cap = cap ? 2 * cap : 1 << 20;
+			buf = realloc(buf, cap);
+			assert_non_null(buf);
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		len += n > 0 ? (size_t)n : 0;
+	} while (n > 0);
+	close(fd);
+	buf[len] = '\0';
+	return buf;
+}
+
+/* Whether this kernel lets a process name itself with PIDFD_SELF in
+ * process_madvise (6.15+): then the rung's fast path leaves no fd in the
+ * target either. */
+static bool kernel_pidfd_self(void)
+{
+	static char page[PAGE] __attribute__((aligned(PAGE)));
+	struct iovec iov = { page, PAGE };
+
+	page[0] = 1;
+	return syscall(SYS_process_madvise, -10000, &iov, 1, MADV_COLD, 0) ==
+	       PAGE;
+}
+
 /* ---- a caller that reaps every child from another thread ---- */
 
 /* The reaper thread is pmtest_reap_all (tests/common). */
@@ -430,6 +469,9 @@ static void test_caller_killed(void **state)
 	int trials = env ? atoi(env) : 60;
 	int killed_tracers = 0;
 	unsigned int seed = (unsigned int)time(NULL);
+	char *maps0;
+	static struct pt_snap snap0, snap;
+	bool self_fd;
 	struct caller_arg c = { 0 };
 	char sigblk[64];
 
@@ -438,6 +480,10 @@ static void test_caller_killed(void **state)
 	print_message("seed %u, %d trials\n", seed, trials);
 	srand(seed);
 	c.target = start_target(sigblk, sizeof(sigblk));
+	maps0 = maps_text(c.target);
+	assert_non_null(maps0);
+	self_fd = kernel_pidfd_self();
+	assert_int_equal(pt_snapshot(c.target, &snap0), 0);
 	for (int i = 0; i < trials; i++) {
 		bool group = i % 2;
 		pid_t caller;
@@ -468,7 +514,27 @@ static void test_caller_killed(void **state)
 		assert_int_equal(waitpid(caller, &st, 0), caller);
 		assert_true(WIFSIGNALED(st));
 		assert_target_fine(c.target, sigblk, 10);
+		/* The fast path keeps its vector on the thread's stack:
+		 * a tracer killed mid-request leaves no mapping behind.
+		 * (The loop's code page stays: libprocmadvise(7).) */
+		if (!strcmp(paths[i % 3], "pm")) {
+			char *maps = maps_text(c.target);
+
+			assert_non_null(maps);
+			if (strcmp(maps, maps0))
+				fail_msg("trial %d left the target's memory "
+					 "map changed", i);
+			free(maps);
+			/* and, naming itself by PIDFD_SELF, no fd */
+			assert_int_equal(pt_snapshot(c.target, &snap), 0);
+			if (self_fd)
+				assert_string_equal(snap.fds, snap0.fds);
+		} else if (!strcmp(paths[i % 3], "loop")) {
+			free(maps0); /* a code page may have stayed */
+			maps0 = maps_text(c.target);
+		}
 	}
+	free(maps0);
 	unsetenv("PMADV_PTRACE_FAST");
 	print_message("%d tracers killed with their callers\n",
 		      killed_tracers);
