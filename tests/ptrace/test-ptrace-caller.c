@@ -1179,6 +1179,82 @@ static void test_kept_tracer_bounds(void **state)
 	assert_int_equal(t[1], t[0]);
 }
 
+/* ---- fork while another thread makes requests ---- */
+
+struct forker_arg {
+	pid_t target;
+	atomic_int stop;
+};
+
+static void sleeper(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+}
+
+static void *requester(void *arg)
+{
+	struct forker_arg *f = arg;
+
+	while (!atomic_load(&f->stop))
+		advise_two(f->target);
+	return NULL;
+}
+
+/*
+ * One thread makes requests back to back while another forks: a child may
+ * be born while the library's locks are held (the turns, the kept
+ * tracers, the instruction hints) by a thread it does not have. Each
+ * child's own request must succeed (an alarm ends one that hangs).
+ */
+static void test_fork_during_requests(void **state)
+{
+	const char *env = getenv("PT_FORKS");
+	int forks = env ? atoi(env) : 300, bad = 0;
+	struct forker_arg f = { 0 };
+	char sigblk[64];
+	pthread_t th;
+	pid_t other;
+	/* the children's target: another process, which the parent's
+	 * requests do not hold (one tracer at a time: EBUSY) */
+	static char page[PAGE] __attribute__((aligned(PAGE)));
+	struct iovec iov = { page, PAGE };
+
+	(void)state;
+	PT_REQUIRE(geteuid() == 0, "needs root");
+	f.target = start_target(sigblk, sizeof(sigblk));
+	page[0] = 1;
+	other = pt_fork(sleeper, NULL);
+	assert_true(other > 0);
+	assert_int_equal(pthread_create(&th, NULL, requester, &f), 0);
+	for (int i = 0; i < forks; i++) {
+		pid_t c = fork();
+		int st;
+
+		assert_true(c >= 0);
+		if (c == 0) {
+			alarm(10);
+			_exit(pt_advise(other, &iov, 1, MADV_COLD, 0, NULL) ==
+					      PAGE
+				      ? 0
+				      : 1);
+		}
+		assert_int_equal(waitpid(c, &st, 0), c);
+		if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+			if (bad++ < 5)
+				print_message("child %d: status %#x\n", i, st);
+		}
+	}
+	atomic_store(&f.stop, 1);
+	pthread_join(th, NULL);
+	pt_kill(other);
+	assert_int_equal(bad, 0);
+	assert_target_fine(f.target, sigblk, 2);
+	pt_kill(f.target);
+	last_target = 0;
+}
+
 /* ---- a target thread that takes back fds and mappings ---- */
 
 #define OWN_FDS 8
@@ -1374,6 +1450,7 @@ int main(void)
 		cmocka_unit_test(test_threads_take_turns),
 		cmocka_unit_test(test_kept_tracer),
 		cmocka_unit_test(test_kept_tracer_bounds),
+		cmocka_unit_test(test_fork_during_requests),
 		cmocka_unit_test(test_churning_target),
 	};
 

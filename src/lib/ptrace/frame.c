@@ -53,6 +53,11 @@ static struct hint {
 static unsigned int hint_next;
 static pthread_mutex_t hints_lock = PTHREAD_MUTEX_INITIALIZER;
 
+void pt_hint_atfork(void)
+{
+	pthread_mutex_init(&hints_lock, NULL);
+}
+
 void pt_hint_get(struct session *s)
 {
 	pthread_mutex_lock(&hints_lock);

@@ -273,6 +273,8 @@ int pt_arm(struct session *s) PMADV_HIDDEN;
  * PID and start time), as hints for s; and remembering them. */
 void pt_hint_get(struct session *s) PMADV_HIDDEN;
 void pt_hint_put(const struct session *s) PMADV_HIDDEN;
+/* In a fork's child: the lock afresh (tracer.c's atfork handler). */
+void pt_hint_atfork(void) PMADV_HIDDEN;
 /* After the loop ended in an interrupt stop: 0, having captured the
  * tracee's state again if it had returned through its frame. */
 int pt_after_loop(struct session *s) PMADV_HIDDEN;

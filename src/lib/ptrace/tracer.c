@@ -851,7 +851,7 @@ static struct turn {
 } *turns;
 static size_t nturns;
 
-static void turns_init(void)
+static void turns_cond_init(void)
 {
 	pthread_condattr_t a;
 
@@ -859,6 +859,14 @@ static void turns_init(void)
 	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
 	pthread_cond_init(&turns_cond, &a);
 	pthread_condattr_destroy(&a);
+}
+
+static void atfork_child(void);
+
+static void turns_init(void)
+{
+	turns_cond_init();
+	pthread_atfork(NULL, NULL, atfork_child);
 }
 
 static int turn_slot(pid_t pid)
@@ -1098,6 +1106,21 @@ static bool pool_put(struct session *s)
 		}
 	pthread_mutex_unlock(&pool_lock);
 	return put;
+}
+
+/* In a fork's child the one thread there may find these locks taken by
+ * threads that are not, and the turns and kept tracers are the parent's:
+ * all start afresh (the parent's entries are left, not freed). Registered
+ * with the first turn, before which none of them is used. */
+static void atfork_child(void)
+{
+	pthread_mutex_init(&turns_lock, NULL);
+	turns_cond_init();
+	for (size_t i = 0; i < nturns; i++)
+		turns[i].pid = turns[i].owner = 0;
+	pthread_mutex_init(&pool_lock, NULL);
+	memset(pool, 0, sizeof(pool));
+	pt_hint_atfork();
 }
 
 /* At the library's unload or the process's exit: the kept tracers run its
