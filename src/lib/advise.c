@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -734,9 +735,13 @@ PMADV_API ssize_t pmadv_advise(struct pmadv_target *t,
 			       struct pmadv_result *res)
 {
 	struct run s;
-	int saved = errno;
+	int saved = errno, cs;
 	ssize_t ret;
 
+	/* Not a cancellation point: a thread cancelled in one of its waits
+	 * (the ptrace rung's turn, a /proc read) would leave a lock or the
+	 * target's turn taken for good, and its tracer without a caller. */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
 	memset(&s, 0, sizeof(s));
 	s.r.failed = SIZE_MAX;
 	if (opts && opts->size >= OPTS_MIN_SIZE &&
@@ -750,6 +755,7 @@ PMADV_API ssize_t pmadv_advise(struct pmadv_target *t,
 	s.r.next_off = s.off;
 	if (res)
 		*res = s.r;
+	pthread_setcancelstate(cs, NULL);
 	errno = saved;
 	return PMADV_RC(pmadv_advise, ret);
 }

@@ -872,21 +872,28 @@ static int hold(struct pmadv_target *t, unsigned int flags, int timeout_ms,
 	return 0;
 }
 
+/* Neither is a cancellation point (see pmadv_advise): a thread cancelled
+ * in a wait of theirs would leave a lock or a turn taken for good. */
 PMADV_API int pmadv_hold(struct pmadv_target *t, unsigned int flags,
 			 int timeout_ms, struct pmadv_hold **out)
 {
-	int saved = errno, ret = hold(t, flags, timeout_ms, out);
+	int saved = errno, cs, ret;
 
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
+	ret = hold(t, flags, timeout_ms, out);
+	pthread_setcancelstate(cs, NULL);
 	errno = saved;
 	return (int)PMADV_RC(pmadv_hold, ret);
 }
 
 PMADV_API int pmadv_release(struct pmadv_hold *h)
 {
-	int saved = errno, ret = 0;
+	int saved = errno, cs, ret = 0;
 
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
 	if (h)
 		ret = release(h);
+	pthread_setcancelstate(cs, NULL);
 	errno = saved;
 	return (int)PMADV_RC(pmadv_release, ret);
 }

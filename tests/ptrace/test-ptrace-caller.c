@@ -1044,10 +1044,16 @@ static void test_kept_tracer(void **state)
 	assert_true(pt_now() - t0 < 1);
 	assert_int_equal(tracers_of(self, t2, 8), 1);
 	assert_int_not_equal(t2[0], t1[0]);
-	/* 0: none stays */
-	setenv("PMADV_PTRACE_KEEP_MS", "0", 1);
-	assert_true(advise_two(target));
-	assert_int_equal(tracers_become(self, 0, 0.5), 0);
+	/* 0: none stays; nor with a value that does not read as a number
+	 * (an opt-out must not fail open) */
+	for (int i = 0; i < 4; i++) {
+		static const char *const off[] = { "0", "0 ", "no", "-1" };
+
+		setenv("PMADV_PTRACE_KEEP_MS", off[i], 1);
+		assert_true(advise_two(target));
+		if (tracers_become(self, 0, 0.5) != 0)
+			fail_msg("PMADV_PTRACE_KEEP_MS=\"%s\" kept one", off[i]);
+	}
 	unsetenv("PMADV_PTRACE_KEEP_MS");
 	assert_target_fine(target, sigblk, 2);
 	pt_kill(target);
@@ -1058,6 +1064,20 @@ struct cap_hdr {
 	uint32_t version;
 	int pid;
 };
+
+/* CAP_SETGID out of this thread's effective set (a caller process's),
+ * or its exit with 11 or 12. */
+static void drop_setgid_cap(void)
+{
+	struct cap_hdr h = { 0x20080522, 0 };
+	uint32_t d[6];
+
+	if (syscall(SYS_capget, &h, d) < 0)
+		_exit(11);
+	d[0] &= ~(1U << 6);
+	if (syscall(SYS_capset, &h, d) < 0)
+		_exit(12);
+}
 
 /* A caller process that keeps a tracer, then (by mode) 0: drops a
  * capability from its effective set and asks again; 1: forks, and its
@@ -1101,14 +1121,7 @@ static void kept_caller(void *arg)
 		t[1] = seen[0];
 	}
 	if (k->mode == 0) {
-		struct cap_hdr h = { 0x20080522, 0 };
-		uint32_t d[6];
-
-		if (syscall(SYS_capget, &h, d) < 0)
-			_exit(11);
-		d[0] &= ~(1U << 6); /* CAP_SETGID, effective only */
-		if (syscall(SYS_capset, &h, d) < 0)
-			_exit(12);
+		drop_setgid_cap();
 		if (!advise_two(k->target) ||
 		    tracers_of(getpid(), seen, 8) != 1)
 			_exit(13);
@@ -1177,6 +1190,110 @@ static void test_kept_tracer_bounds(void **state)
 	 * take it for gone */
 	run_kept(4, t);
 	assert_int_equal(t[1], t[0]);
+}
+
+/* ---- a kept tracer stopped, a requesting thread cancelled ---- */
+
+/* A caller process whose kept tracer is stopped (SIGSTOP, as a debugger
+ * or a stray signal would): mode 0: requests again; 1: drops a capability
+ * (the claim retires the stopped tracer) and requests; 2: exits with
+ * exit(3) (the destructor retires it). Each must be prompt. */
+static void stopped_kept_caller(void *arg)
+{
+	struct kept_arg *k = arg;
+	pid_t seen[8];
+	double t0;
+
+	setenv("PMADV_PTRACE_KEEP_MS", "10000", 1);
+	if (!advise_two(k->target) || tracers_of(getpid(), seen, 8) != 1)
+		_exit(10);
+	kill(seen[0], SIGSTOP);
+	usleep(20000);
+	if (k->mode == 2)
+		exit(0); /* the test times it */
+	if (k->mode == 1)
+		drop_setgid_cap();
+	for (int i = 0; i < 3; i++) {
+		t0 = pt_now();
+		if (!advise_two(k->target))
+			_exit(20 + i);
+		if (pt_now() - t0 > 1)
+			_exit(30 + i);
+	}
+	kill(seen[0], SIGCONT);
+	_exit(0);
+}
+
+/* A stopped kept tracer costs the next request at most its 100 ms wait
+ * for an answer (then a fresh tracer serves it), and neither a change of
+ * credentials nor exit(3) waits for it. */
+static void test_kept_tracer_stopped(void **state)
+{
+	struct kept_arg k = { 0 };
+	char sigblk[64];
+	pid_t caller;
+	double t0;
+	int st;
+
+	(void)state;
+	PT_REQUIRE(geteuid() == 0, "needs root");
+	k.target = start_target(sigblk, sizeof(sigblk));
+	for (k.mode = 0; k.mode < 3; k.mode++) {
+		t0 = pt_now();
+		caller = pt_fork(stopped_kept_caller, &k);
+		assert_true(caller > 0);
+		assert_int_equal(waitpid(caller, &st, 0), caller);
+		if (!WIFEXITED(st) || WEXITSTATUS(st))
+			fail_msg("mode %d: status %#x", k.mode, st);
+		assert_true(pt_now() - t0 < 5);
+		assert_target_fine(k.target, sigblk, 2);
+	}
+	pt_kill(k.target);
+	last_target = 0;
+}
+
+static void *cancelled_requester(void *arg)
+{
+	for (;;)
+		advise_two(*(pid_t *)arg);
+	return NULL;
+}
+
+/* Threads cancelled at random moments of their requests: none leaves the
+ * target's turn, or a lock, taken (pmadv_advise is not a cancellation
+ * point): a request after them is served at once. */
+static void test_cancelled_requests(void **state)
+{
+	unsigned int seed = (unsigned int)time(NULL);
+	char sigblk[64];
+	pid_t target;
+	double t0;
+
+	(void)state;
+	PT_REQUIRE(geteuid() == 0, "needs root");
+	target = start_target(sigblk, sizeof(sigblk));
+	print_message("seed %u\n", seed);
+	/* two at a time: one of them often waits for the other's turn */
+	for (int i = 0; i < 100; i++) {
+		pthread_t th[2];
+
+		for (int j = 0; j < 2; j++)
+			assert_int_equal(pthread_create(&th[j], NULL,
+							cancelled_requester,
+							&target),
+					 0);
+		usleep(1000 + rand_r(&seed) % 10000);
+		for (int j = 0; j < 2; j++) {
+			pthread_cancel(th[j]);
+			pthread_join(th[j], NULL);
+		}
+	}
+	t0 = pt_now();
+	assert_true(advise_two(target));
+	assert_true(pt_now() - t0 < 2);
+	assert_target_fine(target, sigblk, 2);
+	pt_kill(target);
+	last_target = 0;
 }
 
 /* ---- fork while another thread makes requests ---- */
@@ -1450,6 +1567,8 @@ int main(void)
 		cmocka_unit_test(test_threads_take_turns),
 		cmocka_unit_test(test_kept_tracer),
 		cmocka_unit_test(test_kept_tracer_bounds),
+		cmocka_unit_test(test_kept_tracer_stopped),
+		cmocka_unit_test(test_cancelled_requests),
 		cmocka_unit_test(test_fork_during_requests),
 		cmocka_unit_test(test_churning_target),
 	};

@@ -95,6 +95,7 @@ enum cmd { CMD_NONE, CMD_ADVISE, CMD_END };
  * serves only a thread that has the same. */
 struct pt_creds {
 	uint32_t ids[6];     /* real, effective, saved UID; the same GIDs */
+	uint32_t fsids[2];   /* fs UID and GID */
 	int ngroups;         /* supplementary groups, -1: too many to keep */
 	uint32_t groups[32];
 	uint32_t caps[6];    /* effective, permitted, inheritable (v3) */
@@ -113,6 +114,7 @@ struct session {
 	int state;           /* ST_* */
 	int turn_held;       /* the turn on pid is still to give back */
 	int exited;          /* the worker saw the tracer exit */
+	int tracer;          /* its PID, once it runs */
 	pthread_t thread;    /* the worker: the tracer's parent */
 	pid_t caller;        /* getpid() of the caller */
 	pid_t worker;        /* the worker's TID, set before the clone */
@@ -291,7 +293,8 @@ int pt_capture(struct session *s) PMADV_HIDDEN;
  * everything from keep on zeroed, for pt_session_start; or NULL. */
 struct session *pt_session_claim(void) PMADV_HIDDEN;
 /* Starts the worker and the tracer for s (filled in, refs set here), or
- * tells a claimed one to go: 0, or -errno with nothing left to undo. The
+ * tells a claimed one to go: 0, or -errno with nothing left to undo; for
+ * a claimed one -ECHILD when it did not answer (see pt_session_lost). The
  * caller holds the turn on s->pid; the session gives it back. */
 int pt_session_start(struct session *s) PMADV_HIDDEN;
 void pt_session_put(struct session *s) PMADV_HIDDEN;
@@ -302,6 +305,11 @@ void pt_session_done(struct session *s) PMADV_HIDDEN;
 /* The tracer exited before it attached: 1 (a kept one killed meanwhile,
  * say). */
 bool pt_tracer_lost(const struct session *s) PMADV_HIDDEN;
+/* After a lost tracer, or a claimed one that did not answer its GO
+ * (pt_session_start's -ECHILD): lets it go, gives the turn back and drops
+ * the caller's reference. */
+void pt_session_lost(struct session *s) PMADV_HIDDEN;
+bool pt_tracer_exited(const struct session *s) PMADV_HIDDEN;
 void pt_post(struct session *s, int cmd) PMADV_HIDDEN;
 /* The caller's end: CMD_END, then the tracer's end awaited (0, or
  * -end_err when it had ended by itself before the CMD_END was seen), or

@@ -68,9 +68,20 @@ static int env_keep(void)
 {
 	const char *e = pmadv_env("PMADV_PTRACE_KEEP_MS");
 	char *end;
-	long v = e && *e ? strtol(e, &end, 10) : -1;
+	long v;
 
-	return e && *e && !*end && v >= 0 && v <= 60000 ? (int)v : 1000;
+	if (!e)
+		return 1000;
+	/* An opt-out must not fail open: what does not read as a number
+	 * (blanks around it allowed) keeps none, and more than a minute
+	 * is a minute. */
+	errno = 0;
+	v = strtol(e, &end, 10);
+	while (*end == ' ' || *end == '\t' || *end == '\n')
+		end++;
+	if (end == e || *end || errno || v <= 0)
+		return 0;
+	return v > 60000 ? 60000 : (int)v;
 }
 
 /* The debug log goes to the standard error the tracer had at its start:
@@ -130,6 +141,11 @@ static int begin_once(struct pmadv_call *c, bool fresh)
 	s->tfd = -1;
 
 	ret = pt_session_start(s);
+	if (ret == -ECHILD) {
+		/* a kept tracer that did not answer (stopped, say) */
+		pt_session_lost(s);
+		return 1;
+	}
 	if (ret < 0) {
 		free(s);
 		pt_end_turn(c->t->pid);
@@ -137,9 +153,7 @@ static int begin_once(struct pmadv_call *c, bool fresh)
 	}
 	ret = pt_await(s, pt_attach_done);
 	if (ret == 0 && pt_tracer_lost(s)) {
-		/* its worker gave the turn back */
-		pthread_join(s->thread, NULL);
-		pt_session_put(s);
+		pt_session_lost(s);
 		if (claimed)
 			return 1;
 		pmadv_debug("ptrace: the tracer for PID %d exited before it "
@@ -192,6 +206,17 @@ static int ptrace_begin(struct pmadv_call *c)
 	return ret;
 }
 
+/* The tracer ended without a word: it let go because its target exited
+ * (ESRCH), or it was killed, which says nothing of the target (EIO; the
+ * next request starts a new tracer). */
+static int lost_err(const struct session *s)
+{
+	return pt_tracer_exited(s) && !__atomic_load_n(&s->ended,
+							__ATOMIC_ACQUIRE)
+		       ? -EIO
+		       : -ESRCH;
+}
+
 static ssize_t ptrace_advise(struct pmadv_call *c, const struct iovec *iov,
 			     size_t n, int *err)
 {
@@ -203,7 +228,7 @@ static ssize_t ptrace_advise(struct pmadv_call *c, const struct iovec *iov,
 	if (s->gave_up)
 		return -ETIMEDOUT;
 	if (pt_tracer_ended(s))
-		return s->end_err ? -s->end_err : -ESRCH;
+		return s->end_err ? -s->end_err : lost_err(s);
 	if (n > PMADV_IOV_MAX)
 		n = PMADV_IOV_MAX; /* the engine never sends more */
 	memcpy(s->iov, iov, n * sizeof(*iov));
@@ -213,7 +238,7 @@ static ssize_t ptrace_advise(struct pmadv_call *c, const struct iovec *iov,
 	ret = pt_await(s, pt_cmd_done);
 	if (ret == 0 && __atomic_load_n(&s->cmd, __ATOMIC_ACQUIRE) != CMD_NONE) {
 		/* the tracer ended without answering */
-		ret = s->end_err ? -s->end_err : -ESRCH;
+		ret = s->end_err ? -s->end_err : lost_err(s);
 	} else if (ret == 0) {
 		ret = s->ret;
 		if (ret >= 0 && s->err)

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/fsuid.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -738,19 +739,27 @@ static bool stay(struct session *s)
 		int st = load(&s->state);
 		int64_t now = pt_now_ms(), nap = 100;
 
-		if (st == ST_GO)
-			return true;
+		/* the GO is answered, so that a claimer that waited too long
+		 * for it (a tracer stopped by a signal or a debugger) can take
+		 * it back instead (pt_session_start) */
+		if (st == ST_GO) {
+			if (cas(&s->state, ST_GO, ST_BUSY))
+				return true;
+			continue;
+		}
 		if (st == ST_EXIT || st == ST_GONE)
 			return false;
-		/* claimed by a thread that died before its GO: gone too */
-		if (pt_caller_gone(s) && (cas(&s->state, ST_IDLE, ST_GONE) ||
-					  st == ST_CLAIMED))
-			return false;
-		/* only its owner thread may claim it: gone too when it is */
-		if (st == ST_IDLE &&
-		    (now >= until || load(&s->gave_up) ||
-		     (syscall(SYS_tgkill, s->caller, s->owner, 0) < 0 &&
-		      errno == ESRCH))) {
+		/* only its owner thread may claim it: gone when that thread
+		 * or the caller's process is, claimed or not */
+		if (pt_caller_gone(s) ||
+		    (syscall(SYS_tgkill, s->caller, s->owner, 0) < 0 &&
+		     errno == ESRCH)) {
+			if (cas(&s->state, ST_IDLE, ST_GONE) ||
+			    cas(&s->state, ST_CLAIMED, ST_GONE))
+				return false;
+			continue;
+		}
+		if (st == ST_IDLE && (now >= until || load(&s->gave_up))) {
 			cas(&s->state, ST_IDLE, ST_GONE);
 			continue;
 		}
@@ -765,6 +774,7 @@ static int tracer_main(void *arg)
 {
 	struct session *s = arg;
 
+	store(&s->tracer, (int)syscall(SYS_getpid));
 	shed_fds();
 	/* Out of the caller's session and process group: a SIGSTOP sent to
 	 * the caller's whole job (kill -STOP -PGID, a shell's kill %1)
@@ -995,6 +1005,8 @@ static void *worker(void *arg)
  * a fork the pool's entries are the parent's: the child leaves them.
  */
 #define POOL 2
+/* How long a claimed tracer has to answer its GO. */
+#define GO_MS 100
 static struct session *pool[POOL];
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -1023,6 +1035,9 @@ static void creds_read(struct pt_creds *c)
 		c->ids[i] = (uint32_t)u[i];
 		c->ids[3 + i] = (uint32_t)g[i];
 	}
+	/* the fs IDs: what /proc asks of an opener of mem (FSCREDS) */
+	c->fsids[0] = (uint32_t)setfsuid((uid_t)-1);
+	c->fsids[1] = (uint32_t)setfsgid((gid_t)-1);
 	n = getgroups(32, groups);
 	c->ngroups = n;
 	for (int i = 0; i < n; i++)
@@ -1039,11 +1054,29 @@ static bool creds_same(const struct pt_creds *a, const struct pt_creds *b)
 
 /* Lets a kept tracer go (or waits for one already going) and drops the
  * reference held on it. */
+/*
+ * Lets a tracer go that has ended its session (idle, claimed, or on its
+ * way out) and drops the reference held on it. Such a tracer has no
+ * tracee left, so when it does not exit at once (stopped by a signal or
+ * a debugger) killing it costs nothing; where it cannot be killed either
+ * (it kept credentials the caller has dropped), it is left to exit when
+ * it runs again, and nobody waits for it.
+ */
 static void retire(struct session *s)
 {
-	if (!cas(&s->state, ST_IDLE, ST_EXIT))
-		cas(&s->state, ST_CLAIMED, ST_EXIT);
+	pid_t tracer = load(&s->tracer);
+
+	if (!cas(&s->state, ST_IDLE, ST_EXIT) &&
+	    !cas(&s->state, ST_CLAIMED, ST_EXIT))
+		cas(&s->state, ST_GO, ST_EXIT);
 	notify(s);
+	if (pt_await_until(s, pt_tracer_exited, pt_now_ms() + 20) < 0 &&
+	    tracer > 0 && !load(&s->exited) && kill(tracer, SIGKILL) < 0 &&
+	    !load(&s->exited)) {
+		pthread_detach(s->thread);
+		pt_session_put(s);
+		return;
+	}
 	pthread_join(s->thread, NULL);
 	pt_session_put(s);
 }
@@ -1074,7 +1107,9 @@ struct session *pt_session_claim(void)
 			continue;
 		}
 		if (load(&p->exited) || load(&p->state) != ST_IDLE ||
-		    (p->owner == tid && !creds_same(&p->creds, &c))) {
+		    (p->owner == tid && !creds_same(&p->creds, &c)) ||
+		    (syscall(SYS_tgkill, self, p->owner, 0) < 0 &&
+		     errno == ESRCH)) {
 			pool[i] = NULL;
 			drop[ndrop++] = p;
 			continue;
@@ -1128,6 +1163,7 @@ static void atfork_child(void)
 __attribute__((destructor)) static void pool_drain(void)
 {
 	struct session *s;
+	void *st;
 
 	for (int i = 0; i < POOL; i++) {
 		pthread_mutex_lock(&pool_lock);
@@ -1141,6 +1177,11 @@ __attribute__((destructor)) static void pool_drain(void)
 		if (s)
 			retire(s);
 	}
+	/* the kept stacks too, at an unload: their tracers have exited */
+	for (int i = 0; i < STACK_CACHE; i++)
+		if ((st = __atomic_exchange_n(&stack_cache[i], NULL,
+					      __ATOMIC_ACQ_REL)))
+			munmap(st, TRACER_STACK);
 }
 
 void pt_session_done(struct session *s)
@@ -1157,6 +1198,18 @@ bool pt_tracer_lost(const struct session *s)
 	return !load(&s->attached) && load(&s->exited);
 }
 
+static bool gone_on(const struct session *s)
+{
+	return load(&s->state) != ST_GO || load(&s->exited);
+}
+
+void pt_session_lost(struct session *s)
+{
+	retire(s);
+	/* the worker may have given it back before it was taken */
+	release_turn(s);
+}
+
 int pt_session_start(struct session *s)
 {
 	sigset_t all, old;
@@ -1164,9 +1217,17 @@ int pt_session_start(struct session *s)
 
 	s->turn_held = 1;
 	if (load(&s->state) == ST_CLAIMED) {
+		/* A tracer that does not answer within GO_MS is taken back
+		 * (stopped, say): the caller starts a fresh one instead of
+		 * waiting out its timeout on it. */
+		int64_t until = pt_now_ms() + GO_MS;
+
 		store(&s->state, ST_GO);
 		notify(s);
-		return 0;
+		if (pt_await_until(s, gone_on, until) == 0 ||
+		    !cas(&s->state, ST_GO, ST_EXIT))
+			return 0;
+		return -ECHILD;
 	}
 	s->refs = 2;
 	s->caller = getpid();
@@ -1246,6 +1307,11 @@ bool pt_cmd_done(const struct session *s)
 bool pt_tracer_ended(const struct session *s)
 {
 	return load(&s->ended) || load(&s->exited);
+}
+
+bool pt_tracer_exited(const struct session *s)
+{
+	return load(&s->exited);
 }
 
 void pt_post(struct session *s, int cmd)
