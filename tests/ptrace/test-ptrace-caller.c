@@ -495,7 +495,18 @@ static void test_caller_killed(void **state)
 			setenv("PMADV_PTRACE_FAST", paths[i % 3], 1);
 		caller = pt_fork(looping_caller, &c);
 		assert_true(caller > 0);
-		usleep((useconds_t)(rand() % 40000));
+		if (group) {
+			/* a tracer to kill with it: once there is one (a
+			 * caller under emulation takes long to start) */
+			pid_t tr[8];
+
+			for (double end = pt_now() + 10;
+			     !tracers_of(caller, tr, 8) && pt_now() < end;)
+				usleep(200);
+			usleep((useconds_t)(rand() % 20000));
+		} else {
+			usleep((useconds_t)(rand() % 40000));
+		}
 		if (group) {
 			/* the tracer left the group (setsid): its caller's
 			 * children, as a cgroup kill or the OOM killer
