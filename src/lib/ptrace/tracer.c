@@ -802,6 +802,18 @@ static int tracer_main(void *arg)
 #define STACK_CACHE 4
 static void *stack_cache[STACK_CACHE];
 
+/* Under AddressSanitizer, the instrumented tracer poisons the shadow of
+ * its stack frames' redzones and unpoisons them as it returns; a tracer
+ * killed (retire) leaves them poisoned, and the next user of that memory
+ * (a cached stack, or a thread stack mmap puts there) would be taken for
+ * an overflow. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define STACK_UNPOISON(p) __asan_unpoison_memory_region((p), TRACER_STACK)
+#else
+#define STACK_UNPOISON(p) ((void)(p))
+#endif
+
 static void *stack_get(void)
 {
 	void *p;
@@ -821,6 +833,8 @@ static void *stack_get(void)
 
 static void stack_put(void *p)
 {
+	if (p)
+		STACK_UNPOISON(p);
 	for (int i = 0; p && i < STACK_CACHE; i++) {
 		void *none = NULL;
 
@@ -1205,9 +1219,10 @@ static bool gone_on(const struct session *s)
 
 void pt_session_lost(struct session *s)
 {
-	retire(s);
-	/* the worker may have given it back before it was taken */
+	/* the worker may have given it back before it was taken; the
+	 * tracer never attached, so the turn is free now */
 	release_turn(s);
+	retire(s);
 }
 
 int pt_session_start(struct session *s)
