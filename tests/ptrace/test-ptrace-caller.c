@@ -323,45 +323,6 @@ static void run_caller_ok(void (*fn)(void *), void *arg, int wfd)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
-/* The whole of /proc/PID/maps (malloc'd; NULL if unreadable). */
-static char *maps_text(pid_t pid)
-{
-	char path[64], *buf = NULL;
-	size_t cap = 0, len = 0;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	do {
-		if (cap - len < 65536) {
-			cap = cap ? 2 * cap : 1 << 20;
-			buf = realloc(buf, cap);
-			assert_non_null(buf);
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		len += n > 0 ? (size_t)n : 0;
-	} while (n > 0);
-	close(fd);
-	buf[len] = '\0';
-	return buf;
-}
-
-/* Whether this kernel lets a process name itself with PIDFD_SELF in
- * process_madvise (6.15+): then the rung's fast path leaves no fd in the
- * target either. */
-static bool kernel_pidfd_self(void)
-{
-	static char page[PAGE] __attribute__((aligned(PAGE)));
-	struct iovec iov = { page, PAGE };
-
-	page[0] = 1;
-	return syscall(SYS_process_madvise, -10000, &iov, 1, MADV_COLD, 0) ==
-	       PAGE;
-}
-
 /* ---- a caller that reaps every child from another thread ---- */
 
 /* The reaper thread is pmtest_reap_all (tests/common). */
@@ -469,9 +430,6 @@ static void test_caller_killed(void **state)
 	int trials = env ? atoi(env) : 60;
 	int killed_tracers = 0;
 	unsigned int seed = (unsigned int)time(NULL);
-	char *maps0;
-	static struct pt_snap snap0, snap;
-	bool self_fd;
 	struct caller_arg c = { 0 };
 	char sigblk[64];
 
@@ -480,10 +438,6 @@ static void test_caller_killed(void **state)
 	print_message("seed %u, %d trials\n", seed, trials);
 	srand(seed);
 	c.target = start_target(sigblk, sizeof(sigblk));
-	maps0 = maps_text(c.target);
-	assert_non_null(maps0);
-	self_fd = kernel_pidfd_self();
-	assert_int_equal(pt_snapshot(c.target, &snap0), 0);
 	for (int i = 0; i < trials; i++) {
 		bool group = i % 2;
 		pid_t caller;
@@ -525,27 +479,7 @@ static void test_caller_killed(void **state)
 		assert_int_equal(waitpid(caller, &st, 0), caller);
 		assert_true(WIFSIGNALED(st));
 		assert_target_fine(c.target, sigblk, 10);
-		/* The fast path keeps its vector on the thread's stack:
-		 * a tracer killed mid-request leaves no mapping behind.
-		 * (The loop's code page stays: libprocmadvise(7).) */
-		if (!strcmp(paths[i % 3], "pm")) {
-			char *maps = maps_text(c.target);
-
-			assert_non_null(maps);
-			if (strcmp(maps, maps0))
-				fail_msg("trial %d left the target's memory "
-					 "map changed", i);
-			free(maps);
-			/* and, naming itself by PIDFD_SELF, no fd */
-			assert_int_equal(pt_snapshot(c.target, &snap), 0);
-			if (self_fd)
-				assert_string_equal(snap.fds, snap0.fds);
-		} else if (!strcmp(paths[i % 3], "loop")) {
-			free(maps0); /* a code page may have stayed */
-			maps0 = maps_text(c.target);
-		}
 	}
-	free(maps0);
 	unsetenv("PMADV_PTRACE_FAST");
 	print_message("%d tracers killed with their callers\n",
 		      killed_tracers);
@@ -1282,6 +1216,14 @@ static void test_cancelled_requests(void **state)
 
 	(void)state;
 	PT_REQUIRE(geteuid() == 0, "needs root");
+#if defined(__SANITIZE_ADDRESS__)
+	/* A cancelled thread's exit is reported as a stack-buffer-overflow
+	 * in ASan's own sigaltstack call (google/sanitizers#1399), with or
+	 * without this library: the plain build runs this case. */
+	print_message("pthread_cancel under AddressSanitizer: a false "
+		      "positive of ASan's; run by the plain build\n");
+	skip();
+#endif
 	target = start_target(sigblk, sizeof(sigblk));
 	print_message("seed %u\n", seed);
 	/* two at a time: one of them often waits for the other's turn */
@@ -1303,6 +1245,86 @@ static void test_cancelled_requests(void **state)
 	assert_true(advise_two(target));
 	assert_true(pt_now() - t0 < 2);
 	assert_target_fine(target, sigblk, 2);
+	pt_kill(target);
+	last_target = 0;
+}
+
+/* ---- a thread whose stack is the top of a larger mapping ---- */
+
+#define SS_MAP (64 * 1024)
+#define SS_STACK (16 * 1024)
+
+static unsigned char *ss_map;
+
+/* The only thread left (its main thread exited): runs on the top 16 KiB
+ * of a 64 KiB mapping whose lower 48 KiB hold a pattern it checks, as a
+ * fiber pool, an alternate signal stack in a buffer or glibc's thread
+ * stacks without guard pages lay memory out. */
+static void *ss_worker(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		for (size_t i = 0; i < SS_MAP - SS_STACK; i++)
+			if (ss_map[i] != (unsigned char)(i * 7))
+				atomic_fetch_add(&sh->errors, 1);
+		atomic_fetch_add(&sh->rounds, 1);
+	}
+	return NULL;
+}
+
+static void smallstack_target(void *arg)
+{
+	pthread_attr_t a;
+	pthread_t th;
+
+	(void)arg;
+	ss_map = mmap(NULL, SS_MAP, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (ss_map == MAP_FAILED)
+		_exit(1);
+	for (size_t i = 0; i < SS_MAP - SS_STACK; i++)
+		ss_map[i] = (unsigned char)(i * 7);
+	pthread_attr_init(&a);
+	pthread_attr_setstack(&a, ss_map + SS_MAP - SS_STACK, SS_STACK);
+	if (pthread_create(&th, &a, ss_worker, NULL))
+		_exit(1);
+	pthread_exit(NULL);
+}
+
+/*
+ * Batches through the fast path into that thread: nothing of the rung's
+ * may land below the thread's own stack, in memory the mapping does not
+ * say is not the stack (0.2's first placement of the vector, 16 KiB below
+ * the signal frame, corrupted the pattern and killed such targets).
+ */
+static void test_small_stack_neighbour(void **state)
+{
+	static char data[8 * 2 * PAGE] __attribute__((aligned(PAGE)));
+	struct iovec iov[8];
+	char sigblk[64];
+	pid_t target;
+
+	(void)state;
+	PT_REQUIRE(geteuid() == 0, "needs root");
+	target = start_target_fn(smallstack_target, sigblk, sizeof(sigblk));
+	for (int i = 0; i < 8; i++) {
+		data[i * 2 * PAGE] = 1; /* the child's copy is its own */
+		iov[i] = (struct iovec){ data + i * 2 * PAGE, PAGE };
+	}
+	for (int r = 0; r < 20; r++) {
+		unsigned long r0 = atomic_load(&sh->rounds);
+
+		assert_int_equal(pt_advise(target, iov, 8, MADV_COLD, 0, NULL),
+				 8 * PAGE);
+		/* its main thread is a zombie: the worker must run on,
+		 * its pattern intact */
+		for (double end = pt_now() + 5;
+		     atomic_load(&sh->rounds) < r0 + 2 && pt_now() < end;)
+			usleep(1000);
+		assert_true(atomic_load(&sh->rounds) >= r0 + 2);
+		assert_int_equal(atomic_load(&sh->errors), 0);
+	}
+	(void)sigblk;
 	pt_kill(target);
 	last_target = 0;
 }
@@ -1581,6 +1603,7 @@ int main(void)
 		cmocka_unit_test(test_kept_tracer_stopped),
 		cmocka_unit_test(test_cancelled_requests),
 		cmocka_unit_test(test_fork_during_requests),
+		cmocka_unit_test(test_small_stack_neighbour),
 		cmocka_unit_test(test_churning_target),
 	};
 

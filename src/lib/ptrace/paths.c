@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "ptrace.h"
-#include "../vma.h"
 
 /* ---- the scratch mapping (tracer) ---- */
 
@@ -27,35 +26,11 @@ static size_t loop_len(void)
 }
 
 /*
- * PATH_PM's iovec area on the armed thread's own stack, below its frame:
- * nothing to map or unmap (three injections fewer), and nothing left in
- * the target should the tracer die. Until we let go the thread runs only
- * our calls, with every signal blocked, so nothing else of its uses the
- * stack below its stack pointer; process_madvise copies the vector before
- * it acts, so advice over that very stack is no harm to it. False when the
- * thread is unarmed or its stack mapping has no room there.
- */
-static bool stack_vec(struct session *s)
-{
-	struct pmadv_vma_rec v;
-	uint64_t at = (s->frame - SCRATCH_LEN) & ~(uint64_t)63;
-
-	if (!s->frame || s->frame < SCRATCH_LEN + 64 ||
-	    pt_vma_at(s, at, &v) != 1 || v.end < s->frame ||
-	    !(v.attrs & PMADV_VMA_READ) || !(v.attrs & PMADV_VMA_WRITE) ||
-	    (v.attrs & PMADV_VMA_SHARED))
-		return false;
-	s->vec = at;
-	return true;
-}
-
-/*
- * Sets up for s->path: for PATH_PM the iovec area (on the stack where it
- * fits, else a scratch mapping) and a pidfd of the target for itself; for
- * PATH_LOOP a scratch mapping of a page of loop code, made read+exec
- * (never writable and executable at once) once written, and the block
- * after it. Anything that fails leaves PATH_EACH; a mapping already made
- * is unmapped by detach.
+ * Sets up the scratch mapping for s->path: for PATH_PM the iovec area and a
+ * pidfd of the target for itself; for PATH_LOOP a page of loop code, made
+ * read+exec (never writable and executable at once) once written, and the
+ * block after it. Anything that fails leaves PATH_EACH; a mapping already
+ * made is unmapped by detach.
  */
 static void setup_scratch(struct session *s)
 {
@@ -65,8 +40,6 @@ static void setup_scratch(struct session *s)
 	long addr, fd, rv;
 
 	s->path = PATH_EACH;
-	if (!loop && stack_vec(s))
-		goto pidfd;
 	if (pt_inject(s, PMADV_NR_MMAP, 0, len, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, (uint64_t)-1, &addr) < 0)
 		return;
@@ -105,8 +78,6 @@ static void setup_scratch(struct session *s)
 		s->path = PATH_LOOP;
 		return;
 	}
-	s->vec = s->scratch;
-pidfd:
 	/* Other threads of the target keep running and may close and reuse
 	 * any fd number we create there: where the kernel has it, name the
 	 * process without one. */
@@ -191,10 +162,11 @@ static ssize_t advise_fast(struct session *s, const struct iovec *iov,
 		}
 		total += len;
 	}
-	if (pwrite(s->memfd, buf, n * sz, (off_t)s->vec) != (ssize_t)(n * sz))
+	if (pwrite(s->memfd, buf, n * sz, (off_t)s->scratch) !=
+	    (ssize_t)(n * sz))
 		return advise_each(s, iov, n, err);
-	ret = pt_inject(s, PMADV_NR_PROCESS_MADVISE, (uint64_t)s->tfd, s->vec,
-			n, (uint64_t)s->advice, 0, &rv);
+	ret = pt_inject(s, PMADV_NR_PROCESS_MADVISE, (uint64_t)s->tfd,
+			s->scratch, n, (uint64_t)s->advice, 0, &rv);
 	if (ret < 0)
 		return ret;
 	if (rv < 0) {
@@ -448,8 +420,7 @@ ssize_t pt_do_advise(struct session *s, const struct iovec *iov, size_t n,
 		return -s->broken;
 	/* Two injections to set up and one or two to clean up: for a
 	 * handful of ranges one madvise each is cheaper. */
-	if (s->path != PATH_EACH && !s->scratch && !s->vec &&
-	    (n > FAST_MIN || s->force))
+	if (s->path != PATH_EACH && !s->scratch && (n > FAST_MIN || s->force))
 		setup_scratch(s);
 	if (s->broken)
 		return -s->broken;

@@ -187,7 +187,6 @@ struct session {
 	size_t patch_len;
 	uint64_t scratch;
 	size_t scratch_len;
-	uint64_t vec;       /* PATH_PM's iovec area (stack or scratch), or 0 */
 	long tfd;           /* the target's pidfd for itself, or -1 */
 	bool tfd_sentinel;  /* tfd is PT_PIDFD_SELF: nothing to close */
 };

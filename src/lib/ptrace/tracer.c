@@ -241,19 +241,23 @@ static int attach(struct session *s)
 
 	if (s->suspend_seccomp)
 		opts |= PTRACE_O_SUSPEND_SECCOMP;
-	if (ptrace(PTRACE_SEIZE, s->tid, NULL, (void *)opts) < 0) {
-		ret = errno;
-		if (ret == EPERM) {
-			/* the kernel says EPERM for a tracee that is exiting
-			 * or already traced, too */
-			struct tinfo ti;
+	for (int tries = 0;; tries++) {
+		struct tinfo ti;
 
-			if (pt_exiting(s->pid, s->tid))
-				return -ESRCH;
-			if (pt_read_tinfo(s->pid, s->tid, &ti) == 0 && ti.tracer)
-				return -EBUSY;
-		}
-		return -ret;
+		if (ptrace(PTRACE_SEIZE, s->tid, NULL, (void *)opts) == 0)
+			break;
+		ret = errno;
+		if (ret != EPERM)
+			return -ret;
+		/* the kernel says EPERM for a tracee that is exiting or
+		 * already traced, too; a tracer that let go between the
+		 * seize and this look leaves no trace: try again */
+		if (pt_exiting(s->pid, s->tid))
+			return -ESRCH;
+		if (pt_read_tinfo(s->pid, s->tid, &ti) == 0 && ti.tracer)
+			return -EBUSY;
+		if (tries == 2)
+			return -EPERM;
 	}
 	s->seized = true;
 	if (ptrace(PTRACE_INTERRUPT, s->tid, NULL, NULL) < 0)
