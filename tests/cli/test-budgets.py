@@ -111,8 +111,14 @@ def test_max_bytes():
               (sa1 - sa0))
         check(30 * 1024 <= (sb1 - sb0) <= 34 * 1024,
               "the second's by 32 MiB, not more (%d kB)" % (sb1 - sb0))
-        check(pb["swapped_after"] - pb["swapped_before"] == 32 * MiB,
-              "its residency counts 32 MiB moved to swap")
+        # PAGEOUT may leave a few pages (one still in another CPU's LRU
+        # add batch, say: libprocmadvise(7)); the residency count must
+        # agree with smaps on what moved, whatever it was
+        moved = pb["swapped_after"] - pb["swapped_before"]
+        check(30 * MiB <= moved <= 32 * MiB and
+              abs(moved - (sb1 - sb0) * 1024) <= 256 * 1024,
+              "its residency counts what smaps says moved to swap "
+              "(%d kB, smaps %d kB)" % (moved // 1024, sb1 - sb0))
         check(a.intact() and b.intact(), "both targets read their data back")
         # a budget spent before the last process: it is not reached
         p, doc = run_json(SEL + ["-a", "cold", "--max-bytes", "64M",
