@@ -77,15 +77,21 @@ static void scrub(char *s)
 	}
 }
 
-void pmadv_debug(const char *fmt, ...)
+bool pmadv_debug_on(void)
 {
 	const char *env = pmadv_env("PMADV_DEBUG");
+
+	return env && env[0] == '1';
+}
+
+void pmadv_debug(const char *fmt, ...)
+{
 	char line[512] = "libprocmadvise: ";
 	size_t at = strlen(line);
 	int saved = errno, n;
 	va_list ap;
 
-	if (!env || env[0] != '1')
+	if (!pmadv_debug_on())
 		return;
 
 	va_start(ap, fmt);

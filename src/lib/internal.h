@@ -294,6 +294,8 @@ int pmadv_methods_allowed(unsigned int methods, unsigned int *mask,
 			  char *msg, size_t len) PMADV_HIDDEN;
 
 /* One line to stderr when PMADV_DEBUG=1. */
+/* PMADV_DEBUG starts with 1: the decision log is on. */
+bool pmadv_debug_on(void) PMADV_HIDDEN;
 void pmadv_debug(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2))) PMADV_HIDDEN;
 

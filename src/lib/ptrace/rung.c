@@ -63,7 +63,8 @@ static int ptrace_probe(void)
 }
 
 /* PMADV_PTRACE_KEEP_MS: how long a tracer stays for the next request of
- * the same thread, 0 to 60,000 ms; else 1,000 (see tracer.c). */
+ * the same thread, in ms: 1,000 when unset, at most 60,000, 0 for what
+ * is not a positive number (see tracer.c). */
 static int env_keep(void)
 {
 	const char *e = pmadv_env("PMADV_PTRACE_KEEP_MS");
@@ -82,16 +83,6 @@ static int env_keep(void)
 	if (end == e || *end || errno || v <= 0)
 		return 0;
 	return v > 60000 ? 60000 : (int)v;
-}
-
-/* The debug log goes to the standard error the tracer had at its start:
- * with the log on, a tracer is neither kept nor reused, so each request's
- * lines go where the caller's standard error is now. */
-static bool debug_on(void)
-{
-	const char *e = pmadv_env("PMADV_DEBUG");
-
-	return e && e[0] == '1';
 }
 
 /* 1: the kept tracer claimed had exited (killed while idle): try again
@@ -117,13 +108,16 @@ static int begin_once(struct pmadv_call *c, bool fresh)
 		pt_end_turn(c->t->pid);
 		return ret;
 	}
-	s = fresh || debug_on() ? NULL : pt_session_claim();
+	/* The debug log goes to the standard error the tracer had at its
+	 * start: with the log on, a tracer is neither kept nor reused, so
+	 * each request's lines go where the caller's standard error is. */
+	s = fresh || pmadv_debug_on() ? NULL : pt_session_claim();
 	claimed = s != NULL;
 	if (!s && !(s = calloc(1, sizeof(*s)))) {
 		pt_end_turn(c->t->pid);
 		return -ENOMEM;
 	}
-	s->keep = debug_on() ? 0 : env_keep();
+	s->keep = pmadv_debug_on() ? 0 : env_keep();
 	s->pid = c->t->pid;
 	s->tid = ti.tid;
 	s->nspid = ti.nspid;
@@ -172,9 +166,6 @@ static int begin_once(struct pmadv_call *c, bool fresh)
 		}
 		return ret;
 	}
-	if (claimed)
-		pmadv_debug("ptrace: PID %d: a kept tracer serves this request",
-			    (int)c->t->pid);
 	c->priv = s;
 	return 0;
 }

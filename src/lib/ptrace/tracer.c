@@ -679,13 +679,12 @@ int pt_next_cmd(struct session *s, int64_t until,
  * 2). */
 static void shed_fds(void)
 {
-	const char *dbg = pmadv_env("PMADV_DEBUG");
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
 	if (null >= 0) {
 		dup2(null, STDIN_FILENO);
 		dup2(null, STDOUT_FILENO);
-		if (!dbg || dbg[0] != '1')
+		if (!pmadv_debug_on())
 			dup2(null, STDERR_FILENO);
 		if (null > 2)
 			close(null);
