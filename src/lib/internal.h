@@ -60,6 +60,11 @@ ssize_t pmadv_read_proc(const char *path, char *buf, size_t len) PMADV_HIDDEN;
  * Allocates (opendir) only in that case. */
 pid_t pmadv_proc_path(pid_t pid, const char *file, char *buf,
 		      size_t len) PMADV_HIDDEN;
+/* Where field `field` (numbered as in proc(5), 3 or more) of a
+ * /proc/.../stat line starts, or NULL when the line has fewer. The
+ * command name, field 2, may hold spaces and ')': the fields after it
+ * are counted from the line's last ')'. */
+const char *pmadv_stat_field(const char *line, int field) PMADV_HIDDEN;
 /* Reads field 22 of /proc/PID/stat; 0 or -errno (-ESRCH when gone). */
 int pmadv_read_starttime(pid_t pid, unsigned long long *out) PMADV_HIDDEN;
 /* The process (Tgid of /proc/PID/status) of a task ID; -ESRCH gone. */

@@ -49,12 +49,27 @@ ssize_t pmadv_read_proc(const char *path, char *buf, size_t len)
 	return got;
 }
 
+const char *pmadv_stat_field(const char *line, int field)
+{
+	const char *p = strrchr(line, ')');
+
+	if (!p || p[1] != ' ' || field < 3)
+		return NULL;
+	p += 2; /* field 3 */
+	for (int f = 3; f < field; f++) {
+		p = strchr(p, ' ');
+		if (!p)
+			return NULL;
+		p++;
+	}
+	return *p ? p : NULL;
+}
+
 int pmadv_read_starttime(pid_t pid, unsigned long long *out)
 {
 	char path[64], buf[1024];
 	const char *p;
 	ssize_t n;
-	int field;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	n = pmadv_read_proc(path, buf, sizeof(buf));
@@ -62,15 +77,8 @@ int pmadv_read_starttime(pid_t pid, unsigned long long *out)
 		return -ESRCH;
 	if (n < 0)
 		return (int)n;
-	/* The command name may hold spaces and ')': fields restart after the
-	 * last ')', which ends field 2. */
-	p = strrchr(buf, ')');
+	p = pmadv_stat_field(buf, 22);
 	if (!p)
-		return -EIO;
-	for (field = 2; field < 22 && *p; p++)
-		if (*p == ' ')
-			field++;
-	if (field != 22)
 		return -EIO;
 	*out = strtoull(p, NULL, 10);
 	return 0;
@@ -145,17 +153,15 @@ static char task_state(pid_t pid, pid_t tid, unsigned long long *vsize)
 		 (int)tid);
 	if (pmadv_read_proc(path, buf, sizeof(buf)) <= 0)
 		return 0;
-	p = strrchr(buf, ')'); /* the command name may hold ") " */
-	if (!p || p[1] != ' ')
+	p = pmadv_stat_field(buf, 3);
+	if (!p)
 		return 0;
-	if (vsize) { /* field 23; the state is field 3 */
-		const char *f = p + 2;
+	if (vsize) { /* field 23 */
+		const char *f = pmadv_stat_field(buf, 23);
 
-		for (int i = 3; i < 23 && f; i++)
-			f = strchr(f, ' '), f = f ? f + 1 : NULL;
 		*vsize = f ? strtoull(f, NULL, 10) : 0;
 	}
-	return p[2];
+	return *p;
 }
 
 bool pmadv_task_has_mm(pid_t pid, pid_t tid)

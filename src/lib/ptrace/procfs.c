@@ -157,7 +157,6 @@ int pt_read_tinfo(pid_t pid, pid_t tid, struct tinfo *ti)
 	char path[96], buf[4096];
 	const char *p;
 	ssize_t n;
-	int f;
 
 	memset(ti, 0, sizeof(*ti));
 	ti->seccomp = -1;
@@ -167,15 +166,12 @@ int pt_read_tinfo(pid_t pid, pid_t tid, struct tinfo *ti)
 	if (n < 0)
 		return n == -ENOENT ? -ESRCH : (int)n;
 	ti->tid = tid;
-	p = strrchr(buf, ')');
-	if (!p || p[1] != ' ')
+	p = pmadv_stat_field(buf, 3);
+	if (!p)
 		return -EIO;
-	ti->state = p[2];
-	/* flags are field 9; field 3 (state) starts at p + 2 */
-	for (f = 3, p += 2; f < 9 && *p; p++)
-		if (*p == ' ')
-			f++;
-	ti->flags = strtoul(p, NULL, 10);
+	ti->state = *p;
+	p = pmadv_stat_field(buf, 9); /* flags */
+	ti->flags = p ? strtoul(p, NULL, 10) : 0;
 
 	/* the thread's own: seccomp filters and tracers are per thread */
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid,
@@ -266,8 +262,13 @@ static int cgroup_frozen(pid_t pid, char *cg, size_t cglen)
 		return 0;
 	for (char *l = strtok_r(buf, "\n", &save); l;
 	     l = strtok_r(NULL, "\n", &save)) {
-		const char *p;
+		const char *p = strchr(l, ':');
 
+		/* "ID:controllers:path". The root cgroup cannot be frozen,
+		 * in v1 or v2: it has no file to look at. */
+		p = p ? strchr(p + 1, ':') : NULL;
+		if (!p || !strcmp(p, ":/"))
+			continue;
 		if (!strncmp(l, "0::", 3) && v2[0]) {
 			snprintf(cg, cglen, "%s", l + 3);
 			snprintf(path, sizeof(path), "%s%s/cgroup.events", v2,
