@@ -144,7 +144,8 @@ static long regs_check(void)
 
 /* NRANGES pages, each its own VMA (every other page of the area is
  * PROT_NONE), filled with a pattern the target checks over and over with
- * floating point and integer work; SIGUSR1 blocked, as a program might. */
+ * floating point and integer work; SIGUSR1 blocked, as a program might.
+ * arg non-NULL: it sleeps 20 ms after each round. */
 static void target(void *arg)
 {
 	size_t len = 2 * NRANGES * PAGE;
@@ -154,7 +155,6 @@ static void target(void *arg)
 	double fwant;
 	sigset_t set;
 
-	(void)arg;
 	if (a == MAP_FAILED)
 		_exit(1);
 	for (size_t i = 0; i < NRANGES; i++) {
@@ -181,7 +181,15 @@ static void target(void *arg)
 		    fegetround() != FE_TOWARDZERO)
 			atomic_fetch_add(&sh->errors, 1);
 		atomic_fetch_add(&sh->rounds, 1);
+		if (arg)
+			usleep(20000);
 	}
+}
+
+static void sleepy_target(void *arg)
+{
+	(void)arg;
+	target((void *)1);
 }
 
 /* A TracerPid or SigBlk line of /proc/PID/status, or "" */
@@ -945,6 +953,97 @@ static void *other_thread(void *arg)
 }
 
 /*
+ * A real-time caller (lmkd runs SCHED_FIFO) shares one CPU with its
+ * target. Its tracer inherits the policy, and a real-time task that
+ * yields hands the CPU only to tasks of its own priority: had the tracer
+ * or the caller spun waiting for the target (an ordinary task), the
+ * target would not run until the spin ran out. The target sleeps between
+ * rounds (a busy one would hold the CPU against the ordinary caller).
+ * The same requests from an ordinary thread on that CPU, then from a
+ * SCHED_FIFO one: the median of the second at most 3 times the first,
+ * the target fine after both.
+ */
+struct rt_run {
+	pid_t target;
+	int cpu, policy;
+	double median;
+	bool ok;
+};
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void *rt_thread(void *arg)
+{
+	struct rt_run *r = arg;
+	struct sched_param sp = { .sched_priority =
+					  r->policy == SCHED_FIFO ? 10 : 0 };
+	double took[41];
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(r->cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) < 0 ||
+	    pthread_setschedparam(pthread_self(), r->policy, &sp) != 0)
+		return NULL;
+	r->ok = advise_two(r->target); /* its tracer starts: not counted */
+	for (int i = 0; r->ok && i < 41; i++) {
+		double t0 = pt_now();
+
+		r->ok = advise_two(r->target);
+		took[i] = pt_now() - t0;
+	}
+	qsort(took, 41, sizeof(took[0]), cmp_double);
+	r->median = took[20];
+	return r;
+}
+
+static void test_realtime_caller(void **state)
+{
+	char sigblk[64];
+	struct rt_run r[2];
+	pthread_t th;
+	cpu_set_t set;
+	pid_t target;
+	void *ok;
+
+	(void)state;
+	PT_REQUIRE(geteuid() == 0, "needs root (SCHED_FIFO)");
+	target = start_target_fn(sleepy_target, sigblk, sizeof(sigblk));
+	CPU_ZERO(&set);
+	assert_int_equal(sched_getaffinity(0, sizeof(set), &set), 0);
+	for (int c = 0; c < CPU_SETSIZE; c++) {
+		if (!CPU_ISSET(c, &set))
+			continue;
+		r[0] = (struct rt_run){ target, c, SCHED_OTHER, 0, false };
+		break;
+	}
+	r[1] = r[0];
+	r[1].policy = SCHED_FIFO;
+	CPU_ZERO(&set);
+	CPU_SET(r[0].cpu, &set);
+	assert_int_equal(sched_setaffinity(target, sizeof(set), &set), 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(pthread_create(&th, NULL, rt_thread, &r[i]),
+				 0);
+		pthread_join(th, &ok);
+		assert_true(ok != NULL);
+		assert_true(r[i].ok);
+	}
+	print_message("one CPU: ordinary caller %.0f us, SCHED_FIFO caller "
+		      "%.0f us a request (medians)\n", r[0].median * 1e6,
+		      r[1].median * 1e6);
+	assert_true(r[1].median <= 3 * r[0].median);
+	assert_target_fine(target, sigblk, 2);
+	pt_kill(target);
+	last_target = 0;
+}
+
+/*
  * The tracer stays after a request, idle and untracing, for the next
  * request of the same thread; another thread gets its own; it exits after
  * PMADV_PTRACE_KEEP_MS, at once with 0, and a kept tracer killed while
@@ -1605,6 +1704,7 @@ int main(void)
 		cmocka_unit_test(test_fork_during_requests),
 		cmocka_unit_test(test_small_stack_neighbour),
 		cmocka_unit_test(test_churning_target),
+		cmocka_unit_test(test_realtime_caller),
 	};
 
 	sh = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,

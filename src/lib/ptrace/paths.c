@@ -275,7 +275,7 @@ static int run_loop(struct session *s, uint64_t block)
 			return -ESRCH;
 		if (pt_now_ms() > deadline)
 			return -ETIMEDOUT;
-		pt_backoff(i, &nap);
+		pt_backoff(s, i, &nap);
 	}
 	/* Results stored, the tracee parks in pause: take it back. */
 	if (ptrace(PTRACE_INTERRUPT, s->tid, NULL, NULL) < 0)

@@ -157,6 +157,8 @@ struct session {
 	long linger_us;     /* the loop's linger before its rt_sigreturn */
 	bool linger_forced; /* by PMADV_PTRACE_LINGER_US */
 	bool suspend_seccomp;
+	bool no_spin;       /* the caller runs under a real-time policy:
+			     * waits sleep at once (pt_rt_policy) */
 
 	/* the tracer's alone */
 	pid_t tid;
@@ -231,7 +233,12 @@ int pt_self_process_madvise(int advice) PMADV_HIDDEN;
 int64_t pt_now_ms(void) PMADV_HIDDEN;
 bool pt_tracee_dead(const struct session *s) PMADV_HIDDEN;
 void pt_bump_progress(struct session *s) PMADV_HIDDEN;
-void pt_backoff(unsigned int i, struct timespec *nap) PMADV_HIDDEN;
+/* Whether the calling thread runs under SCHED_FIFO, SCHED_RR or
+ * SCHED_DEADLINE: then it never spins waiting for another task, which
+ * its policy would keep off the CPU. */
+bool pt_rt_policy(void) PMADV_HIDDEN;
+void pt_backoff(const struct session *s, unsigned int i,
+		struct timespec *nap) PMADV_HIDDEN;
 /* One look, without waiting: 1 and *status for a stop (counted as
  * progress), 0 for none yet, -errno (-ESRCH: no such tracee). */
 int pt_poll_stop(struct session *s, int *status) PMADV_HIDDEN;

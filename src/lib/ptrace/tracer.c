@@ -606,11 +606,44 @@ static void notify(struct session *s)
 		0);
 }
 
-/* Sleeps until s->seq moves from seen, or ms pass. */
+/*
+ * Sleeps until s->seq moves from seen, or ms pass. The other side usually
+ * answers within tens of microseconds (a stop of the target, a command
+ * the caller posts right after the last answer), and waking a thread
+ * asleep on a futex costs about as much again on a virtualised 2-CPU
+ * machine: so it first looks, yielding the CPU between looks, for up to
+ * SPIN_US, unless the caller is real-time (pt_backoff says why). Measured
+ * (one-range requests in a row): 97 -> 70 us a request.
+ */
+#define SPIN_US 50
+
+/* Looks for s->seq to move from seen for up to SPIN_US, yielding the CPU
+ * between looks: true when it did. */
+static bool spin_change(const struct session *s, uint32_t seen)
+{
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (unsigned int i = 1;; i++) {
+		if (__atomic_load_n(&s->seq, __ATOMIC_ACQUIRE) != seen)
+			return true;
+		sched_yield();
+		if (i % 8)
+			continue;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000000000LL + t.tv_nsec -
+			    t0.tv_nsec > SPIN_US * 1000LL)
+			return false;
+	}
+}
+
 static void wait_change(struct session *s, uint32_t seen, int64_t ms)
 {
 	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
 
+	if (!__atomic_load_n(&s->no_spin, __ATOMIC_RELAXED) &&
+	    spin_change(s, seen))
+		return;
 	syscall(SYS_futex, &s->seq, FUTEX_WAIT_PRIVATE, seen, &ts, NULL, 0);
 }
 

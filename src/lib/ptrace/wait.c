@@ -43,12 +43,25 @@ void pt_bump_progress(struct session *s)
 	__atomic_add_fetch(&s->progress, 1, __ATOMIC_RELAXED);
 }
 
+bool pt_rt_policy(void)
+{
+	int p = sched_getscheduler(0);
+
+	if (p < 0)
+		return false;
+	p &= ~SCHED_RESET_ON_FORK;
+	return p == SCHED_FIFO || p == SCHED_RR || p == 6 /* DEADLINE */;
+}
+
 /* Waiting for the tracee: a stop usually comes within microseconds, so
  * yield first (the tracee may be waiting for this CPU), then nap, doubling
- * up to 200 us, a bound on the latency added to a slow stop. */
-void pt_backoff(unsigned int i, struct timespec *nap)
+ * up to 200 us, a bound on the latency added to a slow stop. A real-time
+ * tracer naps at once: yielding would hand the CPU only to tasks of its
+ * own priority, never to the tracee it waits for. */
+void pt_backoff(const struct session *s, unsigned int i,
+		struct timespec *nap)
 {
-	if (i < 2000) {
+	if (i < 2000 && !s->no_spin) {
 		sched_yield();
 		return;
 	}
@@ -98,7 +111,7 @@ int pt_wait_stop(struct session *s, int64_t deadline, int *status)
 			return -ESRCH;
 		if (deadline >= 0 && pt_now_ms() > deadline)
 			return -ETIMEDOUT;
-		pt_backoff(i, &nap);
+		pt_backoff(s, i, &nap);
 	}
 }
 
