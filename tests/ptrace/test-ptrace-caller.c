@@ -952,6 +952,108 @@ static void *other_thread(void *arg)
 	return (void *)(intptr_t)advise_two(*(pid_t *)arg);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Kept tracers killed at any moment: idle, claimed but not yet told to
+ * go, attaching, mid-request, letting go (a cgroup-wide kill or the OOM
+ * killer taking a daemon's helpers). One thread makes one-range requests
+ * while another SIGKILLs the tracer it finds at random intervals of up to
+ * twice a request's time (measured first: slower under TCG). Each
+ * request answers within its timeout with success, or EIO when its tracer
+ * died under it: never a hang, EBUSY (a turn left taken), ETIMEDOUT or
+ * ESRCH; the target is fine after, and the next request without the
+ * killer succeeds.
+ */
+struct killer {
+	pid_t self;
+	unsigned int max_us; /* the longest pause between kills */
+	atomic_int stop, kills;
+};
+
+static void *tracer_killer(void *arg)
+{
+	struct killer *k = arg;
+	unsigned int seed = 12345;
+
+	while (!atomic_load(&k->stop)) {
+		pid_t t[8];
+		int n = tracers_of(k->self, t, 8);
+
+		if (n > 0 && kill(t[rand_r(&seed) % (unsigned int)n],
+				  SIGKILL) == 0)
+			atomic_fetch_add(&k->kills, 1);
+		usleep(rand_r(&seed) % k->max_us);
+	}
+	return NULL;
+}
+
+static void test_kept_tracer_killed_anytime(void **state)
+{
+	struct killer k = { .self = getpid() };
+	int rounds = getenv("PT_KILLS") ? atoi(getenv("PT_KILLS")) : 300;
+	int ok = 0, eio = 0;
+	char sigblk[64];
+	struct iovec iov[NRANGES];
+	pthread_t th;
+	pid_t target;
+
+	(void)state;
+	PT_REQUIRE(geteuid() == 0, "needs root");
+	target = start_target(sigblk, sizeof(sigblk));
+	target_ranges(iov);
+	{
+		double took[5];
+
+		for (int i = 0; i < 5; i++) {
+			double t0 = pt_now();
+
+			assert_true(advise_two(target));
+			took[i] = pt_now() - t0;
+		}
+		qsort(took, 5, sizeof(took[0]), cmp_double);
+		k.max_us = (unsigned int)(2e6 * took[2]) + 1;
+	}
+	assert_int_equal(pthread_create(&th, NULL, tracer_killer, &k), 0);
+	for (int i = 0; i < rounds; i++) {
+		struct pmadv_opts o = PMADV_OPTS_INIT;
+		struct pmadv_target *t;
+		double t0 = pt_now();
+		ssize_t r;
+
+		assert_int_equal(pmadv_open(target, 0, &t), 0);
+		o.methods = PMADV_METHOD_PTRACE;
+		o.timeout_ms = 2000;
+		r = pmadv_advise(t, iov, 1, MADV_COLD, &o, NULL);
+		pmadv_close(t);
+		if (r == PAGE)
+			ok++;
+		else if (r == -EIO)
+			eio++;
+		else
+			fail_msg("request %d: %zd (%s)", i, r,
+				 r < 0 ? strerror((int)-r) : "short");
+		if (pt_now() - t0 > 4)
+			fail_msg("request %d took %.1f s", i, pt_now() - t0);
+	}
+	atomic_store(&k.stop, 1);
+	pthread_join(th, NULL);
+	print_message("%d requests: %d served, %d EIO, %d tracers killed "
+		      "(pauses up to %u us)\n", rounds, ok, eio,
+		      atomic_load(&k.kills), k.max_us);
+	assert_true(atomic_load(&k.kills) >= rounds / 10);
+	assert_target_fine(target, sigblk, 2);
+	assert_true(advise_two(target));
+	assert_target_fine(target, sigblk, 2);
+	pt_kill(target);
+	last_target = 0;
+}
+
 /*
  * A real-time caller (lmkd runs SCHED_FIFO) shares one CPU with its
  * target. Its tracer inherits the policy, and a real-time task that
@@ -969,13 +1071,6 @@ struct rt_run {
 	double median;
 	bool ok;
 };
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 static void *rt_thread(void *arg)
 {
@@ -1704,6 +1799,7 @@ int main(void)
 		cmocka_unit_test(test_fork_during_requests),
 		cmocka_unit_test(test_small_stack_neighbour),
 		cmocka_unit_test(test_churning_target),
+		cmocka_unit_test(test_kept_tracer_killed_anytime),
 		cmocka_unit_test(test_realtime_caller),
 	};
 

@@ -151,9 +151,10 @@ static int begin_once(struct pmadv_call *c, bool fresh)
 		pt_session_lost(s);
 		if (claimed)
 			return 1;
-		pmadv_debug("ptrace: the tracer for PID %d exited before it "
-			    "attached", (int)c->t->pid);
-		return -EAGAIN;
+		/* killed (it says why it ends otherwise): as mid-request */
+		pmadv_debug("ptrace: the tracer for PID %d was killed before "
+			    "it attached", (int)c->t->pid);
+		return -EIO;
 	}
 	if (ret == 0)
 		ret = s->attach_ret;
