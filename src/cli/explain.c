@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -355,7 +356,16 @@ const char *range_reason(int err, int advice)
 	case EAGAIN:
 		return "the kernel stayed busy; try again";
 	case EIO:
-		return "I/O error while reading pages in";
+		/* Only advice that reads pages in meets I/O errors; from
+		 * the ptrace method, EIO also says its tracer was killed
+		 * (pmadv_advise(3)) */
+		if (advice == MADV_WILLNEED || advice == ADVICE_POPULATE_READ ||
+		    advice == ADVICE_POPULATE_WRITE)
+			return "I/O error while reading pages in, or the ptrace "
+			       "method's tracer was killed";
+		return "the ptrace method's tracer was killed, or found the "
+		       "target in a stop it did not expect (the target was "
+		       "restored)";
 	case EPERM:
 	case EACCES:
 		return "no permission";
