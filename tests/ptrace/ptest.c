@@ -274,3 +274,42 @@ int pt_log_end(struct pt_log *l, const char *needle)
 	fclose(f);
 	return n;
 }
+
+int pt_children(pid_t pid, pid_t exclude, pid_t *out, int max)
+{
+	char path[320], buf[4096];
+	int n = 0;
+	DIR *d;
+	struct dirent *e;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		char *p, *end;
+		ssize_t got;
+		int fd;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/children",
+			 (int)pid, e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		got = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		buf[got > 0 ? got : 0] = '\0';
+		for (p = buf;; p = end) {
+			long v = strtol(p, &end, 10);
+
+			if (end == p)
+				break;
+			if (v != exclude && n < max)
+				out[n++] = (pid_t)v;
+		}
+	}
+	closedir(d);
+	return n;
+}

@@ -34,6 +34,10 @@ pid_t pt_fork(void (*fn)(void *), void *arg);
 /* SIGKILL and reap; tolerates an already reaped child. */
 void pt_kill(pid_t pid);
 
+/* The children of every thread of pid but exclude (its tracers, say),
+ * up to max into out; how many. */
+int pt_children(pid_t pid, pid_t exclude, pid_t *out, int max);
+
 /* pmadv_advise forced through the ptrace rung. */
 ssize_t pt_advise(pid_t pid, const struct iovec *iov, size_t n, int advice,
 		  unsigned int flags, struct pmadv_result *res);

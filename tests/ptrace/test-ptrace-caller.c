@@ -276,45 +276,10 @@ static void target_ranges(struct iovec *iov)
 }
 
 /* The tracers of process pid: its children (every thread's), up to max;
- * how many. */
+ * how many. Our targets are children too: not tracers. */
 static int tracers_of(pid_t pid, pid_t *out, int max)
 {
-	char path[320], buf[4096];
-	int n = 0;
-	DIR *d;
-	struct dirent *e;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	d = opendir(path);
-	if (!d)
-		return 0;
-	while ((e = readdir(d))) {
-		char *p, *end;
-		ssize_t got;
-		int fd;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%s/children",
-			 (int)pid, e->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		got = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		buf[got > 0 ? got : 0] = '\0';
-		for (p = buf;; p = end) {
-			long v = strtol(p, &end, 10);
-
-			if (end == p)
-				break;
-			/* our targets are children too: not tracers */
-			if (v != last_target && n < max)
-				out[n++] = (pid_t)v;
-		}
-	}
-	closedir(d);
-	return n;
+	return pt_children(pid, last_target, out, max);
 }
 
 /* Runs fn(arg) in a caller process that must exit 0; wfd, the write end

@@ -60,13 +60,13 @@ enum pmadv_nr {
  *   in:  N (elements), ADVICE
  *   out: INDEX (the element being advised, then the one it stopped at),
  *        RESULT (0, or the failing madvise's -errno), then DONE = 1 last.
- * After DONE, when ARMED is not zero (64-bit routine only), it sleeps for
- * LINGER (a struct timeval; none if zero) in select(2), which unlike
+ * After DONE, when ARMED is not zero, it sleeps for LINGER (a struct
+ * timeval of the target's ABI; none if zero) in select(2), which unlike
  * nanosleep leaves the thread's restart_block alone, and then makes the
  * rt_sigreturn call on the frame its stack pointer was set to: a tracer
- * that vanished leaves a restored thread. Otherwise, and in the 32-bit
- * routine, it parks in pause(2) forever (every signal is blocked while it
- * runs). The tracer interrupts it in either.
+ * that vanished leaves a restored thread. Otherwise it parks in pause(2)
+ * forever (every signal is blocked while it runs). The tracer interrupts
+ * it in either.
  */
 #define PMADV_LOOP_INDEX 0
 #define PMADV_LOOP_RESULT 8
@@ -82,8 +82,8 @@ enum pmadv_nr {
  * "syscall; return" (the stack pointer on the frame's return address),
  * and the restorers, "load the rt_sigreturn number; syscall" in each
  * encoding libcs use, index i from 0, NULL past the last. Executed from
- * their first byte they do what they say, wherever they were found. The
- * 32-bit ABI has none: its targets are injected unarmed. */
+ * their first byte they do what they say, wherever they were found. (The
+ * i386 one pops three words before it returns: see pmadv_arch_frame.) */
 const unsigned char *pmadv_arch_gadget(bool compat, size_t *len) PMADV_HIDDEN;
 const unsigned char *pmadv_arch_restorer(bool compat, unsigned int i,
 					 size_t *len) PMADV_HIDDEN;
@@ -108,7 +108,7 @@ size_t pmadv_arch_frame(const struct pmadv_regs *r, uint64_t mask,
 uint64_t pmadv_arch_sp(const struct pmadv_regs *r) PMADV_HIDDEN;
 void pmadv_arch_set_sp(struct pmadv_regs *r, uint64_t sp) PMADV_HIDDEN;
 /* The loop runs with the stack pointer here to reach the frame at at. */
-uint64_t pmadv_arch_loop_sp(uint64_t at) PMADV_HIDDEN;
+uint64_t pmadv_arch_loop_sp(bool compat, uint64_t at) PMADV_HIDDEN;
 /* PTRACE_GETREGSET / SETREGSET NT_PRSTATUS: 0 or -errno. */
 int pmadv_arch_getregs(pid_t tid, struct pmadv_regs *r) PMADV_HIDDEN;
 int pmadv_arch_setregs(pid_t tid, const struct pmadv_regs *r) PMADV_HIDDEN;
@@ -189,8 +189,9 @@ static inline void pmadv_arch_set_sp(struct pmadv_regs *r, uint64_t sp)
 {
 	(void)r, (void)sp;
 }
-static inline uint64_t pmadv_arch_loop_sp(uint64_t at)
+static inline uint64_t pmadv_arch_loop_sp(bool compat, uint64_t at)
 {
+	(void)compat;
 	return at;
 }
 static inline int pmadv_arch_getregs(pid_t tid, struct pmadv_regs *r)

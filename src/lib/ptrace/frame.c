@@ -18,9 +18,11 @@
  *   and FPU state as a signal handler's return does.
  * - The mask is blocked only once armed, and given back before the
  *   registers when the tracer lets go (tracer.c).
- * What remains (libprocmadvise(7)): a target without those sequences, or
- * where no frame fits (a 32-bit target, a stack pointer too close to the
- * end of its mapping), is injected unarmed; the rt_sigreturn path gives an
+ * i386 targets get the i386 frame, and return through the 32-bit vDSO's
+ * "int $0x80; pop; pop; pop; ret" (pmadv_arch_frame leaves the three
+ * words). What remains (libprocmadvise(7)): a target without those
+ * sequences, or where no frame fits (a stack pointer too close to the end
+ * of its mapping), is injected unarmed; the rt_sigreturn path gives an
  * interrupted nanosleep-like call EINTR, as a handler would; a thread whose
  * seccomp filter we suspended meets that filter again.
  */

@@ -349,10 +349,21 @@ static ssize_t advise_loop(struct session *s, const struct iovec *iov,
 		uint64_t linger[3] = { (uint64_t)(us / 1000000),
 				       (uint64_t)(us % 1000000), 1 };
 
+		/* the 32-bit struct timeval: tv_sec, tv_usec in 4 bytes
+		 * each (the flag after it is read as 4 bytes too) */
+		uint32_t linger32[2] = { (uint32_t)linger[0],
+					 (uint32_t)linger[1] };
+
 		memcpy(buf + PMADV_LOOP_N, hdr, sizeof(hdr));
-		if (s->frame)
+		if (s->frame && s->compat) {
+			memcpy(buf + PMADV_LOOP_LINGER, linger32,
+			       sizeof(linger32));
+			memcpy(buf + PMADV_LOOP_ARMED, &linger[2],
+			       sizeof(linger[2]));
+		} else if (s->frame) {
 			memcpy(buf + PMADV_LOOP_LINGER, linger,
 			       sizeof(linger));
+		}
 	}
 	for (size_t i = 0; i < k; i++) {
 		uint64_t base = (uintptr_t)iov[i].iov_base;
@@ -374,7 +385,7 @@ static ssize_t advise_loop(struct session *s, const struct iovec *iov,
 		return advise_each(s, iov, n, err);
 	pmadv_arch_set_loop(&r, s->scratch, block);
 	if (s->frame)
-		pmadv_arch_set_sp(&r, pmadv_arch_loop_sp(s->frame));
+		pmadv_arch_set_sp(&r, pmadv_arch_loop_sp(s->compat, s->frame));
 	ret = pmadv_arch_setregs(s->tid, &r);
 	if (ret == 0)
 		ret = run_loop(s, block);

@@ -263,7 +263,8 @@ static const unsigned char loop64[] = {
 };
 
 /* The same for i386 (.code32): block in edi, vector in ebp, index in esi;
- * int 0x80 changes only eax. */
+ * int 0x80 changes only eax. Its tail lingers in _newselect(2) on the
+ * 32-bit struct timeval at LINGER (tv_sec, then tv_usec at LINGER + 4). */
 static const unsigned char loop32[] = {
 	0x8d, 0x6f, 0x40,                   /*    lea 64(%edi), %ebp      */
 	0x31, 0xf6,                         /*    xor %esi, %esi          */
@@ -284,6 +285,21 @@ static const unsigned char loop32[] = {
 	0x89, 0x47, 0x08,                   /*    mov %eax, 8(%edi)       */
 	0xc7, 0x47, 0x10,
 	0x01, 0x00, 0x00, 0x00,             /*    movl $1, 16(%edi)       */
+	0x83, 0x7f, 0x38, 0x00,             /*    cmpl $0, 56(%edi)       */
+	0x74, 0x25,                         /*    je 4f                   */
+	0x83, 0x7f, 0x2c, 0x00,             /*    cmpl $0, 44(%edi)       */
+	0x75, 0x06,                         /*    jne 5f                  */
+	0x83, 0x7f, 0x28, 0x00,             /*    cmpl $0, 40(%edi)       */
+	0x74, 0x12,                         /*    je 6f                   */
+	0x31, 0xdb,                         /* 5: xor %ebx, %ebx          */
+	0x31, 0xc9,                         /*    xor %ecx, %ecx          */
+	0x31, 0xd2,                         /*    xor %edx, %edx          */
+	0x31, 0xf6,                         /*    xor %esi, %esi          */
+	0x8d, 0x7f, 0x28,                   /*    lea 40(%edi), %edi      */
+	0xb8, 0x8e, 0x00, 0x00, 0x00,       /*    mov $142, %eax (select) */
+	0xcd, 0x80,                         /*    int $0x80               */
+	0xb8, 0xad, 0x00, 0x00, 0x00,       /* 6: mov $173, %eax          */
+	0xcd, 0x80,                         /*    int $0x80 (rt_sigreturn)*/
 	0xb8, 0x1d, 0x00, 0x00, 0x00,       /* 4: mov $29, %eax (pause)   */
 	0xcd, 0x80,                         /*    int $0x80               */
 	0xeb, 0xf7,                         /*    jmp 4b                  */
@@ -336,27 +352,45 @@ void pmadv_arch_set_sp(struct pmadv_regs *r, uint64_t sp)
 const unsigned char *pmadv_arch_gadget(bool compat, size_t *len)
 {
 	static const unsigned char syscall_ret[] = { 0x0f, 0x05, 0xc3 };
+	/* the 32-bit vDSO's __kernel_vsyscall ends so: int $0x80; pop %ebp;
+	 * pop %edx; pop %ecx; ret. The frame leaves three words for the
+	 * pops below the return address. */
+	static const unsigned char int80_ret[] = { 0xcd, 0x80, 0x5d, 0x5a,
+						   0x59, 0xc3 };
 
-	*len = compat ? 0 : sizeof(syscall_ret);
-	return compat ? NULL : syscall_ret;
+	*len = compat ? sizeof(int80_ret) : sizeof(syscall_ret);
+	return compat ? int80_ret : syscall_ret;
 }
 
 const unsigned char *pmadv_arch_restorer(bool compat, unsigned int i,
 					 size_t *len)
 {
 	/* glibc and musl: mov $15, %rax; syscall. Go: mov $15, %eax;
-	 * syscall. */
+	 * syscall. i386 (the vDSO's __kernel_rt_sigreturn, glibc's
+	 * __restore_rt): mov $173, %eax; int $0x80. */
 	static const unsigned char movq[] = { 0x48, 0xc7, 0xc0, 0x0f, 0x00,
 					      0x00, 0x00, 0x0f, 0x05 };
 	static const unsigned char movl[] = { 0xb8, 0x0f, 0x00, 0x00, 0x00,
 					      0x0f, 0x05 };
+	static const unsigned char movl32[] = { 0xb8, 0xad, 0x00, 0x00, 0x00,
+						0xcd, 0x80 };
 
 	*len = 0;
-	if (compat || i > 1)
+	if (compat) {
+		if (i > 0)
+			return NULL;
+		*len = sizeof(movl32);
+		return movl32;
+	}
+	if (i > 1)
 		return NULL;
 	*len = i ? sizeof(movl) : sizeof(movq);
 	return i ? movl : movq;
 }
+
+#ifndef NT_PRXFPREG
+#define NT_PRXFPREG 0x46e62b7f
+#endif
 
 ssize_t pmadv_arch_getfpu(pid_t tid, unsigned char *buf, size_t len)
 {
@@ -364,9 +398,15 @@ ssize_t pmadv_arch_getfpu(pid_t tid, unsigned char *buf, size_t len)
 
 	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_X86_XSTATE, &iov) == 0)
 		return (ssize_t)iov.iov_len;
-	/* no XSAVE: the FXSAVE image, which rt_sigreturn takes as such */
+	/* no XSAVE: the FXSAVE image, which rt_sigreturn takes as such
+	 * (a 32-bit task's NT_PRFPREG is the older FSAVE layout; its
+	 * FXSAVE image is NT_PRXFPREG) */
 	iov.iov_len = len;
-	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_PRFPREG, &iov) < 0)
+	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_PRFPREG, &iov) == 0 &&
+	    iov.iov_len >= 512)
+		return (ssize_t)iov.iov_len;
+	iov.iov_len = len;
+	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_PRXFPREG, &iov) < 0)
 		return -errno;
 	return (ssize_t)iov.iov_len;
 }
@@ -452,27 +492,22 @@ static size_t xsave_len(const unsigned char *fpu, size_t fpulen)
 	return end;
 }
 
-size_t pmadv_arch_frame(const struct pmadv_regs *r, uint64_t mask,
-			unsigned char *fpu, size_t fpulen, uint64_t restorer,
-			unsigned char *out, size_t outlen, uint64_t *at)
+/* The FPU image as a signal frame carries it: with XSAVE, the software
+ * bytes that say so, and the second magic after the image (written by
+ * the caller at *xlen). Returns the bytes it takes, 0 for an image too
+ * short. */
+static size_t fpu_sigframe(unsigned char *fpu, size_t fpulen, size_t *xlen)
 {
-	const struct user_regs_struct *q = cr64(r);
-	size_t xlen = xsave_len(fpu, fpulen), fplen, total;
-	uint64_t fp, frame;
-	struct kframe f;
-	long nr = (long)q->orig_rax, ret = (long)q->rax;
-
-	if (pmadv_arch_compat(r) || fpulen < FXSAVE_LEN)
+	if (fpulen < FXSAVE_LEN)
 		return 0;
-	if (xlen) {
-		/* what a signal frame carries: the software bytes that
-		 * say XSAVE, and the second magic after the image */
+	*xlen = xsave_len(fpu, fpulen);
+	if (*xlen) {
 		struct {
 			uint32_t magic1, extended_size;
 			uint64_t xfeatures;
 			uint32_t xstate_size, pad[7];
-		} sw = { FP_XSTATE_MAGIC1, (uint32_t)xlen + 4, 0,
-			 (uint32_t)xlen, { 0 } };
+		} sw = { FP_XSTATE_MAGIC1, (uint32_t)*xlen + 4, 0,
+			 (uint32_t)*xlen, { 0 } };
 		uint64_t bv;
 
 		memcpy(&bv, fpu + FXSAVE_LEN, sizeof(bv));
@@ -480,11 +515,52 @@ size_t pmadv_arch_frame(const struct pmadv_regs *r, uint64_t mask,
 		memcpy(fpu + FXSAVE_LEN, &bv, sizeof(bv));
 		sw.xfeatures = bv;
 		memcpy(fpu + XSAVE_SW, &sw, sizeof(sw));
-		fplen = xlen + 4;
-	} else {
-		memset(fpu + XSAVE_SW, 0, FXSAVE_LEN - XSAVE_SW);
-		fplen = FXSAVE_LEN;
+		return *xlen + 4;
 	}
+	memset(fpu + XSAVE_SW, 0, FXSAVE_LEN - XSAVE_SW);
+	return FXSAVE_LEN;
+}
+
+/* Copies the image fpu_sigframe prepared to out, with the magic after
+ * an XSAVE one. */
+static void fpu_put(unsigned char *out, const unsigned char *fpu, size_t xlen)
+{
+	memcpy(out, fpu, xlen ? xlen : FXSAVE_LEN);
+	if (xlen) {
+		uint32_t m2 = FP_XSTATE_MAGIC2;
+
+		memcpy(out + xlen, &m2, sizeof(m2));
+	}
+}
+
+/* rt_sigreturn leaves no call to restart: what the kernel does for a
+ * signal without a handler, done now on the frame's copy (pc, the return
+ * register). ERESTART_RESTARTBLOCK (nanosleep...) cannot be restarted,
+ * since rt_sigreturn resets the restart block: it ends with EINTR, as
+ * under a handler. */
+static void restart_as_unhandled(long nr, long ret, uint64_t *pc,
+				 uint64_t *rv)
+{
+	if (nr < 0)
+		return;
+	if (ret == -512 || ret == -513 || ret == -514) {
+		*rv = (uint64_t)nr;
+		*pc -= 2;
+	} else if (ret == -516) {
+		*rv = (uint64_t)-EINTR;
+	}
+}
+
+static size_t frame64(const struct user_regs_struct *q, uint64_t mask,
+		      unsigned char *fpu, size_t fpulen, uint64_t restorer,
+		      unsigned char *out, size_t outlen, uint64_t *at)
+{
+	size_t xlen, fplen = fpu_sigframe(fpu, fpulen, &xlen), total;
+	uint64_t fp, frame, pc, rv;
+	struct kframe f;
+
+	if (!fplen)
+		return 0;
 	/* As the kernel places a signal frame: below the red zone, the FPU
 	 * image 64-byte aligned, the frame under it so that the stack
 	 * pointer is 16-byte aligned once the return address is popped. */
@@ -499,40 +575,143 @@ size_t pmadv_arch_frame(const struct pmadv_regs *r, uint64_t mask,
 	/* an invalid mode: the sigaltstack call inside rt_sigreturn fails
 	 * (EINVAL, ignored) and the thread's alternate stack stays as is */
 	f.ss_flags = 3;
+	pc = q->rip;
+	rv = q->rax;
+	restart_as_unhandled((long)q->orig_rax, (long)q->rax, &pc, &rv);
 	f.mc = (struct kctx){
 		.r8 = q->r8, .r9 = q->r9, .r10 = q->r10, .r11 = q->r11,
 		.r12 = q->r12, .r13 = q->r13, .r14 = q->r14, .r15 = q->r15,
 		.rdi = q->rdi, .rsi = q->rsi, .rbp = q->rbp, .rbx = q->rbx,
-		.rdx = q->rdx, .rax = q->rax, .rcx = q->rcx, .rsp = q->rsp,
-		.rip = q->rip, .eflags = q->eflags, .cs = (uint16_t)q->cs,
+		.rdx = q->rdx, .rax = rv, .rcx = q->rcx, .rsp = q->rsp,
+		.rip = pc, .eflags = q->eflags, .cs = (uint16_t)q->cs,
 		.ss = (uint16_t)q->ss, .oldmask = mask, .fpstate = fp,
 	};
-	/* rt_sigreturn leaves no call to restart: do now what the kernel
-	 * does for a signal without a handler. ERESTART_RESTARTBLOCK
-	 * (nanosleep...) cannot be restarted, since rt_sigreturn resets
-	 * the restart block: it ends with EINTR, as under a handler. */
-	if (nr >= 0) {
-		if (ret == -512 || ret == -513 || ret == -514) {
-			f.mc.rax = (uint64_t)nr;
-			f.mc.rip -= 2;
-		} else if (ret == -516) {
-			f.mc.rax = (uint64_t)-EINTR;
-		}
-	}
 	f.sigmask = mask;
 	memset(out, 0, total);
 	memcpy(out, &f, sizeof(f));
-	memcpy(out + (fp - frame), fpu, xlen ? xlen : FXSAVE_LEN);
-	if (xlen) {
-		uint32_t m2 = FP_XSTATE_MAGIC2;
-
-		memcpy(out + (fp - frame) + xlen, &m2, sizeof(m2));
-	}
+	fpu_put(out + (fp - frame), fpu, xlen);
 	*at = frame;
 	return total;
 }
 
-uint64_t pmadv_arch_loop_sp(uint64_t at)
+/* The i386 frame (the kernel's rt_sigframe_ia32, ucontext_ia32 and
+ * sigcontext_32), byte offsets from the return address. */
+#define F32_UC 144            /* after pretcode, sig, pinfo, puc, info */
+#define F32_MC (F32_UC + 20)  /* after uc_flags, uc_link, uc_stack */
+#define F32_MASK (F32_MC + 88)
+#define F32_SIZE (F32_MASK + 8 + 8) /* the mask, retcode[8] */
+#define FSAVE_LEN 112         /* the i387 environment before the image */
+
+static void put32(unsigned char *p, size_t off, uint32_t v)
 {
-	return at + 8; /* rt_sigreturn finds the frame at sp - 8 */
+	memcpy(p + off, &v, sizeof(v));
+}
+
+/*
+ * An i386 signal frame keeps the x87 state twice: in the FXSAVE image,
+ * and in the older FSAVE layout in front of it, which is what
+ * rt_sigreturn takes for the x87 part (its environment and registers;
+ * convert_to_fxsr). Made from the image as the kernel's convert_from_fxsr
+ * does, but keeping the last opcode in the top of FCS, where
+ * convert_to_fxsr takes it back from.
+ */
+static void fsave_env(unsigned char *env, const unsigned char *fx,
+		      uint16_t cs, uint16_t ds)
+{
+	uint16_t cwd, swd, fop;
+	uint32_t twd = 0xffff0000u, fip, foo;
+
+	memcpy(&cwd, fx, 2);
+	memcpy(&swd, fx + 2, 2);
+	memcpy(&fop, fx + 6, 2);
+	memcpy(&fip, fx + 8, 4);
+	memcpy(&foo, fx + 16, 4);
+	/* the abridged tags say only empty or not, all convert_to_fxsr
+	 * looks at: valid (00) or empty (11) */
+	for (int i = 0; i < 8; i++)
+		if (!(fx[4] & (1u << i)))
+			twd |= 3u << (2 * i);
+	put32(env, 0, 0xffff0000u | cwd);
+	put32(env, 4, 0xffff0000u | swd);
+	put32(env, 8, twd);
+	put32(env, 12, fip);
+	put32(env, 16, (uint32_t)fop << 16 | cs);
+	put32(env, 20, foo);
+	put32(env, 24, 0xffff0000u | ds);
+	for (int i = 0; i < 8; i++) /* 80-bit registers, packed */
+		memcpy(env + 28 + 10 * i, fx + 32 + 16 * i, 10);
+	memcpy(env + 108, &swd, 2); /* status; magic 0: FXSR data follows */
+}
+
+static size_t frame32(const struct regs32 *q, uint64_t mask,
+		      unsigned char *fpu, size_t fpulen, uint64_t restorer,
+		      unsigned char *out, size_t outlen, uint64_t *at)
+{
+	size_t xlen, fplen = fpu_sigframe(fpu, fpulen, &xlen), total;
+	uint64_t fx, env, frame, pc = q->eip, rv = q->eax;
+	unsigned char *f, *mc;
+
+	if (!fplen || q->esp < FSAVE_LEN + fplen + F32_SIZE + 256)
+		return 0;
+	/* As the kernel places it (no red zone in the i386 ABI): the image
+	 * 64-byte aligned, the FSAVE environment under it, the frame under
+	 * that so that the stack pointer is 16-byte aligned once the return
+	 * address is popped; and three words below the frame for the pops
+	 * of the "int $0x80" sequence (pmadv_arch_gadget). */
+	fx = (q->esp - fplen) & ~(uint64_t)63;
+	env = fx - FSAVE_LEN;
+	frame = ((env - F32_SIZE + 4) & ~(uint64_t)15) - 4;
+	*at = frame - 12;
+	total = (size_t)(fx + fplen - *at);
+	if (total > outlen)
+		return 0;
+	memset(out, 0, total);
+	f = out + 12;
+	put32(f, 0, (uint32_t)restorer);
+	put32(f, F32_UC, xlen ? UC_FP_XSTATE : 0);
+	put32(f, F32_UC + 12, 3); /* uc_stack.ss_flags: see frame64 */
+	restart_as_unhandled((long)(int32_t)q->orig_eax, (long)(int32_t)q->eax,
+			     &pc, &rv);
+	mc = f + F32_MC;
+	put32(mc, 0, q->xgs & 0xffff);
+	put32(mc, 4, q->xfs & 0xffff);
+	put32(mc, 8, q->xes & 0xffff);
+	put32(mc, 12, q->xds & 0xffff);
+	put32(mc, 16, q->edi);
+	put32(mc, 20, q->esi);
+	put32(mc, 24, q->ebp);
+	put32(mc, 28, q->esp);
+	put32(mc, 32, q->ebx);
+	put32(mc, 36, q->edx);
+	put32(mc, 40, q->ecx);
+	put32(mc, 44, (uint32_t)rv);
+	put32(mc, 56, (uint32_t)pc);
+	put32(mc, 60, q->xcs & 0xffff);
+	put32(mc, 64, q->eflags);
+	put32(mc, 68, q->esp);
+	put32(mc, 72, q->xss & 0xffff);
+	put32(mc, 76, (uint32_t)env);
+	put32(mc, 80, (uint32_t)mask);
+	memcpy(f + F32_MASK, &mask, sizeof(mask));
+	fsave_env(out + (env - *at), fpu, (uint16_t)q->xcs, (uint16_t)q->xds);
+	fpu_put(out + (fx - *at), fpu, xlen);
+	return total;
+}
+
+size_t pmadv_arch_frame(const struct pmadv_regs *r, uint64_t mask,
+			unsigned char *fpu, size_t fpulen, uint64_t restorer,
+			unsigned char *out, size_t outlen, uint64_t *at)
+{
+	if (pmadv_arch_compat(r))
+		return frame32(cr32(r), mask, fpu, fpulen, restorer, out,
+			       outlen, at);
+	return frame64(cr64(r), mask, fpu, fpulen, restorer, out, outlen,
+		       at);
+}
+
+uint64_t pmadv_arch_loop_sp(bool compat, uint64_t at)
+{
+	/* rt_sigreturn finds the frame at sp - 8 (i386: sp - 4, and the
+	 * frame starts three words above at) */
+	return compat ? at + 16 : at + 8;
 }
