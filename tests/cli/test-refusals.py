@@ -3,18 +3,21 @@
 """End to end: every refusal names who or what refused, with its exit
 class from pmadvise(8). A target another process traces (exit 8, the
 tracer by PID and name, with --method ptrace and with --hold), one in a
-frozen cgroup (8, the cgroup by name, its stray bytes as '?'), a kernel thread (5, "kernel thread", not "exited"), a thread ID (2,
+frozen cgroup (8, the cgroup by name, its stray bytes as '?'; also
+seen as "/" through the caller's cgroup namespace), a kernel thread (5, "kernel thread", not "exited"), a thread ID (2,
 naming its process), and a
 caller that is root only inside a user namespace (3, the namespace named,
 no "run as root")."""
 
+import ctypes
 import os
 import subprocess
 import sys
 import time
 
 from clitest import (cgroup2_root, check, fail, need_root, on_sigterm_exit,
-                     rmdir_cgroup, run, run_json, skip, status_field)
+                     pmadvise_path, rmdir_cgroup, run, run_json, skip,
+                     status_field)
 
 # Seizes the PID given (PTRACE_SEIZE, invisible to it) under the name
 # pmadv-tracer, prints "traced", and keeps it until stdin closes.
@@ -123,6 +126,107 @@ def test_frozen():
         check(status_field(s.pid, "State") in ("S", "R"),
               "thawed, the target runs: no SIGSTOP left behind (%s)" %
               status_field(s.pid, "State"))
+    finally:
+        if s:
+            s.kill()
+            with open(os.path.join(cg, b"cgroup.freeze"), "w") as f:
+                f.write("0")
+            s.wait()
+        rmdir_cgroup(cg)
+
+
+def namespaced_caller(cg, root, args):
+    """Starts pmadvise in a cgroup namespace rooted at cg, in a mount
+    namespace where cgroup2 is mounted again at root (so that it shows
+    cg's own files): as a manager inside a container, or one run with
+    nsenter -C -m, sees its processes, each at "0::/". The caller is moved
+    out of cg again (its namespace stays rooted there) and waits: cg can
+    be frozen now, which a process inside it could not outlive. Returns
+    (pid, go: write a byte to run it, out: its stdout and stderr)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+    out_r, out_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            with open(os.path.join(cg, b"cgroup.procs"), "w") as f:
+                f.write(str(os.getpid()))
+            # CLONE_NEWCGROUP | CLONE_NEWNS; MS_REC | MS_PRIVATE;
+            # MNT_DETACH
+            if (libc.unshare(0x02000000 | 0x00020000) < 0 or
+                    libc.mount(b"none", b"/", None, 0x4000 | 0x40000,
+                               None) < 0 or
+                    libc.umount2(root.encode(), 2) < 0 or
+                    libc.mount(b"none", root.encode(), b"cgroup2", 0,
+                               None) < 0):
+                os._exit(90)
+            os.write(ready_w, b"r")
+            os.read(go_r, 1)
+            os.dup2(out_w, 1)
+            os.dup2(out_w, 2)
+            os.execv(pmadvise_path(),
+                     [pmadvise_path()] + [str(a) for a in args])
+        finally:
+            os._exit(91)
+    for fd in (ready_w, go_r, out_w):
+        os.close(fd)
+    ok = os.read(ready_r, 1) == b"r"
+    os.close(ready_r)
+    if not ok:
+        os.waitpid(pid, 0)
+        fail("could not make a cgroup and mount namespace")
+    with open(os.path.join(root.encode(), b"cgroup.procs"), "w") as f:
+        f.write(str(pid))
+    return pid, go_w, out_r
+
+
+def test_frozen_in_cgroup_ns():
+    """The frozen cgroup seen as "/" through the caller's cgroup
+    namespace is frozen all the same: refused at once (8), not seized
+    and timed out."""
+    root = cgroup2_root()
+    if not root:
+        skip("no cgroup v2 hierarchy mounted")
+    cg = os.path.join(root.encode(), b"pmadv-frozen-ns-%d" % os.getpid())
+    os.mkdir(cg)
+    s = None
+    try:
+        s = sleeper()
+        with open(os.path.join(cg, b"cgroup.procs"), "w") as f:
+            f.write(str(s.pid))
+        pid, go, out = namespaced_caller(
+            cg, root, ["-m", "ptrace", "-t", "3000", "--anon", s.pid])
+        with open(os.path.join(cg, b"cgroup.freeze"), "w") as f:
+            f.write("1")
+        for _ in range(100):
+            with open(os.path.join(cg, b"cgroup.events")) as f:
+                if "frozen 1" in f.read():
+                    break
+            time.sleep(0.02)
+        else:
+            fail("the cgroup did not freeze")
+        t0 = time.time()
+        os.write(go, b"g")
+        os.close(go)
+        text = b""
+        while True:
+            chunk = os.read(out, 65536)
+            if not chunk:
+                break
+            text += chunk
+        os.close(out)
+        _, st = os.waitpid(pid, 0)
+        took = time.time() - t0
+        text = text.decode("utf-8", "backslashreplace")
+        print("$ (in a cgroup namespace rooted at the frozen cgroup) "
+              "pmadvise -m ptrace -t 3000 --anon %d -> %d in %.2f s\n%s" %
+              (s.pid, os.waitstatus_to_exitcode(st), took, text))
+        check(os.waitstatus_to_exitcode(st) == 8 and
+              "frozen cgroup" in text,
+              "refused as frozen through the caller's cgroup namespace")
+        check(took < 2.5, "at once, not after the 3 s timeout")
+        check(tracer_of(s.pid) == 0, "never seized")
     finally:
         if s:
             s.kill()
@@ -328,6 +432,7 @@ def main():
     test_capabilities()
     test_user_namespace()
     test_frozen()
+    test_frozen_in_cgroup_ns()
     print("PASS")
 
 

@@ -262,13 +262,11 @@ static int cgroup_frozen(pid_t pid, char *cg, size_t cglen)
 		return 0;
 	for (char *l = strtok_r(buf, "\n", &save); l;
 	     l = strtok_r(NULL, "\n", &save)) {
-		const char *p = strchr(l, ':');
+		const char *p;
 
-		/* "ID:controllers:path". The root cgroup cannot be frozen,
-		 * in v1 or v2: it has no file to look at. */
-		p = p ? strchr(p + 1, ':') : NULL;
-		if (!p || !strcmp(p, ":/"))
-			continue;
+		/* "/" is the root of the caller's cgroup namespace, which
+		 * may be any cgroup (a manager inside a container): its
+		 * freezer files are looked at as any other's. */
 		if (!strncmp(l, "0::", 3) && v2[0]) {
 			snprintf(cg, cglen, "%s", l + 3);
 			snprintf(path, sizeof(path), "%s%s/cgroup.events", v2,
