@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <elf.h>
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -423,6 +424,15 @@ int pt_preflight(const struct pmadv_target *t, struct tinfo *ti, bool *suspend,
 	return -ENOSYS;
 #endif
 	*suspend = false;
+	/* the kernel lets a deadline task create no process or thread
+	 * (sched_fork: EAGAIN), so it cannot start the tracer */
+	ret = sched_getscheduler(0);
+	if (ret >= 0 && (ret & ~SCHED_RESET_ON_FORK) == 6 /* DEADLINE */) {
+		pmadv_msg(msg, len, "the calling thread runs under "
+			  "SCHED_DEADLINE, which may not create the tracer "
+			  "process (clone(2) fails with EAGAIN for it)");
+		return -EAGAIN;
+	}
 	if (t->pid == getpid()) {
 		pmadv_msg(msg, len, "PID %d is this process: a process cannot "
 			  "trace itself", (int)t->pid);

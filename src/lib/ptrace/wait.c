@@ -50,18 +50,26 @@ bool pt_rt_policy(void)
 	if (p < 0)
 		return false;
 	p &= ~SCHED_RESET_ON_FORK;
-	return p == SCHED_FIFO || p == SCHED_RR || p == 6 /* DEADLINE */;
+	return p == SCHED_FIFO || p == SCHED_RR;
+}
+
+bool pt_no_spin(void)
+{
+	cpu_set_t set;
+
+	return pt_rt_policy() ||
+	       (sched_getaffinity(0, sizeof(set), &set) == 0 &&
+		CPU_COUNT(&set) == 1);
 }
 
 /* Waiting for the tracee: a stop usually comes within microseconds, so
  * yield first (the tracee may be waiting for this CPU), then nap, doubling
  * up to 200 us, a bound on the latency added to a slow stop. A real-time
- * tracer naps at once: yielding would hand the CPU only to tasks of its
- * own priority, never to the tracee it waits for. */
+ * tracer naps at once (pt_rt_policy). */
 void pt_backoff(const struct session *s, unsigned int i,
 		struct timespec *nap)
 {
-	if (i < 2000 && !s->no_spin) {
+	if (i < 2000 && !s->rt) {
 		sched_yield();
 		return;
 	}
