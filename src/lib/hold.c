@@ -523,7 +523,6 @@ static int hold_ptrace(struct pmadv_hold *h, int64_t deadline)
 	s->pidfd = t->pidfd;
 	s->starttime = t->starttime;
 	s->timeout_ms = timeout_ms;
-	s->no_spin = pt_no_spin();
 	s->rt = pt_rt_policy();
 	s->memfd = -1;
 	s->tfd = -1;

@@ -101,7 +101,7 @@ struct pt_creds {
 	uint32_t caps[6];    /* effective, permitted, inheritable (v3) */
 	int seccomp;         /* PR_GET_SECCOMP */
 	/* not credentials, but what the tracer inherits and keeps: its
-	 * scheduling policy (pt_no_spin) and priority, its CPUs */
+	 * scheduling policy (pt_rt_policy) and priority, its CPUs */
 	int policy, priority;
 	unsigned long cpus[1024 / (8 * sizeof(unsigned long))];
 };
@@ -161,7 +161,6 @@ struct session {
 	long linger_us;     /* the loop's linger before its rt_sigreturn */
 	bool linger_forced; /* by PMADV_PTRACE_LINGER_US */
 	bool suspend_seccomp;
-	bool no_spin;       /* hand-offs sleep at once (pt_no_spin) */
 	bool rt;            /* the tracer yields not (pt_rt_policy) */
 
 	/* the tracer's alone */
@@ -238,14 +237,10 @@ int64_t pt_now_ms(void) PMADV_HIDDEN;
 bool pt_tracee_dead(const struct session *s) PMADV_HIDDEN;
 void pt_bump_progress(struct session *s) PMADV_HIDDEN;
 /* Whether the calling thread (and a tracer it starts, which inherits
- * its policy and CPUs) runs under SCHED_FIFO or SCHED_RR: then yielding
- * the CPU hands it only to tasks of its own priority, never to the
- * ordinary task it waits for. */
+ * its policy) runs under SCHED_FIFO or SCHED_RR: then yielding the CPU
+ * hands it only to tasks of its own priority, never to the ordinary task
+ * it waits for. */
 bool pt_rt_policy(void) PMADV_HIDDEN;
-/* Whether it must not spin, keeping its CPU, while it waits for another
- * task: real-time, or allowed a single CPU, the very one that task
- * needs. */
-bool pt_no_spin(void) PMADV_HIDDEN;
 void pt_backoff(const struct session *s, unsigned int i,
 		struct timespec *nap) PMADV_HIDDEN;
 /* One look, without waiting: 1 and *status for a stop (counted as

@@ -129,7 +129,6 @@ static int begin_once(struct pmadv_call *c, bool fresh)
 	s->want_patch = pmadv_env("PMADV_PTRACE_PATCH") &&
 			!strcmp(pmadv_env("PMADV_PTRACE_PATCH"), "1");
 	s->suspend_seccomp = suspend;
-	s->no_spin = pt_no_spin();
 	s->rt = pt_rt_policy();
 	s->linger_us = env_linger(&s->linger_forced);
 	pt_hint_get(s);

@@ -607,48 +607,17 @@ static void notify(struct session *s)
 }
 
 /*
- * Sleeps until s->seq moves from seen, or ms pass. The other side usually
- * answers within tens of microseconds (a stop of the target, a command
- * the caller posts right after the last answer), and waking a thread
- * asleep on a futex costs about as much again on a virtualised 2-CPU
- * machine: so it first looks, for up to SPIN_US, unless it must not spin
- * (pt_no_spin). Measured (one-range requests in a row, this 2-CPU
- * guest): 97 -> 60 us a request idle; with three busy loops on the two
- * CPUs, 87 -> 74 us, where yielding between looks (sched_yield) had made
- * it 12 ms: each yield gave a busy loop a whole time slice.
+ * Sleeps until s->seq moves from seen, or ms pass. (Looking for the
+ * change for up to 50 us before sleeping was tried during 0.2 and
+ * withdrawn: yielding between looks gave a busy process a time slice at
+ * each hand-off, 12 ms a request on a loaded machine; keeping the CPU
+ * kept a target woken on it off the CPU, 400 us a one-range request in
+ * bench-ptrace. A woken thread costs a few microseconds.)
  */
-#define SPIN_US 50
-
-/* Looks for s->seq to move from seen for up to SPIN_US: true when it
- * did. It keeps its CPU meanwhile (sched_yield would hand it to any other
- * runnable task, for a whole time slice on a loaded machine). */
-static bool spin_change(const struct session *s, uint32_t seen)
-{
-	struct timespec t0, t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (unsigned int i = 1;; i++) {
-		if (__atomic_load_n(&s->seq, __ATOMIC_ACQUIRE) != seen)
-			return true;
-#if defined(__x86_64__) || defined(__i386__)
-		__builtin_ia32_pause();
-#endif
-		if (i % 64)
-			continue;
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		if ((t.tv_sec - t0.tv_sec) * 1000000000LL + t.tv_nsec -
-			    t0.tv_nsec > SPIN_US * 1000LL)
-			return false;
-	}
-}
-
 static void wait_change(struct session *s, uint32_t seen, int64_t ms)
 {
 	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
 
-	if (!__atomic_load_n(&s->no_spin, __ATOMIC_RELAXED) &&
-	    spin_change(s, seen))
-		return;
 	syscall(SYS_futex, &s->seq, FUTEX_WAIT_PRIVATE, seen, &ts, NULL, 0);
 }
 

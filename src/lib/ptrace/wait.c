@@ -53,15 +53,6 @@ bool pt_rt_policy(void)
 	return p == SCHED_FIFO || p == SCHED_RR;
 }
 
-bool pt_no_spin(void)
-{
-	cpu_set_t set;
-
-	return pt_rt_policy() ||
-	       (sched_getaffinity(0, sizeof(set), &set) == 0 &&
-		CPU_COUNT(&set) == 1);
-}
-
 /* Waiting for the tracee: a stop usually comes within microseconds, so
  * yield first (the tracee may be waiting for this CPU), then nap, doubling
  * up to 200 us, a bound on the latency added to a slow stop. A real-time
