@@ -285,6 +285,14 @@ int explain_target_error(struct pmadv_target *t, pid_t pid, int advice,
 	case EACCES:
 		return explain_permission(t, pid, advice, methods, err, held,
 					  msg, len);
+	case EIO:
+		if (!(effective_methods(methods) & PMADV_METHOD_PTRACE))
+			goto other;
+		snprintf(msg, len, "PID %d: the ptrace method's tracer was "
+			 "killed during the request (or found the target in "
+			 "a stop it did not expect); the target was let go",
+			 (int)pid);
+		break;
 	case ENOSYS:
 	case EINVAL:
 		snprintf(msg, len, "no method here can give %s to PID %d: ",
@@ -321,6 +329,7 @@ int explain_target_error(struct pmadv_target *t, pid_t pid, int advice,
 			 "traced or frozen when asked why", (int)pid);
 		break;
 	default:
+	other:
 		snprintf(msg, len, "PID %d: %s (%s)", (int)pid, strerror(err),
 			 errno_name(err));
 		break;
