@@ -77,6 +77,20 @@ def tracer_of(pid):
     return int(status_field(pid, "TracerPid"))
 
 
+def freeze(cg, on):
+    """Freezes (waiting until the kernel says it is frozen) or thaws the
+    cgroup v2 directory cg."""
+    with open(os.path.join(cg, b"cgroup.freeze"), "w") as f:
+        f.write("1" if on else "0")
+    for _ in range(100 if on else 0):
+        with open(os.path.join(cg, b"cgroup.events")) as f:
+            if "frozen 1" in f.read():
+                return
+        time.sleep(0.02)
+    if on:
+        fail("the cgroup did not freeze")
+
+
 def test_frozen():
     root = cgroup2_root()
     if not root:
@@ -90,15 +104,7 @@ def test_frozen():
         s = sleeper()
         with open(os.path.join(cg, b"cgroup.procs"), "w") as f:
             f.write(str(s.pid))
-        with open(os.path.join(cg, b"cgroup.freeze"), "w") as f:
-            f.write("1")
-        for _ in range(100):
-            with open(os.path.join(cg, b"cgroup.events")) as f:
-                if "frozen 1" in f.read():
-                    break
-            time.sleep(0.02)
-        else:
-            fail("the cgroup did not freeze")
+        freeze(cg, True)
         p, doc = run_json(["-m", "ptrace", "--anon", s.pid], check_rc=8)
         msg = doc["processes"][0]["message"]
         # the library's messages turn bytes outside UTF-8 into '?'
@@ -120,8 +126,7 @@ def test_frozen():
         with open(os.path.join(cg, b"cgroup.events")) as f:
             check("frozen 1" in f.read() and tracer_of(s.pid) == 0,
                   "--hold left the target frozen and untraced")
-        with open(os.path.join(cg, b"cgroup.freeze"), "w") as f:
-            f.write("0")
+        freeze(cg, False)
         time.sleep(0.2)
         check(status_field(s.pid, "State") in ("S", "R"),
               "thawed, the target runs: no SIGSTOP left behind (%s)" %
@@ -129,8 +134,7 @@ def test_frozen():
     finally:
         if s:
             s.kill()
-            with open(os.path.join(cg, b"cgroup.freeze"), "w") as f:
-                f.write("0")
+            freeze(cg, False)
             s.wait()
         rmdir_cgroup(cg)
 
@@ -197,15 +201,7 @@ def test_frozen_in_cgroup_ns():
             f.write(str(s.pid))
         pid, go, out = namespaced_caller(
             cg, root, ["-m", "ptrace", "-t", "3000", "--anon", s.pid])
-        with open(os.path.join(cg, b"cgroup.freeze"), "w") as f:
-            f.write("1")
-        for _ in range(100):
-            with open(os.path.join(cg, b"cgroup.events")) as f:
-                if "frozen 1" in f.read():
-                    break
-            time.sleep(0.02)
-        else:
-            fail("the cgroup did not freeze")
+        freeze(cg, True)
         t0 = time.time()
         os.write(go, b"g")
         os.close(go)
@@ -230,8 +226,7 @@ def test_frozen_in_cgroup_ns():
     finally:
         if s:
             s.kill()
-            with open(os.path.join(cg, b"cgroup.freeze"), "w") as f:
-                f.write("0")
+            freeze(cg, False)
             s.wait()
         rmdir_cgroup(cg)
 
