@@ -5,13 +5,16 @@
 # busybox-static for the guest, kmod and xz-utils to pick the guest's
 # modules; then fetches the kernels of the matrix (5.10, 6.1, 6.12: images,
 # modules, headers and kbuild tools from the bullseye, bookworm and trixie
-# suites) and unpacks them into the suite's cache without installing them
-# (see README.md here). Debian 12's own headers (linux-headers-amd64) are
-# for the kmod suite's DKMS test. Idempotent; apt-get only.
+# suites) and Debian 12's arm64 kernel (the kmod suite's kmod-arm64 test
+# cross-builds the module against its headers, with gcc-aarch64-linux-gnu)
+# and unpacks them into the suite's cache without installing them (see
+# README.md here). Debian 12's own headers (linux-headers-amd64) are for
+# the kmod suite's DKMS test. Idempotent; apt-get only.
 set -eu
 
 PKGS="qemu-system-x86 linux-headers-amd64 busybox-static cpio gzip
-build-essential gcc-i686-linux-gnu libc6-dev-i386-cross binutils dpkg apt kmod
+build-essential gcc-i686-linux-gnu libc6-dev-i386-cross gcc-aarch64-linux-gnu
+binutils dpkg apt kmod
 xz-utils debian-archive-keyring util-linux"
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -23,5 +26,7 @@ apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $PKGS >/dev/null
 # Every kernel of the matrix, fetched now so the suite itself needs no
-# network.
+# network; and Debian 12's arm64 kernel, whose headers the kmod-arm64 test
+# cross-builds the module against.
 "$(dirname "$0")/run-vm-tests.sh" --fetch-only
+"$(dirname "$0")/run-vm-tests.sh" --fetch-only --arch=arm64 --kernel=6.1

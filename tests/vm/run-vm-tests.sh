@@ -13,7 +13,8 @@
 # Usage: run-vm-tests.sh [-k] [--kernel=NAME] [[--env=NAME=VALUE]...
 #                        [--file=PATH]... [--tool=NAME]... [--arg=ARG]...
 #                        [--name=NAME] EXTRA_TEST[:TIMEOUT]]...
-#        run-vm-tests.sh --fetch-only [--kernel=NAME]
+#        run-vm-tests.sh --fetch-only [--arch=ARCH] [--kernel=NAME]
+#        run-vm-tests.sh --build-only [--arch=ARCH] [--kernel=NAME]
 #   --kernel=NAME  the guest kernel: 5.10 (Debian 11 bullseye), 6.1
 #               (Debian 12 bookworm, the default) or 6.12 (Debian 13
 #               trixie); the newest linux-image-*-amd64 of that suite
@@ -40,6 +41,14 @@
 #   -k          keep the work directory
 #   --fetch-only  only fetch and unpack the kernel (without --kernel: every
 #               kernel of the matrix) into the cache; needs the network
+#   --build-only  fetch the kernel if the cache lacks it, build the module
+#               against its headers and check the result (its machine and
+#               vermagic); boot nothing
+#   --arch=ARCH  the kernel's Debian architecture: amd64 (the default), or
+#               arm64, whose module is cross-built (aarch64-linux-gnu-gcc)
+#               with the host's own kbuild tools of the same version; no
+#               arm64 guest boots yet, so arm64 takes --fetch-only or
+#               --build-only (issue 11)
 # Environment:
 #   CI=true              missing dependencies fail the run instead of skipping
 #   PMADV_VM_WORKDIR     work directory (default: a fresh temporary one)
@@ -59,11 +68,15 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 keep=0
 fetch_only=0
+build_only=0
+arch=amd64
 kernel=
 while :; do
 	case ${1:-} in
 	-k) keep=1 ;;
 	--fetch-only) fetch_only=1 ;;
+	--build-only) build_only=1 ;;
+	--arch=*) arch=${1#--arch=} ;;
 	--kernel=*) kernel=${1#--kernel=} ;;
 	*) break ;;
 	esac
@@ -82,6 +95,20 @@ suite_of() {
 	exit 2
 }
 [ -z "$kernel" ] || suite_of "$kernel" >/dev/null
+# The module's cross compiler and the kernel's name for the architecture
+# (readelf's "Machine:"), for each Debian architecture.
+case $arch in
+amd64) kcross='' kmachine='Advanced Micro Devices X86-64' ;;
+arm64) kcross=aarch64-linux-gnu- kmachine=AArch64 ;;
+*)
+	echo "run-vm-tests: unknown architecture $arch (amd64 or arm64)" >&2
+	exit 2
+	;;
+esac
+if [ "$arch" != amd64 ] && [ "$fetch_only" = 0 ] && [ "$build_only" = 0 ]; then
+	echo "run-vm-tests: no $arch guest boots yet: use --fetch-only or --build-only" >&2
+	exit 2
+fi
 
 # Without the tools the suite cannot run: CI must hear about it as a
 # failure; a developer's machine may skip (exit 77, Meson's SKIP). A fetch
@@ -100,9 +127,14 @@ unavailable() {
 for tool in dpkg-deb apt-get apt-cache modinfo xz readelf flock; do
 	command -v "$tool" >/dev/null 2>&1 || unavailable "$tool not found"
 done
-# The rest only for a run.
 if [ "$fetch_only" = 0 ]; then
-	for tool in qemu-system-x86_64 gcc make cpio gzip strip timeout; do
+	for tool in "${kcross}gcc" make; do
+		command -v "$tool" >/dev/null 2>&1 || unavailable "$tool not found"
+	done
+fi
+# The rest only for a run.
+if [ "$fetch_only" = 0 ] && [ "$build_only" = 0 ]; then
+	for tool in qemu-system-x86_64 cpio gzip strip timeout; do
 		command -v "$tool" >/dev/null 2>&1 || unavailable "$tool not found"
 	done
 	busybox=$(command -v busybox || true)
@@ -164,13 +196,17 @@ trap 'exit 143' TERM
 # lists and a download cache under $cache/apt/SUITE, so the host's apt
 # configuration and its installed packages are never touched.
 suite_apt() {
+	# amd64's lists where they always were; another architecture's (with
+	# amd64 beside it, for the host's kbuild tools) apart
 	adir=$cache/apt/$1
+	[ "$arch" = amd64 ] || adir=$adir-$arch
 	mkdir -p "$adir/lists/partial" "$adir/cache/archives/partial" "$adir/none"
 	apt_opts="-o Dir::Etc::SourceList=$adir/sources.list
 -o Dir::Etc::SourceParts=$adir/none -o Dir::Etc::Preferences=$adir/none
 -o Dir::Etc::PreferencesParts=$adir/none -o Dir::State::Lists=$adir/lists
 -o Dir::State::Status=$adir/status -o Dir::Cache=$adir/cache
--o APT::Architecture=amd64 -o Acquire::Languages=none"
+-o APT::Architecture=$arch -o APT::Architectures::=amd64
+-o APT::Architectures::=$arch -o Acquire::Languages=none"
 	[ -f "$adir/status" ] || : > "$adir/status"
 }
 
@@ -183,12 +219,21 @@ host_mirror() {
 		head -n 1
 }
 
+# The file in $cache that names the kernel of matrix entry $1 (for --arch).
+kernel_record() {
+	if [ "$arch" = amd64 ]; then
+		echo "kernel-$1"
+	else
+		echo "kernel-$1-$arch"
+	fi
+}
+
 # Fetches the newest kernel of suite $2 for matrix entry $1: the image, the
 # modules the guest loads (with what they depend on, uncompressed) and the
 # headers with their kbuild tools, unpacked into $cache/KVER; then records
-# KVER in $cache/kernel-$1.
+# KVER in $cache/$(kernel_record $1).
 fetch_kernel() {
-	name=$1 suite=$2
+	name=$1 suite=$2 record=$(kernel_record "$1")
 	suite_apt "$suite"
 	# One run at a time fetches a suite: a second apt-get update of the
 	# same lists fails at once on apt's lock (two build trees, or
@@ -210,19 +255,24 @@ fetch_kernel() {
 	apt-get $apt_opts -qq --error-on=any update > "$work/apt.log" 2>&1 ||
 		{ cat "$work/apt.log" >&2; unavailable "apt-get update of $suite failed"; }
 	# shellcheck disable=SC2086
-	kver=$(apt-cache $apt_opts depends linux-headers-amd64 |
-		sed -n 's/^ *Depends: linux-headers-\(.*-amd64\)$/\1/p' | head -n 1)
-	[ -n "$kver" ] || unavailable "no linux-headers-amd64 in $suite"
+	kver=$(apt-cache $apt_opts depends "linux-headers-$arch" |
+		sed -n "s/^ *Depends: linux-headers-\(.*-$arch\)\$/\1/p" | head -n 1)
+	[ -n "$kver" ] || unavailable "no linux-headers-$arch in $suite"
 	if [ -f "$cache/$kver/ready" ]; then
-		echo "$kver" > "$cache/kernel-$name.$$"
-		mv -f "$cache/kernel-$name.$$" "$cache/kernel-$name"
+		echo "$kver" > "$cache/$record.$$"
+		mv -f "$cache/$record.$$" "$cache/$record"
 		exec 9>&-
 		return 0
 	fi
-	# The headers package names its common part and kbuild tools.
+	# The headers package names its common part and kbuild tools. The
+	# tools are the host's (amd64) build of that version, whatever the
+	# kernel's architecture: Kbuild runs them here. (The arm64 headers'
+	# own are arm64 programs; their scripts link resolves to whichever
+	# linux-kbuild is unpacked beside them.)
 	# shellcheck disable=SC2086
 	pkgs="linux-image-$kver linux-headers-$kver $(apt-cache $apt_opts depends \
-		"linux-headers-$kver" | sed -n 's/^ *Depends: \(linux-\(headers\|kbuild\)-[^ <>]*\)$/\1/p')"
+		"linux-headers-$kver" | sed -n 's/^ *Depends: \(linux-headers-[^ <>]*\)$/\1/p;
+			s/^ *Depends: \(linux-kbuild-[^ <>]*\)$/\1:amd64/p')"
 	new=$cache/$kver.new.$$
 	rm -rf "$new"
 	mkdir -p "$new/debs" "$new/root" "$new/modules"
@@ -303,8 +353,8 @@ fetch_kernel() {
 		echo "run-vm-tests: $cache/$kver is in the way and not a complete kernel (no ready file): remove it" >&2
 		exit 1
 	fi
-	echo "$kver" > "$cache/kernel-$name.$$"
-	mv -f "$cache/kernel-$name.$$" "$cache/kernel-$name"
+	echo "$kver" > "$cache/$record.$$"
+	mv -f "$cache/$record.$$" "$cache/$record"
 	echo "run-vm-tests: kernel $name ($kver) ready in $cache/$kver"
 	exec 9>&-
 }
@@ -320,10 +370,11 @@ fi
 [ -n "$kernel" ] || kernel=6.1
 # The run itself needs no network: the kernel is fetched once (by
 # tests/vm/install-deps.sh), here only where the cache lacks it.
-if [ ! -f "$cache/kernel-$kernel" ] || [ ! -f "$cache/$(cat "$cache/kernel-$kernel")/ready" ]; then
+record=$(kernel_record "$kernel")
+if [ ! -f "$cache/$record" ] || [ ! -f "$cache/$(cat "$cache/$record")/ready" ]; then
 	fetch_kernel "$kernel" "$(suite_of "$kernel")"
 fi
-kver=$(cat "$cache/kernel-$kernel")
+kver=$(cat "$cache/$record")
 kcache=$cache/$kver
 kdir=$kcache/root/usr/src/linux-headers-$kver
 
@@ -334,15 +385,29 @@ kdir=$kcache/root/usr/src/linux-headers-$kver
 #   back to -falign-functions;
 # - no BTF for the module: pahole would have to match the kernel's, and
 #   nothing here reads the module's BTF.
-kmake="CC=gcc CONFIG_DEBUG_INFO_BTF_MODULES="
+# Another architecture's: its cross compiler, ARCH and CROSS_COMPILE.
+kmake="CC=${kcross}gcc CONFIG_DEBUG_INFO_BTF_MODULES="
+[ -z "$kcross" ] || kmake="$kmake ARCH=$arch CROSS_COMPILE=$kcross"
 if grep -q '^CONFIG_CC_HAS_MIN_FUNCTION_ALIGNMENT=y' "$kdir/include/config/auto.conf" &&
-	! echo 'int x;' | gcc -fmin-function-alignment=16 -x c -c -o /dev/null - 2>/dev/null; then
+	! echo 'int x;' | "${kcross}gcc" -fmin-function-alignment=16 -x c -c -o /dev/null - 2>/dev/null; then
 	kmake="$kmake CONFIG_CC_HAS_MIN_FUNCTION_ALIGNMENT="
 fi
 echo "run-vm-tests: building the module against $kdir"
 PMADV_KMOD_WERROR=1 PMADV_KMOD_MAKE_ARGS=$kmake \
 	"$top/src/kmod/build.sh" "$kdir" "$work/kmod" > "$work/kmod.log" 2>&1 ||
 	{ cat "$work/kmod.log" >&2; echo "run-vm-tests: module build failed" >&2; exit 1; }
+# What was built is a module of that kernel, for its machine.
+ko=$work/kmod/procmadvise.ko
+machine=$(readelf -h "$ko" | sed -n 's/^ *Machine: *//p')
+vermagic=$(modinfo -F vermagic "$ko")
+if [ "$machine" != "$kmachine" ] || [ "${vermagic%% *}" != "$kver" ]; then
+	echo "run-vm-tests: $ko is for machine '$machine', vermagic '$vermagic'; wanted '$kmachine', $kver" >&2
+	exit 1
+fi
+if [ "$build_only" = 1 ]; then
+	echo "run-vm-tests: procmadvise.ko built with -Werror for $kver ($machine; vermagic $vermagic)"
+	exit 0
+fi
 
 # The initramfs is two archives, one after the other (the kernel unpacks
 # each): this kernel's modules, and the rest, which is the same for every
