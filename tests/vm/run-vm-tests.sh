@@ -192,31 +192,18 @@ trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# apt-get and apt-cache on a suite of their own: a sources list, package
-# lists and a download cache under $cache/apt/SUITE, so the host's apt
-# configuration and its installed packages are never touched.
+# apt-get and apt-cache on a suite of their own, under $cache/apt/SUITE,
+# so the host's apt configuration and its installed packages are never
+# touched (tools/debian-apt.sh). amd64's lists where they always were;
+# another architecture's apart, with amd64 beside it for the host's kbuild
+# tools.
+. "$top/tools/debian-apt.sh"
 suite_apt() {
-	# amd64's lists where they always were; another architecture's (with
-	# amd64 beside it, for the host's kbuild tools) apart
-	adir=$cache/apt/$1
-	[ "$arch" = amd64 ] || adir=$adir-$arch
-	mkdir -p "$adir/lists/partial" "$adir/cache/archives/partial" "$adir/none"
-	apt_opts="-o Dir::Etc::SourceList=$adir/sources.list
--o Dir::Etc::SourceParts=$adir/none -o Dir::Etc::Preferences=$adir/none
--o Dir::Etc::PreferencesParts=$adir/none -o Dir::State::Lists=$adir/lists
--o Dir::State::Status=$adir/status -o Dir::Cache=$adir/cache
--o APT::Architecture=$arch -o APT::Architectures::=amd64
--o APT::Architectures::=$arch -o Acquire::Languages=none"
-	[ -f "$adir/status" ] || : > "$adir/status"
-}
-
-# The archive the host's apt reads its own suite ($1 empty) or that suite's
-# security updates ($1 -security) from, e.g. a mirror.
-host_mirror() {
-	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
-	apt-cache policy 2>/dev/null |
-		sed -n "s|^ *[0-9]* \([a-z+]*://[^ ]*\) $codename$1/main amd64 Packages\$|\1|p" |
-		head -n 1
+	if [ "$arch" = amd64 ]; then
+		debian_apt "$cache/apt/$1" amd64
+	else
+		debian_apt "$cache/apt/$1-$arch" "$arch" amd64
+	fi
 }
 
 # The file in $cache that names the kernel of matrix entry $1 (for --arch).
@@ -240,12 +227,12 @@ fetch_kernel() {
 	# install-deps.sh beside a test). The lock ends with this function.
 	exec 9> "$adir/lock"
 	flock 9
-	mirror=${PMADV_VM_MIRROR:-$(host_mirror '')}
+	mirror=${PMADV_VM_MIRROR:-$(debian_mirror '')}
 	[ -n "$mirror" ] || unavailable "cannot tell which Debian archive the host uses (set PMADV_VM_MIRROR)"
 	keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 	echo "deb [signed-by=$keyring] $mirror $suite main" > "$adir/sources.list"
 	# The suite's newest kernel may be a security update.
-	security=${PMADV_VM_SECURITY_MIRROR-$(host_mirror -security)}
+	security=${PMADV_VM_SECURITY_MIRROR-$(debian_mirror -security)}
 	[ -z "$security" ] ||
 		echo "deb [signed-by=$keyring] $security $suite-security main" >> "$adir/sources.list"
 	echo "run-vm-tests: reading $suite's package lists"
