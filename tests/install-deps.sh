@@ -6,7 +6,7 @@ set -eu
 
 PKGS="build-essential meson ninja-build pkg-config libcap-dev libcmocka-dev
 groff-base valgrind python3 perl clang libclang-rt-14-dev dkms
-libsmartcols-dev"
+libsmartcols-dev debian-archive-keyring"
 # Cross compilers: the 32-bit test targets (i386 beside x86_64, 32-bit ARM
 # beside aarch64) and the cross builds (cross/*.ini). Not gcc-multilib:
 # it conflicts with every cross compiler package on Debian 12. cmocka,
