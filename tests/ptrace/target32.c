@@ -11,18 +11,53 @@
  * That state (i386): a pattern in SSE register xmm7 and a rounding mode
  * of its own (the x87 control word and MXCSR), live across the read(2)
  * it waits in, where an injection lands: a thread restored through its
- * signal frame after its tracer died gets them back from that frame.
+ * signal frame after its tracer died gets them back from that frame; and
+ * its SIGSEGV handler, which a fault of injected code would have the
+ * kernel reset.
+ *
+ * i386 modes, a comma-separated list in argv[1], each a way a real
+ * program makes the injector's life hard:
+ *   vdsoro  its vDSO mprotected PROT_READ (glibc's syscalls sent to an
+ *           "int $0x80; ret" of its own first)
+ *   ldtds   it waits with ds loaded with an LDT data segment of base
+ *           64 KiB, as code with segments of its own does (Wine)
+ *   ldtss   the same for ss: its stack pointer is then no address
+ *   jit     its vDSO unmapped, and the injector's sequences ("int $0x80;
+ *           pop; pop; pop; ret" and the rt_sigreturn call) in a
+ *           read-write-execute page of its own, whose address it prints
+ *           on a second line
  */
+#define _GNU_SOURCE
 #include <fenv.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "vdso.h"
+
 static int regs_bad;
+static void on_segv(int sig)
+{
+	(void)sig;
+	_exit(99);
+}
 
 #if defined(__i386__)
-/* read(0, c, 1) made directly, with xmm7 holding a pattern across it */
+#include <asm/ldt.h>
+#include <sys/syscall.h>
+
+/* The LDT selector of entry 0 (TI=1, RPL=3), or the flat data one. */
+static unsigned short ldt_ds = 0x2b, ldt_ss = 0x2b;
+
+/* read(0, c, 1) made directly, with xmm7 holding a pattern across it and
+ * ds and ss as the modes ask: nothing between their loads uses the stack,
+ * and they are put back through cs, the one segment known flat (static
+ * addresses: built -fno-pie) */
+static unsigned short saved_ds, saved_ss;
+
 __attribute__((target("sse2"))) static int read_checked(char *c)
 {
 	static const unsigned int pat[4] = { 0x11223344, 0x55667788,
@@ -31,38 +66,117 @@ __attribute__((target("sse2"))) static int read_checked(char *c)
 	int ret;
 
 	__asm__ volatile("movdqu %[p], %%xmm7\n\t"
+			 "mov %%ds, %[sds]\n\t"
+			 "mov %%ss, %[sss]\n\t"
+			 "mov %[nds], %%ds\n\t"
+			 "mov %[nss], %%ss\n\t"
 			 "int $0x80\n\t"
+			 "mov %%cs:%[sss], %%ss\n\t"
+			 "mov %%cs:%[sds], %%ds\n\t"
 			 "movdqu %%xmm7, %[g]"
-			 : "=a"(ret), [g] "=m"(got)
-			 : "a"(3), "b"(0), "c"(c), "d"(1), [p] "m"(pat)
+			 : "=a"(ret), [g] "=m"(got), [sds] "+m"(saved_ds),
+			   [sss] "+m"(saved_ss)
+			 : "a"(3), "b"(0), "c"(c), "d"(1), [p] "m"(pat),
+			   [nds] "S"(ldt_ds), [nss] "D"(ldt_ss)
 			 : "memory", "xmm7");
 	if (ret >= 0 && memcmp(got, pat, sizeof(pat)))
 		regs_bad = 1;
 	return ret;
+}
+
+/* glibc's syscalls go through %gs:0x10, the vDSO's __kernel_vsyscall:
+ * sent here, they need no vDSO */
+__attribute__((naked)) static void own_vsyscall(void)
+{
+	__asm__ volatile("int $0x80\n\tret");
+}
+
+static int set_modes(const char *modes, unsigned long *jit)
+{
+	unsigned long vend, vdso = pt_vdso_span(&vend);
+
+	*jit = 0;
+	if (strstr(modes, "vdsoro") || strstr(modes, "jit")) {
+		__asm__ volatile("movl %0, %%gs:0x10" : : "r"(own_vsyscall));
+		if (!vdso)
+			return -1;
+	}
+	if (strstr(modes, "vdsoro") &&
+	    mprotect((void *)vdso, vend - vdso, PROT_READ) < 0)
+		return -1;
+	if (strstr(modes, "jit")) {
+		static const unsigned char seqs[] = {
+			0xcd, 0x80, 0x5d, 0x5a, 0x59, 0xc3,       /* gadget */
+			0xb8, 0xad, 0x00, 0x00, 0x00, 0xcd, 0x80, /* restorer */
+			0x0f, 0x0b };
+		unsigned char *p = mmap(NULL, 4096,
+					PROT_READ | PROT_WRITE | PROT_EXEC,
+					MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (p == MAP_FAILED || munmap((void *)vdso, vend - vdso) < 0)
+			return -1;
+		memcpy(p, seqs, sizeof(seqs));
+		*jit = (unsigned long)p;
+	}
+	if (strstr(modes, "ldtds") || strstr(modes, "ldtss")) {
+		struct user_desc d = {
+			.entry_number = 0, .base_addr = 0x10000,
+			.limit = 0xfffff, .seg_32bit = 1,
+			.limit_in_pages = 1, .useable = 1,
+		};
+
+		if (syscall(SYS_modify_ldt, 1, &d, sizeof(d)) < 0)
+			return -1;
+		if (strstr(modes, "ldtds"))
+			ldt_ds = 7;
+		if (strstr(modes, "ldtss"))
+			ldt_ss = 7;
+	}
+	return 0;
 }
 #else
 static int read_checked(char *c)
 {
 	return (int)read(0, c, 1);
 }
+
+static int set_modes(const char *modes, unsigned long *jit)
+{
+	*jit = 0;
+	return *modes ? -1 : 0;
+}
 #endif
 
-int main(void)
+int main(int argc, char **argv)
 {
 	unsigned char *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
 				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct sigaction sa;
+	unsigned long jit;
 	char c;
 
 	if (page == MAP_FAILED)
 		return 1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_segv;
+	sigaction(SIGSEGV, &sa, NULL);
+	if (set_modes(argc > 1 ? argv[1] : "", &jit) < 0) {
+		perror("target32: modes");
+		return 2;
+	}
 	memset(page, 0x5a, 4096);
 	fesetround(FE_TOWARDZERO);
 	printf("%08lx\n", (unsigned long)page);
+	if (jit)
+		printf("%08lx\n", jit);
 	fflush(stdout);
 	while (read_checked(&c) == 1) {
 		volatile unsigned int n = 0;
 
 		if (fegetround() != FE_TOWARDZERO)
+			regs_bad = 1;
+		sigaction(SIGSEGV, NULL, &sa);
+		if (sa.sa_handler != on_segv)
 			regs_bad = 1;
 		if (c == 'r') {
 			printf(regs_bad ? "regs bad\n" : "regs ok\n");

@@ -35,6 +35,7 @@
 #include <cmocka.h>
 
 #include "ptest.h"
+#include "vdso.h"
 
 #define PAGE 4096
 
@@ -933,6 +934,30 @@ static void test_pageout_to_swap(void **state)
 
 /* ---- a 32-bit target ---- */
 
+/* The target answers cmd ('x' reports, 'f' refills first) with its page's
+ * first byte and its loop's sum. */
+static void target32_says(int in, int out, char cmd, const char *want)
+{
+	char line[16];
+
+	assert_int_equal(write(in, &cmd, 1), 1);
+	assert_int_equal(pt_read_full(out, line, 12, 10000), 12);
+	line[12] = '\0';
+	assert_string_equal(line, want);
+}
+
+static void target32_regs_ok(pid_t pid, int in, int out)
+{
+	char line[16];
+
+	wait_state(pid, "S", 5);
+	assert_int_equal(write(in, "r", 1), 1);
+	assert_int_equal(pt_read_full(out, line, 8, 5000), 8);
+	line[8] = '\0';
+	assert_string_equal(line, "regs ok\n");
+	wait_state(pid, "S", 5);
+}
+
 /*
  * The 32-bit target is armed as a 64-bit one is (its i386 signal frame):
  * its caller and the tracer killed at a random moment of a request, one
@@ -951,7 +976,6 @@ static void compat32_killed(pid_t pid, unsigned long addr,
 	static struct iovec many[1000];
 	static struct pt_snap pre[1];
 	double took[2];
-	char line[16];
 	int killed = 0;
 
 	for (int i = 0; i < 1000; i++)
@@ -977,7 +1001,12 @@ static void compat32_killed(pid_t pid, unsigned long addr,
 			pt_advise(pid, many, 1000, MADV_COLD, 0, NULL);
 			_exit(0);
 		}
-		usleep((useconds_t)(took[p] * 1e6 * (0.1 + 0.1 * trial)));
+		/* from the moment its tracer exists (a caller under TCG can
+		 * take most of a request's time to start one) */
+		for (end = pt_now() + 10;
+		     !pt_children(caller, 0, tr, 8) && pt_now() < end;)
+			usleep(200);
+		usleep((useconds_t)(took[p] * 1e6 * (0.05 + 0.05 * trial)));
 		n = pt_children(caller, 0, tr, 8);
 		for (int k = 0; k < n; k++)
 			if (kill(tr[k], SIGKILL) == 0)
@@ -996,54 +1025,160 @@ static void compat32_killed(pid_t pid, unsigned long addr,
 			fail_msg("trial %d: mappings changed:\n%s\nwere:\n%s",
 				 trial, b->maps, pre->maps);
 		wait_state(pid, "S", 5);
-		assert_int_equal(write(in, "x", 1), 1);
-		assert_int_equal(pt_read_full(out, line, 12, 10000), 12);
-		line[12] = '\0';
-		assert_string_equal(line, "5a 12345678\n");
+		target32_says(in, out, 'x', "5a 12345678\n");
 		wait_state(pid, "S", 5);
 	}
-	assert_int_equal(write(in, "r", 1), 1);
-	assert_int_equal(pt_read_full(out, line, 8, 5000), 8);
-	line[8] = '\0';
-	assert_string_equal(line, "regs ok\n");
+	target32_regs_ok(pid, in, out);
 	print_message("32-bit target: %d tracers killed mid-request\n",
 		      killed);
 	assert_true(killed >= 4);
 }
 
-static void test_compat32(void **state)
+/* ---- a vDSO the target made unexecutable ---- */
+
+static void vx_segv(int sig)
 {
-	const char *path;
-	struct pt_snap *a, *b;
-	char line[128];
-	unsigned long addr;
-	struct iovec iov;
-	int in[2], out[2];
+	(void)sig;
+	_exit(99);
+}
+
+/* Makes its vDSO PROT_READ (glibc's syscall wrappers do not use it; this
+ * child calls nothing that does), then answers each byte on in[0] with
+ * its page's first byte and whether its SIGSEGV handler is still its
+ * own. */
+static void vx_child(void *arg)
+{
+	struct rp *r = arg;
+	struct sigaction sa;
+	unsigned long b, a = pt_vdso_span(&b);
+	char c;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = vx_segv;
+	sigaction(SIGSEGV, &sa, NULL);
+	memset(r->mem, 0x5a, PAGE);
+	if (!a || mprotect((void *)a, b - a, PROT_READ) < 0)
+		_exit(2);
+	if (write(r->out[1], "R", 1) != 1)
+		_exit(2);
+	while (read(r->in[0], &c, 1) == 1) {
+		unsigned char rep[2] = { r->mem[0], 0 };
+
+		sigaction(SIGSEGV, NULL, &sa);
+		rep[1] = sa.sa_handler == vx_segv;
+		memset(r->mem, 0x5a, PAGE);
+		if (write(r->out[1], rep, 2) != 2)
+			_exit(3);
+	}
+}
+
+/*
+ * A target whose vDSO is no longer executable (mprotect PROT_READ): the
+ * rung looked for its sequences there by the ELF headers and ran them,
+ * which faulted (EIO, the target's SIGSEGV handler reset by the kernel,
+ * and the target killed if its tracer died meanwhile; found by a breaker
+ * round in the 6.1 guest, whose 64-bit vDSO has "syscall; ret"). The rung
+ * must take only code that is executable now, on every path.
+ */
+static void test_vdso_not_executable(void **state)
+{
+	static const char *const paths[] = { "0", "pm", "loop" };
+	struct pt_snap *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+	struct rp r;
 	pid_t pid;
-	ssize_t n;
+	char c;
 
 	(void)state;
-	path = pt_target32();
-	a = malloc(sizeof(*a));
-	b = malloc(sizeof(*b));
-	assert_int_equal(pipe(in), 0);
-	assert_int_equal(pipe(out), 0);
+	PT_REQUIRE(geteuid() == 0, "needs root");
+	assert_int_equal(pipe(r.in), 0);
+	assert_int_equal(pipe(r.out), 0);
+	r.mem = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	pid = pt_fork(vx_child, &r);
+	assert_int_equal(pt_read_full(r.out[0], &c, 1, 5000), 1);
+	wait_state(pid, "S", 2);
+	assert_int_equal(pt_snapshot(pid, a), 0);
+	for (int p = 0; p < 3; p++) {
+		struct iovec iov = { r.mem, PAGE };
+		unsigned char rep[2];
+		ssize_t ret;
+
+		if (strcmp(paths[p], "pm"))
+			setenv("PMADV_PTRACE_FAST", paths[p], 1);
+		else
+			unsetenv("PMADV_PTRACE_FAST");
+		ret = pt_advise(pid, &iov, 1, MADV_DONTNEED,
+				PMADV_F_DESTRUCTIVE, NULL);
+		if (ret != PAGE)
+			fail_msg("path %s: %zd", paths[p], ret);
+		assert_int_equal(pt_snapshot(pid, b), 0);
+		pt_assert_same(a, b, true);
+		assert_int_equal(write(r.in[1], "x", 1), 1);
+		assert_int_equal(pt_read_full(r.out[0], rep, 2, 5000), 2);
+		assert_int_equal(rep[0], 0);    /* advised */
+		assert_int_equal(rep[1], 1);    /* its handler */
+		wait_state(pid, "S", 2);
+	}
+	unsetenv("PMADV_PTRACE_FAST");
+	pt_kill(pid);
+	close(r.in[0]), close(r.in[1]), close(r.out[0]), close(r.out[1]);
+	munmap(r.mem, PAGE);
+	free(a), free(b);
+}
+
+/* Starts the 32-bit target with modes (target32.c) on pipes: *in for its
+ * commands, *out for its answers; *addr its page, *jit its second line
+ * (jit mode) or 0. */
+static pid_t start_target32(const char *modes, int *in, int *out,
+			    unsigned long *addr, unsigned long *jit)
+{
+	const char *path = pt_target32();
+	int i[2], o[2];
+	char line[16];
+	pid_t pid;
+
+	assert_int_equal(pipe(i), 0);
+	assert_int_equal(pipe(o), 0);
 	pid = fork();
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		close(in[1]), close(out[0]);
-		execl(path, path, (char *)NULL);
+		dup2(i[0], 0);
+		dup2(o[1], 1);
+		close(i[1]), close(o[0]);
+		execl(path, path, modes, (char *)NULL);
 		_exit(127);
 	}
-	close(in[0]), close(out[1]);
-	n = pt_read_full(out[0], line, 9, 5000); /* "xxxxxxxx\n" */
-	assert_int_equal(n, 9);
-	line[8] = '\0';
-	addr = strtoul(line, NULL, 16);
-	assert_true(addr != 0 && addr < 0xffffffffUL);
+	close(i[0]), close(o[1]);
+	*in = i[1];
+	*out = o[0];
+	for (int k = 0; k < (strstr(modes, "jit") ? 2 : 1); k++) {
+		unsigned long v;
+
+		/* "xxxxxxxx\n" */
+		assert_int_equal(pt_read_full(*out, line, 9, 5000), 9);
+		line[8] = '\0';
+		v = strtoul(line, NULL, 16);
+		assert_true(v != 0 && v < 0xffffffffUL);
+		*(k ? jit : addr) = v;
+	}
+	if (!strstr(modes, "jit"))
+		*jit = 0;
 	wait_state(pid, "S", 2);
+	return pid;
+}
+
+static void test_compat32(void **state)
+{
+	struct pt_snap *a, *b;
+	unsigned long addr, jit;
+	struct iovec iov;
+	int in, out;
+	pid_t pid;
+
+	(void)state;
+	a = malloc(sizeof(*a));
+	b = malloc(sizeof(*b));
+	pid = start_target32("", &in, &out, &addr, &jit);
 	assert_int_equal(pt_snapshot(pid, a), 0);
 
 	for (int round = 0; round < 2; round++) {
@@ -1058,23 +1193,85 @@ static void test_compat32(void **state)
 		assert_int_equal(pt_snapshot(pid, b), 0);
 		pt_assert_same(a, b, true);
 		/* 'x': the target prints its page's first byte and a sum */
-		assert_int_equal(write(in[1], "x", 1), 1);
-		n = pt_read_full(out[0], line, 12, 5000);
-		assert_int_equal(n, 12);
-		line[12] = '\0';
-		assert_string_equal(line, "00 12345678\n");
+		target32_says(in, out, 'x', "00 12345678\n");
 		/* 'f': refill with 0x5a for the next round */
-		assert_int_equal(write(in[1], "f", 1), 1);
-		n = pt_read_full(out[0], line, 12, 5000);
-		assert_int_equal(n, 12);
-		line[12] = '\0';
-		assert_string_equal(line, "5a 12345678\n");
+		target32_says(in, out, 'f', "5a 12345678\n");
 		wait_state(pid, "S", 2);
 	}
-	compat32_killed(pid, addr, a, b, in[1], out[0]);
+	compat32_killed(pid, addr, a, b, in, out);
 	set_fast(true);
 	pt_kill(pid);
-	close(in[1]), close(out[0]);
+	close(in), close(out);
+	free(a), free(b);
+}
+
+/*
+ * 32-bit targets that make the injector's life hard (target32.c's modes;
+ * found by a breaker round): a vDSO mprotected PROT_READ, whose code the
+ * rung ran from and faulted on (EIO, the SIGSEGV handler reset, the target
+ * killed when its tracer died); ds or ss loaded with an LDT segment of
+ * base 64 KiB, with which the madvise loop read and wrote its block at
+ * the wrong place (the target's own memory) and a frame would have gone
+ * below no stack; the vDSO unmapped and the sequences the rung looks for
+ * in a read-write-execute page, which the request's own MADV_DONTNEED then
+ * zeroed under it. Each is advised on the three paths, the destructive
+ * advice over its page and that page, and must come back as it was, its
+ * handler and registers too. Where the thread can be armed (ldtds), its
+ * caller and tracer are also killed mid-request.
+ */
+static void test_compat32_hostile(void **state)
+{
+	static const char *const modes[] = { "vdsoro", "ldtds", "ldtss",
+					     "jit" };
+	static const char *const paths[] = { "0", "pm", "loop" };
+	struct pt_snap *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+
+	(void)state;
+	pt_target32();
+	for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+		/* PT_C32_MODE=name: that mode alone */
+		const char *only = getenv("PT_C32_MODE");
+		unsigned long addr, jit;
+		int in, out;
+		pid_t pid;
+
+		if (only && strcmp(only, modes[m]))
+			continue;
+		pid = start_target32(modes[m], &in, &out, &addr, &jit);
+
+		assert_int_equal(pt_snapshot(pid, a), 0);
+		for (size_t p = 0; p < 3; p++) {
+			/* the sequences' page first: an injection after it
+			 * would run from the zeroed page */
+			struct iovec iov[2] = { { (void *)jit, PAGE },
+						{ (void *)addr, PAGE } };
+			struct pmadv_result res;
+			ssize_t ret;
+
+			if (strcmp(paths[p], "pm"))
+				setenv("PMADV_PTRACE_FAST", paths[p], 1);
+			else
+				unsetenv("PMADV_PTRACE_FAST");
+			ret = pt_advise(pid, iov + !jit, jit ? 2 : 1,
+					MADV_DONTNEED, PMADV_F_DESTRUCTIVE, &res);
+			if (ret != (jit ? 2 : 1) * PAGE)
+				fail_msg("%s, path %s: %zd (%s)", modes[m],
+					 paths[p], ret,
+					 ret < 0 ? strerror((int)-ret) : "");
+			assert_int_equal(pt_snapshot(pid, b), 0);
+			pt_assert_same(a, b, true);
+			/* the advice done: the page reads zeros */
+			target32_says(in, out, 'x', "00 12345678\n");
+			target32_says(in, out, 'f', "5a 12345678\n");
+			target32_regs_ok(pid, in, out);
+		}
+		if (!strcmp(modes[m], "ldtds"))
+			compat32_killed(pid, addr, a, b, in, out);
+		print_message("%s: ok\n", modes[m]);
+		unsetenv("PMADV_PTRACE_FAST");
+		pt_kill(pid);
+		close(in), close(out);
+	}
 	free(a), free(b);
 }
 
@@ -2191,6 +2388,8 @@ int main(void)
 		T(test_cold_drops_referenced),
 		T(test_pageout_to_swap),
 		T(test_compat32),
+		T(test_compat32_hostile),
+		T(test_vdso_not_executable),
 		T(test_refusals),
 		T(test_keeponfork_needs_flag),
 		T(test_frozen_cgroup),

@@ -109,6 +109,10 @@ uint64_t pmadv_arch_sp(const struct pmadv_regs *r) PMADV_HIDDEN;
 void pmadv_arch_set_sp(struct pmadv_regs *r, uint64_t sp) PMADV_HIDDEN;
 /* The loop runs with the stack pointer here to reach the frame at at. */
 uint64_t pmadv_arch_loop_sp(bool compat, uint64_t at) PMADV_HIDDEN;
+/* Whether r's stack pointer is an address (i386: the flat stack segment;
+ * an LDT one, as 16-bit code has, gives it a base the frame would miss).
+ * The injected code itself always runs with the flat segments. */
+bool pmadv_arch_flat_stack(const struct pmadv_regs *r) PMADV_HIDDEN;
 /* PTRACE_GETREGSET / SETREGSET NT_PRSTATUS: 0 or -errno. */
 int pmadv_arch_getregs(pid_t tid, struct pmadv_regs *r) PMADV_HIDDEN;
 int pmadv_arch_setregs(pid_t tid, const struct pmadv_regs *r) PMADV_HIDDEN;
@@ -193,6 +197,11 @@ static inline uint64_t pmadv_arch_loop_sp(bool compat, uint64_t at)
 {
 	(void)compat;
 	return at;
+}
+static inline bool pmadv_arch_flat_stack(const struct pmadv_regs *r)
+{
+	(void)r;
+	return false;
 }
 static inline int pmadv_arch_getregs(pid_t tid, struct pmadv_regs *r)
 {

@@ -109,7 +109,8 @@ static bool find_restorer(struct session *s)
 				if (hint && len <= sizeof(b) &&
 				    pread(s->memfd, b, len, (off_t)hint) ==
 					    (ssize_t)len &&
-				    !memcmp(b, pat, len))
+				    !memcmp(b, pat, len) &&
+				    pt_code_at(s, hint, len))
 					return true;
 				continue;
 			}
@@ -137,6 +138,9 @@ int pt_arm(struct session *s)
 	pmadv_arch_insn(s->compat, &ilen);
 	if (!g)
 		why = "no rt_sigreturn frame for its ABI";
+	else if (!pmadv_arch_flat_stack(&s->saved))
+		why = "its stack segment is not the flat one (16-bit code?): "
+		      "its stack pointer is no address";
 	else if (!pt_find_seqs(s, &(struct pt_seqs){ 1, { g }, { glen },
 						     { &s->gadget } }) ||
 		 !find_restorer(s))

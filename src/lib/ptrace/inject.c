@@ -103,6 +103,29 @@ static bool all_found(const struct pt_seqs *q)
 	return true;
 }
 
+/*
+ * Whether a VMA's bytes can be trusted to stay code while we run them:
+ * readable and executable now (the ELF headers say what was mapped, not
+ * what the target's mprotect left), never writable (a JIT's pages, data
+ * under READ_IMPLIES_EXEC), and a private file mapping or the vDSO, not
+ * anonymous memory the request itself may zero (MADV_DONTNEED).
+ */
+static bool code_vma(const struct pmadv_vma_rec *r)
+{
+	return (r->attrs & PMADV_VMA_READ) && (r->attrs & PMADV_VMA_EXEC) &&
+	       !(r->attrs & PMADV_VMA_WRITE) &&
+	       !(r->attrs & PMADV_VMA_VSYSCALL) &&
+	       ((r->attrs & PMADV_VMA_FILE) || (r->attrs & PMADV_VMA_VDSO));
+}
+
+bool pt_code_at(const struct session *s, uint64_t at, size_t len)
+{
+	struct pmadv_vma_rec r;
+
+	return pt_vma_at(s, at, &r) == 1 && code_vma(&r) &&
+	       at + len <= r.end;
+}
+
 /* A value of the target's auxiliary vector, or 0. */
 static uint64_t auxv_value(struct session *s, uint64_t want)
 {
@@ -129,10 +152,13 @@ static void find_in_vdso(struct session *s, struct pt_seqs *q)
 {
 	unsigned char hdr[4096];
 	uint64_t base = auxv_value(s, AT_SYSINFO_EHDR);
+	struct pmadv_vma_rec r;
 	Elf64_Phdr ph;
 	ssize_t n;
 
-	if (!base)
+	/* mprotected (PROT_READ, PROT_NONE) or unmapped by the target: its
+	 * code would fault in our hands */
+	if (!base || pt_vma_at(s, base, &r) != 1 || !code_vma(&r))
 		return;
 	n = pread(s->memfd, hdr, sizeof(hdr), (off_t)base);
 	if (n <= 0)
@@ -141,7 +167,8 @@ static void find_in_vdso(struct session *s, struct pt_seqs *q)
 	 * further away is a lie, and not scanned. */
 	for (unsigned int i = 0; pt_elf_phdr(hdr, (size_t)n, i, &ph); i++)
 		if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X) &&
-		    ph.p_offset < VDSO_MAX && ph.p_filesz <= VDSO_MAX)
+		    ph.p_offset < VDSO_MAX && ph.p_filesz <= VDSO_MAX &&
+		    base + ph.p_offset + ph.p_filesz <= r.end)
 			scan(s, q, base + ph.p_offset, ph.p_filesz);
 }
 
@@ -168,14 +195,13 @@ static bool is_libc(const char *name)
 	return false;
 }
 
-/* One VMA: scanned when it is readable and executable (on the first
- * pass, only the C library's and the dynamic loader's). */
+/* One VMA: scanned when it holds code (code_vma; on the first pass, only
+ * the C library's and the dynamic loader's). */
 static bool text_vma(void *ctx, const struct pmadv_vma_rec *r)
 {
 	struct text_pass *t = ctx;
 
-	if (!(r->attrs & PMADV_VMA_READ) || !(r->attrs & PMADV_VMA_EXEC) ||
-	    (r->attrs & PMADV_VMA_VSYSCALL))
+	if (!code_vma(r))
 		return false;
 	if (t->libc_only && !is_libc(r->name))
 		return false;
@@ -200,7 +226,8 @@ bool pt_find_seqs(struct session *s, struct pt_seqs *q)
 		    (q->len[k] > sizeof(b) ||
 		     pread(s->memfd, b, q->len[k], (off_t)*q->at[k]) !=
 			     (ssize_t)q->len[k] ||
-		     memcmp(b, q->pat[k], q->len[k])))
+		     memcmp(b, q->pat[k], q->len[k]) ||
+		     !pt_code_at(s, *q->at[k], q->len[k])))
 			*q->at[k] = 0;
 	}
 	if (all_found(q))

@@ -264,6 +264,9 @@ struct pt_seqs {
 	uint64_t *at[4];
 };
 bool pt_find_seqs(struct session *s, struct pt_seqs *q) PMADV_HIDDEN;
+/* Whether [at, at+len) is in one VMA of code we may run: readable and
+ * executable now, not writable, a private file mapping or the vDSO. */
+bool pt_code_at(const struct session *s, uint64_t at, size_t len) PMADV_HIDDEN;
 bool pt_patch_entry(struct session *s) PMADV_HIDDEN;
 void pt_unpatch(struct session *s) PMADV_HIDDEN;
 

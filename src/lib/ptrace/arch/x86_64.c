@@ -84,6 +84,29 @@ const unsigned char *pmadv_arch_insn(bool compat, size_t *len)
 	return compat ? int80 : syscall64;
 }
 
+/* The kernel's flat user segments of a 32-bit task (__USER32_CS,
+ * __USER_DS): base 0, limit 4 GiB. */
+#define FLAT32_CS 0x23
+#define FLAT32_DS 0x2b
+
+/* Our code runs with the flat segments, whatever the thread had loaded: a
+ * thread in 16-bit code (Wine, dosemu) or with an LDT data segment would
+ * otherwise run it at the wrong place, or read and write its block
+ * through a base the target chose. The saved registers, and the frame,
+ * keep the thread's own; the tracer's restore or rt_sigreturn puts them
+ * back. */
+static void flat32(struct regs32 *p)
+{
+	p->xcs = FLAT32_CS;
+	p->xds = p->xes = p->xss = FLAT32_DS;
+}
+
+bool pmadv_arch_flat_stack(const struct pmadv_regs *r)
+{
+	/* in 64-bit mode the stack segment's base is ignored */
+	return !pmadv_arch_compat(r) || (cr32(r)->xss & 0xffff) == FLAT32_DS;
+}
+
 long pmadv_arch_nr(bool compat, enum pmadv_nr nr)
 {
 	/* x86_64 numbers and i386 numbers; mmap2 (192) on i386 because old
@@ -103,6 +126,7 @@ void pmadv_arch_set_call(struct pmadv_regs *r, uint64_t pc, long nr,
 	if (pmadv_arch_compat(r)) {
 		struct regs32 *p = r32(r);
 
+		flat32(p);
 		p->eip = (uint32_t)pc;
 		p->eax = (uint32_t)nr;
 		/* -1: "not in a syscall", so no restart logic touches us. */
@@ -322,6 +346,7 @@ void pmadv_arch_set_loop(struct pmadv_regs *r, uint64_t pc, uint64_t block)
 	if (pmadv_arch_compat(r)) {
 		struct regs32 *p = r32(r);
 
+		flat32(p);
 		p->eip = (uint32_t)pc;
 		p->edi = (uint32_t)block;
 		p->orig_eax = UINT32_MAX;
