@@ -850,9 +850,14 @@ static void *turn_taker(void *arg)
 		struct pmadv_result res;
 		size_t n = i % 2 ? 3 : 200;
 
-		if (pt_advise(t->target, iov, n, MADV_COLD, 0, &res) !=
-		    (ssize_t)(n * PAGE))
+		ssize_t ret = pt_advise(t->target, iov, n, MADV_COLD, 0, &res);
+
+		if (ret != (ssize_t)(n * PAGE)) {
+			print_message("request %d of a thread, %zu ranges: %zd "
+				      "(%s)\n", i, n, ret,
+				      ret < 0 ? strerror((int)-ret) : "short");
 			atomic_fetch_add(&t->bad, 1);
+		}
 	}
 	return NULL;
 }

@@ -338,8 +338,8 @@ bool pt_caller_gone(const struct session *s) PMADV_HIDDEN;
  * every 100 ms meanwhile. */
 int pt_next_cmd(struct session *s, int64_t until,
 		void (*tick)(struct session *)) PMADV_HIDDEN;
-/* Requests of this process on one target take turns: 0, or -ETIMEDOUT
- * when the turn did not come within timeout_ms. */
+/* Requests of this process on one target take turns, in the order they
+ * asked: 0, or -ETIMEDOUT when the turn did not come within timeout_ms. */
 int pt_take_turn(pid_t pid, int timeout_ms) PMADV_HIDDEN;
 /* The same for a turn that thread owner keeps (a hold): owner's own later
  * requests on pid get -EBUSY at once instead of waiting for themselves. */

@@ -886,17 +886,28 @@ void pt_session_put(struct session *s)
  * the caller before the preflight and given back by the worker once its
  * tracer has let go and exited, or by the caller when no tracer started.
  * Only threads of the caller's process touch this (never the tracer), so
- * a mutex is fine here.
+ * a mutex is fine here. Turns are given in the order they were asked
+ * for: a thread that gives one back and asks again at once goes behind
+ * those already waiting (with a bare condition variable it often won the
+ * race again, and the others waited out their timeouts: 2 of 120
+ * requests from 4 threads got ETIMEDOUT in a loaded 5.10 guest).
  */
 static pthread_mutex_t turns_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t turns_cond;
 static pthread_once_t turns_once = PTHREAD_ONCE_INIT;
-/* One slot per target with a turn taken (pid 0: a free slot), as many as
- * there are targets held or traced at once: the table grows. Each has the
- * thread that holds the turn for a pmadv_hold, or 0: it would wait for
- * itself. */
+/* A thread waiting for a turn, on its own stack, in its slot's queue. */
+struct turn_waiter {
+	struct turn_waiter *next;
+};
+
+/* One slot per target with a turn taken or asked for (pid 0: a free
+ * slot), as many as there are targets held or traced at once: the table
+ * grows. Each has the thread that holds the turn for a pmadv_hold, or 0:
+ * it would wait for itself; and the queue of threads waiting for it. */
 static struct turn {
 	pid_t pid, owner;
+	bool held;
+	struct turn_waiter *head, *tail;
 } *turns;
 static size_t nturns;
 
@@ -949,9 +960,28 @@ int pt_take_turn(pid_t pid, int timeout_ms)
 	return pt_take_turn_as(pid, timeout_ms, 0);
 }
 
+/* Takes w out of slot i's queue; frees the slot if nothing is left. */
+static void turn_unqueue(int i, struct turn_waiter *w)
+{
+	struct turn_waiter **pp = &turns[i].head, *prev = NULL;
+
+	while (*pp && *pp != w) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	if (*pp) {
+		*pp = w->next;
+		if (turns[i].tail == w)
+			turns[i].tail = prev;
+	}
+	if (!turns[i].held && !turns[i].head)
+		turns[i].pid = turns[i].owner = 0;
+}
+
 int pt_take_turn_as(pid_t pid, int timeout_ms, pid_t owner)
 {
 	pid_t self = (pid_t)syscall(SYS_gettid);
+	struct turn_waiter w = { NULL };
 	struct timespec ts;
 	int ret = 0, i;
 
@@ -964,21 +994,44 @@ int pt_take_turn_as(pid_t pid, int timeout_ms, pid_t owner)
 		ts.tv_nsec -= 1000000000;
 	}
 	pthread_mutex_lock(&turns_lock);
-	while ((i = turn_slot(pid)) >= 0) {
-		if (turns[i].owner == self) {
-			ret = -EBUSY;
-			break;
+	i = turn_slot(pid);
+	if (i >= 0 && turns[i].held && turns[i].owner == self) {
+		pthread_mutex_unlock(&turns_lock);
+		return -EBUSY;
+	}
+	if (i < 0) {
+		i = free_turn();
+		if (i < 0) {
+			pthread_mutex_unlock(&turns_lock);
+			return i;
 		}
+		turns[i] = (struct turn){ .pid = pid };
+	}
+	/* in the queue, served when first and the turn is free (the table
+	 * may move meanwhile, never the slot's index) */
+	if (turns[i].tail)
+		turns[i].tail->next = &w;
+	else
+		turns[i].head = &w;
+	turns[i].tail = &w;
+	while (turns[i].held || turns[i].head != &w) {
 		if (pthread_cond_timedwait(&turns_cond, &turns_lock, &ts) ==
-		    ETIMEDOUT) {
+		    ETIMEDOUT &&
+		    (turns[i].held || turns[i].head != &w)) {
 			ret = -ETIMEDOUT;
 			break;
 		}
 	}
-	if (ret == 0 && (ret = free_turn()) >= 0) {
-		turns[ret].pid = pid;
-		turns[ret].owner = owner;
-		ret = 0;
+	if (ret == 0) {
+		turns[i].head = w.next;
+		if (!w.next)
+			turns[i].tail = NULL;
+		turns[i].held = true;
+		turns[i].owner = owner;
+	} else {
+		turn_unqueue(i, &w);
+		/* the next in line may be first now */
+		pthread_cond_broadcast(&turns_cond);
 	}
 	pthread_mutex_unlock(&turns_lock);
 	return ret;
@@ -989,8 +1042,12 @@ void pt_end_turn(pid_t pid)
 	int i;
 
 	pthread_mutex_lock(&turns_lock);
-	if ((i = turn_slot(pid)) >= 0)
-		turns[i].pid = turns[i].owner = 0;
+	if ((i = turn_slot(pid)) >= 0) {
+		turns[i].held = false;
+		turns[i].owner = 0;
+		if (!turns[i].head)
+			turns[i].pid = 0;
+	}
 	pthread_cond_broadcast(&turns_cond);
 	pthread_mutex_unlock(&turns_lock);
 }
@@ -1201,8 +1258,9 @@ static void atfork_child(void)
 {
 	pthread_mutex_init(&turns_lock, NULL);
 	turns_cond_init();
+	/* (the waiters were the parent's threads) */
 	for (size_t i = 0; i < nturns; i++)
-		turns[i].pid = turns[i].owner = 0;
+		turns[i] = (struct turn){ .pid = 0 };
 	pthread_mutex_init(&pool_lock, NULL);
 	memset(pool, 0, sizeof(pool));
 	pt_hint_atfork();
