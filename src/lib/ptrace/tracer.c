@@ -889,8 +889,8 @@ void pt_session_put(struct session *s)
  * a mutex is fine here. Turns are given in the order they were asked
  * for: a thread that gives one back and asks again at once goes behind
  * those already waiting (with a bare condition variable it often won the
- * race again, and the others waited out their timeouts: 2 of 120
- * requests from 4 threads got ETIMEDOUT in a loaded 5.10 guest).
+ * race again, and the others could wait out their timeouts: most likely
+ * why 2 of 120 requests from 4 threads failed in a loaded 5.10 guest).
  */
 static pthread_mutex_t turns_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t turns_cond;
@@ -1023,16 +1023,12 @@ int pt_take_turn_as(pid_t pid, int timeout_ms, pid_t owner)
 		}
 	}
 	if (ret == 0) {
-		turns[i].head = w.next;
-		if (!w.next)
-			turns[i].tail = NULL;
 		turns[i].held = true;
 		turns[i].owner = owner;
-	} else {
-		turn_unqueue(i, &w);
-		/* the next in line may be first now */
-		pthread_cond_broadcast(&turns_cond);
 	}
+	turn_unqueue(i, &w);
+	if (ret < 0) /* the next in line may be first now */
+		pthread_cond_broadcast(&turns_cond);
 	pthread_mutex_unlock(&turns_lock);
 	return ret;
 }
