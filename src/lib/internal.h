@@ -252,7 +252,8 @@ long pmadv_rc(long ret, const int *errs, size_t n, const char *fn) PMADV_HIDDEN;
 
 /* The end of the user address space of a 64-bit process, as the
  * kernel's access_ok sees it (x86_64: 47 bits, or 56 with 5-level page
- * tables); 0 where the library knows no such rule. */
+ * tables; aarch64: the kernel's VA_BITS, 39 to 52, found by mapping);
+ * 0 where the library knows no such rule. */
 uint64_t pmadv_user_end(void) PMADV_HIDDEN;
 
 /* Checks of a vector before any kernel call (advise.c), shared by every

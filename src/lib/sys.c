@@ -7,7 +7,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -73,6 +75,34 @@ uint64_t pmadv_user_end(void)
 		__atomic_store_n(&known, k, __ATOMIC_RELAXED);
 	}
 	return (1ULL << (k == 2 ? 56 : 47)) - 4096;
+#elif defined(__aarch64__)
+	/* VA_BITS is the kernel's choice: 39 or 48 with 4 KiB pages (Android
+	 * kernels have used both), 42 or 52 with 64 KiB ones. The widest
+	 * whose last two pages take a mapping is the one; a page there that
+	 * is already mapped answers the same (EEXIST). Read once; lock-free. */
+	static const unsigned char bits[] = { 52, 48, 47, 42, 39 };
+	static uint64_t known;
+	uint64_t k = __atomic_load_n(&known, __ATOMIC_RELAXED);
+	long page = sysconf(_SC_PAGESIZE);
+	int saved = errno;
+
+	for (size_t i = 0; !k && i < sizeof(bits); i++) {
+		uint64_t want = (1ULL << bits[i]) - 2 * (uint64_t)page;
+		void *p = mmap((void *)(uintptr_t)want, (size_t)page, PROT_NONE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+			       -1, 0);
+
+		if (p != MAP_FAILED)
+			munmap(p, (size_t)page);
+		if (p == (void *)(uintptr_t)want ||
+		    (p == MAP_FAILED && errno == EEXIST))
+			k = 1ULL << bits[i];
+	}
+	errno = saved;
+	if (!k)
+		return 0;
+	__atomic_store_n(&known, k, __ATOMIC_RELAXED);
+	return k;
 #else
 	return 0;
 #endif

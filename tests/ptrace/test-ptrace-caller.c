@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
@@ -46,6 +47,8 @@
 struct shared {
 	atomic_ulong rounds;
 	atomic_long errors;
+	atomic_int why; /* which checks failed: 1 data, 2 floating point,
+			 * 4 vector registers, 8 rounding mode */
 	uintptr_t base; /* the target's ranges: NRANGES pages, every other */
 	atomic_int verify; /* 1: the test asks, 2: the target checked */
 	atomic_int served; /* faults the slow handler answered */
@@ -135,6 +138,61 @@ static long regs_check(void)
 	return xmm_check() +
 	       (__builtin_cpu_supports("avx") ? ymm_check() : 0);
 }
+#elif defined(__aarch64__)
+/* The same on aarch64: a pattern in v7, and where the CPU has SVE, one in
+ * every byte of z7, whose bits past the first 128 a syscall discards: an
+ * injected call with no SVE restore after it zeroes them. */
+static long vreg_check(void)
+{
+	static const uint64_t pat[2] __attribute__((aligned(16))) = {
+		0x0123456789abcdefULL, 0xfedcba9876543210ULL
+	};
+	long bad = 0;
+
+	__asm__ volatile("ldr q7, [%[p]]\n"
+			 "movz x9, #3, lsl #16\n"
+			 "1: ldr q6, [%[p]]\n"
+			 "cmeq v6.16b, v6.16b, v7.16b\n"
+			 "uminv b6, v6.16b\n"
+			 "umov w10, v6.b[0]\n"
+			 "cmp w10, #0xff\n"
+			 "b.eq 2f\n"
+			 "add %[bad], %[bad], #1\n"
+			 "ldr q7, [%[p]]\n"
+			 "2: subs x9, x9, #1\n"
+			 "b.ne 1b\n"
+			 : [bad] "+r"(bad)
+			 : [p] "r"(pat)
+			 : "x9", "x10", "v6", "v7", "cc", "memory");
+	return bad;
+}
+
+static long zreg_check(void)
+{
+	long bad = 0;
+
+	__asm__ volatile(".arch_extension sve\n"
+			 "ptrue p0.b\n"
+			 "index z7.b, #1, #3\n"
+			 "movz x9, #3, lsl #16\n"
+			 "1: index z6.b, #1, #3\n"
+			 "cmpne p1.b, p0/z, z6.b, z7.b\n"
+			 "b.none 2f\n"
+			 "add %[bad], %[bad], #1\n"
+			 "index z7.b, #1, #3\n"
+			 "2: subs x9, x9, #1\n"
+			 "b.ne 1b\n"
+			 : [bad] "+r"(bad)
+			 :
+			 : "x9", "v6", "v7", "p0", "p1", "cc", "memory");
+	return bad;
+}
+
+static long regs_check(void)
+{
+	return vreg_check() + ((getauxval(AT_HWCAP) & HWCAP_SVE) ? zreg_check()
+								  : 0);
+}
 #else
 static long regs_check(void)
 {
@@ -177,9 +235,14 @@ static void target(void *arg)
 
 		for (size_t i = 0; i < NRANGES; i++)
 			h += fnv(a + 2 * i * PAGE, PAGE);
-		if (h != want || fsum() != fwant || regs_check() ||
-		    fegetround() != FE_TOWARDZERO)
+		int why = (h != want) | (fsum() != fwant) << 1 |
+			  (regs_check() != 0) << 2 |
+			  (fegetround() != FE_TOWARDZERO) << 3;
+
+		if (why) {
+			atomic_fetch_or(&sh->why, why);
 			atomic_fetch_add(&sh->errors, 1);
+		}
 		atomic_fetch_add(&sh->rounds, 1);
 		if (arg)
 			usleep(20000);
@@ -240,6 +303,12 @@ static void assert_target_fine(pid_t pid, const char *sigblk, double secs)
 	while (atomic_load(&sh->rounds) < r0 + 2 && pt_now() < end)
 		usleep(1000);
 	assert_true(atomic_load(&sh->rounds) >= r0 + 2);
+	if (atomic_load(&sh->errors))
+		print_message("target's self-check failed %ld times (checks "
+			      "%#x: 1 data, 2 floating point, 4 vector "
+			      "registers, 8 rounding mode)\n",
+			      (long)atomic_load(&sh->errors),
+			      atomic_load(&sh->why));
 	assert_int_equal(atomic_load(&sh->errors), 0);
 	assert_true(strchr("RS", pmtest_state(pid, 0)) != NULL);
 }
@@ -545,6 +614,12 @@ static void one_request_caller(void *arg)
 		      : 1);
 }
 
+#ifdef __aarch64__
+#define LINGER_NR 72
+#else
+#define LINGER_NR 23
+#endif
+
 static void test_stopped_caller_keeps_restart(void **state)
 {
 	struct caller_arg c = { 0 };
@@ -561,11 +636,11 @@ static void test_stopped_caller_keeps_restart(void **state)
 		int st;
 
 		assert_true(caller > 0);
-		/* the tail's select (23) */
-		while (pt_syscall_of(c.target) != 23 && pt_now() < end &&
-		       waitpid(caller, &st, WNOHANG) == 0)
+		/* the tail's select (x86_64: 23; aarch64: pselect6, 72) */
+		while (pt_syscall_of(c.target) != LINGER_NR &&
+		       pt_now() < end && waitpid(caller, &st, WNOHANG) == 0)
 			;
-		if (pt_syscall_of(c.target) == 23) {
+		if (pt_syscall_of(c.target) == LINGER_NR) {
 			kill(-caller, SIGSTOP);
 			usleep(300000);
 			kill(-caller, SIGCONT);

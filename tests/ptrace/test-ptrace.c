@@ -1646,7 +1646,21 @@ static void test_beyond_user_space(void **state)
 	close(fd);
 	assert_true(got > 0);
 	info[got] = '\0';
+#ifdef __aarch64__
+	/* arm64: 48 bits (Debian's VA_BITS), or 52 where a page maps at
+	 * 2^48 */
+	{
+		void *p = mmap((void *)(1ULL << 48), PAGE, PROT_NONE,
+			       MAP_PRIVATE | MAP_ANONYMOUS |
+				       MAP_FIXED_NOREPLACE, -1, 0);
+
+		iov[1].iov_base = (void *)(1ULL << (p == MAP_FAILED ? 48 : 52));
+		if (p != MAP_FAILED)
+			munmap(p, PAGE);
+	}
+#else
 	iov[1].iov_base = (void *)(1ULL << (strstr(info, " la57") ? 56 : 47));
+#endif
 	print_message("end of user space: %p\n", iov[1].iov_base);
 	pid = pt_fork(spin_child, ctr);
 	for (size_t m = 0; m < 2; m++) {
@@ -1955,7 +1969,8 @@ static void test_epoll_wait(void **state)
 
 /* ---- rseq: a thread stopped inside a critical section ---- */
 
-#if defined(__x86_64__) && __has_include(<sys/rseq.h>)
+#if (defined(__x86_64__) || defined(__aarch64__)) && \
+	__has_include(<sys/rseq.h>)
 #include <sys/rseq.h>
 #define HAVE_RSEQ_TEST 1
 
@@ -1974,6 +1989,7 @@ static int rseq_pass(uint64_t *rseq_cs, unsigned long n)
 {
 	int ret;
 
+#ifdef __x86_64__
 	__asm__ __volatile__(
 		".pushsection __rseq_cs, \"aw\"\n\t"
 		".balign 32\n\t"
@@ -2003,6 +2019,37 @@ static int rseq_pass(uint64_t *rseq_cs, unsigned long n)
 		: [ret] "=&r"(ret), [n] "+r"(n), [cs] "+m"(*rseq_cs)
 		:
 		: "rax", "memory", "cc");
+#else
+	/* the same on aarch64: RSEQ_SIG is "brk #0x45e0" */
+	__asm__ __volatile__(
+		".pushsection __rseq_cs, \"aw\"\n\t"
+		".balign 32\n\t"
+		"3: .long 0, 0\n\t"
+		".quad 1f, (2f - 1f), 4f\n\t"
+		".popsection\n\t"
+		"adrp x9, 3b\n\t"
+		"add x9, x9, :lo12:3b\n\t"
+		"str x9, %[cs]\n\t"
+		"1:\n\t"
+		"ldr x9, %[cs]\n\t"
+		"cbz x9, 5f\n\t"
+		"subs %[n], %[n], #1\n\t"
+		"b.ne 1b\n\t"
+		"2:\n\t"
+		"mov %w[ret], #0\n\t"
+		"b 6f\n\t"
+		".inst 0xd428bc00\n\t" /* RSEQ_SIG, in front of the handler */
+		"4:\n\t"
+		"mov %w[ret], #1\n\t"
+		"b 6f\n\t"
+		"5:\n\t"
+		"mov %w[ret], #2\n\t"
+		"6:\n\t"
+		"str xzr, %[cs]\n\t"
+		: [ret] "=&r"(ret), [n] "+r"(n), [cs] "+m"(*rseq_cs)
+		:
+		: "x9", "memory", "cc");
+#endif
 	return ret;
 }
 
@@ -2084,7 +2131,7 @@ static void test_rseq(void **state)
 }
 #endif
 
-#ifdef __x86_64__
+#if defined(__x86_64__) || defined(__aarch64__)
 /* ---- a stack pointer with no room for the frame ---- */
 
 struct nostack {
@@ -2114,6 +2161,7 @@ static void lowstack_child(void *arg)
 
 	if (stk == MAP_FAILED)
 		_exit(1);
+#ifdef __x86_64__
 	__asm__ volatile("mov %%rsp, %%r12\n"
 			 "mov %[top], %%rsp\n"
 			 "mov %%rsp, %%r13\n"
@@ -2127,6 +2175,24 @@ static void lowstack_child(void *arg)
 			 : [seen] "=r"(rsp_seen)
 			 : [top] "r"(top), [cnt] "r"(&sp->count)
 			 : "r12", "r13", "cc", "memory");
+#else
+	__asm__ volatile("mov x12, sp\n"
+			 "mov sp, %[top]\n"
+			 "mov x13, sp\n"
+			 "1: ldaxr x9, [%[cnt]]\n"
+			 "add x9, x9, #1\n"
+			 "stlxr w10, x9, [%[cnt]]\n"
+			 "cbnz w10, 1b\n"
+			 "mov x11, sp\n"
+			 "cmp x11, x13\n"
+			 "b.ne 2f\n"
+			 "tbz x9, #63, 1b\n"
+			 "2: mov %[seen], sp\n"
+			 "mov sp, x12\n"
+			 : [seen] "=r"(rsp_seen)
+			 : [top] "r"(top), [cnt] "r"(&sp->count)
+			 : "x9", "x10", "x11", "x12", "x13", "cc", "memory");
+#endif
 	/* only a moved stack pointer gets here (or the count's sign bit) */
 	sp->at_exit = rsp_seen == (unsigned long)top ? 1 : 2;
 	_exit(3);
@@ -2406,7 +2472,7 @@ int main(void)
 #ifdef HAVE_RSEQ_TEST
 		T(test_rseq),
 #endif
-#ifdef __x86_64__
+#if defined(__x86_64__) || defined(__aarch64__)
 		T(test_unarmed_private_stack),
 		T(test_unarmed_shared_stack),
 #endif

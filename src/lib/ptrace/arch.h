@@ -16,12 +16,14 @@
 
 #include "../internal.h"
 
-#if defined(__x86_64__)
+#if defined(__x86_64__) || defined(__aarch64__)
 #define PMADV_ARCH_PTRACE 1
 #endif
 
-/* Big enough for any NT_PRSTATUS register set we know; len says which view
- * the kernel gave (on x86_64 it tells a 64-bit from a 32-bit target). */
+/* Big enough for any NT_PRSTATUS register set we know, and what else the
+ * architecture keeps with it (aarch64: the syscall number of
+ * NT_ARM_SYSTEM_CALL); len says which view the kernel gave (on x86_64 it
+ * tells a 64-bit from a 32-bit target). */
 struct pmadv_regs {
 	uint64_t w[64];
 	size_t len;
@@ -61,11 +63,14 @@ enum pmadv_nr {
  *   out: INDEX (the element being advised, then the one it stopped at),
  *        RESULT (0, or the failing madvise's -errno), then DONE = 1 last.
  * After DONE, when ARMED is not zero, it sleeps for LINGER (a struct
- * timeval of the target's ABI; none if zero) in select(2), which unlike
- * nanosleep leaves the thread's restart_block alone, and then makes the
+ * timeval of the target's ABI; none if zero) in select(2) (aarch64:
+ * pselect6, the loop turning the microseconds into nanoseconds in
+ * place), which unlike nanosleep leaves the thread's restart_block alone,
+ * and then makes the
  * rt_sigreturn call on the frame its stack pointer was set to: a tracer
  * that vanished leaves a restored thread. Otherwise it parks in pause(2)
- * forever (every signal is blocked while it runs). The tracer interrupts
+ * forever (aarch64: ppoll with no descriptors, mask or timeout; every
+ * signal is blocked while it runs). The tracer interrupts
  * it in either.
  */
 #define PMADV_LOOP_INDEX 0
@@ -76,11 +81,28 @@ enum pmadv_nr {
 #define PMADV_LOOP_LINGER 40 /* see below */
 #define PMADV_LOOP_ARMED 56
 #define PMADV_LOOP_VEC 64
+/* The offsets are built into every backend's machine code. */
+_Static_assert(PMADV_LOOP_INDEX == 0 && PMADV_LOOP_RESULT == 8 &&
+		       PMADV_LOOP_DONE == 16 && PMADV_LOOP_N == 24 &&
+		       PMADV_LOOP_ADVICE == 32 && PMADV_LOOP_LINGER == 40 &&
+		       PMADV_LOOP_ARMED == 56 && PMADV_LOOP_VEC == 64,
+	       "the loop code has the block layout built in");
 
 #ifdef PMADV_ARCH_PTRACE
+/* Whether nr is among the n syscall numbers of t (the backends' tables). */
+static inline bool pmadv_arch_listed(const long *t, size_t n, long nr)
+{
+	for (size_t i = 0; i < n; i++)
+		if (t[i] == nr)
+			return true;
+	return false;
+}
+
 /* The sequences of the tracee's own code an armed injection runs from:
- * "syscall; return" (the stack pointer on the frame's return address),
- * and the restorers, "load the rt_sigreturn number; syscall" in each
+ * "syscall; return" (x86: the stack pointer on the frame's return
+ * address; aarch64: "svc #0; ret", the link register on the restorer,
+ * the stack pointer on the frame), and the restorers, "load the
+ * rt_sigreturn number; syscall" in each
  * encoding libcs use, index i from 0, NULL past the last. Executed from
  * their first byte they do what they say, wherever they were found. (The
  * i386 one pops three words before it returns: see pmadv_arch_frame.) */
@@ -88,9 +110,35 @@ const unsigned char *pmadv_arch_gadget(bool compat, size_t *len) PMADV_HIDDEN;
 const unsigned char *pmadv_arch_restorer(bool compat, unsigned int i,
 					 size_t *len) PMADV_HIDDEN;
 /* The thread's FPU state as rt_sigreturn takes it (x86: XSAVE, else
- * FXSAVE, image) into buf[0..len): its length, or -errno. */
+ * FXSAVE, image; aarch64: NT_ARM_SVE's header and registers, SVE or
+ * FP/SIMD) into buf[0..len): its length, or -errno. */
 ssize_t pmadv_arch_getfpu(pid_t tid, unsigned char *buf,
 			  size_t len) PMADV_HIDDEN;
+/* Puts back what of that state a system call discards (aarch64: the SVE
+ * registers past their FP/SIMD part, zeroed at every syscall since 5.x;
+ * x86: nothing): 0 or -errno. fpu is untouched by pmadv_arch_frame on the
+ * architectures where this does anything. */
+int pmadv_arch_restore_fpu(pid_t tid, const unsigned char *fpu,
+			   size_t len) PMADV_HIDDEN;
+/* Where "syscall; return" returns to a register (aarch64's x30), sets it;
+ * where it pops the stack (x86), nothing: the frame holds it. */
+void pmadv_arch_set_link(struct pmadv_regs *r, uint64_t to) PMADV_HIDDEN;
+/* True where the kernel rewinds an interrupted call for its restart before
+ * the tracer sees the stop (aarch64: the program counter back on the
+ * syscall instruction, the number forgotten), so that a thread stopped on
+ * a syscall instruction may be restarting one; false where the restart
+ * comes after the stop and the registers say so (x86). */
+bool pmadv_arch_restarts_before_stop(void) PMADV_HIDDEN;
+/* True when resuming r runs the kernel's restart block: a call that
+ * returned ERESTART_RESTARTBLOCK (nanosleep, clock_nanosleep, futex and
+ * poll waits with a timeout) and goes on through restart_syscall, which
+ * rt_sigreturn would end in EINTR instead. */
+bool pmadv_arch_restarts_by_block(const struct pmadv_regs *r) PMADV_HIDDEN;
+/* Registers read at a syscall stop, with what the kernel shows only there
+ * put back from before, the same thread's registers at its last other
+ * stop (aarch64: x7, which reads 0 or 1 at syscall stops). */
+void pmadv_arch_syscall_stop_regs(struct pmadv_regs *r,
+				  const struct pmadv_regs *before) PMADV_HIDDEN;
 /*
  * Lays out, in out[0..outlen), the frame that returns to r (saved at a
  * stop; an interrupted call's restart applied as signal delivery without
@@ -183,6 +231,30 @@ static inline size_t pmadv_arch_frame(const struct pmadv_regs *r,
 	(void)r, (void)mask, (void)fpu, (void)fpulen, (void)restorer;
 	(void)out, (void)outlen, (void)at;
 	return 0;
+}
+static inline int pmadv_arch_restore_fpu(pid_t tid, const unsigned char *fpu,
+					 size_t len)
+{
+	(void)tid, (void)fpu, (void)len;
+	return 0;
+}
+static inline void pmadv_arch_set_link(struct pmadv_regs *r, uint64_t to)
+{
+	(void)r, (void)to;
+}
+static inline bool pmadv_arch_restarts_before_stop(void)
+{
+	return false;
+}
+static inline bool pmadv_arch_restarts_by_block(const struct pmadv_regs *r)
+{
+	(void)r;
+	return false;
+}
+static inline void pmadv_arch_syscall_stop_regs(struct pmadv_regs *r,
+					       const struct pmadv_regs *before)
+{
+	(void)r, (void)before;
 }
 static inline uint64_t pmadv_arch_sp(const struct pmadv_regs *r)
 {

@@ -146,10 +146,10 @@ int pt_arm(struct session *s)
 		 !find_restorer(s))
 		why = "no \"syscall; return\" or rt_sigreturn sequence in its "
 		      "code";
-	else if ((n = pmadv_arch_getfpu(s->tid, s->fpu, sizeof(s->fpu))) < 0)
+	else if (!s->fpulen)
 		why = "its FPU state cannot be read";
 	else if (!(len = pmadv_arch_frame(&s->saved, s->saved_mask, s->fpu,
-					  (size_t)n, s->restorer, buf,
+					  s->fpulen, s->restorer, buf,
 					  sizeof(buf), &at)))
 		why = "no room for a frame below its stack pointer";
 	/* the VMA that holds the stack pointer: private, readable and
@@ -173,6 +173,7 @@ int pt_arm(struct session *s)
 	 * return into the restorer. */
 	pmadv_arch_set_call(&r, s->gadget + ilen, 0, none);
 	pmadv_arch_set_sp(&r, at);
+	pmadv_arch_set_link(&r, s->restorer);
 	n = pmadv_arch_setregs(s->tid, &r);
 	if (n < 0)
 		return (int)n;

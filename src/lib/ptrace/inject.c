@@ -41,6 +41,7 @@ int pt_inject(struct session *s, enum pmadv_nr which, uint64_t a0, uint64_t a1,
 	if (s->frame) {
 		pmadv_arch_set_call(&r, s->gadget, nr, args);
 		pmadv_arch_set_sp(&r, s->frame);
+		pmadv_arch_set_link(&r, s->restorer);
 	} else {
 		pmadv_arch_set_call(&r, s->insn, nr, args);
 	}

@@ -301,12 +301,10 @@ static int run_loop(struct session *s, uint64_t block)
  */
 static long linger_of(const struct session *s)
 {
-	long nr, ret;
-
 	if (s->linger_forced)
 		return s->linger_us;
-	pmadv_arch_syscall_state(&s->saved, &nr, &ret);
-	if (nr >= 0 && ret == -516 && s->linger_us < PT_IDLE_MS * 1000L)
+	if (pmadv_arch_restarts_by_block(&s->saved) &&
+	    s->linger_us < PT_IDLE_MS * 1000L)
 		return PT_IDLE_MS * 1000L;
 	return s->linger_us;
 }

@@ -186,7 +186,8 @@ struct session {
 	uint64_t gadget;    /* "syscall; return" in the tracee's code (frame.c) */
 	uint64_t restorer;  /* its rt_sigreturn sequence */
 	uint64_t frame;     /* the armed frame's address, or 0: unarmed */
-	unsigned char fpu[PMADV_FPU_MAX];
+	unsigned char fpu[PMADV_FPU_MAX]; /* pmadv_arch_getfpu's, at capture */
+	size_t fpulen;      /* its length, 0 when it could not be read */
 	uint64_t patched;   /* where we wrote our own instruction, or 0 */
 	unsigned char patch_orig[8]; /* the bytes it replaced */
 	size_t patch_len;

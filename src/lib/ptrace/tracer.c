@@ -54,6 +54,7 @@ static int block_all(struct session *s)
  */
 static int to_entry_stop(struct session *s)
 {
+	struct pmadv_regs before = s->saved;
 	int ret = pt_run_until(s, PTRACE_SYSCALL, true, true, false,
 			       pt_deadline_of(s));
 
@@ -61,6 +62,7 @@ static int to_entry_stop(struct session *s)
 		ret = pmadv_arch_getregs(s->tid, &s->saved);
 	if (ret < 0)
 		return ret;
+	pmadv_arch_syscall_stop_regs(&s->saved, &before);
 	s->entry_mode = true;
 	s->unrewound = s->saved;
 	pmadv_arch_rewind(&s->saved);
@@ -91,6 +93,34 @@ static int skip_entry(struct session *s)
 	else
 		s->in_syscall = false;
 	return ret;
+}
+
+/*
+ * Whether the thread is to be taken to its call's entry stop first. On x86
+ * the registers say it waits in a call that swapped its mask, with a
+ * restart pending. On aarch64 the kernel has rewound an interrupted call
+ * for its restart before the stop and forgotten which it was: a thread
+ * whose pc is on a syscall instruction may be restarting one, and the
+ * restart itself may still change (a nanosleep's becomes restart_syscall
+ * only after the stop), so every such thread is let run into that entry
+ * stop, where the call, its mask and its number are what they will be.
+ * A thread that was only about to make the call reaches the same stop.
+ */
+static bool restart_at_entry(struct session *s)
+{
+	unsigned char b[8];
+	size_t ilen;
+	const unsigned char *insn = pmadv_arch_insn(s->compat, &ilen);
+	long nr, rv;
+
+	if (pmadv_arch_restarts_before_stop())
+		return ilen <= sizeof(b) &&
+		       pread(s->memfd, b, ilen,
+			     (off_t)pmadv_arch_pc(&s->saved)) == (ssize_t)ilen &&
+		       !memcmp(b, insn, ilen);
+	pmadv_arch_syscall_state(&s->saved, &nr, &rv);
+	return nr >= 0 && rv >= -516 && rv <= -512 &&
+	       pmadv_arch_swaps_sigmask(s->compat, nr);
 }
 
 /*
@@ -207,7 +237,7 @@ static int find_insn(struct session *s)
 int pt_capture(struct session *s)
 {
 	uint64_t zero = 0;
-	long nr, rv;
+	ssize_t n;
 	int ret;
 
 	s->entry_mode = false;
@@ -218,15 +248,15 @@ int pt_capture(struct session *s)
 	if (ret < 0)
 		return ret;
 	s->compat = pmadv_arch_compat(&s->saved);
-	pmadv_arch_syscall_state(&s->saved, &nr, &rv);
-	if (nr >= 0 && rv >= -516 && rv <= -512 &&
-	    pmadv_arch_swaps_sigmask(s->compat, nr) &&
-	    (ret = to_entry_stop(s)) < 0)
+	if (restart_at_entry(s) && (ret = to_entry_stop(s)) < 0)
 		return ret;
 	rseq_abort(s);
 	if (ptrace(PTRACE_GETSIGMASK, s->tid, (void *)sizeof(uint64_t),
 		   &s->saved_mask) < 0)
 		return -errno;
+	/* for the frame, and what a syscall discards (aarch64's SVE) */
+	n = pmadv_arch_getfpu(s->tid, s->fpu, sizeof(s->fpu));
+	s->fpulen = n > 0 ? (size_t)n : 0;
 	/* Unarmed when it cannot be (the debug output says why): then the
 	 * calls need a syscall instruction. The entry-point patch is a test
 	 * of unarmed injection. Nothing of ours is in the thread before
@@ -557,6 +587,8 @@ static void detach(struct session *s)
 		ret = -errno;
 	if (ret == 0)
 		ret = pmadv_arch_setregs(s->tid, &s->saved);
+	if (ret == 0 && s->fpulen)
+		ret = pmadv_arch_restore_fpu(s->tid, s->fpu, s->fpulen);
 	sig = ret == 0 ? drain_faults(s) : 0;
 	if (ret < 0)
 		pmadv_debug("ptrace: restoring PID %d failed: %s", (int)s->pid,
@@ -1070,9 +1102,14 @@ static void *worker(void *arg)
 		store(&s->ended, 1);
 		store(&s->attached, 1);
 	} else {
+		int st = 0;
+
 		/* A __WALL reaper in the caller may have taken it: ECHILD. */
-		while (waitpid(pid, NULL, __WCLONE) < 0 && errno == EINTR)
+		while (waitpid(pid, &st, __WCLONE) < 0 && errno == EINTR)
 			;
+		if (WIFSIGNALED(st) && WTERMSIG(st) != SIGKILL)
+			pmadv_debug("ptrace: the tracer for PID %d died of "
+				    "signal %d", (int)s->pid, WTERMSIG(st));
 		pt_hint_put(s);
 	}
 	store(&s->exited, 1);

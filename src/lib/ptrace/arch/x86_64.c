@@ -170,14 +170,6 @@ void pmadv_arch_syscall_state(const struct pmadv_regs *r, long *nr, long *ret)
 	*ret = (long)cr64(r)->rax;
 }
 
-static bool listed(const long *t, size_t n, long nr)
-{
-	for (size_t i = 0; i < n; i++)
-		if (t[i] == nr)
-			return true;
-	return false;
-}
-
 bool pmadv_arch_swaps_sigmask(bool compat, long nr)
 {
 	/* rt_sigsuspend, pselect6, ppoll, epoll_pwait, io_pgetevents,
@@ -186,8 +178,8 @@ bool pmadv_arch_swaps_sigmask(bool compat, long nr)
 	static const long n32[] = { 72, 179, 308, 309, 319, 385, 413, 414,
 				    416, 441 };
 
-	return compat ? listed(n32, sizeof(n32) / sizeof(n32[0]), nr)
-		      : listed(n64, sizeof(n64) / sizeof(n64[0]), nr);
+	return compat ? pmadv_arch_listed(n32, sizeof(n32) / sizeof(n32[0]), nr)
+		      : pmadv_arch_listed(n64, sizeof(n64) / sizeof(n64[0]), nr);
 }
 
 bool pmadv_arch_never_restarted(bool compat, long nr)
@@ -200,8 +192,8 @@ bool pmadv_arch_never_restarted(bool compat, long nr)
 	static const long n32[] = { 256, 319, 441, 177, 421, 117, 420, 247,
 				    385, 416, 426 };
 
-	return compat ? listed(n32, sizeof(n32) / sizeof(n32[0]), nr)
-		      : listed(n64, sizeof(n64) / sizeof(n64[0]), nr);
+	return compat ? pmadv_arch_listed(n32, sizeof(n32) / sizeof(n32[0]), nr)
+		      : pmadv_arch_listed(n64, sizeof(n64) / sizeof(n64[0]), nr);
 }
 
 void pmadv_arch_rewind(struct pmadv_regs *r)
@@ -328,12 +320,6 @@ static const unsigned char loop32[] = {
 	0xcd, 0x80,                         /*    int $0x80               */
 	0xeb, 0xf7,                         /*    jmp 4b                  */
 };
-
-_Static_assert(PMADV_LOOP_INDEX == 0 && PMADV_LOOP_RESULT == 8 &&
-		       PMADV_LOOP_DONE == 16 && PMADV_LOOP_N == 24 &&
-		       PMADV_LOOP_ADVICE == 32 && PMADV_LOOP_LINGER == 40 &&
-		       PMADV_LOOP_ARMED == 56 && PMADV_LOOP_VEC == 64,
-	       "the loop code has the block layout built in");
 
 const unsigned char *pmadv_arch_loop_code(bool compat, size_t *len)
 {
@@ -739,4 +725,40 @@ uint64_t pmadv_arch_loop_sp(bool compat, uint64_t at)
 	/* rt_sigreturn finds the frame at sp - 8 (i386: sp - 4, and the
 	 * frame starts three words above at) */
 	return compat ? at + 16 : at + 8;
+}
+
+/* A syscall leaves the x87/SSE/AVX state alone: nothing to put back. */
+int pmadv_arch_restore_fpu(pid_t tid, const unsigned char *fpu, size_t len)
+{
+	(void)tid, (void)fpu, (void)len;
+	return 0;
+}
+
+/* "syscall; ret" pops its return address: the frame holds it. */
+void pmadv_arch_set_link(struct pmadv_regs *r, uint64_t to)
+{
+	(void)r, (void)to;
+}
+
+/* The restart logic runs after the stop (orig_ax and ax show it). */
+bool pmadv_arch_restarts_before_stop(void)
+{
+	return false;
+}
+
+/* Stopped with the call's -ERESTART_RESTARTBLOCK in ax (restart_syscall
+ * comes after the stop). */
+bool pmadv_arch_restarts_by_block(const struct pmadv_regs *r)
+{
+	long nr, ret;
+
+	pmadv_arch_syscall_state(r, &nr, &ret);
+	return nr >= 0 && ret == -516;
+}
+
+/* Syscall stops show the thread's registers as they are. */
+void pmadv_arch_syscall_stop_regs(struct pmadv_regs *r,
+				  const struct pmadv_regs *before)
+{
+	(void)r, (void)before;
 }
