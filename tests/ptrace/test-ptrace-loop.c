@@ -660,6 +660,7 @@ static void test_loop_timeout(void **state)
 	close(out[0]), close(out[1]);
 }
 
+#ifdef __x86_64__
 /* ---- a 32-bit target ---- */
 
 static void test_loop_compat32(void **state)
@@ -738,6 +739,7 @@ static void test_loop_compat32(void **state)
 	close(in[1]), close(out[0]);
 	free(a), free(b);
 }
+#endif
 
 static int setup(void **state)
 {
@@ -765,7 +767,11 @@ int main(void)
 		T(test_loop_stopped),
 		T(test_loop_exit_during),
 		T(test_loop_timeout),
+#ifdef __x86_64__
+		/* the i386 routine (aarch64: test-ptrace's test_compat32
+		 * checks that AArch32 targets are refused) */
 		T(test_loop_compat32),
+#endif
 		T(test_patch_entry),
 	};
 

@@ -129,6 +129,9 @@ void pmadv_arch_set_link(struct pmadv_regs *r, uint64_t to) PMADV_HIDDEN;
  * a syscall instruction may be restarting one; false where the restart
  * comes after the stop and the registers say so (x86). */
 bool pmadv_arch_restarts_before_stop(void) PMADV_HIDDEN;
+/* NULL where the rung can inject into a 32-bit process on this 64-bit
+ * kernel (x86_64: i386), else the name of that ABI, which it cannot. */
+const char *pmadv_arch_compat_missing(void) PMADV_HIDDEN;
 /* True when resuming r runs the kernel's restart block: a call that
  * returned ERESTART_RESTARTBLOCK (nanosleep, clock_nanosleep, futex and
  * poll waits with a timeout) and goes on through restart_syscall, which
@@ -245,6 +248,10 @@ static inline void pmadv_arch_set_link(struct pmadv_regs *r, uint64_t to)
 static inline bool pmadv_arch_restarts_before_stop(void)
 {
 	return false;
+}
+static inline const char *pmadv_arch_compat_missing(void)
+{
+	return NULL;
 }
 static inline bool pmadv_arch_restarts_by_block(const struct pmadv_regs *r)
 {

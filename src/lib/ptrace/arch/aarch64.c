@@ -191,6 +191,11 @@ bool pmadv_arch_restarts_before_stop(void)
 	return true;
 }
 
+const char *pmadv_arch_compat_missing(void)
+{
+	return "32-bit ARM (AArch32)";
+}
+
 /* Taken to its entry stop (tracer.c), a thread whose call returned
  * -ERESTART_RESTARTBLOCK is saved about to run restart_syscall (128),
  * which do_signal put in x8 after the first stop. */

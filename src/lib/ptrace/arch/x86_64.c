@@ -746,6 +746,11 @@ bool pmadv_arch_restarts_before_stop(void)
 	return false;
 }
 
+const char *pmadv_arch_compat_missing(void)
+{
+	return NULL; /* i386 targets: see above */
+}
+
 /* Stopped with the call's -ERESTART_RESTARTBLOCK in ax (restart_syscall
  * comes after the stop). */
 bool pmadv_arch_restarts_by_block(const struct pmadv_regs *r)
