@@ -55,7 +55,8 @@
 #               through the kernel's compat layer): their libraries are
 #               found with readelf (DT_NEEDED, RUNPATH) among the cross
 #               glibc's and the arm64 multiarch ones, not with ldd; --tool
-#               (an amd64 host program) is refused (issue 11)
+#               gets the arm64 build of the host tool's Debian package
+#               (fetched, never installed) (issue 11)
 # Environment:
 #   CI=true              missing dependencies fail the run instead of skipping
 #   PMADV_VM_WORKDIR     work directory (default: a fresh temporary one)
@@ -593,7 +594,7 @@ else
 			obj=$(head -n 1 "$work/libs.todo")
 			sed -i 1d "$work/libs.todo"
 			triplet=$(elf_triplet "$obj")
-			sysdirs="/usr/$triplet/lib /usr/lib/$triplet /lib/$triplet"
+			sysdirs="/usr/$triplet/lib /usr/lib/$triplet /lib/$triplet $troot/usr/lib/$triplet $troot/lib/$triplet"
 			interp=$(readelf -l "$obj" | sed -n 's/.*Requesting program interpreter: \(.*\)\]$/\1/p')
 			if [ -n "$interp" ] && [ ! -e "$root$interp" ]; then
 				for d in $sysdirs; do
@@ -630,6 +631,23 @@ else
 						break
 					fi
 				done
+				# One the host has for amd64 only (a tool's): its package's
+				# $arch build.
+				if [ -z "$found" ] && [ "$triplet" = "$(elf_triplet "$root/bin/busybox")" ]; then
+					for h in "/usr/lib/x86_64-linux-gnu/$lib" "/lib/x86_64-linux-gnu/$lib"; do
+						[ -e "$h" ] || continue
+						hpkg=$(dpkg -S "$h" 2>/dev/null | sed -n '1s/[:,].*//p')
+						[ -n "$hpkg" ] || continue
+						foreign_fetch "$hpkg" || exit 1
+						break
+					done
+					for d in "$troot/usr/lib/$triplet" "$troot/lib/$triplet"; do
+						if [ -f "$d/$lib" ]; then
+							found=$d/$lib dest=/lib/$triplet/$lib
+							break
+						fi
+					done
+				fi
 				if [ -z "$found" ]; then
 					# shellcheck disable=SC2086
 					echo "run-vm-tests: $obj needs $lib ($triplet), which is in none of: $(printf '%s ' $rdirs)$sysdirs" >&2
@@ -642,6 +660,76 @@ else
 				echo "$found" >> "$work/libs.todo"
 			done
 		done
+	}
+
+	# The $arch build of a host file ($1, e.g. /usr/sbin/swapon) of a Debian
+	# package: the package dpkg -S names for the host's copy, downloaded
+	# for $arch from the kernel's suite with the private apt and unpacked,
+	# never installed, into $troot, once for every run (the packages
+	# fetched are listed in $tdir/pkgs). Prints its path in $troot.
+	# (A merged /usr: dpkg may know the file by the other of its two
+	# paths.)
+	tdir=$cache/tools-$arch-$(suite_of "$kernel")
+	troot=$tdir/root
+	foreign_file() {
+		for p in "$1" "${1#/usr}" "/usr$1"; do
+			[ ! -f "$troot$p" ] || { echo "$troot$p"; return 0; }
+		done
+		pkg=
+		for p in "$1" "${1#/usr}" "/usr$1"; do
+			pkg=$(dpkg -S "$p" 2>/dev/null | sed -n '1s/[:,].*//p')
+			[ -z "$pkg" ] || break
+		done
+		if [ -z "$pkg" ]; then
+			echo "run-vm-tests: no package of the host's has $1 (dpkg -S), so no $arch build of it can be fetched" >&2
+			return 1
+		fi
+		foreign_fetch "$pkg" || return 1
+		for p in "$1" "${1#/usr}" "/usr$1"; do
+			[ ! -f "$troot$p" ] || { echo "$troot$p"; return 0; }
+		done
+		echo "run-vm-tests: $pkg:$arch has no $1, which the host's $pkg has" >&2
+		return 1
+	}
+	foreign_fetch() {
+		grep -qxF "$1" "$tdir/pkgs" 2>/dev/null && return 0
+		suite_apt "$(suite_of "$kernel")"
+		exec 8> "$adir/lock"
+		flock 8
+		mkdir -p "$tdir/debs" "$troot"
+		echo "run-vm-tests: fetching $1:$arch for the guest" >&2
+		# shellcheck disable=SC2086
+		if ! (cd "$tdir/debs" && apt-get $apt_opts -o APT::Sandbox::User=root download "$1:$arch") \
+			> "$work/apt.log" 2>&1; then
+			# The lists may name a version the archive no longer has.
+			# shellcheck disable=SC2086
+			if ! { apt-get $apt_opts -qq --error-on=any update &&
+				(cd "$tdir/debs" && apt-get $apt_opts -o APT::Sandbox::User=root download "$1:$arch"); } \
+				>> "$work/apt.log" 2>&1; then
+				cat "$work/apt.log" >&2
+				exec 8>&-
+				echo "run-vm-tests: apt-get download $1:$arch from $(suite_of "$kernel") failed" >&2
+				return 1
+			fi
+		fi
+		for deb in "$tdir"/debs/*.deb; do
+			dpkg-deb -x "$deb" "$troot"
+		done
+		rm -f "$tdir"/debs/*.deb
+		echo "$1" >> "$tdir/pkgs"
+		exec 8>&-
+	}
+	# A host tool ($1) in the guest at $2: its $arch build, with its
+	# libraries (foreign_libs, which fetches the packages of those the
+	# host lacks for $arch).
+	foreign_tool() {
+		src=$(foreign_file "$1") || exit 1
+		mkdir -p "$root${2%/*}"
+		cp -pL "$src" "$root$2"
+		echo "$src" >> "$work/guest.files"
+		if readelf -d "$src" 2>/dev/null | grep -q '(NEEDED)'; then
+			foreign_libs "$src"
+		fi
 	}
 
 	# Copies a file into the guest at its absolute host path; for a dynamically
@@ -747,21 +835,26 @@ else
 			guest_copy "$(abspath "$f")"
 			continue ;;
 		--tool=*)
-			if [ "$arch" != amd64 ]; then
-				echo "run-vm-tests: --tool=${x#--tool=}: the host's programs are amd64 ones, which the $arch guest cannot run, and no $arch build of it is fetched" >&2
-				exit 1
-			fi
 			f=$(command -v "${x#--tool=}" || true)
 			case $f in
-			/*) guest_copy "$f" ;;
+			/*) ;;
 			*) unavailable "${x#--tool=} not found (a guest test needs it)" ;;
 			esac
+			if [ "$arch" = amd64 ]; then
+				guest_copy "$f"
+			else
+				foreign_tool "$f" "$f"
+			fi
 			# busybox's shell runs its own applets whatever PATH says: the
 			# host's /bin/sh becomes the guest's, so that system() and
 			# popen() find the tool (init.sh itself runs busybox sh).
 			if [ ! -e "$root/bin/sh" ]; then
-				guest_copy "$(readlink -f /bin/sh)"
-				cp -L /bin/sh "$root/bin/sh"
+				if [ "$arch" = amd64 ]; then
+					guest_copy "$(readlink -f /bin/sh)"
+					cp -L /bin/sh "$root/bin/sh"
+				else
+					foreign_tool "$(readlink -f /bin/sh)" /bin/sh
+				fi
 			fi
 			continue ;;
 		-*)
