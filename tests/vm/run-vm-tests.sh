@@ -44,11 +44,19 @@
 #   --build-only  fetch the kernel if the cache lacks it, build the module
 #               against its headers and check the result (its machine and
 #               vermagic); boot nothing
-#   --arch=ARCH  the kernel's Debian architecture: amd64 (the default), or
-#               arm64, whose module is cross-built (aarch64-linux-gnu-gcc)
-#               with the host's own kbuild tools of the same version; no
-#               arm64 guest boots yet, so arm64 takes --fetch-only or
-#               --build-only (issue 11)
+#   --arch=ARCH  the guest's Debian architecture: amd64 (the default), or
+#               arm64 (only --kernel=6.1, Debian 12's arm64 kernel), whose
+#               module is cross-built (aarch64-linux-gnu-gcc) with the host's
+#               own kbuild tools of the same version, and whose guest boots
+#               under qemu-system-aarch64 (-M virt,mte=on -cpu max, TCG) with
+#               Debian's busybox-static:arm64 (fetched, never installed) and
+#               the guest programs cross-built statically. Its EXTRA_TESTs
+#               are aarch64 programs (a cross build's; 32-bit ARM ones run
+#               through the kernel's compat layer): their libraries are
+#               found with readelf (DT_NEEDED, RUNPATH) among the cross
+#               glibc's and the arm64 multiarch ones, not with ldd; --tool
+#               gets the arm64 build of the host tool's Debian package
+#               (fetched, never installed) (issue 11)
 # Environment:
 #   CI=true              missing dependencies fail the run instead of skipping
 #   PMADV_VM_WORKDIR     work directory (default: a fresh temporary one)
@@ -57,7 +65,8 @@
 #                        the host's apt uses for its own suite)
 #   PMADV_VM_SECURITY_MIRROR  and its security updates (default: the host's;
 #                        empty: none)
-#   PMADV_VM_TIMEOUT     seconds for the whole VM run (default 1500)
+#   PMADV_VM_TIMEOUT     seconds for the whole VM run (default 1500; 3000
+#                        for arm64, whose test timeouts are doubled too)
 #   PMADV_VM_MEM         guest memory in MiB (default 1024)
 #   PMADV_VM_GUEST_CACHE  where the guest's programs, packed once for every
 #                        kernel, are kept between runs (default: nowhere)
@@ -95,18 +104,47 @@ suite_of() {
 	exit 2
 }
 [ -z "$kernel" ] || suite_of "$kernel" >/dev/null
-# The module's cross compiler and the kernel's name for the architecture
-# (readelf's "Machine:"), for each Debian architecture.
+# For each Debian architecture: the module's (and the guest programs')
+# cross compiler and the kernel's name for the architecture (readelf's
+# "Machine:"); the guest's qemu, machine and exit device, the CPUs to try
+# in turn (the first qemu takes), its console, the compiler of the 32-bit
+# guest program (the module's compat path), the static libc the guest
+# programs link, and how much longer than the timeouts the tests give
+# (written for an x86-64 guest under TCG) its tests may take.
 case $arch in
-amd64) kcross='' kmachine='Advanced Micro Devices X86-64' ;;
-arm64) kcross=aarch64-linux-gnu- kmachine=AArch64 ;;
+amd64)
+	kcross='' kmachine='Advanced Micro Devices X86-64'
+	qemu=qemu-system-x86_64 console=ttyS0
+	qemu_machine='-device isa-debug-exit,iobase=0xf4,iosize=0x04'
+	qemu_cpus=max tscale=1
+	cc32=i686-linux-gnu-gcc cc32_pkgs='gcc-i686-linux-gnu, libc6-dev-i386-cross'
+	libc_a=/usr/lib/x86_64-linux-gnu/libc.a
+	;;
+arm64)
+	kcross=aarch64-linux-gnu- kmachine=AArch64
+	qemu=qemu-system-aarch64 console=ttyAMA0
+	# semihosting from EL0: vm-exit's SYS_EXIT (guest/vm-exit.c).
+	qemu_machine='-M virt,mte=on -semihosting-config enable=on,target=native,userspace=on'
+	# Pointer authentication with qemu's own hash instead of the
+	# architected QARMA, which TCG computes slowly: the same features for
+	# the guest (paca, pacg), and the module tests and test-engine took
+	# 31 s instead of 75 s. Plain max where qemu lacks the property.
+	qemu_cpus='max,pauth-impdef=on max'
+	# With pauth-impdef the tests ran about as fast as in the x86-64
+	# guest, 2.4 times slower without it: twice the time for each test
+	# and for the whole run.
+	tscale=2
+	cc32=arm-linux-gnueabihf-gcc cc32_pkgs='gcc-arm-linux-gnueabihf, libc6-dev-armhf-cross'
+	libc_a=/usr/aarch64-linux-gnu/lib/libc.a
+	;;
 *)
 	echo "run-vm-tests: unknown architecture $arch (amd64 or arm64)" >&2
 	exit 2
 	;;
 esac
-if [ "$arch" != amd64 ] && [ "$fetch_only" = 0 ] && [ "$build_only" = 0 ]; then
-	echo "run-vm-tests: no $arch guest boots yet: use --fetch-only or --build-only" >&2
+# Debian 12's is the one arm64 kernel fetched (and booted).
+if [ "$arch" != amd64 ] && [ -n "$kernel" ] && [ "$kernel" != 6.1 ]; then
+	echo "run-vm-tests: --arch=$arch takes only --kernel=6.1 (Debian 12's $arch kernel), not $kernel" >&2
 	exit 2
 fi
 
@@ -134,24 +172,42 @@ if [ "$fetch_only" = 0 ]; then
 fi
 # The rest only for a run.
 if [ "$fetch_only" = 0 ] && [ "$build_only" = 0 ]; then
-	for tool in qemu-system-x86_64 cpio gzip strip timeout; do
+	for tool in "$qemu" cpio gzip "${kcross}strip" timeout; do
 		command -v "$tool" >/dev/null 2>&1 || unavailable "$tool not found"
 	done
-	busybox=$(command -v busybox || true)
-	[ -n "$busybox" ] || unavailable "busybox not found (package busybox-static)"
-	# The dynamic busybox would need a libc in the initramfs.
-	if readelf -l "$busybox" | grep -q 'Requesting program interpreter'; then
-		unavailable "$busybox is dynamically linked (install busybox-static)"
+	if [ "$arch" = amd64 ]; then
+		busybox=$(command -v busybox || true)
+		[ -n "$busybox" ] || unavailable "busybox not found (package busybox-static)"
+		# The dynamic busybox would need a libc in the initramfs.
+		if readelf -l "$busybox" | grep -q 'Requesting program interpreter'; then
+			unavailable "$busybox is dynamically linked (install busybox-static)"
+		fi
 	fi
-	[ -f /usr/lib/x86_64-linux-gnu/libc.a ] || unavailable "no static libc (libc6-dev)"
+	[ -f "$libc_a" ] || unavailable "no static libc for ${kcross}gcc ($libc_a)"
 	# One guest test is a 32-bit program, for the module's compat path, built
-	# by the i386 cross compiler (gcc-multilib cannot sit beside the others).
-	cc32=i686-linux-gnu-gcc
+	# by the 32-bit cross compiler (gcc-multilib cannot sit beside the others).
 	probe_dir=$(mktemp -d "${TMPDIR:-/tmp}/pmadv-vm-probe.XXXXXX")
 	printf '#include <errno.h>\nint main(void) { return errno; }\n' > "$probe_dir/m32.c"
 	if ! "$cc32" -static -o "$probe_dir/m32" "$probe_dir/m32.c" 2>/dev/null; then
 		rm -rf "$probe_dir"
-		unavailable "$cc32 cannot build static 32-bit programs (gcc-i686-linux-gnu, libc6-dev-i386-cross)"
+		unavailable "$cc32 cannot build static 32-bit programs ($cc32_pkgs)"
+	fi
+	# The machine, the exit device and the CPU, tried (qemu refuses an
+	# option or a property it lacks at once, e.g. semihosting's userspace=
+	# before 7.2, mte= without TCG): started stopped, told to quit.
+	qemu_cpu=
+	for c in $qemu_cpus; do
+		# shellcheck disable=SC2086
+		if echo quit | "$qemu" -accel tcg $qemu_machine -cpu "$c" -display none \
+			-monitor stdio -S > "$probe_dir/qemu.log" 2>&1; then
+			qemu_cpu=$c
+			break
+		fi
+	done
+	if [ -z "$qemu_cpu" ]; then
+		grep -v '^(qemu)\|^QEMU .*monitor' "$probe_dir/qemu.log" >&2
+		rm -rf "$probe_dir"
+		unavailable "$qemu refuses the guest's machine ($qemu_machine -cpu $qemu_cpus)"
 	fi
 	rm -rf "$probe_dir"
 fi
@@ -346,10 +402,50 @@ fetch_kernel() {
 	exec 9>&-
 }
 
+# The busybox of another architecture's guest: suite $1's busybox-static
+# for $arch, downloaded with the same private apt as its kernel (its lists
+# read by fetch_kernel just before) and unpacked, never installed, into
+# $cache/busybox-$arch-SUITE. Sets busybox.
+fetch_busybox() {
+	bdir=$cache/busybox-$arch-$1
+	busybox=$bdir/busybox
+	[ ! -f "$bdir/ready" ] || return 0
+	suite_apt "$1"
+	exec 9> "$adir/lock"
+	flock 9
+	[ -f "$adir/sources.list" ] ||
+		unavailable "no package lists for $1-$arch yet (run run-vm-tests.sh --fetch-only --arch=$arch)"
+	new=$bdir.new.$$
+	rm -rf "$new"
+	mkdir -p "$new/debs"
+	echo "run-vm-tests: fetching busybox-static:$arch from $1"
+	# shellcheck disable=SC2086
+	(cd "$new/debs" && apt-get $apt_opts -o APT::Sandbox::User=root download "busybox-static:$arch") \
+		> "$work/apt.log" 2>&1 ||
+		{ cat "$work/apt.log" >&2; rm -rf "$new"; unavailable "apt-get download busybox-static:$arch from $1 failed"; }
+	dpkg-deb -x "$new"/debs/busybox-static_*.deb "$new/root"
+	cp "$new/root/bin/busybox" "$new/busybox"
+	rm -rf "$new/debs" "$new/root"
+	# Static, and for the guest's machine: anything else cannot be its init.
+	m=$(readelf -h "$new/busybox" | sed -n 's/^ *Machine: *//p')
+	if [ "$m" != "$kmachine" ] || readelf -l "$new/busybox" | grep -q 'Requesting program interpreter'; then
+		echo "run-vm-tests: busybox-static:$arch of $1 is for machine '$m' or not static; the guest needs a static $kmachine one" >&2
+		rm -rf "$new"
+		exit 1
+	fi
+	: > "$new/ready"
+	rm -rf "$bdir"
+	mv -T "$new" "$bdir" 2>/dev/null || rm -rf "$new"
+	new=
+	echo "run-vm-tests: busybox for the $arch guest ready in $bdir"
+	exec 9>&-
+}
+
 if [ "$fetch_only" = 1 ]; then
 	for k in $all_kernels; do
 		[ -z "$kernel" ] || [ "$kernel" = "${k%%:*}" ] || continue
 		fetch_kernel "${k%%:*}" "${k#*:}"
+		[ "$arch" = amd64 ] || fetch_busybox "${k#*:}"
 	done
 	exit 0
 fi
@@ -363,6 +459,9 @@ if [ ! -f "$cache/$record" ] || [ ! -f "$cache/$(cat "$cache/$record")/ready" ];
 fi
 kver=$(cat "$cache/$record")
 kcache=$cache/$kver
+if [ "$arch" != amd64 ] && [ "$build_only" = 0 ]; then
+	fetch_busybox "$(suite_of "$kernel")"
+fi
 kdir=$kcache/root/usr/src/linux-headers-$kver
 
 # Bookworm's compiler, whichever the headers name (gcc-10 for 5.10, gcc-14
@@ -403,7 +502,7 @@ fi
 # kernel's run, as long as none of what went into it is newer.
 kroot=$work/kroot
 mkdir -p "$kroot/lib"
-strip --strip-debug -o "$kroot/lib/procmadvise.ko" "$work/kmod/procmadvise.ko"
+"${kcross}strip" --strip-debug -o "$kroot/lib/procmadvise.ko" "$work/kmod/procmadvise.ko"
 cp "$kcache"/modules/*.ko "$kcache/modules.list" "$kroot/lib/"
 (cd "$kroot" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -1 > "$work/kernel.cpio.gz"
 
@@ -411,7 +510,7 @@ gcache=${PMADV_VM_GUEST_CACHE:-}
 # What the packed guest depends on besides its files: this script, the
 # guest's sources, the arguments and PATH (--tool's programs).
 # shellcheck disable=SC2086
-gkey=$({ cat "$0" "$here"/guest/*; printf '%s\n' "$@" ${PMADV_VM_EXTRA_TESTS:-} \
+gkey=$({ cat "$0" "$here"/guest/*; printf '%s\n' "$arch" "$@" ${PMADV_VM_EXTRA_TESTS:-} \
 	"${PMADV_VM_MODULE_TESTS:-1}" "$PATH"; } | sha256sum | cut -c1-16)
 common=
 # The pack and its list are taken into the work directory first (a link,
@@ -455,19 +554,183 @@ else
 	fi
 
 	cflags="-static -O2 -g0 -Wall -Wextra -Werror -pthread -I$top/include"
-	gcc $cflags -o "$root/bin/vm-exit" "$here/guest/vm-exit.c"
+	"${kcross}gcc" $cflags -o "$root/bin/vm-exit" "$here/guest/vm-exit.c"
 	: > "$root/tests/list"
 	# name and timeout (s) of each module test, in run order.
 	module_tests="t_kernel:60 t_input:240 t_effects:240 t_perm:120 t_compat:60 t_unload:300 t_refuse:60"
 	[ "${PMADV_VM_MODULE_TESTS:-1}" != 0 ] || module_tests=
 	for t in $module_tests; do
 		name=${t%%:*}
-		tcc=gcc
+		tcc=${kcross}gcc
 		[ "$name" != t_compat ] || tcc=$cc32
 		"$tcc" $cflags -o "$root/tests/$name" "$here/guest/$name.c" ||
 			{ echo "run-vm-tests: cannot build $name" >&2; exit 1; }
-		echo "$name ${t#*:}" >> "$root/tests/list"
+		echo "$name $((${t#*:} * tscale))" >> "$root/tests/list"
 	done
+
+	# The Debian multiarch triplet of an ELF file's machine, for the guest's
+	# programs of another architecture (its own, or 32-bit ARM under arm64's
+	# compat layer); empty for any other machine.
+	elf_triplet() {
+		case $(readelf -h "$1" 2>/dev/null | sed -n 's/^ *Machine: *//p') in
+		AArch64) echo aarch64-linux-gnu ;;
+		ARM) echo arm-linux-gnueabihf ;;
+		esac
+	}
+
+	# The shared libraries of a program or library of another architecture
+	# (ldd cannot run it here), and its loader: each DT_NEEDED looked up,
+	# for that object and then for each library found, in the object's
+	# RUNPATH or RPATH ($ORIGIN expanded), then in the cross glibc's
+	# directory (/usr/TRIPLET/lib, what the cross compiler linked against)
+	# and the multiarch one (/usr/lib/TRIPLET, e.g. libcap:arm64). One found
+	# through a RUNPATH goes in at its host path, where that RUNPATH (a
+	# build tree's, e.g. $ORIGIN/../../src/lib) finds it in the guest too;
+	# the others and the loader (PT_INTERP) in /lib/TRIPLET and at the
+	# interpreter's path, where the guest's loader looks by default.
+	foreign_libs() {
+		echo "$1" > "$work/libs.todo"
+		while [ -s "$work/libs.todo" ]; do
+			obj=$(head -n 1 "$work/libs.todo")
+			sed -i 1d "$work/libs.todo"
+			triplet=$(elf_triplet "$obj")
+			sysdirs="/usr/$triplet/lib /usr/lib/$triplet /lib/$triplet $troot/usr/lib/$triplet $troot/lib/$triplet"
+			interp=$(readelf -l "$obj" | sed -n 's/.*Requesting program interpreter: \(.*\)\]$/\1/p')
+			if [ -n "$interp" ] && [ ! -e "$root$interp" ]; then
+				for d in $sysdirs; do
+					[ ! -f "$d/${interp##*/}" ] || break
+				done
+				[ -f "$d/${interp##*/}" ] || {
+					echo "run-vm-tests: $obj asks for the loader $interp, which is in none of $sysdirs" >&2
+					exit 1
+				}
+				mkdir -p "$root${interp%/*}"
+				cp -L "$d/${interp##*/}" "$root$interp"
+				echo "$d/${interp##*/}" >> "$work/guest.files"
+			fi
+			rdirs=$(readelf -d "$obj" | sed -n 's/.*(R[UN]*PATH).*\[\(.*\)\]$/\1/p' |
+				tr ':' '\n' | sed "s|\\\$ORIGIN|${obj%/*}|; s|\\\${ORIGIN}|${obj%/*}|")
+			needed=$(readelf -d "$obj" | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p' | tr '\n' ' ')
+			# glibc dlopens libgcc_s for pthread_exit and cancellation.
+			case " $needed " in
+			*" libc.so.6 "*) needed="$needed libgcc_s.so.1" ;;
+			esac
+			for lib in $needed; do
+				grep -qxF "$triplet/$lib" "$work/libs.done" 2>/dev/null && continue
+				echo "$triplet/$lib" >> "$work/libs.done"
+				found='' dest=''
+				for d in $rdirs; do
+					if [ -f "$d/$lib" ] && [ "$(elf_triplet "$d/$lib")" = "$triplet" ]; then
+						found=$d/$lib dest=$d/$lib
+						break
+					fi
+				done
+				[ -n "$found" ] || for d in $sysdirs; do
+					if [ -f "$d/$lib" ] && [ "$(elf_triplet "$d/$lib")" = "$triplet" ]; then
+						found=$d/$lib dest=/lib/$triplet/$lib
+						break
+					fi
+				done
+				# One the host has for amd64 only (a tool's): its package's
+				# $arch build.
+				if [ -z "$found" ] && [ "$triplet" = "$(elf_triplet "$root/bin/busybox")" ]; then
+					for h in "/usr/lib/x86_64-linux-gnu/$lib" "/lib/x86_64-linux-gnu/$lib"; do
+						[ -e "$h" ] || continue
+						hpkg=$(dpkg -S "$h" 2>/dev/null | sed -n '1s/[:,].*//p')
+						[ -n "$hpkg" ] || continue
+						foreign_fetch "$hpkg" || exit 1
+						break
+					done
+					for d in "$troot/usr/lib/$triplet" "$troot/lib/$triplet"; do
+						if [ -f "$d/$lib" ]; then
+							found=$d/$lib dest=/lib/$triplet/$lib
+							break
+						fi
+					done
+				fi
+				if [ -z "$found" ]; then
+					# shellcheck disable=SC2086
+					echo "run-vm-tests: $obj needs $lib ($triplet), which is in none of: $(printf '%s ' $rdirs)$sysdirs" >&2
+					exit 1
+				fi
+				[ ! -e "$root$dest" ] || continue
+				mkdir -p "$root${dest%/*}"
+				cp -L "$found" "$root$dest"
+				echo "$found" >> "$work/guest.files"
+				echo "$found" >> "$work/libs.todo"
+			done
+		done
+	}
+
+	# The $arch build of a host file ($1, e.g. /usr/sbin/swapon) of a Debian
+	# package: the package dpkg -S names for the host's copy, downloaded
+	# for $arch from the kernel's suite with the private apt and unpacked,
+	# never installed, into $troot, once for every run (the packages
+	# fetched are listed in $tdir/pkgs). Prints its path in $troot.
+	# (A merged /usr: dpkg may know the file by the other of its two
+	# paths.)
+	tdir=$cache/tools-$arch-$(suite_of "$kernel")
+	troot=$tdir/root
+	foreign_file() {
+		for p in "$1" "${1#/usr}" "/usr$1"; do
+			[ ! -f "$troot$p" ] || { echo "$troot$p"; return 0; }
+		done
+		pkg=
+		for p in "$1" "${1#/usr}" "/usr$1"; do
+			pkg=$(dpkg -S "$p" 2>/dev/null | sed -n '1s/[:,].*//p')
+			[ -z "$pkg" ] || break
+		done
+		if [ -z "$pkg" ]; then
+			echo "run-vm-tests: no package of the host's has $1 (dpkg -S), so no $arch build of it can be fetched" >&2
+			return 1
+		fi
+		foreign_fetch "$pkg" || return 1
+		for p in "$1" "${1#/usr}" "/usr$1"; do
+			[ ! -f "$troot$p" ] || { echo "$troot$p"; return 0; }
+		done
+		echo "run-vm-tests: $pkg:$arch has no $1, which the host's $pkg has" >&2
+		return 1
+	}
+	foreign_fetch() {
+		grep -qxF "$1" "$tdir/pkgs" 2>/dev/null && return 0
+		suite_apt "$(suite_of "$kernel")"
+		exec 8> "$adir/lock"
+		flock 8
+		mkdir -p "$tdir/debs" "$troot"
+		echo "run-vm-tests: fetching $1:$arch for the guest" >&2
+		# shellcheck disable=SC2086
+		if ! (cd "$tdir/debs" && apt-get $apt_opts -o APT::Sandbox::User=root download "$1:$arch") \
+			> "$work/apt.log" 2>&1; then
+			# The lists may name a version the archive no longer has.
+			# shellcheck disable=SC2086
+			if ! { apt-get $apt_opts -qq --error-on=any update &&
+				(cd "$tdir/debs" && apt-get $apt_opts -o APT::Sandbox::User=root download "$1:$arch"); } \
+				>> "$work/apt.log" 2>&1; then
+				cat "$work/apt.log" >&2
+				exec 8>&-
+				echo "run-vm-tests: apt-get download $1:$arch from $(suite_of "$kernel") failed" >&2
+				return 1
+			fi
+		fi
+		for deb in "$tdir"/debs/*.deb; do
+			dpkg-deb -x "$deb" "$troot"
+		done
+		rm -f "$tdir"/debs/*.deb
+		echo "$1" >> "$tdir/pkgs"
+		exec 8>&-
+	}
+	# A host tool ($1) in the guest at $2: its $arch build, with its
+	# libraries (foreign_libs, which fetches the packages of those the
+	# host lacks for $arch).
+	foreign_tool() {
+		src=$(foreign_file "$1") || exit 1
+		mkdir -p "$root${2%/*}"
+		cp -pL "$src" "$root$2"
+		echo "$src" >> "$work/guest.files"
+		if readelf -d "$src" 2>/dev/null | grep -q '(NEEDED)'; then
+			foreign_libs "$src"
+		fi
+	}
 
 	# Copies a file into the guest at its absolute host path; for a dynamically
 	# linked program also every library ldd resolves and the loader.
@@ -488,8 +751,19 @@ else
 		# -p: the times too (the initramfs keeps them), for a Python
 		# compiled cache, which is valid while its source's mtime holds
 		cp -pL "$1" "$root$1"
+		# Another architecture's guest runs its own programs (and 32-bit
+		# ARM ones): a host (amd64) one there is a mistake.
+		if [ "$arch" != amd64 ] && readelf -h "$1" >/dev/null 2>&1 &&
+			[ -z "$(elf_triplet "$1")" ]; then
+			echo "run-vm-tests: $1 is a program for $(readelf -h "$1" | sed -n 's/^ *Machine: *//p'), which the $arch guest cannot run (give the $arch build's)" >&2
+			exit 1
+		fi
 		# A dynamically linked program or library (e.g. a Python extension).
 		readelf -d "$1" 2>/dev/null | grep -q '(NEEDED)' || return 0
+		if [ "$arch" != amd64 ]; then
+			foreign_libs "$1"
+			return 0
+		fi
 		ldd "$1" > "$work/ldd.out" 2>&1 ||
 			{ cat "$work/ldd.out" >&2; echo "run-vm-tests: ldd $1 failed" >&2; exit 1; }
 		if grep -q 'not found' "$work/ldd.out"; then
@@ -563,15 +837,24 @@ else
 		--tool=*)
 			f=$(command -v "${x#--tool=}" || true)
 			case $f in
-			/*) guest_copy "$f" ;;
+			/*) ;;
 			*) unavailable "${x#--tool=} not found (a guest test needs it)" ;;
 			esac
+			if [ "$arch" = amd64 ]; then
+				guest_copy "$f"
+			else
+				foreign_tool "$f" "$f"
+			fi
 			# busybox's shell runs its own applets whatever PATH says: the
 			# host's /bin/sh becomes the guest's, so that system() and
 			# popen() find the tool (init.sh itself runs busybox sh).
 			if [ ! -e "$root/bin/sh" ]; then
-				guest_copy "$(readlink -f /bin/sh)"
-				cp -L /bin/sh "$root/bin/sh"
+				if [ "$arch" = amd64 ]; then
+					guest_copy "$(readlink -f /bin/sh)"
+					cp -L /bin/sh "$root/bin/sh"
+				else
+					foreign_tool "$(readlink -f /bin/sh)" /bin/sh
+				fi
 			fi
 			continue ;;
 		-*)
@@ -592,6 +875,8 @@ else
 		*[!0]*) ;;
 		*) echo "run-vm-tests: $x: a timeout of 0 s" >&2; exit 1 ;;
 		esac
+		# Decimal, not octal, in the shell's arithmetic (tscale).
+		tmo=${tmo#"${tmo%%[!0]*}"}
 		[ -x "$path" ] || { echo "run-vm-tests: extra test $path not found" >&2; exit 1; }
 		path=$(abspath "$path")
 		name=${next_name:-$(basename "$path")}
@@ -611,7 +896,7 @@ else
 		chmod 0755 "$root/tests/$name"
 		: > "$work/env.next"
 		: > "$work/args.next"
-		echo "$name $tmo" >> "$root/tests/list"
+		echo "$name $((tmo * tscale))" >> "$root/tests/list"
 	done
 	[ ! -s "$work/env.next" ] || { echo "run-vm-tests: --env after the last test" >&2; exit 1; }
 	[ ! -s "$work/args.next" ] || { echo "run-vm-tests: --arg after the last test" >&2; exit 1; }
@@ -642,12 +927,12 @@ set +e
 # --foreground: timeout and qemu stay in the process group meson signals
 # at its own timeout; without it timeout makes a group of its own and
 # qemu outlives the test, on both cores, for up to PMADV_VM_TIMEOUT.
-timeout --foreground "${PMADV_VM_TIMEOUT:-1500}" qemu-system-x86_64 \
-	-accel tcg,thread=multi -cpu max -smp 2 -m "${PMADV_VM_MEM:-1024}" \
+# shellcheck disable=SC2086
+timeout --foreground "${PMADV_VM_TIMEOUT:-$((1500 * tscale))}" "$qemu" \
+	-accel tcg,thread=multi $qemu_machine -cpu "$qemu_cpu" -smp 2 -m "${PMADV_VM_MEM:-1024}" \
 	-nic none -nographic -no-reboot \
 	-kernel "$kcache/vmlinuz" -initrd "$work/initramfs.cpio.gz" \
-	-append "console=ttyS0 quiet panic=-1 transparent_hugepage=madvise log_buf_len=16M" \
-	-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+	-append "console=$console quiet panic=-1 transparent_hugepage=madvise log_buf_len=16M" \
 	</dev/null > "$work/console.raw" 2>&1
 qemu_rc=$?
 set -e

@@ -3,8 +3,9 @@
 # The verdict of a VM run (run-vm-tests.sh), apart so that it can be tested
 # without a VM (test-verdict.sh): the guest's console log and qemu's exit
 # status must agree. The guest's init.sh prints a PMADV-TEST line for each
-# program and a PMADV-VM-RESULT marker, and writes 0 to isa-debug-exit only
-# when every program passed: qemu then exits (0 << 1) | 1 = 1. qemu exits 0
+# program and a PMADV-VM-RESULT marker, and runs `vm-exit 0` only when
+# every program passed: qemu then exits (0 << 1) | 1 = 1 (isa-debug-exit
+# on x86-64, semihosting's SYS_EXIT with that status on arm64). qemu exits 0
 # on power-off or panic, 124 is timeout's. A program's own output reaches
 # the console prefixed with "[NAME] ", so it cannot forge either line.
 # Under CI=true a program that skipped (exit 77) fails the run: CI runs

@@ -3,7 +3,8 @@
 # /init of the test VM: sets up the guest (swap on zram, a spare block
 # device, an ext2 /var/tmp on a third, the procmadvise module), runs every
 # program listed in /tests/list, checks dmesg for kernel splats, and carries
-# the verdict out on the console and through isa-debug-exit.
+# the verdict out on the console and through vm-exit (isa-debug-exit on
+# x86-64, semihosting on arm64: the same qemu exit status).
 /bin/busybox mkdir -p /proc /sys /dev /tmp
 /bin/busybox mount -t devtmpfs dev /dev
 # The kernel may have found no /dev/console in the archive: take it now.
