@@ -1240,10 +1240,19 @@ static unsigned long long mapped_bytes(void)
 	return sum;
 }
 
+/* The user address space every kernel here gives a process by default:
+ * x86_64's 47 bits (128 TiB), arm64's 48 (256 TiB, Debian's VA_BITS). */
+#ifdef __aarch64__
+#define SPACE_BITS 48
+#else
+#define SPACE_BITS 47
+#endif
+
 static int res_space_check(void *arg)
 {
 	char *m = arg;
-	struct iovec all = { (void *)(uintptr_t)PAGE, (1ULL << 47) - 2 * PAGE };
+	struct iovec all = { (void *)(uintptr_t)PAGE,
+			     (1ULL << SPACE_BITS) - 2 * PAGE };
 	struct iovec two = { m, 64 * PAGE };
 	struct pmadv_residency r;
 	struct pmadv_target *t;
@@ -1267,8 +1276,8 @@ static int res_space_check(void *arg)
 	if (!ret && allocations)
 		ret = 26; /* allocation-free, maps text included */
 	rss = pmtest_rollup_kb(getpid(), "Rss");
-	fprintf(stderr, "pagemap over 128 TiB: %.2f s, resident %llu, "
-		"smaps_rollup Rss %ld kB\n",
+	fprintf(stderr, "pagemap over %llu TiB: %.2f s, resident %llu, "
+		"smaps_rollup Rss %ld kB\n", 1ULL << (SPACE_BITS - 40),
 		(double)(b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9,
 		(unsigned long long)r.resident, rss);
 	/* the cost follows what is mapped: bounded where that is small

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""The vm-arm64 test (meson -Dvm_arm64=enabled): sets up and compiles the
+"""The vm-arm64 test (unless meson -Dvm_arm64=disabled): sets up and compiles the
 aarch64 cross build of this tree in BUILD_DIR (with cross/aarch64-linux-gnu.ini),
-then runs its unit, integration and vma suites' guest programs and the
+then runs its unit, integration, vma and ptrace suites' guest programs and the
 module's ioctl-rung test in Debian 12's arm64 kernel under qemu
 (run-vm-tests.sh --arch=arm64 --kernel=6.1).
 
@@ -21,7 +21,7 @@ import shutil
 import subprocess
 import sys
 
-SUITES = ("unit", "integration", "vma")
+SUITES = ("unit", "integration", "vma", "ptrace")
 # e_machine of an ELF file the arm64 guest runs: its own and 32-bit ARM.
 GUEST_MACHINES = {183: "AArch64", 40: "ARM"}
 OTHER_MACHINES = {62: "x86-64", 3: "i386"}
