@@ -155,11 +155,19 @@ def t_leaderless_relay():
         pid = int(line)
         runs = 100 if int(us) < 1000 else 10
         try:
-            bad = []
+            bad, vanished = [], 0
             for _ in range(runs):
                 r = pm(["-a", "cold", "--anon", pid])
-                if r.returncode != 0:
+                # Its threads come and go, and glibc unmaps the heaps of
+                # their arenas: a VMA listed may be gone when advised
+                # (ENOMEM, the rest advised), the target's doing (seen
+                # once in 10 runs at 1 ms on a loaded machine)
+                if r.returncode != 0 and b"ENOMEM: not mapped" in r.stderr:
+                    vanished += 1
+                elif r.returncode != 0:
                     bad.append((r.returncode, r.stderr[:160]))
+            if vanished * 2 > runs:
+                bad.append("%d runs found a VMA gone" % vanished)
             if bad:
                 return ("%d of %d runs failed on a live leaderless process "
                         "(a thread every %s us): %r" % (len(bad), runs, us,

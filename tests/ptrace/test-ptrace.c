@@ -2182,6 +2182,117 @@ static void test_rseq(void **state)
 }
 #endif
 
+#ifdef __aarch64__
+/* ---- aarch64: x7 of a signal handler run on the way to an entry stop ---- */
+
+/*
+ * At syscall stops arm64 shows x7 as 0 or 1, so the rung takes x7 from the
+ * thread's last other stop. A thread in ppoll, restarted, meets a signal
+ * on its way to the entry stop the rung waits for: its handler runs first,
+ * and the entry stop is the handler's own call, whose x7 is another. (A
+ * breaker round found the handler's x7 replaced on the loop path, in 46
+ * of 66 requests.) The handler sets x7, makes a call, and checks it.
+ */
+struct x7_counts {
+	atomic_long runs, bad, ready;
+};
+
+static struct x7_counts *x7c;
+
+static void x7_handler(int sig)
+{
+	uint64_t v;
+
+	(void)sig;
+	__asm__ volatile("movz x7, #0xbbbb\n"
+			 "movk x7, #0x7777, lsl #16\n"
+			 "mov x8, #172\n" /* getpid */
+			 "svc #0\n"
+			 "mov %0, x7\n"
+			 : "=r"(v)
+			 :
+			 : "x0", "x7", "x8", "memory");
+	if (v != 0x7777bbbb)
+		atomic_fetch_add(&x7c->bad, 1);
+	atomic_fetch_add(&x7c->runs, 1);
+}
+
+static void x7_target(void *arg)
+{
+	struct sigaction sa = { .sa_handler = x7_handler };
+	static uint64_t open_mask; /* ppoll's: nothing blocked */
+	sigset_t m;
+
+	(void)arg;
+	sigaction(SIGUSR1, &sa, NULL);
+	sigemptyset(&m);
+	sigaddset(&m, SIGUSR1);
+	sigprocmask(SIG_SETMASK, &m, NULL);
+	atomic_store(&x7c->ready, 1);
+	for (;;) {
+		struct timespec ts = { 0, 50000000 };
+		register long x0 __asm__("x0") = 0;
+		register long x1 __asm__("x1") = 0;
+		register long x2 __asm__("x2") = (long)&ts;
+		register long x3 __asm__("x3") = (long)&open_mask;
+		register long x4 __asm__("x4") = 8;
+		register long x7 __asm__("x7") = 0xaaaa;
+		register long x8 __asm__("x8") = 73; /* ppoll */
+
+		__asm__ volatile("svc #0"
+				 : "+r"(x0), "+r"(x7)
+				 : "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x8)
+				 : "memory");
+	}
+}
+
+static void x7_storm(void *arg)
+{
+	pid_t pid = *(pid_t *)arg;
+
+	for (;;) {
+		kill(pid, SIGUSR1);
+		usleep(500);
+	}
+}
+
+static void test_handler_x7(void **state)
+{
+	static const char *const paths[] = { "loop", "0", "pm" };
+	unsigned char *page = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct iovec iov = { page, PAGE };
+	pid_t pid, storm;
+
+	(void)state;
+	PT_REQUIRE(geteuid() == 0, "needs root");
+	x7c = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(x7c != MAP_FAILED && page != MAP_FAILED);
+	page[0] = 1;
+	pid = pt_fork(x7_target, NULL);
+	while (!atomic_load(&x7c->ready))
+		usleep(1000);
+	storm = pt_fork(x7_storm, &pid);
+	for (size_t p = 0; p < 3; p++) {
+		setenv("PMADV_PTRACE_FAST", paths[p], 1);
+		for (int i = 0; i < 30; i++)
+			assert_int_equal(pt_advise(pid, &iov, 1, MADV_COLD, 0,
+						   NULL), PAGE);
+	}
+	set_fast(true);
+	pt_kill(storm);
+	print_message("x7: %ld handler runs, %ld saw x7 changed\n",
+		      (long)atomic_load(&x7c->runs),
+		      (long)atomic_load(&x7c->bad));
+	assert_true(atomic_load(&x7c->runs) > 0);
+	assert_int_equal(atomic_load(&x7c->bad), 0);
+	pt_kill(pid);
+	munmap(x7c, PAGE);
+	munmap(page, PAGE);
+}
+#endif
+
 #if defined(__x86_64__) || defined(__aarch64__)
 /* ---- a stack pointer with no room for the frame ---- */
 
@@ -2527,6 +2638,9 @@ int main(void)
 		T(test_rseq),
 #endif
 #if defined(__x86_64__) || defined(__aarch64__)
+#ifdef __aarch64__
+		T(test_handler_x7),
+#endif
 		T(test_unarmed_private_stack),
 		T(test_unarmed_shared_stack),
 #endif

@@ -55,6 +55,7 @@ static int block_all(struct session *s)
 static int to_entry_stop(struct session *s)
 {
 	struct pmadv_regs before = s->saved;
+	size_t ilen;
 	int ret = pt_run_until(s, PTRACE_SYSCALL, true, true, false,
 			       pt_deadline_of(s));
 
@@ -62,6 +63,15 @@ static int to_entry_stop(struct session *s)
 		ret = pmadv_arch_getregs(s->tid, &s->saved);
 	if (ret < 0)
 		return ret;
+	/* Signals pass on the way: a handler may have run first, and this
+	 * entry stop be its own call's. Where a syscall stop hides registers
+	 * (aarch64's x7), they are only known from before, the same context:
+	 * anywhere else, -EAGAIN, and pt_capture looks again later. */
+	pmadv_arch_insn(s->compat, &ilen);
+	if (pmadv_arch_restarts_before_stop() &&
+	    (pmadv_arch_pc(&s->saved) != pmadv_arch_pc(&before) + ilen ||
+	     pmadv_arch_sp(&s->saved) != pmadv_arch_sp(&before)))
+		return -EAGAIN;
 	pmadv_arch_syscall_stop_regs(&s->saved, &before);
 	s->entry_mode = true;
 	s->unrewound = s->saved;
@@ -242,14 +252,34 @@ int pt_capture(struct session *s)
 
 	s->entry_mode = false;
 	s->rseq_cs_at = 0;
-	ret = pmadv_arch_getregs(s->tid, &s->saved);
-	if (ret == -EOPNOTSUPP)
-		return -ENOEXEC; /* a register set of no ABI the rung knows */
-	if (ret < 0)
-		return ret;
-	s->compat = pmadv_arch_compat(&s->saved);
-	if (restart_at_entry(s) && (ret = to_entry_stop(s)) < 0)
-		return ret;
+	for (int tries = 0;; tries++) {
+		ret = pmadv_arch_getregs(s->tid, &s->saved);
+		if (ret == -EOPNOTSUPP)
+			return -ENOEXEC; /* a register set of no ABI we know */
+		if (ret < 0)
+			return ret;
+		s->compat = pmadv_arch_compat(&s->saved);
+		if (!restart_at_entry(s))
+			break;
+		ret = to_entry_stop(s);
+		if (ret != -EAGAIN) {
+			if (ret < 0)
+				return ret;
+			break;
+		}
+		/* A signal handler's call: let it run as it would have, and
+		 * look again from the interrupt stop that follows (a handler
+		 * storm that never lets the thread be found elsewhere ends
+		 * in the caller's timeout, or here). */
+		if (tries == 16)
+			return -EAGAIN;
+		if (ptrace(PTRACE_INTERRUPT, s->tid, NULL, NULL) < 0)
+			return -errno;
+		ret = pt_run_until(s, PTRACE_CONT, false, true, false,
+				   pt_deadline_of(s));
+		if (ret < 0)
+			return ret;
+	}
 	rseq_abort(s);
 	if (ptrace(PTRACE_GETSIGMASK, s->tid, (void *)sizeof(uint64_t),
 		   &s->saved_mask) < 0)
