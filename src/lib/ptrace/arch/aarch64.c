@@ -2,8 +2,9 @@
 /*
  * aarch64 side of the ptrace rung: 64-bit targets (svc #0, x8 and x0-x5,
  * the generic syscall table). 32-bit ARM (AArch32) targets on an arm64
- * kernel get a register set of 18 words from NT_PRSTATUS; the rung has no
- * backend for them yet and says so (-EOPNOTSUPP, the rung's ENOEXEC).
+ * kernel have no backend yet: the preflight refuses them by their ELF
+ * class (pmadv_arch_compat_missing), and their register set of 18 words
+ * from NT_PRSTATUS is refused here too (-EOPNOTSUPP, the rung's ENOEXEC).
  *
  * What differs from x86, all of it read in arch/arm64/kernel/signal.c,
  * ptrace.c and syscall.c of 5.10 to 6.12:
@@ -18,7 +19,8 @@
  *   (pmadv_arch_restarts_before_stop; tracer.c takes such a thread to the
  *   restarted call's entry stop).
  * - At syscall stops x7 reads 0 (entry) or 1 (exit), and what the tracer
- *   writes there is overwritten with the saved value when the stop ends.
+ *   writes there is overwritten with the saved value when the stop ends:
+ *   the rung takes it from the same context's last other stop.
  * - A syscall discards the SVE state past the FP/SIMD registers
  *   (fp_user_discard): the state is read before and written back after.
  * - "svc #0; ret" returns through x30, not the stack.
