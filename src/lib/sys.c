@@ -83,17 +83,19 @@ uint64_t pmadv_user_end(void)
 	static const unsigned char bits[] = { 52, 48, 47, 42, 39 };
 	static uint64_t known;
 	uint64_t k = __atomic_load_n(&known, __ATOMIC_RELAXED);
-	long page = sysconf(_SC_PAGESIZE);
+	size_t page = pmadv_page_size();
 	int saved = errno;
 
+	if (k)
+		return k;
 	for (size_t i = 0; !k && i < sizeof(bits); i++) {
 		uint64_t want = (1ULL << bits[i]) - 2 * (uint64_t)page;
-		void *p = mmap((void *)(uintptr_t)want, (size_t)page, PROT_NONE,
+		void *p = mmap((void *)(uintptr_t)want, page, PROT_NONE,
 			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
 			       -1, 0);
 
 		if (p != MAP_FAILED)
-			munmap(p, (size_t)page);
+			munmap(p, page);
 		if (p == (void *)(uintptr_t)want ||
 		    (p == MAP_FAILED && errno == EEXIST))
 			k = 1ULL << bits[i];
