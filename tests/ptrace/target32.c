@@ -15,6 +15,10 @@
  * its SIGSEGV handler, which a fault of injected code would have the
  * kernel reset.
  *
+ * That state (32-bit ARM): a pattern in d8 and d15 across the read, its
+ * rounding mode (FPSCR) and its SIGSEGV handler. Its one mode, "arm",
+ * waits in ARM code instead of Thumb code.
+ *
  * i386 modes, a comma-separated list in argv[1], each a way a real
  * program makes the injector's life hard:
  *   vdsoro  its vDSO mprotected PROT_READ (glibc's syscalls sent to an
@@ -133,6 +137,57 @@ static int set_modes(const char *modes, unsigned long *jit)
 			ldt_ss = 7;
 	}
 	return 0;
+}
+#elif defined(__arm__)
+/* read(0, c, 1) made directly, with d8 and d15 holding a pattern across
+ * it (the VFP registers a thread restored through its frame gets back
+ * from that frame's VFP record); from Thumb code, as glibc's, or from ARM
+ * code (mode "arm"), where a call is rewound by 4 bytes, not 2 */
+static const unsigned long long pat[2] = { 0x1122334455667788ULL,
+					   0x99aabbccddeeff00ULL };
+
+#define READ_BODY                                                      \
+	unsigned long long got[2];                                     \
+	register long r0 __asm__("r0") = 0;                            \
+	register long r1 __asm__("r1") = (long)c;                      \
+	register long r2 __asm__("r2") = 1;                            \
+	register long r7 __asm__("r7") = 3; /* read */                 \
+                                                                       \
+	__asm__ volatile("vldr d8, [%[p]]\n\t"                          \
+			 "vldr d15, [%[p], #8]\n\t"                     \
+			 "svc #0\n\t"                                   \
+			 "vstr d8, [%[g]]\n\t"                          \
+			 "vstr d15, [%[g], #8]"                          \
+			 : "+r"(r0)                                    \
+			 : "r"(r1), "r"(r2), "r"(r7), [p] "r"(pat),    \
+			   [g] "r"(got)                                \
+			 : "memory", "d8", "d15");                     \
+	if (r0 >= 0 && memcmp(got, pat, sizeof(pat)))                  \
+		regs_bad = 1;                                          \
+	return (int)r0;
+
+__attribute__((noinline, target("thumb"))) static int read_thumb(char *c)
+{
+	READ_BODY
+}
+
+__attribute__((noinline, target("arm"))) static int read_arm(char *c)
+{
+	READ_BODY
+}
+
+static int arm_state;
+
+static int read_checked(char *c)
+{
+	return arm_state ? read_arm(c) : read_thumb(c);
+}
+
+static int set_modes(const char *modes, unsigned long *jit)
+{
+	*jit = 0;
+	arm_state = !strcmp(modes, "arm");
+	return *modes && !arm_state ? -1 : 0;
 }
 #else
 static int read_checked(char *c)

@@ -660,8 +660,7 @@ static void test_loop_timeout(void **state)
 	close(out[0]), close(out[1]);
 }
 
-#ifdef __x86_64__
-/* ---- a 32-bit target ---- */
+/* ---- a 32-bit target (i386, AArch32) ---- */
 
 static void test_loop_compat32(void **state)
 {
@@ -698,7 +697,7 @@ static void test_loop_compat32(void **state)
 	wait_read(pid);
 	assert_int_equal(pt_snapshot(pid, a), 0);
 
-	/* eight elements, all its one page: the i386 routine runs them */
+	/* eight elements, all its one page: the 32-bit routine runs them */
 	for (int i = 0; i < 8; i++)
 		iov[i] = (struct iovec){ (void *)addr, PAGE };
 	assert_int_equal(loop_advise(pid, iov, 8, &res), (ssize_t)(8 * PAGE));
@@ -739,7 +738,6 @@ static void test_loop_compat32(void **state)
 	close(in[1]), close(out[0]);
 	free(a), free(b);
 }
-#endif
 
 static int setup(void **state)
 {
@@ -767,15 +765,14 @@ int main(void)
 		T(test_loop_stopped),
 		T(test_loop_exit_during),
 		T(test_loop_timeout),
-#ifdef __x86_64__
-		/* the i386 routine (aarch64: test-ptrace's test_compat32
-		 * checks that AArch32 targets are refused) */
+		/* the i386 or AArch32 routine */
 		T(test_loop_compat32),
-#endif
 		T(test_patch_entry),
 	};
 
 	/* the ladder is forced through ptrace by pt_advise's methods */
 	unsetenv("PMADV_METHODS");
+	if (getenv("PT_FILTER"))
+		cmocka_set_test_filter(getenv("PT_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -958,9 +958,9 @@ static void target32_regs_ok(pid_t pid, int in, int out)
 	wait_state(pid, "S", 5);
 }
 
-#ifdef __x86_64__
 /*
- * The 32-bit target is armed as a 64-bit one is (its i386 signal frame):
+ * The 32-bit target is armed as a 64-bit one is (its i386 or AArch32
+ * signal frame):
  * its caller and the tracer killed at a random moment of a request, one
  * madvise per range or the madvise loop (whose tail lingers, then returns
  * through the frame by itself), leave it untraced with its signal mask,
@@ -1036,7 +1036,6 @@ static void compat32_killed(pid_t pid, unsigned long addr,
 	 * a loaded TCG guest (two at a time) 3 of 8 landed in one CI run */
 	assert_true(killed >= 2);
 }
-#endif
 
 /* ---- a vDSO the target made unexecutable ---- */
 
@@ -1171,52 +1170,12 @@ static pid_t start_target32(const char *modes, int *in, int *out,
 	return pid;
 }
 
-#ifdef __aarch64__
 /*
- * 32-bit ARM (AArch32) targets: the rung has no backend for them yet
- * (issue 11). Refused on every path before anything of ours is in the
- * target, with ENOEXEC and a reason naming them, and it runs on as it
- * was: its page, its answers, its registers.
+ * A 32-bit target of the host's architecture (i386 beside x86_64, AArch32
+ * beside aarch64): advised with and without the fast path, its page
+ * zeroed and nothing else of it changed, an address beyond 4 GiB refused
+ * with ENOMEM; then compat32_killed.
  */
-static void test_compat32(void **state)
-{
-	static const char *const paths[] = { "0", "pm", "loop" };
-	struct pt_snap *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
-	unsigned long addr, jit;
-	int in, out;
-	pid_t pid;
-
-	(void)state;
-	pid = start_target32("", &in, &out, &addr, &jit);
-	assert_int_equal(pt_snapshot(pid, a), 0);
-	for (size_t p = 0; p < 3; p++) {
-		struct iovec iov = { (void *)addr, PAGE };
-		struct pmadv_target *t;
-		char msg[256];
-		int ret;
-
-		setenv("PMADV_PTRACE_FAST", paths[p], 1);
-		assert_int_equal(pt_advise(pid, &iov, 1, MADV_DONTNEED,
-					   PMADV_F_DESTRUCTIVE, NULL), -ENOEXEC);
-		assert_int_equal(pmadv_open(pid, 0, &t), 0);
-		ret = pmadv_diagnose(t, MADV_COLD, PMADV_METHOD_PTRACE, msg,
-				     sizeof(msg));
-		pmadv_close(t);
-		print_message("path %s: %s\n", paths[p], msg);
-		assert_int_equal(ret, -ENOEXEC);
-		assert_non_null(strstr(msg, "AArch32"));
-	}
-	unsetenv("PMADV_PTRACE_FAST");
-	assert_int_equal(pt_snapshot(pid, b), 0);
-	pt_assert_same(a, b, true);
-	/* the page still 0x5a: nothing was advised */
-	target32_says(in, out, 'x', "5a 12345678\n");
-	target32_regs_ok(pid, in, out);
-	pt_kill(pid);
-	close(in), close(out);
-	free(a), free(b);
-}
-#else
 static void test_compat32(void **state)
 {
 	struct pt_snap *a, *b;
@@ -1254,9 +1213,7 @@ static void test_compat32(void **state)
 	close(in), close(out);
 	free(a), free(b);
 }
-#endif
 
-#ifdef __x86_64__
 /*
  * 32-bit targets that make the injector's life hard (target32.c's modes;
  * found by a breaker round): a vDSO mprotected PROT_READ, whose code the
@@ -1273,8 +1230,16 @@ static void test_compat32(void **state)
  */
 static void test_compat32_hostile(void **state)
 {
+#ifdef __x86_64__
 	static const char *const modes[] = { "vdsoro", "ldtds", "ldtss",
 					     "jit" };
+	static const char *const killed_in = "ldtds";
+#else
+	/* AArch32: a thread waiting in ARM code, where everything of ours
+	 * runs in Thumb state and its call is rewound by 4 bytes */
+	static const char *const modes[] = { "arm" };
+	static const char *const killed_in = "arm";
+#endif
 	static const char *const paths[] = { "0", "pm", "loop" };
 	struct pt_snap *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
 
@@ -1317,7 +1282,7 @@ static void test_compat32_hostile(void **state)
 			target32_says(in, out, 'f', "5a 12345678\n");
 			target32_regs_ok(pid, in, out);
 		}
-		if (!strcmp(modes[m], "ldtds"))
+		if (!strcmp(modes[m], killed_in))
 			compat32_killed(pid, addr, a, b, in, out);
 		print_message("%s: ok\n", modes[m]);
 		unsetenv("PMADV_PTRACE_FAST");
@@ -1326,7 +1291,6 @@ static void test_compat32_hostile(void **state)
 	}
 	free(a), free(b);
 }
-#endif
 
 /* ---- refusals ---- */
 
@@ -2618,10 +2582,9 @@ int main(void)
 		T(test_cold_drops_referenced),
 		T(test_pageout_to_swap),
 		T(test_compat32),
-#ifdef __x86_64__
-		/* i386 modes: LDT segments, the i386 vDSO's sequences */
+		/* i386: LDT segments, the i386 vDSO's sequences; AArch32:
+		 * ARM state */
 		T(test_compat32_hostile),
-#endif
 		T(test_vdso_not_executable),
 		T(test_refusals),
 		T(test_keeponfork_needs_flag),

@@ -129,9 +129,6 @@ void pmadv_arch_set_link(struct pmadv_regs *r, uint64_t to) PMADV_HIDDEN;
  * a syscall instruction may be restarting one; false where the restart
  * comes after the stop and the registers say so (x86). */
 bool pmadv_arch_restarts_before_stop(void) PMADV_HIDDEN;
-/* NULL where the rung can inject into a 32-bit process on this 64-bit
- * kernel (x86_64: i386), else the name of that ABI, which it cannot. */
-const char *pmadv_arch_compat_missing(void) PMADV_HIDDEN;
 /* True when resuming r runs the kernel's restart block: a call that
  * returned ERESTART_RESTARTBLOCK (nanosleep, clock_nanosleep, futex and
  * poll waits with a timeout) and goes on through restart_syscall, which
@@ -171,6 +168,17 @@ int pmadv_arch_setregs(pid_t tid, const struct pmadv_regs *r) PMADV_HIDDEN;
 bool pmadv_arch_compat(const struct pmadv_regs *r) PMADV_HIDDEN;
 /* The bytes of the syscall instruction of the ABI of r. */
 const unsigned char *pmadv_arch_insn(bool compat, size_t *len) PMADV_HIDDEN;
+/* The length of the syscall instruction at r's program counter, whose
+ * first bytes are b[0..n) (n >= 4), in the instruction set r runs
+ * (AArch32: ARM or Thumb, by CPSR.T); 0 when it is none. */
+size_t pmadv_arch_syscall_at(const struct pmadv_regs *r,
+			     const unsigned char *b, size_t n) PMADV_HIDDEN;
+/* The byte address of code that a (an AT_ENTRY) names: AArch32's Thumb
+ * entry points have bit 0 set, as interworking branches take them. */
+uint64_t pmadv_arch_code_addr(bool compat, uint64_t a) PMADV_HIDDEN;
+/* The alignment of an instruction of the sequences the ABI's code is
+ * searched for (x86: 1, aarch64: 4, AArch32's Thumb: 2). */
+size_t pmadv_arch_code_align(bool compat) PMADV_HIDDEN;
 /* The ABI's number for a call, or -1 when it has none. */
 long pmadv_arch_nr(bool compat, enum pmadv_nr nr) PMADV_HIDDEN;
 /* Turns r (a copy of the saved registers) into "about to execute the
@@ -249,10 +257,6 @@ static inline bool pmadv_arch_restarts_before_stop(void)
 {
 	return false;
 }
-static inline const char *pmadv_arch_compat_missing(void)
-{
-	return NULL;
-}
 static inline bool pmadv_arch_restarts_by_block(const struct pmadv_regs *r)
 {
 	(void)r;
@@ -302,6 +306,22 @@ static inline const unsigned char *pmadv_arch_insn(bool compat, size_t *len)
 	(void)compat;
 	*len = 0;
 	return NULL;
+}
+static inline size_t pmadv_arch_syscall_at(const struct pmadv_regs *r,
+					   const unsigned char *b, size_t n)
+{
+	(void)r, (void)b, (void)n;
+	return 0;
+}
+static inline uint64_t pmadv_arch_code_addr(bool compat, uint64_t a)
+{
+	(void)compat;
+	return a;
+}
+static inline size_t pmadv_arch_code_align(bool compat)
+{
+	(void)compat;
+	return 1;
 }
 static inline long pmadv_arch_nr(bool compat, enum pmadv_nr nr)
 {

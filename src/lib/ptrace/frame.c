@@ -107,6 +107,7 @@ static bool find_restorer(struct session *s)
 
 			if (!search) {
 				if (hint && len <= sizeof(b) &&
+				    !(hint % pmadv_arch_code_align(s->compat)) &&
 				    pread(s->memfd, b, len, (off_t)hint) ==
 					    (ssize_t)len &&
 				    !memcmp(b, pat, len) &&

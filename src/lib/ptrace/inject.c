@@ -80,17 +80,22 @@ static void scan(struct session *s, struct pt_seqs *q, uint64_t addr,
 		 size_t len)
 {
 	unsigned char buf[65536];
+	size_t align = pmadv_arch_code_align(s->compat);
 	ssize_t n;
 
 	if (len > sizeof(buf))
 		len = sizeof(buf);
 	n = pread(s->memfd, buf, len, (off_t)addr);
 	for (unsigned int k = 0; n > 0 && k < q->n; k++) {
-		const unsigned char *hit;
+		const unsigned char *hit = buf;
 
 		if (*q->at[k])
 			continue;
-		hit = memmem(buf, (size_t)n, q->pat[k], q->len[k]);
+		/* only where an instruction can start */
+		while ((hit = memmem(hit, (size_t)(buf + n - hit), q->pat[k],
+				     q->len[k])) &&
+		       (addr + (uint64_t)(hit - buf)) % align)
+			hit++;
 		if (hit)
 			*q->at[k] = addr + (uint64_t)(hit - buf);
 	}
@@ -225,6 +230,7 @@ bool pt_find_seqs(struct session *s, struct pt_seqs *q)
 
 		if (*q->at[k] &&
 		    (q->len[k] > sizeof(b) ||
+		     *q->at[k] % pmadv_arch_code_align(s->compat) ||
 		     pread(s->memfd, b, q->len[k], (off_t)*q->at[k]) !=
 			     (ssize_t)q->len[k] ||
 		     memcmp(b, q->pat[k], q->len[k]) ||
@@ -252,7 +258,8 @@ bool pt_patch_entry(struct session *s)
 {
 	size_t ilen;
 	const unsigned char *insn = pmadv_arch_insn(s->compat, &ilen);
-	uint64_t entry = auxv_value(s, AT_ENTRY);
+	uint64_t entry = pmadv_arch_code_addr(s->compat,
+					      auxv_value(s, AT_ENTRY));
 	unsigned char check[8];
 
 	if (!entry || ilen > sizeof(s->patch_orig) ||

@@ -464,12 +464,6 @@ int pt_preflight(const struct pmadv_target *t, struct tinfo *ti, bool *suspend,
 			  "memory and cannot be traced", (int)t->pid);
 		return -EPERM;
 	}
-	if (pmadv_arch_compat_missing() && compat_process(t->pid)) {
-		pmadv_msg(msg, len, "PID %d runs %s code: the ptrace method "
-			  "has no backend for that ABI", (int)t->pid,
-			  pmadv_arch_compat_missing());
-		return -ENOEXEC;
-	}
 	if (ti->tracer) {
 		comm_of(ti->tracer, comm, sizeof(comm));
 		pmadv_msg(msg, len, "PID %d is already traced by PID %d (%s)",

@@ -168,6 +168,7 @@ struct session {
 	int memfd;
 	bool compat;
 	bool entry_mode;    /* saved at a syscall-entry stop, see begin */
+	size_t entry_ilen;  /* the syscall instruction it was taken from */
 	bool seized;        /* tracee is ours until a PTRACE_DETACH works
 			     * or the tracer exits */
 	bool stopped;       /* tracee is in a ptrace stop we caused */

@@ -55,7 +55,6 @@ static int block_all(struct session *s)
 static int to_entry_stop(struct session *s)
 {
 	struct pmadv_regs before = s->saved;
-	size_t ilen;
 	int ret = pt_run_until(s, PTRACE_SYSCALL, true, true, false,
 			       pt_deadline_of(s));
 
@@ -67,9 +66,8 @@ static int to_entry_stop(struct session *s)
 	 * entry stop be its own call's. Where a syscall stop hides registers
 	 * (aarch64's x7), they are only known from before, the same context:
 	 * anywhere else, -EAGAIN, and pt_capture looks again later. */
-	pmadv_arch_insn(s->compat, &ilen);
 	if (pmadv_arch_restarts_before_stop() &&
-	    (pmadv_arch_pc(&s->saved) != pmadv_arch_pc(&before) + ilen ||
+	    (pmadv_arch_pc(&s->saved) != pmadv_arch_pc(&before) + s->entry_ilen ||
 	     pmadv_arch_sp(&s->saved) != pmadv_arch_sp(&before)))
 		return -EAGAIN;
 	pmadv_arch_syscall_stop_regs(&s->saved, &before);
@@ -118,16 +116,21 @@ static int skip_entry(struct session *s)
  */
 static bool restart_at_entry(struct session *s)
 {
-	unsigned char b[8];
-	size_t ilen;
-	const unsigned char *insn = pmadv_arch_insn(s->compat, &ilen);
+	unsigned char b[4];
 	long nr, rv;
 
-	if (pmadv_arch_restarts_before_stop())
-		return ilen <= sizeof(b) &&
-		       pread(s->memfd, b, ilen,
-			     (off_t)pmadv_arch_pc(&s->saved)) == (ssize_t)ilen &&
-		       !memcmp(b, insn, ilen);
+	/* (a Thumb svc may end its page: 2 bytes read are enough) */
+	if (pmadv_arch_restarts_before_stop()) {
+		ssize_t n = pread(s->memfd, b, sizeof(b),
+				  (off_t)pmadv_arch_pc(&s->saved));
+
+		if (n == 2)
+			b[2] = b[3] = 0;
+		s->entry_ilen = n >= 2 ? pmadv_arch_syscall_at(&s->saved, b,
+							       sizeof(b))
+				       : 0;
+		return s->entry_ilen > 0;
+	}
 	pmadv_arch_syscall_state(&s->saved, &nr, &rv);
 	return nr >= 0 && rv >= -516 && rv <= -512 &&
 	       pmadv_arch_swaps_sigmask(s->compat, nr);

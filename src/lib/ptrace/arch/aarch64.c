@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * aarch64 side of the ptrace rung: 64-bit targets (svc #0, x8 and x0-x5,
- * the generic syscall table). 32-bit ARM (AArch32) targets on an arm64
- * kernel have no backend yet: the preflight refuses them by their ELF
- * class (pmadv_arch_compat_missing), and their register set of 18 words
- * from NT_PRSTATUS is refused here too (-EOPNOTSUPP, the rung's ENOEXEC).
+ * the generic syscall table), and 32-bit ARM (AArch32) targets on an
+ * arm64 kernel, whose NT_PRSTATUS is 18 words (r0-r15, cpsr, orig_r0;
+ * r7 the syscall number, r0-r5 the arguments, the ARM EABI numbers). An
+ * AArch32 thread may run ARM or Thumb code (CPSR.T); everything the rung
+ * runs there is Thumb: the madvise loop, and from the target's own code
+ * the "svc #0", the "svc #0; pop {r7, pc}" of glibc's __libc_do_syscall
+ * and the restorer "mov r7, #173; svc #0", which glibc's Thumb-2 builds
+ * have (Debian's armhf, Android's are ARM code: unarmed there, see
+ * libprocmadvise(7)).
  *
  * What differs from x86, all of it read in arch/arm64/kernel/signal.c,
  * ptrace.c and syscall.c of 5.10 to 6.12:
@@ -24,6 +29,9 @@
  * - A syscall discards the SVE state past the FP/SIMD registers
  *   (fp_user_discard): the state is read before and written back after.
  * - "svc #0; ret" returns through x30, not the stack.
+ * - AArch32: the register a syscall stop hides is r12, not x7; a rewound
+ *   call's pc goes back 2 bytes in Thumb state, 4 in ARM state; the
+ *   signal frame is arch/arm's (signal32.c), its VFP record included.
  */
 #define _GNU_SOURCE
 #include <asm/ptrace.h>
@@ -62,6 +70,29 @@ _Static_assert(REGS64_LEN + sizeof(uint64_t) <=
 		       sizeof(((struct pmadv_regs *)0)->w),
 	       "pmadv_regs too small");
 
+/* NT_PRSTATUS of an AArch32 task (compat_gpr_get): r0-r14, pc, the
+ * AArch32 CPSR, orig_r0. */
+struct c32 {
+	uint32_t r[15], pc, cpsr, orig_r0;
+};
+
+_Static_assert(sizeof(struct c32) == REGS32_LEN, "compat register set");
+
+/* CPSR.T (Thumb), and the IT state of a Thumb IT block (bits 15:10 and
+ * 26:25), which must not carry over to code we move the thread to. */
+#define CPSR_T (1u << 5)
+#define CPSR_IT 0x0600fc00u
+
+static struct c32 *c32(struct pmadv_regs *r)
+{
+	return (struct c32 *)(void *)r->w;
+}
+
+static const struct c32 *cc32(const struct pmadv_regs *r)
+{
+	return (const struct c32 *)(const void *)r->w;
+}
+
 int pmadv_arch_getregs(pid_t tid, struct pmadv_regs *r)
 {
 	struct iovec iov = { r->w, REGS64_LEN };
@@ -70,8 +101,8 @@ int pmadv_arch_getregs(pid_t tid, struct pmadv_regs *r)
 	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_PRSTATUS, &iov) < 0)
 		return -errno;
 	r->len = iov.iov_len;
-	if (r->len != REGS64_LEN)
-		return -EOPNOTSUPP; /* AArch32: no backend yet */
+	if (r->len != REGS64_LEN && r->len != REGS32_LEN)
+		return -EOPNOTSUPP;
 	iov = (struct iovec){ &nr, sizeof(nr) };
 	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_ARM_SYSTEM_CALL, &iov) < 0)
 		return -errno;
@@ -94,8 +125,7 @@ int pmadv_arch_setregs(pid_t tid, const struct pmadv_regs *r)
 
 bool pmadv_arch_compat(const struct pmadv_regs *r)
 {
-	(void)r;
-	return false;
+	return r->len == REGS32_LEN;
 }
 
 bool pmadv_arch_flat_stack(const struct pmadv_regs *r)
@@ -110,33 +140,81 @@ bool pmadv_arch_flat_stack(const struct pmadv_regs *r)
 		(unsigned char)((w) >> 16 & 0xff),                       \
 		(unsigned char)((w) >> 24 & 0xff)
 
+/* Thumb instructions: halfwords, little-endian, a 32-bit one as two. */
+#define H(h) (unsigned char)((h) & 0xff), (unsigned char)((h) >> 8 & 0xff)
+
 #define SVC0 0xd4000001u
 #define RET 0xd65f03c0u
+#define T_SVC0 0xdf00u
 
 const unsigned char *pmadv_arch_insn(bool compat, size_t *len)
 {
 	static const unsigned char svc[] = { I(SVC0) };
+	static const unsigned char tsvc[] = { H(T_SVC0) };
 
-	(void)compat;
-	*len = sizeof(svc);
-	return svc;
+	*len = compat ? sizeof(tsvc) : sizeof(svc);
+	return compat ? tsvc : svc;
+}
+
+size_t pmadv_arch_syscall_at(const struct pmadv_regs *r,
+			     const unsigned char *b, size_t n)
+{
+	uint32_t w;
+
+	if (n < 4)
+		return 0;
+	w = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+	    (uint32_t)b[3] << 24;
+	if (!pmadv_arch_compat(r)) /* svc #imm */
+		return (w & 0xffe0001fu) == SVC0 ? 4 : 0;
+	if (cc32(r)->cpsr & CPSR_T) /* Thumb svc #imm8 */
+		return b[1] == 0xdf ? 2 : 0;
+	/* ARM svc #imm24, any condition but the unconditional space */
+	return (w & 0x0f000000u) == 0x0f000000u && (w >> 28) != 0xf ? 4 : 0;
+}
+
+uint64_t pmadv_arch_code_addr(bool compat, uint64_t a)
+{
+	/* interworking addresses (AT_ENTRY of a Thumb _start) have bit 0 set */
+	return compat ? a & ~(uint64_t)1 : a;
+}
+
+size_t pmadv_arch_code_align(bool compat)
+{
+	return compat ? 2 : 4;
 }
 
 long pmadv_arch_nr(bool compat, enum pmadv_nr nr)
 {
-	/* include/uapi/asm-generic/unistd.h */
+	/* include/uapi/asm-generic/unistd.h; arch/arm's EABI numbers
+	 * (arch/arm64/include/asm/unistd32.h), mmap2 for mmap */
 	static const long t[PMADV_NR_COUNT] = { 233, 222, 215, 57, 434, 440,
 						226 };
+	static const long t32[PMADV_NR_COUNT] = { 220, 192, 91, 6, 434, 440,
+						  125 };
 
-	(void)compat;
 	if ((unsigned int)nr >= PMADV_NR_COUNT)
 		return -1;
-	return t[nr];
+	return compat ? t32[nr] : t[nr];
 }
 
 void pmadv_arch_set_call(struct pmadv_regs *r, uint64_t pc, long nr,
 			 const uint64_t args[6])
 {
+	if (pmadv_arch_compat(r)) {
+		struct c32 *c = c32(r);
+
+		for (int i = 0; i < 6; i++)
+			c->r[i] = (uint32_t)args[i];
+		c->r[7] = (uint32_t)nr;
+		/* Our sequences are Thumb code; a call where the thread
+		 * stands (skipped at its entry stop) keeps its state. */
+		if (pc != c->pc)
+			c->cpsr = (c->cpsr | CPSR_T) & ~CPSR_IT;
+		c->pc = (uint32_t)pc;
+		r->w[NR_AT] = UINT64_MAX;
+		return;
+	}
 	for (int i = 0; i < 6; i++)
 		r->w[X(i)] = args[i];
 	r->w[X(8)] = (uint64_t)nr;
@@ -149,42 +227,51 @@ void pmadv_arch_set_call(struct pmadv_regs *r, uint64_t pc, long nr,
 
 long pmadv_arch_ret(const struct pmadv_regs *r)
 {
+	if (pmadv_arch_compat(r))
+		return (long)(int32_t)cc32(r)->r[0];
 	return (long)r->w[X(0)];
 }
 
 void pmadv_arch_syscall_state(const struct pmadv_regs *r, long *nr, long *ret)
 {
 	*nr = (long)(int64_t)r->w[NR_AT];
-	*ret = (long)r->w[X(0)];
+	*ret = pmadv_arch_ret(r);
 }
 
 bool pmadv_arch_swaps_sigmask(bool compat, long nr)
 {
 	/* epoll_pwait, pselect6, ppoll, rt_sigsuspend, io_pgetevents,
-	 * epoll_pwait2 */
+	 * epoll_pwait2; AArch32 also sigsuspend and the time64 variants */
 	static const long t[] = { 22, 72, 73, 133, 292, 441 };
+	static const long t32[] = { 346, 335, 336, 179, 399, 441,
+				    72, 413, 414, 416 };
 
-	(void)compat;
-	return pmadv_arch_listed(t, sizeof(t) / sizeof(t[0]), nr);
+	return compat ? pmadv_arch_listed(t32, sizeof(t32) / sizeof(t32[0]), nr)
+		      : pmadv_arch_listed(t, sizeof(t) / sizeof(t[0]), nr);
 }
 
 bool pmadv_arch_never_restarted(bool compat, long nr)
 {
 	/* epoll_pwait, epoll_pwait2, rt_sigtimedwait, semop, semtimedop,
 	 * io_getevents, io_pgetevents, io_uring_enter (arm64 has no
-	 * epoll_wait) */
+	 * epoll_wait); AArch32 also epoll_wait and the time64 variants */
 	static const long t[] = { 22, 441, 137, 193, 192, 4, 292, 426 };
+	static const long t32[] = { 346, 441, 177, 298, 312, 245, 399, 426,
+				    252, 421, 420, 416 };
 
-	(void)compat;
-	return pmadv_arch_listed(t, sizeof(t) / sizeof(t[0]), nr);
+	return compat ? pmadv_arch_listed(t32, sizeof(t32) / sizeof(t32[0]), nr)
+		      : pmadv_arch_listed(t, sizeof(t) / sizeof(t[0]), nr);
 }
 
 void pmadv_arch_rewind(struct pmadv_regs *r)
 {
-	/* At an entry stop x8 still holds the number and x0 the first
-	 * argument: back over the svc, and no call pending, so that the
-	 * registers, once put back, run the call afresh. */
-	r->w[PC] -= 4;
+	/* At an entry stop x8 (r7) still holds the number and x0 (r0) the
+	 * first argument: back over the svc, and no call pending, so that
+	 * the registers, once put back, run the call afresh. */
+	if (pmadv_arch_compat(r))
+		c32(r)->pc -= (c32(r)->cpsr & CPSR_T) ? 2 : 4;
+	else
+		r->w[PC] -= 4;
 	r->w[NR_AT] = UINT64_MAX;
 }
 
@@ -193,48 +280,56 @@ bool pmadv_arch_restarts_before_stop(void)
 	return true;
 }
 
-const char *pmadv_arch_compat_missing(void)
-{
-	return "32-bit ARM (AArch32)";
-}
-
 /* Taken to its entry stop (tracer.c), a thread whose call returned
  * -ERESTART_RESTARTBLOCK is saved about to run restart_syscall (128),
  * which do_signal put in x8 after the first stop. */
 bool pmadv_arch_restarts_by_block(const struct pmadv_regs *r)
 {
+	if (pmadv_arch_compat(r)) /* AArch32's restart_syscall: 0, in r7 */
+		return cc32(r)->r[7] == 0 && (int64_t)r->w[NR_AT] < 0;
 	return r->w[X(8)] == 128 && (int64_t)r->w[NR_AT] < 0;
 }
 
 void pmadv_arch_syscall_stop_regs(struct pmadv_regs *r,
 				  const struct pmadv_regs *before)
 {
-	r->w[X(7)] = before->w[X(7)];
+	if (pmadv_arch_compat(r) && pmadv_arch_compat(before))
+		c32(r)->r[12] = cc32(before)->r[12];
+	else if (!pmadv_arch_compat(r) && !pmadv_arch_compat(before))
+		r->w[X(7)] = before->w[X(7)];
 }
 
 uint64_t pmadv_arch_pc(const struct pmadv_regs *r)
 {
-	return r->w[PC];
+	return pmadv_arch_compat(r) ? cc32(r)->pc : r->w[PC];
 }
 
 void pmadv_arch_set_pc(struct pmadv_regs *r, uint64_t pc)
 {
-	r->w[PC] = pc;
+	if (pmadv_arch_compat(r))
+		c32(r)->pc = (uint32_t)pc;
+	else
+		r->w[PC] = pc;
 }
 
 uint64_t pmadv_arch_sp(const struct pmadv_regs *r)
 {
-	return r->w[SP];
+	return pmadv_arch_compat(r) ? cc32(r)->r[13] : r->w[SP];
 }
 
 void pmadv_arch_set_sp(struct pmadv_regs *r, uint64_t sp)
 {
-	r->w[SP] = sp;
+	if (pmadv_arch_compat(r))
+		c32(r)->r[13] = (uint32_t)sp;
+	else
+		r->w[SP] = sp;
 }
 
 void pmadv_arch_set_link(struct pmadv_regs *r, uint64_t to)
 {
-	r->w[X(30)] = to;
+	/* AArch32's gadget returns through the frame's words, not lr */
+	if (!pmadv_arch_compat(r))
+		r->w[X(30)] = to;
 }
 
 /*
@@ -291,15 +386,68 @@ static const unsigned char loop64[] = {
 	I(0x17fffff9), /*    b    4b                     */
 };
 
+/* The same for AArch32, in Thumb: block in r4, vector in r5, index in
+ * r6; the slots' low halves, 8-byte iovecs, the linger in _newselect
+ * (a 32-bit struct timeval), the park in pause. */
+static const unsigned char loop32[] = {
+	H(0xf104), H(0x0540), /*    add.w r5, r4, #64          */
+	H(0x2600),            /*    movs  r6, #0               */
+	H(0x69a3),            /* 1: ldr   r3, [r4, #24]        */
+	H(0x429e),            /*    cmp   r6, r3               */
+	H(0xd20b),            /*    bhs   2f                   */
+	H(0x6026),            /*    str   r6, [r4]             */
+	H(0xeb05), H(0x02c6), /*    add.w r2, r5, r6, lsl #3   */
+	H(0x6810),            /*    ldr   r0, [r2]             */
+	H(0x6851),            /*    ldr   r1, [r2, #4]         */
+	H(0x6a22),            /*    ldr   r2, [r4, #32]        */
+	H(0x27dc),            /*    movs  r7, #220 (madvise)   */
+	H(0xdf00),            /*    svc   #0                   */
+	H(0x2800),            /*    cmp   r0, #0               */
+	H(0xdb02),            /*    blt   3f                   */
+	H(0x3601),            /*    adds  r6, #1               */
+	H(0xe7f0),            /*    b     1b                   */
+	H(0x2000),            /* 2: movs  r0, #0               */
+	H(0x6026),            /* 3: str   r6, [r4]             */
+	H(0x60a0),            /*    str   r0, [r4, #8]         */
+	H(0x2301),            /*    movs  r3, #1               */
+	H(0x6123),            /*    str   r3, [r4, #16]        */
+	H(0x6ba3),            /*    ldr   r3, [r4, #56]        */
+	H(0xb163),            /*    cbz   r3, 4f               */
+	H(0x6aa3),            /*    ldr   r3, [r4, #40]        */
+	H(0x6ae2),            /*    ldr   r2, [r4, #44]        */
+	H(0x4313),            /*    orrs  r3, r2               */
+	H(0xd006),            /*    beq   6f                   */
+	H(0x2000),            /*    movs  r0, #0               */
+	H(0x2100),            /*    movs  r1, #0               */
+	H(0x2200),            /*    movs  r2, #0               */
+	H(0x2300),            /*    movs  r3, #0               */
+	H(0x3428),            /*    adds  r4, #40              */
+	H(0x278e),            /*    movs  r7, #142 (_newselect)*/
+	H(0xdf00),            /*    svc   #0                   */
+	H(0x27ad),            /* 6: movs  r7, #173 (rt_sigreturn) */
+	H(0xdf00),            /*    svc   #0                   */
+	H(0x271d),            /* 4: movs  r7, #29 (pause)      */
+	H(0xdf00),            /*    svc   #0                   */
+	H(0xe7fc),            /*    b     4b                   */
+};
+
 const unsigned char *pmadv_arch_loop_code(bool compat, size_t *len)
 {
-	(void)compat;
-	*len = sizeof(loop64);
-	return loop64;
+	*len = compat ? sizeof(loop32) : sizeof(loop64);
+	return compat ? loop32 : loop64;
 }
 
 void pmadv_arch_set_loop(struct pmadv_regs *r, uint64_t pc, uint64_t block)
 {
+	if (pmadv_arch_compat(r)) {
+		struct c32 *c = c32(r);
+
+		c->pc = (uint32_t)pc;
+		c->r[4] = (uint32_t)block;
+		c->cpsr = (c->cpsr | CPSR_T) & ~CPSR_IT;
+		r->w[NR_AT] = UINT64_MAX;
+		return;
+	}
 	r->w[PC] = pc;
 	r->w[X(20)] = block;
 	r->w[PSTATE] &= ~PSTATE_BTYPE;
@@ -308,8 +456,9 @@ void pmadv_arch_set_loop(struct pmadv_regs *r, uint64_t pc, uint64_t block)
 
 uint64_t pmadv_arch_loop_sp(bool compat, uint64_t at)
 {
-	(void)compat;
-	return at; /* rt_sigreturn takes the frame at sp */
+	/* rt_sigreturn takes the frame at sp; AArch32's is above the two
+	 * words the gadget pops */
+	return compat ? at + 8 : at;
 }
 
 /* ---- the rt_sigreturn frame ---- */
@@ -319,10 +468,12 @@ const unsigned char *pmadv_arch_gadget(bool compat, size_t *len)
 	/* glibc's wrappers of calls that cannot fail (getpid...), and the
 	 * vDSO's fallbacks: mov x8, #NR; svc #0; ret */
 	static const unsigned char svc_ret[] = { I(SVC0), I(RET) };
+	/* AArch32: glibc's Thumb __libc_do_syscall, "svc #0; pop {r7, pc}",
+	 * which pops the two words below the frame (pmadv_arch_frame) */
+	static const unsigned char svc_pop[] = { H(T_SVC0), H(0xbd80) };
 
-	(void)compat;
-	*len = sizeof(svc_ret);
-	return svc_ret;
+	*len = compat ? sizeof(svc_pop) : sizeof(svc_ret);
+	return compat ? svc_pop : svc_ret;
 }
 
 const unsigned char *pmadv_arch_restorer(bool compat, unsigned int i,
@@ -332,9 +483,21 @@ const unsigned char *pmadv_arch_restorer(bool compat, unsigned int i,
 	 * handler to unless SA_RESTORER names another (glibc has none):
 	 * mov x8, #139; svc #0 */
 	static const unsigned char vdso[] = { I(0xd2801168), I(SVC0) };
+	/* AArch32, Thumb: glibc's __default_rt_sa_restorer, "mov.w r7,
+	 * #173; svc #0", and the same with "movs r7, #173" */
+	static const unsigned char t32[][6] = {
+		{ H(0xf04f), H(0x07ad), H(T_SVC0) },
+		{ H(0x27ad), H(T_SVC0) },
+	};
+	static const size_t t32len[] = { 6, 4 };
 
-	(void)compat;
 	*len = 0;
+	if (compat) {
+		if (i >= sizeof(t32len) / sizeof(t32len[0]))
+			return NULL;
+		*len = t32len[i];
+		return t32[i];
+	}
 	if (i > 0)
 		return NULL;
 	*len = sizeof(vdso);
@@ -352,6 +515,16 @@ struct sve_hdr {
 _Static_assert(sizeof(struct sve_hdr) == sizeof(struct user_sve_header),
 	       "user_sve_header layout");
 
+/* NT_ARM_VFP's size (VFP_STATE_SIZE), and the flag of the header we make
+ * up over it: a bit no SVE header has, and SVE_PT_REGS_SVE clear. */
+#define VFP_LEN (32 * 8 + 4)
+#define FLAG_VFP 0x8000u
+#ifndef NT_ARM_VFP
+#define NT_ARM_VFP 0x400
+#endif
+
+_Static_assert(!(FLAG_VFP & SVE_PT_REGS_MASK), "not an SVE flag");
+
 ssize_t pmadv_arch_getfpu(pid_t tid, unsigned char *buf, size_t len)
 {
 	struct iovec iov = { buf, len };
@@ -368,8 +541,18 @@ ssize_t pmadv_arch_getfpu(pid_t tid, unsigned char *buf, size_t len)
 		return (ssize_t)h.size;
 	}
 	iov = (struct iovec){ buf + sizeof(h), len - sizeof(h) };
-	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_PRFPREG, &iov) < 0)
-		return -errno;
+	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_PRFPREG, &iov) < 0) {
+		/* AArch32: NT_ARM_VFP, d0-d31 then the FPSCR */
+		iov = (struct iovec){ buf + sizeof(h), VFP_LEN };
+		if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_ARM_VFP, &iov) < 0)
+			return -errno;
+		if (iov.iov_len != VFP_LEN)
+			return -EIO;
+		h = (struct sve_hdr){ .size = sizeof(h) + VFP_LEN,
+				      .flags = FLAG_VFP };
+		memcpy(buf, &h, sizeof(h));
+		return (ssize_t)h.size;
+	}
 	if (iov.iov_len < sizeof(struct user_fpsimd_state))
 		return -EIO;
 	h = (struct sve_hdr){ .size = (uint32_t)(sizeof(h) + iov.iov_len),
@@ -383,7 +566,8 @@ static bool sve_live(const unsigned char *fpu, size_t len, struct sve_hdr *h)
 	if (len < sizeof(*h))
 		return false;
 	memcpy(h, fpu, sizeof(*h));
-	return (h->flags & SVE_PT_REGS_MASK) == SVE_PT_REGS_SVE &&
+	return !(h->flags & FLAG_VFP) &&
+	       (h->flags & SVE_PT_REGS_MASK) == SVE_PT_REGS_SVE &&
 	       h->size <= len && sve_vl_valid(h->vl) &&
 	       h->size >= SVE_PT_SIZE(sve_vq_from_vl(h->vl), SVE_PT_REGS_SVE);
 }
@@ -439,6 +623,8 @@ static size_t fp_records(unsigned char *out, const unsigned char *fpu,
 	if (fpulen < sizeof(h))
 		return 0;
 	memcpy(&h, fpu, sizeof(h));
+	if (h.flags & FLAG_VFP)
+		return 0;
 	if ((h.flags & SVE_PT_REGS_MASK) == SVE_PT_REGS_FPSIMD) {
 		struct user_fpsimd_state st;
 
@@ -491,6 +677,66 @@ static size_t fp_records(unsigned char *out, const unsigned char *fpu,
 	return at + 16;
 }
 
+/*
+ * AArch32 (arch/arm64/kernel/signal32.c): struct compat_rt_sigframe, a
+ * compat siginfo (128) and struct compat_sigframe: the ucontext at 128
+ * with uc_stack at +8 (ss_flags +12), uc_mcontext at +20 (trap_no,
+ * error_code, oldmask, r0-r10, fp, ip, sp, lr, pc, cpsr, fault_address),
+ * uc_sigmask at +104 and uc_regspace at +232, where the VFP record goes:
+ * magic, size 288, d0-d31, fpscr, fpexc, fpinst, fpinst2, then a zero
+ * word. rt_sigreturn finds it at sp, which must be 8-byte aligned; below
+ * it the two words "pop {r7, pc}" takes, the second the restorer with the
+ * Thumb bit.
+ */
+#define C_UC (8 + 128)
+#define C_SS_FLAGS (C_UC + 12)
+#define C_OLDMASK (C_UC + 20 + 8)
+#define C_REGS (C_UC + 20 + 12)
+#define C_MASK (C_UC + 104)
+#define C_VFP (C_UC + 232)
+#define C_VFP_MAGIC 0x56465001u
+#define C_VFP_SIZE 288u
+#define C_SIZE (8 + 128 + 744 + 8)
+
+static void put32(unsigned char *p, size_t off, uint32_t v)
+{
+	memcpy(p + off, &v, sizeof(v));
+}
+
+static size_t frame32(const struct pmadv_regs *r, uint64_t mask,
+		      const unsigned char *fpu, size_t fpulen,
+		      uint64_t restorer, unsigned char *out, size_t outlen,
+		      uint64_t *at)
+{
+	const struct c32 *c = cc32(r);
+	uint64_t sp = c->r[13], sig;
+	struct sve_hdr h;
+
+	if (outlen < C_SIZE || sp < C_SIZE + 4096 || fpulen < sizeof(h))
+		return 0;
+	memcpy(&h, fpu, sizeof(h));
+	if (!(h.flags & FLAG_VFP) || h.size != sizeof(h) + VFP_LEN ||
+	    fpulen < h.size)
+		return 0;
+	/* as compat_get_sigframe places it: no red zone, 8-byte aligned */
+	sig = (sp - (C_SIZE - 8)) & ~(uint64_t)7;
+	memset(out, 0, C_SIZE);
+	put32(out, 0, c->r[7]);
+	put32(out, 4, (uint32_t)restorer | 1);
+	put32(out, C_SS_FLAGS, 3); /* invalid: the alternate stack stays */
+	put32(out, C_OLDMASK, (uint32_t)mask);
+	/* r0-r14, pc, cpsr: the order of the register set */
+	memcpy(out + C_REGS, c, 17 * sizeof(uint32_t));
+	put32(out, C_MASK, (uint32_t)mask);
+	put32(out, C_MASK + 4, (uint32_t)(mask >> 32));
+	put32(out, C_VFP, C_VFP_MAGIC);
+	put32(out, C_VFP + 4, C_VFP_SIZE);
+	memcpy(out + C_VFP + 8, fpu + sizeof(h), VFP_LEN); /* d0-d31, fpscr */
+	put32(out, C_VFP + 8 + 264, 1u << 30); /* fpexc.EN, as the kernel */
+	*at = sig - 8;
+	return C_SIZE;
+}
+
 size_t pmadv_arch_frame(const struct pmadv_regs *r, uint64_t mask,
 			unsigned char *fpu, size_t fpulen, uint64_t restorer,
 			unsigned char *out, size_t outlen, uint64_t *at)
@@ -498,7 +744,10 @@ size_t pmadv_arch_frame(const struct pmadv_regs *r, uint64_t mask,
 	uint64_t sp = r->w[SP], frame;
 	int32_t ss_flags = 3;
 
-	(void)restorer; /* in x30: pmadv_arch_set_link */
+	if (r->len == REGS32_LEN)
+		return frame32(r, mask, fpu, fpulen, restorer, out, outlen,
+			       at);
+	/* the restorer is in x30: pmadv_arch_set_link */
 	if (r->len != REGS64_LEN || outlen < F_SIZE || sp < F_SIZE + 4096)
 		return 0;
 	/* As the kernel places it: the frame record of the handler's

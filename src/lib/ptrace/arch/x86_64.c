@@ -84,6 +84,27 @@ const unsigned char *pmadv_arch_insn(bool compat, size_t *len)
 	return compat ? int80 : syscall64;
 }
 
+size_t pmadv_arch_syscall_at(const struct pmadv_regs *r,
+			     const unsigned char *b, size_t n)
+{
+	size_t len;
+	const unsigned char *insn = pmadv_arch_insn(pmadv_arch_compat(r), &len);
+
+	return n >= len && !memcmp(b, insn, len) ? len : 0;
+}
+
+uint64_t pmadv_arch_code_addr(bool compat, uint64_t a)
+{
+	(void)compat;
+	return a;
+}
+
+size_t pmadv_arch_code_align(bool compat)
+{
+	(void)compat;
+	return 1;
+}
+
 /* The kernel's flat user segments of a 32-bit task (__USER32_CS,
  * __USER_DS): base 0, limit 4 GiB. */
 #define FLAT32_CS 0x23
@@ -744,11 +765,6 @@ void pmadv_arch_set_link(struct pmadv_regs *r, uint64_t to)
 bool pmadv_arch_restarts_before_stop(void)
 {
 	return false;
-}
-
-const char *pmadv_arch_compat_missing(void)
-{
-	return NULL; /* i386 targets: see above */
 }
 
 /* Stopped with the call's -ERESTART_RESTARTBLOCK in ax (restart_syscall
