@@ -969,7 +969,7 @@ static void target32_regs_ok(pid_t pid, int in, int out)
  * per range leaves its mappings as they were too (the loop's scratch
  * area stays: libprocmadvise(7)).
  */
-static void compat32_killed(pid_t pid, unsigned long addr,
+static void target_killed(pid_t pid, unsigned long addr,
 			    const struct pt_snap *a, struct pt_snap *b,
 			    int in, int out)
 {
@@ -1030,11 +1030,42 @@ static void compat32_killed(pid_t pid, unsigned long addr,
 		wait_state(pid, "S", 5);
 	}
 	target32_regs_ok(pid, in, out);
-	print_message("32-bit target: %d tracers killed mid-request\n",
+	print_message("target: %d tracers killed mid-request\n",
 		      killed);
 	/* a kill that came after the request still checked the target; in
 	 * a loaded TCG guest (two at a time) 3 of 8 landed in one CI run */
 	assert_true(killed >= 2);
+}
+
+/* ---- the three paths ---- */
+
+/* PMADV_PTRACE_FAST for path p: one madvise per range ("0"), the
+ * default (process_madvise where it can), the madvise loop. */
+static void use_path(size_t p)
+{
+	static const char *const paths[] = { "0", NULL, "loop" };
+
+	if (paths[p])
+		setenv("PMADV_PTRACE_FAST", paths[p], 1);
+	else
+		unsetenv("PMADV_PTRACE_FAST");
+}
+
+/* MADV_DONTNEED over the page at addr on path p: the whole page, and
+ * nothing else of the target changed since a. */
+static void dontneed_page(pid_t pid, void *addr, size_t p,
+			  const struct pt_snap *a, struct pt_snap *b)
+{
+	struct iovec iov = { addr, PAGE };
+	ssize_t ret;
+
+	use_path(p);
+	ret = pt_advise(pid, &iov, 1, MADV_DONTNEED, PMADV_F_DESTRUCTIVE,
+			NULL);
+	if (ret != PAGE)
+		fail_msg("path %zu: %zd", p, ret);
+	assert_int_equal(pt_snapshot(pid, b), 0);
+	pt_assert_same(a, b, true);
 }
 
 /* ---- a vDSO the target made unexecutable ---- */
@@ -1085,7 +1116,6 @@ static void vx_child(void *arg)
  */
 static void test_vdso_not_executable(void **state)
 {
-	static const char *const paths[] = { "0", "pm", "loop" };
 	struct pt_snap *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
 	struct rp r;
 	pid_t pid;
@@ -1101,21 +1131,10 @@ static void test_vdso_not_executable(void **state)
 	assert_int_equal(pt_read_full(r.out[0], &c, 1, 5000), 1);
 	wait_state(pid, "S", 2);
 	assert_int_equal(pt_snapshot(pid, a), 0);
-	for (int p = 0; p < 3; p++) {
-		struct iovec iov = { r.mem, PAGE };
+	for (size_t p = 0; p < 3; p++) {
 		unsigned char rep[2];
-		ssize_t ret;
 
-		if (strcmp(paths[p], "pm"))
-			setenv("PMADV_PTRACE_FAST", paths[p], 1);
-		else
-			unsetenv("PMADV_PTRACE_FAST");
-		ret = pt_advise(pid, &iov, 1, MADV_DONTNEED,
-				PMADV_F_DESTRUCTIVE, NULL);
-		if (ret != PAGE)
-			fail_msg("path %s: %zd", paths[p], ret);
-		assert_int_equal(pt_snapshot(pid, b), 0);
-		pt_assert_same(a, b, true);
+		dontneed_page(pid, r.mem, p, a, b);
 		assert_int_equal(write(r.in[1], "x", 1), 1);
 		assert_int_equal(pt_read_full(r.out[0], rep, 2, 5000), 2);
 		assert_int_equal(rep[0], 0);    /* advised */
@@ -1132,10 +1151,10 @@ static void test_vdso_not_executable(void **state)
 /* Starts the 32-bit target with modes (target32.c) on pipes: *in for its
  * commands, *out for its answers; *addr its page, *jit its second line
  * (jit mode) or 0. */
-static pid_t start_target32(const char *modes, int *in, int *out,
-			    unsigned long *addr, unsigned long *jit)
+static pid_t start_target_at(const char *path, const char *modes, int *in,
+			     int *out, unsigned long *addr,
+			     unsigned long *jit)
 {
-	const char *path = pt_target32();
 	int i[2], o[2];
 	char line[16];
 	pid_t pid;
@@ -1170,11 +1189,75 @@ static pid_t start_target32(const char *modes, int *in, int *out,
 	return pid;
 }
 
+static pid_t start_target32(const char *modes, int *in, int *out,
+			    unsigned long *addr, unsigned long *jit)
+{
+	return start_target_at(pt_target32(), modes, in, out, addr, jit);
+}
+
+#ifdef __aarch64__
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+
+/* Whether a mapping of pid is executable and BTI-guarded ("bt"). */
+static bool has_bti_text(pid_t pid)
+{
+	char path[64], line[512];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
+	f = fopen(path, "r");
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = !strncmp(line, "VmFlags:", 8) && strstr(line, " ex") &&
+			strstr(line, " bt");
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/*
+ * A target whose text the kernel maps with PROT_BTI (target-bti.c: no
+ * libc, landing pads everywhere, the ELF's BTI property), where an
+ * indirect branch to anything but a landing pad faults: our calls and
+ * the loop must reach its code and the vDSO's without one. On the three
+ * paths its page is advised and nothing else of it changes; then its
+ * tracers are killed mid-request (target_killed) and it checks x19-x28.
+ */
+static void test_bti_target(void **state)
+{
+	const char *path = getenv("PT_TARGET_BTI");
+	struct pt_snap *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+	unsigned long addr, jit;
+	int in, out;
+	pid_t pid;
+
+	(void)state;
+	PT_REQUIRE(geteuid() == 0, "needs root");
+	PT_REQUIRE(path && access(path, X_OK) == 0, "no BTI target");
+	PT_REQUIRE(getauxval(AT_HWCAP2) & HWCAP2_BTI, "the CPU has no BTI");
+	pid = start_target_at(path, "", &in, &out, &addr, &jit);
+	assert_true(has_bti_text(pid));
+	assert_int_equal(pt_snapshot(pid, a), 0);
+	for (size_t p = 0; p < 3; p++) {
+		dontneed_page(pid, (void *)addr, p, a, b);
+		target32_says(in, out, 'x', "00 12345678\n");
+		target32_says(in, out, 'f', "5a 12345678\n");
+		target32_regs_ok(pid, in, out);
+	}
+	target_killed(pid, addr, a, b, in, out);
+	unsetenv("PMADV_PTRACE_FAST");
+	pt_kill(pid);
+	close(in), close(out);
+	free(a), free(b);
+}
+#endif
+
 /*
  * A 32-bit target of the host's architecture (i386 beside x86_64, AArch32
  * beside aarch64): advised with and without the fast path, its page
  * zeroed and nothing else of it changed, an address beyond 4 GiB refused
- * with ENOMEM; then compat32_killed.
+ * with ENOMEM; then target_killed.
  */
 static void test_compat32(void **state)
 {
@@ -1207,7 +1290,7 @@ static void test_compat32(void **state)
 		target32_says(in, out, 'f', "5a 12345678\n");
 		wait_state(pid, "S", 2);
 	}
-	compat32_killed(pid, addr, a, b, in, out);
+	target_killed(pid, addr, a, b, in, out);
 	set_fast(true);
 	pt_kill(pid);
 	close(in), close(out);
@@ -1265,10 +1348,7 @@ static void test_compat32_hostile(void **state)
 			struct pmadv_result res;
 			ssize_t ret;
 
-			if (strcmp(paths[p], "pm"))
-				setenv("PMADV_PTRACE_FAST", paths[p], 1);
-			else
-				unsetenv("PMADV_PTRACE_FAST");
+			use_path(p);
 			ret = pt_advise(pid, iov + !jit, jit ? 2 : 1,
 					MADV_DONTNEED, PMADV_F_DESTRUCTIVE, &res);
 			if (ret != (jit ? 2 : 1) * PAGE)
@@ -1283,7 +1363,7 @@ static void test_compat32_hostile(void **state)
 			target32_regs_ok(pid, in, out);
 		}
 		if (!strcmp(modes[m], killed_in))
-			compat32_killed(pid, addr, a, b, in, out);
+			target_killed(pid, addr, a, b, in, out);
 		print_message("%s: ok\n", modes[m]);
 		unsetenv("PMADV_PTRACE_FAST");
 		pt_kill(pid);
@@ -2585,6 +2665,9 @@ int main(void)
 		/* i386: LDT segments, the i386 vDSO's sequences; AArch32:
 		 * ARM state */
 		T(test_compat32_hostile),
+#ifdef __aarch64__
+		T(test_bti_target),
+#endif
 		T(test_vdso_not_executable),
 		T(test_refusals),
 		T(test_keeponfork_needs_flag),

@@ -142,11 +142,12 @@ int pt_arm(struct session *s)
 	else if (!pmadv_arch_flat_stack(&s->saved))
 		why = "its stack segment is not the flat one (16-bit code?): "
 		      "its stack pointer is no address";
-	else if (!pt_find_seqs(s, &(struct pt_seqs){ 1, { g }, { glen },
-						     { &s->gadget } }) ||
-		 !find_restorer(s))
+	else if ((!pt_find_seqs(s, &(struct pt_seqs){ 1, { g }, { glen },
+						      { &s->gadget } }) ||
+		  !find_restorer(s)) &&
+		 !pt_patch_seqs(s))
 		why = "no \"syscall; return\" or rt_sigreturn sequence in its "
-		      "code";
+		      "code, and none could be written";
 	else if (!s->fpulen)
 		why = "its FPU state cannot be read";
 	else if (!(len = pmadv_arch_frame(&s->saved, s->saved_mask, s->fpu,

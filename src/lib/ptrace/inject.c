@@ -249,32 +249,76 @@ bool pt_find_seqs(struct session *s, struct pt_seqs *q)
 }
 
 /*
- * Last resort: write our own instruction over the program's entry point,
- * which ran once at start-up and no thread runs again, and put the bytes
- * back before we detach (pt_unpatch). Writing goes through /proc/PID/mem,
- * which a kernel may forbid (proc_mem.force_override): then ENOEXEC.
+ * Last resort: write our own code over the program's entry point, which
+ * ran once at start-up and no thread runs again, and put the bytes back
+ * once the thread has its own registers again (pt_unpatch). Writing goes
+ * through /proc/PID/mem, which a kernel may forbid
+ * (proc_mem.force_override). Bytes left there by a tracer that died are
+ * never run. The address written at, or 0.
  */
+static uint64_t patch_entry(struct session *s, const unsigned char *code,
+			    size_t len)
+{
+	uint64_t entry = pmadv_arch_code_addr(s->compat,
+					      auxv_value(s, AT_ENTRY));
+	unsigned char check[sizeof(s->patch_orig)];
+
+	if (!entry || s->patched || len > sizeof(s->patch_orig) ||
+	    entry % pmadv_arch_code_align(s->compat) ||
+	    !pt_code_at(s, entry, len) ||
+	    pread(s->memfd, s->patch_orig, len, (off_t)entry) != (ssize_t)len)
+		return 0;
+	if (pwrite(s->memfd, code, len, (off_t)entry) != (ssize_t)len)
+		return 0;
+	s->patched = entry;
+	s->patch_len = len;
+	if (pread(s->memfd, check, len, (off_t)entry) != (ssize_t)len ||
+	    memcmp(check, code, len))
+		return 0; /* pt_unpatch still restores what was there */
+	return entry;
+}
+
+/* A syscall instruction for unarmed injections (ENOEXEC without). */
 bool pt_patch_entry(struct session *s)
 {
 	size_t ilen;
 	const unsigned char *insn = pmadv_arch_insn(s->compat, &ilen);
-	uint64_t entry = pmadv_arch_code_addr(s->compat,
-					      auxv_value(s, AT_ENTRY));
-	unsigned char check[8];
+	uint64_t at = patch_entry(s, insn, ilen);
 
-	if (!entry || ilen > sizeof(s->patch_orig) ||
-	    pread(s->memfd, s->patch_orig, ilen, (off_t)entry) != (ssize_t)ilen)
+	if (!at)
 		return false;
-	if (pwrite(s->memfd, insn, ilen, (off_t)entry) != (ssize_t)ilen)
-		return false;
-	s->patched = entry;
-	s->patch_len = ilen;
-	if (pread(s->memfd, check, ilen, (off_t)entry) != (ssize_t)ilen ||
-	    memcmp(check, insn, ilen))
-		return false; /* pt_unpatch still restores what was there */
-	s->insn = entry;
+	s->insn = at;
 	pmadv_debug("ptrace: no syscall instruction found in PID %d; wrote "
 		    "one over its entry point for this request", (int)s->pid);
+	return true;
+}
+
+/*
+ * The sequences pt_arm needs, "syscall; return" then the first restorer,
+ * where its code has none: a libc-less program (a static Go one) on
+ * aarch64, whose vDSO ends its syscalls in "autiasp; ret" under pointer
+ * authentication.
+ */
+bool pt_patch_seqs(struct session *s)
+{
+	size_t glen, rlen;
+	const unsigned char *g = pmadv_arch_gadget(s->compat, &glen);
+	const unsigned char *r = pmadv_arch_restorer(s->compat, 0, &rlen);
+	unsigned char code[sizeof(s->patch_orig)];
+	uint64_t at;
+
+	if (!g || !r || glen + rlen > sizeof(code))
+		return false;
+	memcpy(code, g, glen);
+	memcpy(code + glen, r, rlen);
+	at = patch_entry(s, code, glen + rlen);
+	if (!at)
+		return false;
+	s->gadget = at;
+	s->restorer = at + glen;
+	pmadv_debug("ptrace: no \"syscall; return\" or rt_sigreturn "
+		    "sequence in PID %d's code; wrote them over its entry "
+		    "point for this request", (int)s->pid);
 	return true;
 }
 

@@ -190,7 +190,7 @@ struct session {
 	unsigned char fpu[PMADV_FPU_MAX]; /* pmadv_arch_getfpu's, at capture */
 	size_t fpulen;      /* its length, 0 when it could not be read */
 	uint64_t patched;   /* where we wrote our own instruction, or 0 */
-	unsigned char patch_orig[8]; /* the bytes it replaced */
+	unsigned char patch_orig[16]; /* the bytes it replaced */
 	size_t patch_len;
 	uint64_t scratch;
 	size_t scratch_len;
@@ -270,6 +270,7 @@ bool pt_find_seqs(struct session *s, struct pt_seqs *q) PMADV_HIDDEN;
  * executable now, not writable, a private file mapping or the vDSO. */
 bool pt_code_at(const struct session *s, uint64_t at, size_t len) PMADV_HIDDEN;
 bool pt_patch_entry(struct session *s) PMADV_HIDDEN;
+bool pt_patch_seqs(struct session *s) PMADV_HIDDEN;
 void pt_unpatch(struct session *s) PMADV_HIDDEN;
 
 /* elf.c: pure readers of target data (fuzzed). Program header i of the

@@ -596,9 +596,6 @@ static void detach(struct session *s)
 		if (!s->broken)
 			break;
 	}
-	/* No more injections: the program's own bytes go back now, in
-	 * every path below. */
-	pt_unpatch(s);
 	/* ESRCH: gone, nothing to restore. EIO: still try to put the
 	 * registers back, from an interrupt stop. */
 	if (s->broken && s->broken != EIO)
@@ -620,6 +617,11 @@ static void detach(struct session *s)
 		ret = -errno;
 	if (ret == 0)
 		ret = pmadv_arch_setregs(s->tid, &s->saved);
+	/* The program's own bytes go back once its registers no longer lead
+	 * to ours (should we die before, it runs them, never its entry
+	 * point's originals); on a failure they stay. */
+	if (ret == 0)
+		pt_unpatch(s);
 	if (ret == 0 && s->fpulen)
 		ret = pmadv_arch_restore_fpu(s->tid, s->fpu, s->fpulen);
 	sig = ret == 0 ? drain_faults(s) : 0;
