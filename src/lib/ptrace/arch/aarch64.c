@@ -105,7 +105,10 @@ int pmadv_arch_getregs(pid_t tid, struct pmadv_regs *r)
 		return -EOPNOTSUPP;
 	iov = (struct iovec){ &nr, sizeof(nr) };
 	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_ARM_SYSTEM_CALL, &iov) < 0)
-		return -errno;
+		/* a kernel whose AArch32 view lacks it: the call a thread is
+		 * in could be neither read nor cancelled */
+		return errno == EINVAL && r->len == REGS32_LEN ? -EOPNOTSUPP
+							       : -errno;
 	r->w[NR_AT] = (uint64_t)(int64_t)nr;
 	return 0;
 }
