@@ -671,7 +671,7 @@ static void test_exec_storm(void **state)
 {
 	const char *env = getenv("PMADV_HOLD_STORM");
 	int storm_holds = env ? atoi(env) : 100;
-	int p[2], held = 0, timed_out = 0;
+	int p[2], held = 0, timed_out = 0, slow_releases = 0;
 	struct pmadv_target *t;
 	char arg[16];
 	pid_t pid;
@@ -702,14 +702,23 @@ static void test_exec_storm(void **state)
 		if (ret == 0) {
 			held++;
 			assert_true(held_right(pid, getpid()));
-			assert_int_equal(pmadv_release(h), 0);
+			/* the helper may take longer than the 300 ms to let
+			 * go of a target that execs (it goes on alone, as
+			 * pmadv_hold(3) says; seen in a loaded TCG guest):
+			 * the target is checked below */
+			ret = pmadv_release(h);
+			if (ret == -ETIMEDOUT)
+				slow_releases++;
+			else
+				assert_int_equal(ret, 0);
 		} else {
 			assert_int_equal(ret, -ETIMEDOUT);
 			timed_out++;
 		}
 		nap_ms(i % 7);
 	}
-	print_message("%d held, %d timed out\n", held, timed_out);
+	print_message("%d held (%d released late), %d timed out\n", held,
+		      slow_releases, timed_out);
 	cli_storm(pid);
 	/* left as found: untraced, no stop, and still exec-ing */
 	{
