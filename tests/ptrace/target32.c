@@ -16,8 +16,12 @@
  * kernel reset.
  *
  * That state (32-bit ARM): a pattern in d8 and d15 across the read, its
- * rounding mode (FPSCR) and its SIGSEGV handler. Its one mode, "arm",
- * waits in ARM code instead of Thumb code.
+ * rounding mode (FPSCR) and its SIGSEGV handler. Its modes: "arm" waits
+ * in ARM code instead of Thumb code; "condsvc" (below).
+ *
+ * Mode "mainexit", both: the main thread exits, a second one answers the
+ * commands and a third waits in epoll_wait (below), which must never
+ * return.
  *
  * i386 modes, a comma-separated list in argv[1], each a way a real
  * program makes the injector's life hard:
@@ -37,7 +41,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "vdso.h"
@@ -51,7 +59,6 @@ static void on_segv(int sig)
 
 #if defined(__i386__)
 #include <asm/ldt.h>
-#include <sys/syscall.h>
 
 /* The LDT selector of entry 0 (TI=1, RPL=3), or the flat data one. */
 static unsigned short ldt_ds = 0x2b, ldt_ss = 0x2b;
@@ -183,11 +190,33 @@ static int read_checked(char *c)
 	return arm_state ? read_arm(c) : read_thumb(c);
 }
 
+/* Mode "condsvc": the main thread spins in ARM code over an "svcne #0"
+ * whose condition never holds: stopped with its pc on that svc, it is in
+ * no call and will make none (an injector that takes it for a rewound
+ * call to restart waits for it forever). */
+__attribute__((noreturn, noinline, target("arm"))) static void
+spin_condsvc(void)
+{
+	/* the loop starts at the svc, where an interrupt (under qemu, at
+	 * the start of a translated block) finds the pc */
+	__asm__ volatile("cmp r0, r0\n\t"
+			 "mov r7, #20\n" /* getpid, were it taken */
+			 "1:\tsvcne #0\n\t"
+			 "b 1b"
+			 :
+			 :
+			 : "cc", "memory", "r7");
+	__builtin_unreachable();
+}
+
 static int set_modes(const char *modes, unsigned long *jit)
 {
 	*jit = 0;
 	arm_state = !strcmp(modes, "arm");
-	return *modes && !arm_state ? -1 : 0;
+	return *modes && !arm_state && strcmp(modes, "condsvc") &&
+			       strcmp(modes, "mainexit")
+		       ? -1
+		       : 0;
 }
 #else
 static int read_checked(char *c)
@@ -202,29 +231,16 @@ static int set_modes(const char *modes, unsigned long *jit)
 }
 #endif
 
-int main(int argc, char **argv)
+static unsigned char *page;
+
+/* The commands on stdin until EOF (see the top). */
+static void *serve(void *arg)
 {
-	unsigned char *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	struct sigaction sa;
-	unsigned long jit;
 	char c;
 
-	if (page == MAP_FAILED)
-		return 1;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_segv;
-	sigaction(SIGSEGV, &sa, NULL);
-	if (set_modes(argc > 1 ? argv[1] : "", &jit) < 0) {
-		perror("target32: modes");
-		return 2;
-	}
-	memset(page, 0x5a, 4096);
-	fesetround(FE_TOWARDZERO);
-	printf("%08lx\n", (unsigned long)page);
-	if (jit)
-		printf("%08lx\n", jit);
-	fflush(stdout);
+	(void)arg;
+	fesetround(FE_TOWARDZERO); /* this thread's own, in every mode */
 	while (read_checked(&c) == 1) {
 		volatile unsigned int n = 0;
 
@@ -245,5 +261,68 @@ int main(int argc, char **argv)
 		printf("%02x %08u\n", page[0], n);
 		fflush(stdout);
 	}
+	exit(0);
+}
+
+/* Mode "mainexit": a thread that waits in epoll_wait(2) for an event that
+ * never comes, a call the kernel never restarts (an injection into it
+ * would end it with EINTR: the rung must choose another thread, knowing
+ * the process is 32-bit with its main thread gone). */
+static void *epoll_forever(void *arg)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int ep = epoll_create1(0), efd = eventfd(0, 0);
+
+	(void)arg;
+	if (ep < 0 || efd < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev) < 0)
+		_exit(3);
+	for (;;) {
+		long r = syscall(SYS_epoll_wait, ep, &ev, 1, -1);
+
+		if (r != 0)
+			regs_bad = 1; /* EINTR: an injection broke its wait */
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	const char *modes = argc > 1 ? argv[1] : "";
+	struct sigaction sa;
+	unsigned long jit;
+	pthread_t t;
+
+	page = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (page == MAP_FAILED)
+		return 1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_segv;
+	sigaction(SIGSEGV, &sa, NULL);
+	if (set_modes(modes, &jit) < 0) {
+		perror("target32: modes");
+		return 2;
+	}
+	memset(page, 0x5a, 4096);
+	fesetround(FE_TOWARDZERO);
+	/* the threads of a mode first: once the lines are out, the test
+	 * takes the target's mappings as they are to stay */
+	if (strstr(modes, "mainexit") &&
+	    (pthread_create(&t, NULL, epoll_forever, NULL) ||
+	     pthread_create(&t, NULL, serve, NULL)))
+		return 3;
+	if (!strcmp(modes, "condsvc") && pthread_create(&t, NULL, serve, NULL))
+		return 3;
+	printf("%08lx\n", (unsigned long)page);
+	if (jit)
+		printf("%08lx\n", jit);
+	fflush(stdout);
+	if (strstr(modes, "mainexit"))
+		pthread_exit(NULL);
+#if defined(__arm__)
+	if (!strcmp(modes, "condsvc"))
+		spin_condsvc();
+#endif
+	serve(NULL);
 	return 0;
 }

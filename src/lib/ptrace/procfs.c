@@ -344,21 +344,50 @@ static int thread_score(pid_t pid, pid_t tid, bool compat, int *suspend_ok,
 
 /* Whether the process runs 32-bit code on a 64-bit kernel: the class of
  * its executable's ELF header. */
-static bool compat_process(pid_t pid)
+/* The ELF class byte of the program at path, or -1. */
+static int elf_class(const char *path)
 {
-	char path[64];
 	unsigned char id[EI_NIDENT];
 	ssize_t n;
-	int fd;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return false;
+		return -1;
 	n = read(fd, id, sizeof(id));
 	close(fd);
-	return n == (ssize_t)sizeof(id) && !memcmp(id, ELFMAG, SELFMAG) &&
-	       id[EI_CLASS] == ELFCLASS32 && sizeof(long) == 8;
+	return n == (ssize_t)sizeof(id) && !memcmp(id, ELFMAG, SELFMAG)
+		       ? id[EI_CLASS]
+		       : -1;
+}
+
+/* Whether the process runs a 32-bit program. Its exe link is gone once
+ * its main thread has exited (a zombie leader has no mm): then any
+ * other thread's is read. */
+static bool compat_process(pid_t pid)
+{
+	char path[96];
+	struct dirent *d;
+	DIR *dir;
+	int cls;
+
+	if (sizeof(long) != 8)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	cls = elf_class(path);
+	if (cls < 0) {
+		snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+		dir = opendir(path);
+		while (dir && cls < 0 && (d = readdir(dir))) {
+			if (d->d_name[0] < '1' || d->d_name[0] > '9')
+				continue;
+			snprintf(path, sizeof(path), "/proc/%d/task/%.20s/exe",
+				 (int)pid, d->d_name);
+			cls = elf_class(path);
+		}
+		if (dir)
+			closedir(dir);
+	}
+	return cls == ELFCLASS32;
 }
 
 /* The thread to inject into, in *ti; -ESRCH when none lives. */

@@ -159,10 +159,32 @@ const unsigned char *pmadv_arch_insn(bool compat, size_t *len)
 	return compat ? tsvc : svc;
 }
 
+/* Whether AArch32 condition cond (0-14) holds under the CPSR's NZCV. */
+static bool cond_holds(uint32_t cpsr, unsigned int cond)
+{
+	bool n = cpsr >> 31 & 1, z = cpsr >> 30 & 1, c = cpsr >> 29 & 1,
+	     v = cpsr >> 28 & 1, ok;
+
+	switch (cond >> 1) {
+	case 0: ok = z; break;             /* EQ */
+	case 1: ok = c; break;             /* CS */
+	case 2: ok = n; break;             /* MI */
+	case 3: ok = v; break;             /* VS */
+	case 4: ok = c && !z; break;       /* HI */
+	case 5: ok = n == v; break;        /* GE */
+	case 6: ok = !z && n == v; break;  /* GT */
+	default: return true;              /* AL */
+	}
+	return (cond & 1) ? !ok : ok;
+}
+
+/* A thread is on a call to restart only where the svc at its pc runs:
+ * an AArch32 one may be conditional (ARM's condition field, Thumb's IT
+ * block), and one whose condition fails is passed over, not entered. */
 size_t pmadv_arch_syscall_at(const struct pmadv_regs *r,
 			     const unsigned char *b, size_t n)
 {
-	uint32_t w;
+	uint32_t w, cpsr, it;
 
 	if (n < 4)
 		return 0;
@@ -170,10 +192,18 @@ size_t pmadv_arch_syscall_at(const struct pmadv_regs *r,
 	    (uint32_t)b[3] << 24;
 	if (!pmadv_arch_compat(r)) /* svc #imm */
 		return (w & 0xffe0001fu) == SVC0 ? 4 : 0;
-	if (cc32(r)->cpsr & CPSR_T) /* Thumb svc #imm8 */
-		return b[1] == 0xdf ? 2 : 0;
-	/* ARM svc #imm24, any condition but the unconditional space */
-	return (w & 0x0f000000u) == 0x0f000000u && (w >> 28) != 0xf ? 4 : 0;
+	cpsr = cc32(r)->cpsr;
+	if (cpsr & CPSR_T) { /* Thumb svc #imm8, in an IT block or not */
+		/* ITSTATE[7:0] = CPSR[15:10]:CPSR[26:25] */
+		it = (cpsr >> 8 & 0xfc) | (cpsr >> 25 & 3);
+		if (b[1] != 0xdf)
+			return 0;
+		return !(it & 0xf) || cond_holds(cpsr, it >> 4) ? 2 : 0;
+	}
+	/* ARM svc #imm24: the unconditional space (cond 15) holds none */
+	if ((w & 0x0f000000u) != 0x0f000000u || w >> 28 == 0xf)
+		return 0;
+	return cond_holds(cpsr, w >> 28) ? 4 : 0;
 }
 
 uint64_t pmadv_arch_code_addr(bool compat, uint64_t a)
