@@ -342,8 +342,6 @@ static int thread_score(pid_t pid, pid_t tid, bool compat, int *suspend_ok,
 	return score;
 }
 
-/* Whether the process runs 32-bit code on a 64-bit kernel: the class of
- * its executable's ELF header. */
 /* The ELF class byte of the program at path, or -1. */
 static int elf_class(const char *path)
 {
@@ -360,7 +358,8 @@ static int elf_class(const char *path)
 		       : -1;
 }
 
-/* Whether the process runs a 32-bit program. Its exe link is gone once
+/* Whether the process runs a 32-bit program on a 64-bit kernel, by its
+ * executable's ELF header. Its exe link is gone once
  * its main thread has exited (a zombie leader has no mm): then any
  * other thread's is read. */
 static bool compat_process(pid_t pid)
