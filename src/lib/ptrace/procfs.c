@@ -389,8 +389,11 @@ static bool compat_process(pid_t pid)
 	return cls == ELFCLASS32;
 }
 
-/* The thread to inject into, in *ti; -ESRCH when none lives. */
-static int choose_thread(pid_t pid, int *suspend_ok, struct tinfo *ti)
+/* The thread to inject into, in *ti (which holds the main thread's facts
+ * on entry); -ESRCH when none lives. Of threads that suit equally, the main
+ * thread, else the newest: where each thread starts the next and exits (a
+ * relay of short-lived workers), the oldest is the one about to exit. */
+int pt_choose_thread(pid_t pid, int *suspend_ok, struct tinfo *ti)
 {
 	bool compat;
 	int best;
@@ -416,7 +419,7 @@ static int choose_thread(pid_t pid, int *suspend_ok, struct tinfo *ti)
 		if (tid <= 0 || tid == pid)
 			continue;
 		score = thread_score(pid, tid, compat, suspend_ok, &cand);
-		if (score > best) {
+		if (score > best || (score == best && ti->tid != pid)) {
 			best = score;
 			*ti = cand;
 		}
@@ -476,7 +479,7 @@ int pt_preflight(const struct pmadv_target *t, struct tinfo *ti, bool *suspend,
 			  "/proc: %s", (int)t->pid, pmadv_errdesc(-ret));
 		return ret;
 	}
-	ret = choose_thread(t->pid, &suspend_ok, ti);
+	ret = pt_choose_thread(t->pid, &suspend_ok, ti);
 	if (ret < 0 && ret != -ESRCH) {
 		pmadv_msg(msg, len, "cannot list the threads of PID %d in "
 			  "/proc: %s", (int)t->pid, pmadv_errdesc(-ret));

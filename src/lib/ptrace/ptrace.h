@@ -229,6 +229,11 @@ int pt_vma_at(const struct session *s, uint64_t addr,
 /* Thread tid of process pid (tid == pid: the main thread). */
 int pt_read_tinfo(pid_t pid, pid_t tid, struct tinfo *ti) PMADV_HIDDEN;
 bool pt_exiting(pid_t pid, pid_t tid) PMADV_HIDDEN;
+/* The thread of pid to seize, in *ti, which holds the main thread's facts
+ * on entry (pt_read_tinfo): the main thread unless another suits better,
+ * else the newest of those that suit best; -ESRCH when none lives.
+ * *suspend_ok: whether seccomp can be suspended, -1 for not yet known. */
+int pt_choose_thread(pid_t pid, int *suspend_ok, struct tinfo *ti) PMADV_HIDDEN;
 int pt_preflight(const struct pmadv_target *t, struct tinfo *ti, bool *suspend,
 		 char *msg, size_t len) PMADV_HIDDEN;
 enum { SELF_NO, SELF_PIDFD, SELF_SENTINEL };

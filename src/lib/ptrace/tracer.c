@@ -310,10 +310,9 @@ int pt_capture(struct session *s)
 	return block_all(s);
 }
 
-static int attach(struct session *s)
+/* Seizes thread s->tid and waits for its first stop. */
+static int seize_stopped(struct session *s)
 {
-	char path[64];
-	unsigned long long start;
 	int ret, st;
 	unsigned long opts = PTRACE_O_TRACESYSGOOD;
 
@@ -353,6 +352,71 @@ static int attach(struct session *s)
 			return ret;
 	}
 	s->stopped = true;
+	return 0;
+}
+
+/*
+ * After seize_stopped said ESRCH: whether another thread was chosen (in
+ * s->tid) to try again. Only in a process whose main thread has exited,
+ * where the thread the preflight chose may be one of a relay of
+ * short-lived workers: choosing again here costs a look at /proc, where
+ * a new request costs a new tracer. A thread seized that exited is reaped
+ * (a thread other than the main one has no status for its parent, only
+ * for its tracer). The bound is the library's (pmadv_thread_retry), within
+ * the request's timeout.
+ */
+static bool other_thread(struct session *s, int tries, int64_t *start,
+			 int64_t deadline)
+{
+	int suspend_ok = s->suspend_seccomp ? 1 : 0;
+	struct tinfo ti;
+
+	if (s->tid == s->pid)
+		return false;
+	if (s->seized) {
+		siginfo_t si;
+
+		if (!pt_tracee_dead(s))
+			return false; /* ESRCH for another reason */
+		memset(&si, 0, sizeof(si));
+		while (waitid(P_PID, (id_t)s->tid, &si,
+			      WEXITED | WNOHANG | __WALL) < 0 && errno == EINTR)
+			;
+		s->seized = false;
+	}
+	while (pmadv_thread_retry(tries++, start) && pt_now_ms() <= deadline) {
+		if (pmadv_process_runs(s->pid) != 1 ||
+		    pmadv_identity(s->pid, -1, s->starttime) < 0)
+			return false;
+		if (pt_read_tinfo(s->pid, s->pid, &ti) < 0 ||
+		    pt_choose_thread(s->pid, &suspend_ok, &ti) < 0)
+			continue; /* between two threads */
+		/* one the preflight would have refused, or another's */
+		if ((ti.seccomp > 0 && !s->suspend_seccomp) || ti.tracer)
+			return false;
+		pmadv_debug("ptrace: thread %d of PID %d exited before its "
+			    "stop, seizing thread %d", (int)s->tid,
+			    (int)s->pid, (int)ti.tid);
+		s->tid = ti.tid;
+		return true;
+	}
+	return false;
+}
+
+static int attach(struct session *s)
+{
+	char path[64];
+	unsigned long long start;
+	int64_t first = 0, deadline = pt_deadline_of(s);
+	int ret;
+
+	for (int tries = 0;; tries++) {
+		ret = seize_stopped(s);
+		if (ret != -ESRCH || !other_thread(s, tries, &first, deadline))
+			break;
+	}
+	if (ret < 0)
+		return ret;
 	s->faults_at_attach = pending_faults(s, &start);
 	ret = check_identity(s, start);
 	if (ret < 0) {
