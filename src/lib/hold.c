@@ -541,12 +541,20 @@ static int hold_ptrace(struct pmadv_hold *h, int64_t deadline)
 	if (ret == 0) /* the process the handle named, not a reused PID */
 		ret = pmadv_target_alive(t);
 	if (ret < 0) {
+		/* Its end is waited for within the hold's own bound, not a
+		 * fresh timeout: a tracer still letting go of threads that
+		 * exec finishes alone. */
 		if (pt_attach_done(s)) {
-			pt_session_end(s);
-		} else { /* the tracer lets go when it sees this */
-			pt_give_up(s);
-			pt_session_put(s);
+			pt_post(s, CMD_END);
+			if (pt_await_until(s, pt_tracer_ended,
+					   deadline + SLACK_MS) == 0) {
+				pt_session_done(s);
+				return ret;
+			}
 		}
+		/* the tracer lets go when it sees this */
+		pt_give_up(s);
+		pt_session_put(s);
 		return ret;
 	}
 	h->hd = hd;
