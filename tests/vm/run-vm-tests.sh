@@ -30,8 +30,9 @@
 #               interpreter runs)
 #   --file=PATH  a file the next EXTRA_TEST needs, copied into the guest at
 #               the same absolute path (with its libraries if it is a
-#               dynamically linked program or library; a directory with its
-#               contents, less __pycache__), so --env paths stay valid
+#               dynamically linked program or library; a directory with all
+#               its contents and their times, a Python compiled cache
+#               included), so --env paths stay valid
 #   --name=NAME  the name the next EXTRA_TEST runs and reports under
 #               (default: its file name), so one program can run twice,
 #               e.g. with different --env
