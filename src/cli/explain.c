@@ -328,6 +328,16 @@ int explain_target_error(struct pmadv_target *t, pid_t pid, int advice,
 		snprintf(msg, len, "PID %d is busy (EBUSY), but no longer "
 			 "traced or frozen when asked why", (int)pid);
 		break;
+	case ENOEXEC:
+		/* only the ptrace method answers so (pmadv_advise(3)) */
+		snprintf(msg, len, "PID %d: the ptrace method cannot run the "
+			 "advice in it (ENOEXEC): no system call instruction "
+			 "to borrow, registers of an ABI it does not know, or "
+			 "a thread with processor state it can neither save "
+			 "nor put back (an x86 shadow stack; SME or a guarded "
+			 "control stack on arm64); PMADV_DEBUG=1 says which",
+			 (int)pid);
+		break;
 	default:
 	other:
 		snprintf(msg, len, "PID %d: %s (%s)", (int)pid, strerror(err),
@@ -395,6 +405,7 @@ int exit_class_of(int err)
 		return EXIT_TARGET_GONE;
 	case ENOSYS:
 	case EINVAL:
+	case ENOEXEC:
 		return EXIT_NOT_SUPPORTED;
 	case ETIMEDOUT:
 		return EXIT_TIMEOUT;

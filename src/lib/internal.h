@@ -52,6 +52,11 @@ int pmadv_self_pidfd(const struct pmadv_target *t, int *tmp) PMADV_HIDDEN;
 /* A small /proc file into buf (NUL-terminated): its bytes or -errno. No
  * lock, no allocation (the ptrace rung's tracer uses it). */
 ssize_t pmadv_read_proc(const char *path, char *buf, size_t len) PMADV_HIDDEN;
+/* Whether the line of a /proc status text (NUL-terminated) that starts
+ * with name (e.g. "x86_Thread_features:") lists word among its
+ * whitespace-separated words. */
+bool pmadv_status_lists(const char *status, const char *name,
+			const char *word) PMADV_HIDDEN;
 /* The path of /proc/PID/<file> as the process sees it: through a live
  * thread's /proc/PID/task/TID/ when the main thread called pthread_exit
  * (its own maps and smaps are empty then): returns that TID, or 0 for

@@ -49,6 +49,32 @@ ssize_t pmadv_read_proc(const char *path, char *buf, size_t len)
 	return got;
 }
 
+bool pmadv_status_lists(const char *status, const char *name,
+			const char *word)
+{
+	size_t nlen = strlen(name), wlen = strlen(word);
+	const char *p = status;
+
+	while (p && strncmp(p, name, nlen)) {
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	if (!p || !wlen)
+		return false;
+	for (p += nlen; *p && *p != '\n';) {
+		size_t n;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		n = strcspn(p, " \t\n");
+		if (n == wlen && !strncmp(p, word, n))
+			return true;
+		p += n;
+	}
+	return false;
+}
+
 const char *pmadv_stat_field(const char *line, int field)
 {
 	const char *p = strrchr(line, ')');

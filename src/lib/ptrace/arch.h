@@ -120,6 +120,14 @@ ssize_t pmadv_arch_getfpu(pid_t tid, unsigned char *buf,
  * architectures where this does anything. */
 int pmadv_arch_restore_fpu(pid_t tid, const unsigned char *fpu,
 			   size_t len) PMADV_HIDDEN;
+/* Whether stopped thread tid of process pid runs with processor state the
+ * rung can neither save nor put back, so that code run in it could leave
+ * the thread broken: 1, with what it is in what[0..len), else 0. x86: a
+ * shadow stack (CET, 6.6+), through which no made-up frame returns;
+ * aarch64: a guarded control stack (GCS, 6.13+), SME's streaming mode or
+ * its ZA storage (5.19+), which a system call ends or the frame lacks. */
+int pmadv_arch_foreign_state(pid_t pid, pid_t tid, bool compat, char *what,
+			     size_t len) PMADV_HIDDEN;
 /* Where "syscall; return" returns to a register (aarch64's x30), sets it;
  * where it pops the stack (x86), nothing: the frame holds it. */
 void pmadv_arch_set_link(struct pmadv_regs *r, uint64_t to) PMADV_HIDDEN;
@@ -252,6 +260,13 @@ static inline int pmadv_arch_restore_fpu(pid_t tid, const unsigned char *fpu,
 static inline void pmadv_arch_set_link(struct pmadv_regs *r, uint64_t to)
 {
 	(void)r, (void)to;
+}
+static inline int pmadv_arch_foreign_state(pid_t pid, pid_t tid,
+					   bool compat, char *what,
+					   size_t len)
+{
+	(void)pid, (void)tid, (void)compat, (void)what, (void)len;
+	return 0;
 }
 static inline bool pmadv_arch_restarts_before_stop(void)
 {

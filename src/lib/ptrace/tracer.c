@@ -247,6 +247,21 @@ static int find_insn(struct session *s)
 	return 0;
 }
 
+/* State of the thread's that nothing here can carry: refused before
+ * anything runs in it. */
+static int foreign_state(const struct session *s)
+{
+	char what[64];
+
+	if (!pmadv_arch_foreign_state(s->pid, s->tid, s->compat, what,
+				      sizeof(what)))
+		return 0;
+	pmadv_debug("ptrace: thread %d of PID %d runs with %s, which the rung "
+		    "can neither save nor put back: refused", (int)s->tid,
+		    (int)s->pid, what);
+	return -ENOEXEC;
+}
+
 int pt_capture(struct session *s)
 {
 	uint64_t zero = 0;
@@ -262,6 +277,8 @@ int pt_capture(struct session *s)
 		if (ret < 0)
 			return ret;
 		s->compat = pmadv_arch_compat(&s->saved);
+		if (tries == 0 && (ret = foreign_state(s)) < 0)
+			return ret;
 		if (!restart_at_entry(s))
 			break;
 		ret = to_entry_stop(s);

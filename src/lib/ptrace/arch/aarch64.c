@@ -39,6 +39,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
@@ -592,6 +593,61 @@ ssize_t pmadv_arch_getfpu(pid_t tid, unsigned char *buf, size_t len)
 			      .flags = SVE_PT_REGS_FPSIMD };
 	memcpy(buf, &h, sizeof(h));
 	return (ssize_t)h.size;
+}
+
+#ifndef NT_ARM_SSVE
+#define NT_ARM_SSVE 0x40b
+#endif
+#ifndef NT_ARM_ZA
+#define NT_ARM_ZA 0x40c
+#endif
+#ifndef NT_ARM_GCS
+#define NT_ARM_GCS 0x410
+#endif
+
+/*
+ * What the frame and the FPU image here do not carry, read from the
+ * thread's register sets (EINVAL where the kernel or the CPU has none):
+ * - a guarded control stack (6.13+, NT_ARM_GCS: features_enabled bit 0,
+ *   PR_SHADOW_STACK_ENABLE), which the made-up frame's return would
+ *   fail;
+ * - SME's streaming mode (5.19+, NT_ARM_SSVE's header says SVE format
+ *   only while the thread is in it), which any system call ends, its
+ *   registers lost; NT_ARM_SVE shows no registers then;
+ * - SME's ZA storage in use (NT_ARM_ZA's header bigger than itself),
+ *   which a frame without a ZA record switches off.
+ * AArch32 threads have none of them.
+ */
+int pmadv_arch_foreign_state(pid_t pid, pid_t tid, bool compat, char *what,
+			     size_t len)
+{
+	uint64_t gcs[3] = { 0, 0, 0 };
+	struct sve_hdr h;
+	struct iovec iov = { gcs, sizeof(gcs) };
+
+	(void)pid;
+	if (compat)
+		return 0;
+	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_ARM_GCS, &iov) == 0 &&
+	    iov.iov_len >= sizeof(gcs[0]) && (gcs[0] & 1)) {
+		snprintf(what, len, "an arm64 guarded control stack (GCS)");
+		return 1;
+	}
+	iov = (struct iovec){ &h, sizeof(h) };
+	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_ARM_SSVE, &iov) == 0 &&
+	    iov.iov_len >= sizeof(h) &&
+	    (h.flags & SVE_PT_REGS_MASK) == SVE_PT_REGS_SVE) {
+		snprintf(what, len, "SME streaming mode");
+		return 1;
+	}
+	/* struct user_za_header has user_sve_header's size and layout */
+	iov = (struct iovec){ &h, sizeof(h) };
+	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_ARM_ZA, &iov) == 0 &&
+	    iov.iov_len >= sizeof(h) && h.size > sizeof(h)) {
+		snprintf(what, len, "SME's ZA storage");
+		return 1;
+	}
+	return 0;
 }
 
 static bool sve_live(const unsigned char *fpu, size_t len, struct sve_hdr *h)

@@ -10,6 +10,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
@@ -753,6 +754,28 @@ int pmadv_arch_restore_fpu(pid_t tid, const unsigned char *fpu, size_t len)
 {
 	(void)tid, (void)fpu, (void)len;
 	return 0;
+}
+
+/* A shadow stack (6.6+, a CET processor, a program and libc that ask for
+ * it) checks every return against a copy the program cannot write: the
+ * gadget's ret into the restorer, and rt_sigreturn on a frame the kernel
+ * did not push a token for, would both kill the thread. The kernel lists
+ * it in the thread's status (arch_proc_pid_thread_features). Read there,
+ * not from NT_X86_SHSTK, whose read of a thread without one warned in the
+ * kernel log before 6.13. */
+int pmadv_arch_foreign_state(pid_t pid, pid_t tid, bool compat, char *what,
+			     size_t len)
+{
+	char path[64], buf[4096];
+
+	(void)compat;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid,
+		 (int)tid);
+	if (pmadv_read_proc(path, buf, sizeof(buf)) <= 0 ||
+	    !pmadv_status_lists(buf, "x86_Thread_features:", "shstk"))
+		return 0;
+	snprintf(what, len, "an x86 shadow stack (CET)");
+	return 1;
 }
 
 /* "syscall; ret" pops its return address: the frame holds it. */
