@@ -1202,6 +1202,22 @@ static void release_turn(struct session *s)
 		pt_end_turn(s->pid);
 }
 
+/* A session its caller gives up on keeps its turn until its tracer has
+ * let go, but no thread holds it any more: the hold's owner asking again
+ * waits for it like anyone else, instead of being told it holds the
+ * target itself (EBUSY). Under the lock, the turn is still this
+ * session's while turn_held is set: release_turn clears it first. */
+static void disown_turn(struct session *s)
+{
+	int i;
+
+	pthread_mutex_lock(&turns_lock);
+	if (__atomic_load_n(&s->turn_held, __ATOMIC_ACQUIRE) &&
+	    (i = turn_slot(s->pid)) >= 0 && turns[i].held)
+		turns[i].owner = 0;
+	pthread_mutex_unlock(&turns_lock);
+}
+
 /* The worker thread: parent of the tracer, blocked until it exits. */
 static void *worker(void *arg)
 {
@@ -1605,6 +1621,7 @@ void pt_give_up(struct session *s)
 {
 	if (load(&s->gave_up))
 		return;
+	disown_turn(s);
 	store(&s->gave_up, 1);
 	notify(s);
 	pthread_detach(s->thread);
