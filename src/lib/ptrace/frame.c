@@ -136,6 +136,7 @@ int pt_arm(struct session *s)
 	const char *why = NULL;
 
 	s->frame = 0;
+	s->under_len = 0;
 	pmadv_arch_insn(s->compat, &ilen);
 	if (!g)
 		why = "no rt_sigreturn frame for its ABI";
@@ -162,9 +163,15 @@ int pt_arm(struct session *s)
 		     (v.attrs & PMADV_VMA_SHARED)))
 		why = "its stack mapping does not hold a frame below the "
 		      "stack pointer";
+	else if (!why && (len > sizeof(s->under) ||
+			  pread(s->memfd, s->under, len, (off_t)at) !=
+				  (ssize_t)len))
+		why = "the memory the frame goes over could not be read";
 	else if (!why &&
 		 pwrite(s->memfd, buf, len, (off_t)at) != (ssize_t)len)
 		why = "the frame could not be written";
+	if (!why)
+		s->under_len = len;
 	if (why) {
 		pmadv_debug("ptrace: PID %d thread %d injected unarmed (%s): "
 			    "should the tracer die mid-request, the thread "
@@ -202,5 +209,20 @@ int pt_after_loop(struct session *s)
 		return 0;
 	pmadv_debug("ptrace: PID %d returned through its frame before the "
 		    "tracer came: capturing its state again", (int)s->pid);
+	/* It ran on below its stack pointer since: those bytes are its own
+	 * now, not ours to give back. */
+	s->under_len = 0;
 	return pt_capture(s);
+}
+
+void pt_unarm(struct session *s)
+{
+	if (!s->frame || !s->under_len)
+		return;
+	if (pwrite(s->memfd, s->under, s->under_len, (off_t)s->frame) !=
+	    (ssize_t)s->under_len)
+		pmadv_debug("ptrace: PID %d: the %zu bytes under the frame "
+			    "could not be put back", (int)s->pid,
+			    s->under_len);
+	s->under_len = 0;
 }

@@ -187,6 +187,11 @@ struct session {
 	uint64_t gadget;    /* "syscall; return" in the tracee's code (frame.c) */
 	uint64_t restorer;  /* its rt_sigreturn sequence */
 	uint64_t frame;     /* the armed frame's address, or 0: unarmed */
+	/* What the frame was written over (the thread's memory below its
+	 * stack pointer, [frame, frame + under_len)), given back when it
+	 * lets go (pt_unarm); 0: nothing to give back. */
+	unsigned char under[PMADV_FPU_MAX + 1024];
+	size_t under_len;
 	unsigned char fpu[PMADV_FPU_MAX]; /* pmadv_arch_getfpu's, at capture */
 	size_t fpulen;      /* its length, 0 when it could not be read */
 	uint64_t patched;   /* where we wrote our own instruction, or 0 */
@@ -277,6 +282,10 @@ bool pt_code_at(const struct session *s, uint64_t at, size_t len) PMADV_HIDDEN;
 bool pt_patch_entry(struct session *s) PMADV_HIDDEN;
 bool pt_patch_seqs(struct session *s) PMADV_HIDDEN;
 void pt_unpatch(struct session *s) PMADV_HIDDEN;
+/* frame.c: the bytes under the frame back, once the thread's registers
+ * no longer lead to it (the kernel would write a signal frame there too,
+ * but a thread that blocks every signal may keep data there). */
+void pt_unarm(struct session *s) PMADV_HIDDEN;
 
 /* elf.c: pure readers of target data (fuzzed). Program header i of the
  * ELF image img[0..n), 32- or 64-bit, in the 64-bit layout; false when

@@ -701,8 +701,10 @@ static void detach(struct session *s)
 	/* The program's own bytes go back once its registers no longer lead
 	 * to ours (should we die before, it runs them, never its entry
 	 * point's originals); on a failure they stay. */
-	if (ret == 0)
+	if (ret == 0) {
 		pt_unpatch(s);
+		pt_unarm(s);
+	}
 	if (ret == 0 && s->fpulen)
 		ret = pmadv_arch_restore_fpu(s->tid, s->fpu, s->fpulen);
 	sig = ret == 0 ? drain_faults(s) : 0;
