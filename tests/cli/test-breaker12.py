@@ -439,6 +439,18 @@ def t_hold_stopped():
             counter.close()
 
 
+def advances(count, within):
+    """Whether the counter moves within `within` seconds: a running target
+    counts, but under TCG with another guest beside it a 50 ms look saw
+    it still waiting for a CPU (vm-5.10, once)."""
+    c0, end = count(), time.monotonic() + within
+    while time.monotonic() < end:
+        time.sleep(0.01)
+        if count() > c0:
+            return True
+    return False
+
+
 def hold_stopped_once(kid, count, group, slack):
     how = "its process group" if group else "pmadvise alone"
     t0 = time.monotonic()
@@ -474,9 +486,7 @@ def hold_stopped_once(kid, count, group, slack):
                      "pmadvise started, the hold seen at %.2f s "
                      "(-t 2000): %s" % (how, kid.pid, ran, seen, states))
             time.sleep(0.005)
-        c0 = count()
-        time.sleep(0.05)
-        runs = count() > c0
+        runs = advances(count, slack)
         pm_state = status_field(p.pid, "State")
         check(runs and pm_state == "T" and ran >= 2.0 - 0.01,
               "SIGSTOP to %s %.2f s after it started, the hold taken "
@@ -487,10 +497,10 @@ def hold_stopped_once(kid, count, group, slack):
         # and goes on running while pmadvise stays stopped
         time.sleep(0.5)
         c0 = count()
-        time.sleep(0.05)
+        still = advances(count, slack)
         c1, pm_state, states = count(), status_field(p.pid, "State"), \
             proc_state(kid.pid)
-        check(c1 > c0 and pm_state == "T" and
+        check(still and pm_state == "T" and
               all(s in "RSD" and not tr for s, tr in states),
               "half a second later the target still runs (counter %d -> "
               "%d), untraced (%s), and pmadvise is still stopped (%s)" %
