@@ -183,10 +183,13 @@ int pt_arm(struct session *s)
 	pmadv_arch_set_call(&r, s->gadget + ilen, 0, none);
 	pmadv_arch_set_sp(&r, at);
 	pmadv_arch_set_link(&r, s->restorer);
-	n = pmadv_arch_setregs(s->tid, &r);
-	if (n < 0)
-		return (int)n;
 	s->frame = at;
+	n = pmadv_arch_setregs(s->tid, &r);
+	if (n < 0) { /* not armed after all: the bytes go back now */
+		pt_unarm(s);
+		s->frame = 0;
+		return (int)n;
+	}
 	return 0;
 }
 
