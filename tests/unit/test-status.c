@@ -56,31 +56,11 @@ static void test_hostile_text(void **state)
 	assert_false(pmadv_status_lists("Name:\t" F " shstk\n", F, "shstk"));
 }
 
-/* This machine's own status: the line, where the kernel has it, lists
- * what this process runs with; no machine here has a shadow stack on. */
-static void test_own_status(void **state)
-{
-	char buf[8192];
-
-	(void)state;
-	assert_true(pmadv_read_proc("/proc/self/status", buf, sizeof(buf)) >
-		    0);
-	if (!strstr(buf, "\n" F)) {
-		print_message("no %s line (a kernel before 6.6, or not x86, "
-			      "or without user shadow stacks)\n", F);
-		return;
-	}
-	print_message("%s %s\n", F,
-		      pmadv_status_lists(buf, F, "shstk") ? "lists shstk"
-							  : "without shstk");
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kernel_text),
 		cmocka_unit_test(test_hostile_text),
-		cmocka_unit_test(test_own_status),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
