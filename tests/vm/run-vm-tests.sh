@@ -111,13 +111,14 @@ suite_of() {
 # in turn (the first qemu takes), its console, the compiler of the 32-bit
 # guest program (the module's compat path), the static libc the guest
 # programs link, and how much longer than the timeouts the tests give
-# (written for an x86-64 guest under TCG) its tests may take.
+# (written for an x86-64 guest under TCG) its tests may take, and the
+# whole run's default timeout (below).
 case $arch in
 amd64)
 	kcross='' kmachine='Advanced Micro Devices X86-64'
 	qemu=qemu-system-x86_64 console=ttyS0
 	qemu_machine='-device isa-debug-exit,iobase=0xf4,iosize=0x04'
-	qemu_cpus=max tscale=1
+	qemu_cpus=max tscale=1 vm_timeout=2400
 	cc32=i686-linux-gnu-gcc cc32_pkgs='gcc-i686-linux-gnu, libc6-dev-i386-cross'
 	libc_a=/usr/lib/x86_64-linux-gnu/libc.a
 	;;
@@ -134,7 +135,7 @@ arm64)
 	# With pauth-impdef the tests ran about as fast as in the x86-64
 	# guest, 2.4 times slower without it: twice the time for each test
 	# and for the whole run.
-	tscale=2
+	tscale=2 vm_timeout=3000
 	cc32=arm-linux-gnueabihf-gcc cc32_pkgs='gcc-arm-linux-gnueabihf, libc6-dev-armhf-cross'
 	libc_a=/usr/aarch64-linux-gnu/lib/libc.a
 	;;
@@ -933,7 +934,7 @@ set +e
 # on the host too, and more than 1,500 s (the default before) in a CI run;
 # each guest test has its own timeout besides.
 # shellcheck disable=SC2086
-timeout --foreground "${PMADV_VM_TIMEOUT:-$((tscale > 1 ? 1500 * tscale : 2400))}" "$qemu" \
+timeout --foreground "${PMADV_VM_TIMEOUT:-$vm_timeout}" "$qemu" \
 	-accel tcg,thread=multi $qemu_machine -cpu "$qemu_cpu" -smp 2 -m "${PMADV_VM_MEM:-1024}" \
 	-nic none -nographic -no-reboot \
 	-kernel "$kcache/vmlinuz" -initrd "$work/initramfs.cpio.gz" \
