@@ -762,13 +762,36 @@ int pmadv_arch_restore_fpu(pid_t tid, const unsigned char *fpu, size_t len)
  * did not push a token for, would both kill the thread. The kernel lists
  * it in the thread's status (arch_proc_pid_thread_features). Read there,
  * not from NT_X86_SHSTK, whose read of a thread without one warned in the
- * kernel log before 6.13. */
+ * kernel log before 6.13. A processor without CET's shadow stack
+ * (CPUID.(EAX=7,ECX=0):ECX bit 7, which a hypervisor may also hide) gives
+ * the kernel none to turn on: then no thread has one, and the status (one
+ * of the costliest reads of a request) is not read. */
+static bool cpu_has_shstk(void)
+{
+	/* 0 not asked yet, 1 no, 2 yes; the tracer runs this too, outside
+	 * any pthread: a plain atomic, and a race only asks twice */
+	static int known;
+	int k = __atomic_load_n(&known, __ATOMIC_RELAXED);
+	unsigned int eax, ebx, ecx, edx;
+
+	if (!k) {
+		k = __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) &&
+				    (ecx & (1u << 7))
+			    ? 2
+			    : 1;
+		__atomic_store_n(&known, k, __ATOMIC_RELAXED);
+	}
+	return k == 2;
+}
+
 int pmadv_arch_foreign_state(pid_t pid, pid_t tid, bool compat, char *what,
 			     size_t len)
 {
 	char path[64], buf[4096];
 
 	(void)compat;
+	if (!cpu_has_shstk())
+		return 0;
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid,
 		 (int)tid);
 	if (pmadv_read_proc(path, buf, sizeof(buf)) <= 0 ||
