@@ -545,6 +545,7 @@ static int hold_ptrace(struct pmadv_hold *h, int64_t deadline)
 	s->timeout_ms = timeout_ms;
 	s->rt = pt_rt_policy();
 	s->memfd = -1;
+	s->mapsfd = -1;
 	s->tfd = -1;
 	s->run = hold_tracer;
 	hd->deadline = deadline;

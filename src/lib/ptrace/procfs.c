@@ -128,11 +128,15 @@ int pt_vma_at(const struct session *s, uint64_t addr, struct pmadv_vma_rec *r)
 	char path[64];
 	int fd, ret = -1;
 
-	maps_path(s, path, sizeof(path));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		ret = pmadv_vma_query(fd, addr, false, r);
-		close(fd);
+	if (s->mapsfd >= 0) {
+		ret = pmadv_vma_query(s->mapsfd, addr, false, r);
+	} else {
+		maps_path(s, path, sizeof(path));
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			ret = pmadv_vma_query(fd, addr, false, r);
+			close(fd);
+		}
 	}
 	if (ret >= 0)
 		return ret;

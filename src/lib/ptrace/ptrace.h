@@ -166,6 +166,7 @@ struct session {
 	/* the tracer's alone */
 	pid_t tid;
 	int memfd;
+	int mapsfd;         /* its maps, for PROCMAP_QUERY (6.11+), or -1 */
 	bool compat;
 	bool entry_mode;    /* saved at a syscall-entry stop, see begin */
 	size_t entry_ilen;  /* the syscall instruction it was taken from */

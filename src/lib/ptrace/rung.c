@@ -133,6 +133,7 @@ static int begin_once(struct pmadv_call *c, bool fresh)
 	s->linger_us = env_linger(&s->linger_forced);
 	pt_hint_get(s);
 	s->memfd = -1;
+	s->mapsfd = -1;
 	s->tfd = -1;
 
 	ret = pt_session_start(s);

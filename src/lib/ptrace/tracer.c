@@ -446,6 +446,14 @@ static int attach(struct session *s)
 	s->memfd = open(path, O_RDWR | O_CLOEXEC);
 	if (s->memfd < 0)
 		return -errno;
+	/* one maps descriptor for the session's lookups (pt_vma_at), where
+	 * PROCMAP_QUERY is not known to be missing: bound to the thread's
+	 * memory as it is now, as mem is */
+	if (pmadv_vma_query_probed() != 0) {
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/maps",
+			 (int)s->pid, (int)s->tid);
+		s->mapsfd = open(path, O_RDONLY | O_CLOEXEC);
+	}
 	ret = pt_capture(s);
 	if (ret < 0)
 		return ret;
@@ -886,6 +894,9 @@ static void serve(struct session *s)
 	if (s->memfd >= 0)
 		close(s->memfd);
 	s->memfd = -1;
+	if (s->mapsfd >= 0)
+		close(s->mapsfd);
+	s->mapsfd = -1;
 }
 
 static bool cas(int *p, int from, int to)
