@@ -358,6 +358,7 @@ static int recover_errno(struct run *s)
 	if (!one.iov_len)
 		return 0; /* the byte budget is spent: the loop stops */
 	s->issued_end = s->off + one.iov_len;
+	s->call.last = false;
 	ret = s->rung->advise(&s->call, &one, 1, &err);
 	s->r.calls++;
 	if (ret < 0)
@@ -397,6 +398,11 @@ static enum step run_rung(struct run *s, int *err)
 		/* what the call hands over of the element it starts with */
 		s->issued_end = batch == &chunk ? s->off + chunk.iov_len
 						: batch[0].iov_len;
+		s->call.last = batch == &chunk
+				       ? s->idx + 1 == s->vlen &&
+						 s->issued_end ==
+							 s->iov[s->idx].iov_len
+				       : s->idx + n == s->vlen;
 		ret = s->rung->advise(&s->call, batch, n, &e);
 		s->r.calls++;
 		if (ret < 0) {

@@ -123,6 +123,10 @@ struct pmadv_call {
 	int timeout_ms;
 	const volatile sig_atomic_t *cancel;
 	void *priv; /* a rung's state between begin and end */
+	/* Set by the engine for each advise: this call hands over the rest
+	 * of the vector, so when it all succeeds no other advise follows
+	 * before end, and a rung may let go of the target at once. */
+	bool last;
 };
 
 /* What a rung's refusal means for the ladder. */

@@ -145,6 +145,9 @@ struct session {
 	 * stuck tracer may free its vector */
 	struct iovec iov[PMADV_IOV_MAX];
 	size_t n;
+	bool last;          /* the request's last batch (pmadv_call.last) */
+	int answer_at_end;  /* ret and err hold the answer to a last batch,
+			     * told as the session ends (serve, end_session) */
 	ssize_t ret;
 	int err;
 
@@ -342,7 +345,8 @@ bool pt_tracer_lost(const struct session *s) PMADV_HIDDEN;
 void pt_session_lost(struct session *s) PMADV_HIDDEN;
 bool pt_tracer_exited(const struct session *s) PMADV_HIDDEN;
 void pt_post(struct session *s, int cmd) PMADV_HIDDEN;
-/* The caller's end: CMD_END, then the tracer's end awaited (0, or
+/* The caller's end: CMD_END (unless the tracer let go after a last
+ * batch all advised, see serve), then the tracer's end awaited (0, or
  * -end_err when it had ended by itself before the CMD_END was seen), or
  * given up on (-ETIMEDOUT); drops the caller's reference. */
 int pt_session_end(struct session *s) PMADV_HIDDEN;

@@ -215,6 +215,7 @@ static ssize_t ptrace_advise(struct pmadv_call *c, const struct iovec *iov,
 			     size_t n, int *err)
 {
 	struct session *s = c->priv;
+	bool at_end;
 	ssize_t ret;
 
 	if (!s)
@@ -227,10 +228,20 @@ static ssize_t ptrace_advise(struct pmadv_call *c, const struct iovec *iov,
 		n = PMADV_IOV_MAX; /* the engine never sends more */
 	memcpy(s->iov, iov, n * sizeof(*iov));
 	s->n = n;
+	s->last = c->last;
 	s->err = 0;
 	pt_post(s, CMD_ADVISE);
 	ret = pt_await(s, pt_cmd_done);
-	if (ret == 0 && __atomic_load_n(&s->cmd, __ATOMIC_ACQUIRE) != CMD_NONE) {
+	/* A last batch all advised is answered before the tracer lets go
+	 * (serve): a target that does not stop for the detach, or a tracer
+	 * killed meanwhile, leaves that answer standing. */
+	at_end = __atomic_load_n(&s->answer_at_end, __ATOMIC_ACQUIRE);
+	if (ret < 0 && at_end) {
+		pt_give_up(s); /* its detach is stuck: end waits no more */
+		ret = 0;
+	}
+	if (ret == 0 && !at_end &&
+	    __atomic_load_n(&s->cmd, __ATOMIC_ACQUIRE) != CMD_NONE) {
 		/* the tracer ended without answering */
 		ret = s->end_err ? -s->end_err : lost_err(s);
 	} else if (ret == 0) {

@@ -873,6 +873,20 @@ static void shed_fds(void)
 	syscall(SYS_close_range, 3U, ~0U, 0U);
 }
 
+/* The request's last batch, all advised: nothing is left to do in the
+ * target, so the tracer lets go before it answers, and the caller's end
+ * finds the session ended instead of waiting for one more hand-off. */
+static bool done_with_last(const struct session *s, ssize_t r, int err)
+{
+	size_t want = 0;
+
+	if (!s->last || err || r < 0)
+		return false;
+	for (size_t i = 0; i < s->n; i++)
+		want += s->iov[i].iov_len;
+	return (size_t)r == want;
+}
+
 /* One session: attach, serve commands, detach. */
 static void serve(struct session *s)
 {
@@ -887,6 +901,10 @@ static void serve(struct session *s)
 
 		s->ret = r;
 		s->err = err;
+		if (done_with_last(s, r, err)) {
+			store(&s->answer_at_end, 1);
+			break;
+		}
 		store(&s->cmd, CMD_NONE);
 		notify(s);
 	}
@@ -897,6 +915,15 @@ static void serve(struct session *s)
 	if (s->mapsfd >= 0)
 		close(s->mapsfd);
 	s->mapsfd = -1;
+}
+
+/* The tracer has let go: the session's end is told, with the answer to
+ * a last batch (serve) in the same wake-up of the caller. */
+static void end_session(struct session *s)
+{
+	if (load(&s->answer_at_end))
+		store(&s->cmd, CMD_NONE);
+	pt_set(s, &s->ended);
 }
 
 static bool cas(int *p, int from, int to)
@@ -919,7 +946,7 @@ static bool stay(struct session *s)
 	if (s->keep <= 0 || s->seized || load(&s->gave_up))
 		return false;
 	store(&s->state, ST_IDLE);
-	pt_set(s, &s->ended);
+	end_session(s);
 	for (;;) {
 		uint32_t seen = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
 		int st = load(&s->state);
@@ -971,7 +998,7 @@ static int tracer_main(void *arg)
 	do
 		serve(s);
 	while (stay(s));
-	pt_set(s, &s->ended);
+	end_session(s);
 	return 0;
 }
 
@@ -1614,7 +1641,9 @@ int pt_session_end(struct session *s)
 	int ret = -ETIMEDOUT;
 
 	if (!load(&s->gave_up)) {
-		pt_post(s, CMD_END);
+		/* (a last batch all advised: it has let go already) */
+		if (!pt_tracer_ended(s))
+			pt_post(s, CMD_END);
 		ret = pt_await(s, pt_tracer_ended);
 		if (ret == 0) {
 			/* it had let go by itself, at its deadline; or it
