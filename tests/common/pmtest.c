@@ -316,6 +316,17 @@ char pmtest_state(pid_t pid, pid_t tid)
 	return p && p[1] == ' ' ? p[2] : 0;
 }
 
+bool pmtest_advances(const volatile unsigned long *ctr, unsigned long from,
+		     int ms)
+{
+	for (int i = 0; i <= ms; i++) {
+		if (*ctr > from)
+			return true;
+		usleep(1000);
+	}
+	return *ctr > from;
+}
+
 int pmtest_swap_for(long size_kb, const char *zram_size)
 {
 	int dev;

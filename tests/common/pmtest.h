@@ -78,6 +78,13 @@ long pmtest_resident_pages(void *addr, size_t len);
 /* State letter of /proc/PID/stat (tid 0) or of thread tid, or 0. */
 char pmtest_state(pid_t pid, pid_t tid);
 
+/* Whether a counter that another process's running thread bumps moves
+ * past from within ms milliseconds (looked at every millisecond): the
+ * thread runs. A fixed sleep before one look fails on a loaded machine,
+ * where a runnable thread can wait tens of milliseconds for a CPU. */
+bool pmtest_advances(const volatile unsigned long *ctr, unsigned long from,
+		     int ms);
+
 /* Swap on a hot-added zram device, at top priority, serialised with other
  * test programs by flock on /run/pmadv-zram.lock (held until off); the
  * device number or -1. Off resets and removes it. */
