@@ -157,33 +157,51 @@ static const char *field(const char *buf, const char *name)
 	return NULL;
 }
 
-int pt_read_tinfo(pid_t pid, pid_t tid, struct tinfo *ti)
+/* The thread's state and flags, from its stat. */
+static int read_stat(pid_t pid, pid_t tid, struct tinfo *ti)
 {
 	char path[96], buf[4096];
 	const char *p;
 	ssize_t n;
 
-	memset(ti, 0, sizeof(*ti));
-	ti->seccomp = -1;
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid,
 		 (int)tid);
 	n = pmadv_read_proc(path, buf, sizeof(buf));
 	if (n < 0)
 		return n == -ENOENT ? -ESRCH : (int)n;
-	ti->tid = tid;
 	p = pmadv_stat_field(buf, 3);
 	if (!p)
 		return -EIO;
 	ti->state = *p;
 	p = pmadv_stat_field(buf, 9); /* flags */
 	ti->flags = p ? strtoul(p, NULL, 10) : 0;
+	return 0;
+}
 
-	/* the thread's own: seccomp filters and tracers are per thread */
+/* The rest, from its status (the thread's own: seccomp filters and
+ * tracers are per thread). With whole, also the state and PF_KTHREAD
+ * where the kernel lists Kthread there (6.18 does, 6.1 does not), and
+ * *whole says whether it did. */
+static int read_status(pid_t pid, pid_t tid, struct tinfo *ti, bool *whole)
+{
+	char path[96], buf[4096];
+	const char *p;
+	ssize_t n;
+
+	if (whole)
+		*whole = false;
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid,
 		 (int)tid);
 	n = pmadv_read_proc(path, buf, sizeof(buf));
 	if (n < 0)
 		return n == -ENOENT ? -ESRCH : (int)n;
+	if (whole && (p = field(buf, "Kthread:"))) {
+		ti->flags = strtol(p, NULL, 10) == 1 ? PF_KTHREAD_FLAG : 0;
+		if ((p = field(buf, "State:")) && *(p += strspn(p, " \t"))) {
+			ti->state = *p;
+			*whole = true;
+		}
+	}
 	if ((p = field(buf, "TracerPid:")))
 		ti->tracer = (pid_t)strtol(p, NULL, 10);
 	if ((p = field(buf, "Seccomp:")))
@@ -205,6 +223,37 @@ int pt_read_tinfo(pid_t pid, pid_t tid, struct tinfo *ti)
 		}
 	}
 	return 0;
+}
+
+static void tinfo_init(pid_t tid, struct tinfo *ti)
+{
+	memset(ti, 0, sizeof(*ti));
+	ti->seccomp = -1;
+	ti->tid = tid;
+}
+
+int pt_read_tinfo(pid_t pid, pid_t tid, struct tinfo *ti)
+{
+	int ret;
+
+	tinfo_init(tid, ti);
+	ret = read_stat(pid, tid, ti);
+	return ret < 0 ? ret : read_status(pid, tid, ti, NULL);
+}
+
+/* The preflight's first look at the main thread: without its stat where
+ * the status has the state and PF_KTHREAD. PF_EXITING is not known then;
+ * it matters only where threads are chosen among (pt_choose_thread reads
+ * both), and a seize of an exiting thread fails, which the tracer tells
+ * from a refusal (pt_exiting). One /proc read fewer a request. */
+static int read_tinfo_brief(pid_t pid, pid_t tid, struct tinfo *ti)
+{
+	bool whole;
+	int ret;
+
+	tinfo_init(tid, ti);
+	ret = read_status(pid, tid, ti, &whole);
+	return ret < 0 || whole ? ret : read_stat(pid, tid, ti);
 }
 
 static void comm_of(pid_t pid, char *comm, size_t len)
@@ -473,7 +522,7 @@ int pt_preflight(const struct pmadv_target *t, struct tinfo *ti, bool *suspend,
 			  "trace itself", (int)t->pid);
 		return -EPERM;
 	}
-	ret = pt_read_tinfo(t->pid, t->pid, ti);
+	ret = read_tinfo_brief(t->pid, t->pid, ti);
 	if (ret == -ESRCH || ret == -ENOENT) {
 		pmadv_msg(msg, len, "PID %d has exited", (int)t->pid);
 		return -ESRCH;
