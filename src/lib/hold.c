@@ -564,18 +564,9 @@ static int hold_ptrace(struct pmadv_hold *h, int64_t deadline)
 	if (ret < 0) {
 		/* Its end is waited for within the hold's own bound, not a
 		 * fresh timeout: a tracer still letting go of threads that
-		 * exec finishes alone. */
-		if (pt_attach_done(s)) {
-			pt_post(s, CMD_END);
-			if (pt_await_until(s, pt_tracer_ended,
-					   deadline + SLACK_MS) == 0) {
-				pt_session_done(s);
-				return ret;
-			}
-		}
-		/* the tracer lets go when it sees this */
-		pt_give_up(s);
-		pt_session_put(s);
+		 * exec (or still seizing them, past that bound already) is
+		 * given up on, and finishes alone. */
+		pt_session_end_by(s, deadline + SLACK_MS);
 		return ret;
 	}
 	h->hd = hd;

@@ -350,6 +350,9 @@ void pt_post(struct session *s, int cmd) PMADV_HIDDEN;
  * -end_err when it had ended by itself before the CMD_END was seen), or
  * given up on (-ETIMEDOUT); drops the caller's reference. */
 int pt_session_end(struct session *s) PMADV_HIDDEN;
+/* The same, given up on at deadline (CLOCK_MONOTONIC ms) instead of
+ * after a timeout without progress; deadline < 0: as pt_session_end. */
+int pt_session_end_by(struct session *s, int64_t deadline) PMADV_HIDDEN;
 /* The tracer's side: *flag (attached, ended) set, the caller woken. */
 void pt_set(struct session *s, int *flag) PMADV_HIDDEN;
 /* The tracer's liveness check: its caller's process is gone. */

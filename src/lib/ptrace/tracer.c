@@ -1636,7 +1636,7 @@ void pt_post(struct session *s, int cmd)
 
 /* The caller's end of a session: asks the tracer to let go, and waits for
  * it (and its worker) to finish, or gives up on a stuck one. */
-int pt_session_end(struct session *s)
+int pt_session_end_by(struct session *s, int64_t deadline)
 {
 	int ret = -ETIMEDOUT;
 
@@ -1644,7 +1644,9 @@ int pt_session_end(struct session *s)
 		/* (a last batch all advised: it has let go already) */
 		if (!pt_tracer_ended(s))
 			pt_post(s, CMD_END);
-		ret = pt_await(s, pt_tracer_ended);
+		ret = deadline < 0 ? pt_await(s, pt_tracer_ended)
+				   : pt_await_until(s, pt_tracer_ended,
+						    deadline);
 		if (ret == 0) {
 			/* it had let go by itself, at its deadline; or it
 			 * was killed: the kernel let go */
@@ -1656,6 +1658,11 @@ int pt_session_end(struct session *s)
 	}
 	pt_session_put(s);
 	return ret;
+}
+
+int pt_session_end(struct session *s)
+{
+	return pt_session_end_by(s, -1);
 }
 
 /* The caller stops waiting: the tracer finishes alone, the worker frees. */
