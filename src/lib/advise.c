@@ -346,11 +346,19 @@ static void account(struct run *s, const struct iovec *batch, size_t n,
  * loses: re-issue the rest of that element alone. 0 when it now succeeds. */
 static int recover_errno(struct run *s)
 {
-	const struct iovec *e = &s->iov[s->idx];
+	const struct iovec *e;
 	struct iovec one;
 	ssize_t ret;
 	int err = 0;
 
+	/* Elements of no length where it stopped were done, with nothing to
+	 * ask: a vector failed as a whole (nothing advised) stops on them,
+	 * and asking one alone would answer 0 again and again. */
+	while (s->idx < s->vlen && !s->off && !s->iov[s->idx].iov_len)
+		element_done(s);
+	if (s->idx == s->vlen)
+		return 0;
+	e = &s->iov[s->idx];
 	one.iov_base = (char *)e->iov_base + s->off;
 	one.iov_len = e->iov_len - s->off;
 	if (one.iov_len > batch_cap(s))

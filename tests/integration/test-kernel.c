@@ -300,22 +300,31 @@ static void test_five_thousand_vmas(void **state)
 #define REGION (64 * PAGE)
 #define REGION_KB ((long)(REGION / 1024))
 
+/* Three regions A, B, C in *v: A and C mapped in a child, a hole where B
+ * was, all of A and C referenced. */
+static struct iovec *spawn_with_hole(void **area, struct pmtest_child *c,
+				     struct pmadv_target **t)
+{
+	struct iovec *v = map_separate(3, REGION, area);
+	struct iovec a_c[2] = { v[0], v[2] };
+
+	munmap(v[1].iov_base, REGION);
+	assert_int_equal(spawn_on(c, a_c, 2, NULL, NULL), 0);
+	assert_int_equal(pmadv_open(c->pid, 0, t), 0);
+	return v;
+}
+
 static void test_partial_progress(void **state)
 {
 	void *area;
-	struct iovec *v = map_separate(3, REGION, &area);
-	struct iovec a_c[2] = { v[0], v[2] };
 	struct pmtest_child c;
 	struct pmadv_target *t;
+	struct iovec *v = spawn_with_hole(&area, &c, &t);
 	struct pmadv_opts o = PMADV_OPTS_INIT;
 	struct pmadv_result r;
 	int errs[3];
 
 	(void)state;
-	/* A and C mapped in the target, a hole where B was. */
-	munmap(v[1].iov_base, REGION);
-	assert_int_equal(spawn_on(&c, a_c, 2, NULL, NULL), 0);
-	assert_int_equal(pmadv_open(c.pid, 0, &t), 0);
 	assert_int_equal(pmtest_vma_kb(c.pid, v[0].iov_base, "Referenced"), REGION_KB);
 	assert_int_equal(pmtest_vma_kb(c.pid, v[2].iov_base, "Referenced"), REGION_KB);
 
@@ -335,6 +344,46 @@ static void test_partial_progress(void **state)
 	assert_int_equal(r.done, 2);
 	assert_int_equal(r.nfailed, 1);
 	assert_int_equal(r.failed, 1);
+	assert_int_equal(errs[0], 0);
+	assert_int_equal(errs[1], ENOMEM);
+	assert_int_equal(errs[2], 0);
+	assert_true(pmtest_vma_kb(c.pid, v[2].iov_base, "Referenced") < REGION_KB / 2);
+	pmadv_close(t);
+	pmtest_reap(&c);
+	munmap(area, 6 * REGION);
+	free(v);
+}
+
+/* An element of no length before a hole: the kernel fails the vector as
+ * a whole, nothing advised, and the request went round forever asking
+ * the empty element alone (a breaker's finding). */
+static void test_zero_length_before_hole(void **state)
+{
+	void *area;
+	struct pmtest_child c;
+	struct pmadv_target *t;
+	struct iovec *v = spawn_with_hole(&area, &c, &t);
+	struct iovec w[3];
+	struct pmadv_opts o = PMADV_OPTS_INIT;
+	struct pmadv_result r;
+	int errs[3];
+
+	(void)state;
+	w[0] = (struct iovec){ v[0].iov_base, 0 };
+	w[1] = v[1];
+	w[2] = v[2];
+	assert_int_equal(pmadv_advise(t, w, 3, MADV_COLD, NULL, &r), -ENOMEM);
+	assert_int_equal(r.failed, 1);
+	assert_int_equal(r.error, ENOMEM);
+	assert_int_equal(r.done, 1);
+	assert_int_equal(r.bytes, 0);
+	assert_int_equal(pmtest_vma_kb(c.pid, v[2].iov_base, "Referenced"), REGION_KB);
+
+	o.flags = PMADV_F_CONTINUE;
+	o.errors = errs;
+	assert_int_equal(pmadv_advise(t, w, 3, MADV_COLD, &o, &r), REGION);
+	assert_int_equal(r.done, 2);
+	assert_int_equal(r.nfailed, 1);
 	assert_int_equal(errs[0], 0);
 	assert_int_equal(errs[1], ENOMEM);
 	assert_int_equal(errs[2], 0);
@@ -1828,6 +1877,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_five_gib_exact),
 		cmocka_unit_test(test_five_thousand_vmas),
 		cmocka_unit_test(test_partial_progress),
+		cmocka_unit_test(test_zero_length_before_hole),
 		cmocka_unit_test(test_vanished_vma_continue),
 		cmocka_unit_test(test_dead_target),
 		cmocka_unit_test(test_thread_pidfd),

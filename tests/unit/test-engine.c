@@ -358,6 +358,48 @@ static void test_zero_length(void **state)
 	assert_int_equal(r.method, PMADV_METHOD_SYSCALL);
 }
 
+/* Elements of no length before one that fails: the vector fails as a
+ * whole with nothing advised, and the request went round forever asking
+ * the empty element alone (a breaker's finding, every method but ptrace). */
+static void test_zero_length_then_failure(void **state)
+{
+	struct iovec v[4] = { { (void *)(BASE + 123), 0 },
+			      { (void *)(BASE + 456), 0 },
+			      { (void *)(BASE + 4 * PAGE), PAGE },
+			      { (void *)(BASE + 2 * PAGE), PAGE } };
+	struct pmadv_opts o = PMADV_OPTS_INIT;
+	struct pmadv_result r;
+	int errs[4];
+
+	(void)state;
+	fk.bad[0] = BASE + 4 * PAGE;
+	fk.bad_errno[0] = ENOMEM;
+	fk.nbad = 1;
+	assert_int_equal(pmadv_advise(&tgt, v, 4, MADV_COLD, NULL, &r),
+			 -ENOMEM);
+	assert_int_equal(r.failed, 2);
+	assert_int_equal(r.error, ENOMEM);
+	assert_int_equal(r.done, 2);
+	assert_int_equal(r.bytes, 0);
+	assert_true(r.calls <= 3);
+
+	setup(NULL);
+	fk.bad[0] = BASE + 4 * PAGE;
+	fk.bad_errno[0] = ENOMEM;
+	fk.nbad = 1;
+	o.flags = PMADV_F_CONTINUE;
+	o.errors = errs;
+	memset(errs, 0x55, sizeof(errs));
+	assert_int_equal(pmadv_advise(&tgt, v, 4, MADV_COLD, &o, &r), PAGE);
+	assert_int_equal(r.done, 3);
+	assert_int_equal(r.nfailed, 1);
+	assert_int_equal(r.failed, 2);
+	assert_int_equal(errs[0], 0);
+	assert_int_equal(errs[1], 0);
+	assert_int_equal(errs[2], ENOMEM);
+	assert_int_equal(errs[3], 0);
+}
+
 static void test_split_iov_max(void **state)
 {
 	struct iovec *v = pages(5000, PAGE);
@@ -1017,6 +1059,7 @@ int main(void)
 		cmocka_unit_test_setup(test_validation, setup),
 		cmocka_unit_test_setup(test_opts_padding, setup),
 		cmocka_unit_test_setup(test_zero_length, setup),
+		cmocka_unit_test_setup(test_zero_length_then_failure, setup),
 		cmocka_unit_test_setup(test_split_iov_max, setup),
 		cmocka_unit_test_setup(test_split_max_rw, setup),
 		cmocka_unit_test_setup(test_short_count, setup),
