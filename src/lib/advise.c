@@ -371,6 +371,13 @@ static int recover_errno(struct run *s)
 	s->r.calls++;
 	if (ret < 0)
 		return (int)-ret;
+	if (!ret && !err) {
+		/* Nothing of it done and nothing wrong: no kernel answers so,
+		 * and asked again a rung that does would answer the same. */
+		pmadv_debug("%s: advised nothing of element %zu and gave no "
+			    "error: EIO", s->rung->name, s->idx);
+		return EIO;
+	}
 	account(s, &one, 1, (size_t)ret);
 	return err;
 }

@@ -45,6 +45,7 @@ static struct fake {
 	size_t nbad;
 	int interrupt_at_call; /* on that call, stop half-way as on EINTR */
 	int eagain_calls;      /* that many calls answer -1 EAGAIN first */
+	uintptr_t stall_at;    /* a call stops there, with no error */
 	int *cancel_on_call_flag;
 	int cancel_on_call;
 	int calls;
@@ -108,6 +109,8 @@ static long fake_pm(int pidfd, const struct iovec *iov, size_t vlen,
 			}
 			return (long)done;
 		}
+		if (fk.stall_at && b == fk.stall_at && iov[i].iov_len)
+			return (long)done;
 		if (e) {
 			if (!done || fk.lose_count) {
 				errno = e;
@@ -358,6 +361,17 @@ static void test_zero_length(void **state)
 	assert_int_equal(r.method, PMADV_METHOD_SYSCALL);
 }
 
+/* A request that ended at element failed with error, after done
+ * elements and bytes advised. */
+static void assert_stopped_at(const struct pmadv_result *r, size_t failed,
+			      int error, size_t done, size_t bytes)
+{
+	assert_int_equal(r->failed, failed);
+	assert_int_equal(r->error, error);
+	assert_int_equal(r->done, done);
+	assert_int_equal(r->bytes, bytes);
+}
+
 /* Elements of no length before one that fails: the vector fails as a
  * whole with nothing advised, and the request went round forever asking
  * the empty element alone (a breaker's finding, every method but ptrace). */
@@ -377,10 +391,7 @@ static void test_zero_length_then_failure(void **state)
 	fk.nbad = 1;
 	assert_int_equal(pmadv_advise(&tgt, v, 4, MADV_COLD, NULL, &r),
 			 -ENOMEM);
-	assert_int_equal(r.failed, 2);
-	assert_int_equal(r.error, ENOMEM);
-	assert_int_equal(r.done, 2);
-	assert_int_equal(r.bytes, 0);
+	assert_stopped_at(&r, 2, ENOMEM, 2, 0);
 	assert_true(r.calls <= 3);
 
 	setup(NULL);
@@ -398,6 +409,22 @@ static void test_zero_length_then_failure(void **state)
 	assert_int_equal(errs[1], 0);
 	assert_int_equal(errs[2], ENOMEM);
 	assert_int_equal(errs[3], 0);
+}
+
+/* A method that advises nothing of an element and says nothing wrong
+ * (no kernel does): the element fails with EIO, and the request ends
+ * instead of asking again forever. */
+static void test_no_progress(void **state)
+{
+	struct iovec *v = pages(4, PAGE);
+	struct pmadv_result r;
+
+	(void)state;
+	fk.stall_at = (uintptr_t)v[2].iov_base;
+	assert_int_equal(pmadv_advise(&tgt, v, 4, MADV_COLD, NULL, &r), -EIO);
+	assert_stopped_at(&r, 2, EIO, 2, 2 * PAGE);
+	assert_int_equal(r.calls, 2);
+	free(v);
 }
 
 static void test_split_iov_max(void **state)
@@ -453,10 +480,7 @@ static void test_short_count(void **state)
 	fk.bad_errno[0] = ENOMEM;
 	fk.nbad = 1;
 	assert_int_equal(pmadv_advise(&tgt, v, 10, MADV_COLD, NULL, &r), -ENOMEM);
-	assert_int_equal(r.failed, 4);
-	assert_int_equal(r.error, ENOMEM);
-	assert_int_equal(r.done, 4);
-	assert_int_equal(r.bytes, 4 * PAGE);
+	assert_stopped_at(&r, 4, ENOMEM, 4, 4 * PAGE);
 	assert_int_equal(r.nfailed, 1);
 	assert_int_equal(r.calls, 2); /* the batch, then element 4 alone */
 
@@ -1060,6 +1084,7 @@ int main(void)
 		cmocka_unit_test_setup(test_opts_padding, setup),
 		cmocka_unit_test_setup(test_zero_length, setup),
 		cmocka_unit_test_setup(test_zero_length_then_failure, setup),
+		cmocka_unit_test_setup(test_no_progress, setup),
 		cmocka_unit_test_setup(test_split_iov_max, setup),
 		cmocka_unit_test_setup(test_split_max_rw, setup),
 		cmocka_unit_test_setup(test_short_count, setup),
