@@ -1115,8 +1115,13 @@ static void test_kept_tracer_killed_anytime(void **state)
  * SCHED_FIFO one, then from one that made its first request under
  * SCHED_FIFO and the rest as an ordinary thread (a tracer kept from the
  * first would have been real-time and spun: a kept tracer serves only
- * the policy, priority and CPUs it started with): each median at most 3
- * times the first, the target fine after. Last, a SCHED_DEADLINE thread,
+ * the policy, priority and CPUs it started with): each median at most 5
+ * times the first, the target fine after. (This guards against the
+ * spin, 34 times the ordinary caller's request when it was found; it is
+ * no speed target. A real-time tracer naps while the target runs, which
+ * costs it 2 to 3.3 times the ordinary request on a 2-vCPU machine since
+ * the ordinary one got faster in 0.2: the bound was 3 and failed a CI
+ * run at 3.04.) Last, a SCHED_DEADLINE thread,
  * which the kernel lets create no process, is refused at once (EAGAIN)
  * and pmadv_diagnose says why.
  */
@@ -1238,8 +1243,8 @@ static void test_realtime_caller(void **state)
 		      "%.0f us, SCHED_FIFO then ordinary %.0f us a request "
 		      "(medians)\n", r[0].median * 1e6, r[1].median * 1e6,
 		      r[2].median * 1e6);
-	assert_true(r[1].median <= 3 * r[0].median);
-	assert_true(r[2].median <= 3 * r[0].median);
+	assert_true(r[1].median <= 5 * r[0].median);
+	assert_true(r[2].median <= 5 * r[0].median);
 	assert_int_equal(pthread_create(&th, NULL, deadline_thread, &r[3]), 0);
 	pthread_join(th, &ok);
 	assert_true(ok != NULL);
