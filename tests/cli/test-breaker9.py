@@ -76,6 +76,18 @@ def start(cmd, **kw):
     return p, line
 
 
+def leaderless(pid):
+    """Waits (5 s at most) for the main thread of PID, which prints its
+    PID and then calls pthread_exit, to be gone: asked before, the
+    process still has it (process_madvise then reaches it: exit 0 where
+    the test wants 5, once in a CI run in the 5.10 guest)."""
+    for _ in range(5000):
+        if state(pid) == "Z":
+            return
+        time.sleep(0.001)
+    raise RuntimeError("PID %d: its main thread did not exit" % pid)
+
+
 def t_sigkill_sigstop_hold():
     tgt, _ = start(NOBODY + [PY, "-c",
                    "import time\nx=bytearray(64<<20)\nprint('ok',flush=True)\n"
@@ -155,7 +167,8 @@ def t_leaderless_relay():
         pid = int(line)
         runs = 100 if int(us) < 1000 else 10
         try:
-            bad, vanished = [], 0
+            leaderless(pid)
+            bad, vanished, busy = [], 0, 0
             for _ in range(runs):
                 r = pm(["-a", "cold", "--anon", pid])
                 # Its threads come and go, and glibc unmaps the heaps of
@@ -164,10 +177,21 @@ def t_leaderless_relay():
                 # once in 10 runs at 1 ms on a loaded machine)
                 if r.returncode != 0 and b"ENOMEM: not mapped" in r.stderr:
                     vanished += 1
+                elif (r.returncode == 8 and int(us) < 1000 and
+                      b"exited meanwhile; try again" in r.stderr):
+                    # Every thread it reached the process through exited
+                    # before it was read: the honest "try again" (exit 8),
+                    # which a relay of threads living 20 us each gives
+                    # now and then here (3 of 100 runs in a CI run, and
+                    # in 2 of 3 runs of 100 with the library of the
+                    # landed 0.2 work, on this 2-vCPU machine)
+                    busy += 1
                 elif r.returncode != 0:
                     bad.append((r.returncode, r.stderr[:160]))
             if vanished * 2 > runs:
                 bad.append("%d runs found a VMA gone" % vanished)
+            if busy * 10 > runs:
+                bad.append("%d runs of %d said try again" % (busy, runs))
             if bad:
                 return ("%d of %d runs failed on a live leaderless process "
                         "(a thread every %s us): %r" % (len(bad), runs, us,
@@ -190,6 +214,7 @@ def t_leaderless_no_ptrace():
         tgt, line = start(cmd)
         pid = int(line)
         try:
+            leaderless(pid)
             for _ in range(runs):
                 r = pm(["-m", "syscall", "-a", "cold", "--anon", pid])
                 err = r.stderr.decode(errors="replace")
