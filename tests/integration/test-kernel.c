@@ -314,15 +314,40 @@ static struct iovec *spawn_with_hole(void **area, struct pmtest_child *c,
 	return v;
 }
 
+/* vec (3 elements over spawn_with_hole's v) under PMADV_F_CONTINUE:
+ * want bytes, element 1 (the hole) failed with ENOMEM, C advised; then
+ * the child, the handle and the regions go. */
+static void continue_past_hole(struct pmadv_target *t, struct pmtest_child *c,
+			       struct iovec *v, const struct iovec *vec,
+			       ssize_t want, void *area)
+{
+	struct pmadv_opts o = PMADV_OPTS_INIT;
+	struct pmadv_result r;
+	int errs[3];
+
+	o.flags = PMADV_F_CONTINUE;
+	o.errors = errs;
+	assert_int_equal(pmadv_advise(t, vec, 3, MADV_COLD, &o, &r), want);
+	assert_int_equal(r.done, 2);
+	assert_int_equal(r.nfailed, 1);
+	assert_int_equal(r.failed, 1);
+	assert_int_equal(errs[0], 0);
+	assert_int_equal(errs[1], ENOMEM);
+	assert_int_equal(errs[2], 0);
+	assert_true(pmtest_vma_kb(c->pid, v[2].iov_base, "Referenced") < REGION_KB / 2);
+	pmadv_close(t);
+	pmtest_reap(c);
+	munmap(area, 6 * REGION);
+	free(v);
+}
+
 static void test_partial_progress(void **state)
 {
 	void *area;
 	struct pmtest_child c;
 	struct pmadv_target *t;
 	struct iovec *v = spawn_with_hole(&area, &c, &t);
-	struct pmadv_opts o = PMADV_OPTS_INIT;
 	struct pmadv_result r;
-	int errs[3];
 
 	(void)state;
 	assert_int_equal(pmtest_vma_kb(c.pid, v[0].iov_base, "Referenced"), REGION_KB);
@@ -338,20 +363,7 @@ static void test_partial_progress(void **state)
 	assert_true(pmtest_vma_kb(c.pid, v[0].iov_base, "Referenced") < REGION_KB / 2);
 	assert_int_equal(pmtest_vma_kb(c.pid, v[2].iov_base, "Referenced"), REGION_KB);
 
-	o.flags = PMADV_F_CONTINUE;
-	o.errors = errs;
-	assert_int_equal(pmadv_advise(t, v, 3, MADV_COLD, &o, &r), 2 * REGION);
-	assert_int_equal(r.done, 2);
-	assert_int_equal(r.nfailed, 1);
-	assert_int_equal(r.failed, 1);
-	assert_int_equal(errs[0], 0);
-	assert_int_equal(errs[1], ENOMEM);
-	assert_int_equal(errs[2], 0);
-	assert_true(pmtest_vma_kb(c.pid, v[2].iov_base, "Referenced") < REGION_KB / 2);
-	pmadv_close(t);
-	pmtest_reap(&c);
-	munmap(area, 6 * REGION);
-	free(v);
+	continue_past_hole(t, &c, v, v, 2 * REGION, area);
 }
 
 /* An element of no length before a hole: the kernel fails the vector as
@@ -364,9 +376,7 @@ static void test_zero_length_before_hole(void **state)
 	struct pmadv_target *t;
 	struct iovec *v = spawn_with_hole(&area, &c, &t);
 	struct iovec w[3];
-	struct pmadv_opts o = PMADV_OPTS_INIT;
 	struct pmadv_result r;
-	int errs[3];
 
 	(void)state;
 	w[0] = (struct iovec){ v[0].iov_base, 0 };
@@ -379,19 +389,7 @@ static void test_zero_length_before_hole(void **state)
 	assert_int_equal(r.bytes, 0);
 	assert_int_equal(pmtest_vma_kb(c.pid, v[2].iov_base, "Referenced"), REGION_KB);
 
-	o.flags = PMADV_F_CONTINUE;
-	o.errors = errs;
-	assert_int_equal(pmadv_advise(t, w, 3, MADV_COLD, &o, &r), REGION);
-	assert_int_equal(r.done, 2);
-	assert_int_equal(r.nfailed, 1);
-	assert_int_equal(errs[0], 0);
-	assert_int_equal(errs[1], ENOMEM);
-	assert_int_equal(errs[2], 0);
-	assert_true(pmtest_vma_kb(c.pid, v[2].iov_base, "Referenced") < REGION_KB / 2);
-	pmadv_close(t);
-	pmtest_reap(&c);
-	munmap(area, 6 * REGION);
-	free(v);
+	continue_past_hole(t, &c, v, w, REGION, area);
 }
 
 struct vanish {
